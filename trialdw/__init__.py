@@ -1,0 +1,1 @@
+"""trialdw: clinical trial data warehouse."""

@@ -1,0 +1,178 @@
+"""Study configuration: the protocol parameters the specs mark ⚙.
+
+One YAML file per study in ``studies/``. The flow writes them into the
+warehouse as ``config.studies`` / ``config.study_treatments`` so that dbt models
+read protocol rules as data (a third study needs a file, not code).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STUDIES_DIR = PROJECT_ROOT / "studies"
+
+ALL_DOMAINS = ("DM", "SC", "EX", "AE", "TU", "TR", "RS", "LB", "DS", "SS", "CP", "GF")
+REFERENCE_DATES = ("TRTSDT", "ENRLDT")
+EVALUATORS = ("INVESTIGATOR", "INDEPENDENT ASSESSOR")
+
+
+class ConfigError(ValueError):
+    """A study file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Treatment:
+    extrt: str
+    dose: float | None
+    dosu: str
+    dosfrq: str
+    route: str
+    schedule: str | None = None
+
+
+@dataclass(frozen=True)
+class CrMarker:
+    lbtestcd: str
+    window_days: int
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    study: str
+    title: str
+    armcd: str
+    arm: str
+    treatments: tuple[Treatment, ...]
+    domains: tuple[str, ...]
+    assessment_interval_days: int
+    evaluator: str
+    reference_date: str
+    confirmation_days: int
+    sd_minimum_days: int
+    cr_marker: CrMarker | None
+    data_cutoff: dt.date | None
+    source_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def treatment_names(self) -> tuple[str, ...]:
+        return tuple(t.extrt for t in self.treatments)
+
+    @property
+    def single_cell(self) -> bool:
+        return "CP" in self.domains
+
+
+def _require(doc: dict, key: str, where: str):
+    if key not in doc or doc[key] is None:
+        raise ConfigError(f"{where}: missing required key '{key}'")
+    return doc[key]
+
+
+def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: not a YAML mapping")
+    arm = _require(doc, "arm", where)
+    response = _require(doc, "response", where)
+    visits = _require(doc, "visits", where)
+    treatments = tuple(
+        Treatment(
+            extrt=str(_require(t, "extrt", f"{where}: treatments")),
+            dose=float(t["dose"]) if t.get("dose") is not None else None,
+            dosu=str(t.get("dosu", "mg")),
+            dosfrq=str(_require(t, "dosfrq", f"{where}: treatments")),
+            route=str(_require(t, "route", f"{where}: treatments")),
+            schedule=t.get("schedule"),
+        )
+        for t in _require(doc, "treatments", where)
+    )
+    if not treatments:
+        raise ConfigError(f"{where}: 'treatments' is empty")
+    domains = tuple(_require(doc, "domains", where))
+    unknown = sorted(set(domains) - set(ALL_DOMAINS))
+    if unknown or "DM" not in domains:
+        raise ConfigError(f"{where}: domains must include DM and be among {ALL_DOMAINS}; got {unknown or domains}")
+    reference = str(response.get("reference_date", "TRTSDT"))
+    if reference not in REFERENCE_DATES:
+        raise ConfigError(f"{where}: response.reference_date must be one of {REFERENCE_DATES}")
+    evaluator = str(response.get("evaluator", "INVESTIGATOR"))
+    if evaluator not in EVALUATORS:
+        raise ConfigError(f"{where}: response.evaluator must be one of {EVALUATORS}")
+    marker = response.get("cr_marker")
+    cutoff = doc.get("data_cutoff")
+    if isinstance(cutoff, str):
+        cutoff = dt.date.fromisoformat(cutoff)
+    return StudyConfig(
+        study=str(_require(doc, "study", where)),
+        title=str(doc.get("title", "")),
+        armcd=str(_require(arm, "armcd", f"{where}: arm")),
+        arm=str(_require(arm, "arm", f"{where}: arm")),
+        treatments=treatments,
+        domains=domains,
+        assessment_interval_days=int(_require(visits, "assessment_interval_days", f"{where}: visits")),
+        evaluator=evaluator,
+        reference_date=reference,
+        confirmation_days=int(_require(response, "confirmation_days", f"{where}: response")),
+        sd_minimum_days=int(_require(response, "sd_minimum_days", f"{where}: response")),
+        cr_marker=CrMarker(str(marker["lbtestcd"]), int(marker.get("window_days", 14))) if marker else None,
+        data_cutoff=cutoff,
+    )
+
+
+def load_study(path: Path) -> StudyConfig:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read study file ({exc})") from exc
+    cfg = parse_study(doc, str(path))
+    return StudyConfig(**{**cfg.__dict__, "source_file": path})
+
+
+def load_studies(studies_dir: Path | None = None) -> dict[str, StudyConfig]:
+    """All study files in a folder, keyed by STUDYID."""
+    folder = Path(studies_dir or DEFAULT_STUDIES_DIR)
+    studies: dict[str, StudyConfig] = {}
+    for path in sorted(folder.glob("*.yml")):
+        cfg = load_study(path)
+        if cfg.study in studies:
+            raise ConfigError(f"{path}: study {cfg.study} is configured twice")
+        studies[cfg.study] = cfg
+    if not studies:
+        raise ConfigError(f"{folder}: no study files (*.yml)")
+    return studies
+
+
+def write_config_tables(con, studies: dict[str, StudyConfig]) -> None:
+    """(Re)write config.studies and config.study_treatments for dbt to read."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS config")
+    con.execute(
+        """CREATE OR REPLACE TABLE config.studies (
+            STUDYID VARCHAR PRIMARY KEY, TITLE VARCHAR, ARMCD VARCHAR, ARM VARCHAR,
+            ASSESS_INTERVAL_DAYS INTEGER, RSEVAL VARCHAR, REF_DATE VARCHAR,
+            CONFIRM_DAYS INTEGER, SD_MIN_DAYS INTEGER,
+            CR_MARKER_LBTESTCD VARCHAR, CR_MARKER_WINDOW_DAYS INTEGER,
+            DATA_CUTOFF DATE, SINGLE_CELL BOOLEAN)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TABLE config.study_treatments (
+            STUDYID VARCHAR, EXTRT VARCHAR, EXDOSE DOUBLE, EXDOSU VARCHAR,
+            EXDOSFRQ VARCHAR, EXROUTE VARCHAR, PRIMARY KEY (STUDYID, EXTRT))"""
+    )
+    for s in studies.values():
+        con.execute(
+            "INSERT INTO config.studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [s.study, s.title, s.armcd, s.arm, s.assessment_interval_days, s.evaluator,
+             s.reference_date, s.confirmation_days, s.sd_minimum_days,
+             s.cr_marker.lbtestcd if s.cr_marker else None,
+             s.cr_marker.window_days if s.cr_marker else None,
+             s.data_cutoff, s.single_cell],
+        )
+        for t in s.treatments:
+            con.execute(
+                "INSERT INTO config.study_treatments VALUES (?,?,?,?,?,?)",
+                [s.study, t.extrt, t.dose, t.dosu, t.dosfrq, t.route],
+            )
