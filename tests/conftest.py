@@ -1,0 +1,22 @@
+"""Shared fixtures: quiet offline settings and one real Prefect test server per session."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before prefect/dbt/GX are imported by any test module.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="trialdw-prefect-"))
+from trialdw.settings import apply_quiet_offline_env  # noqa: E402
+
+apply_quiet_offline_env()
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A real (temporary) Prefect API for flow runs; started once, ~20-30 s."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

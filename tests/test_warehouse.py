@@ -1,0 +1,58 @@
+"""Publishing: one writer, atomic replace, readers keep working."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from trialdw import warehouse as wh
+
+
+def _make_published(paths: wh.WarehousePaths, value: int) -> None:
+    building = wh.start_building_file(paths, f"run{value}")
+    with duckdb.connect(str(building)) as con:
+        con.execute("CREATE OR REPLACE TABLE main.marker AS SELECT ? AS v", [value])
+    wh.publish(building, paths)
+
+
+def test_publish_replaces_atomically_and_old_reader_keeps_its_snapshot(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "w.duckdb")
+    _make_published(paths, 1)
+    reader = wh.connect_read_only(paths.published)
+    assert reader.execute("SELECT v FROM marker").fetchone() == (1,)
+
+    _make_published(paths, 2)  # publish while the reader is open: not blocked
+
+    assert reader.execute("SELECT v FROM marker").fetchone() == (1,)  # old inode
+    reader.close()
+    with wh.connect_read_only(paths.published) as fresh:
+        assert fresh.execute("SELECT v FROM marker").fetchone() == (2,)
+    assert not list(tmp_path.glob(".w.duckdb.building-*"))
+
+
+def test_building_file_starts_from_the_published_one_with_audit_schema(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "w.duckdb")
+    _make_published(paths, 7)
+    building = wh.start_building_file(paths, "next")
+    with duckdb.connect(str(building), read_only=True) as con:
+        assert con.execute("SELECT v FROM marker").fetchone() == (7,)
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit'").fetchall()}
+    assert {"transfers", "files", "reconciliation", "findings", "runs", "quarantine"} <= tables
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "w.duckdb")
+    with wh.writer_lock(paths):
+        with pytest.raises(wh.WarehouseBusy, match="another trialdw run is writing"):
+            with wh.writer_lock(paths):
+                pass
+    with wh.writer_lock(paths):  # released: the next run gets it
+        pass
+
+
+def test_stale_building_files_are_removed_under_the_lock(tmp_path):
+    paths = wh.WarehousePaths(tmp_path / "w.duckdb")
+    stale = paths.building("killed")
+    stale.write_bytes(b"half a warehouse")
+    assert wh.remove_stale_building_files(paths) == [stale]
+    assert not stale.exists()

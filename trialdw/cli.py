@@ -1,0 +1,102 @@
+"""The `trialdw` command line.
+
+    trialdw synth OUT [--seed S] [--subjects N] [--sites K]
+    trialdw run --landing DIR --warehouse FILE [--studies DIR]
+
+Exit status: 0 when the command completed (quarantined rows are findings, not
+failures); 1 with a one-line reason when it could not; 2 for bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from trialdw.config import PROJECT_ROOT, ConfigError
+from trialdw.settings import apply_quiet_offline_env
+
+FLOW_FILE = PROJECT_ROOT / "flows" / "nightly.py"
+
+
+def load_nightly_flow():
+    """The flow lives in flows/nightly.py (one readable file); load it by path."""
+    spec = importlib.util.spec_from_file_location("trialdw_flows_nightly", FLOW_FILE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.nightly
+
+
+def _fail(message: str) -> int:
+    print(f"trialdw: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from trialdw.config import load_studies
+    from trialdw.synth import generate
+
+    summary = generate(Path(args.out), seed=args.seed, subjects=args.subjects, sites=args.sites,
+                       studies=load_studies(args.studies), progress=lambda msg: print(f"  {msg}"))
+    print(summary.describe())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    landing = Path(args.landing)
+    if not landing.is_dir():
+        return _fail(f"landing folder {landing} does not exist")
+    from trialdw.config import load_studies
+
+    load_studies(args.studies)  # a broken study file fails here, before Prefect starts
+    nightly = load_nightly_flow()
+    state = nightly(landing=str(landing), warehouse=str(Path(args.warehouse)),
+                    studies_dir=args.studies, return_state=True)
+    if not state.is_completed():
+        outcome = state.result(raise_on_failure=False)
+        reason = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
+        return _fail(f"run failed, previous warehouse left in place: {reason.splitlines()[0]}")
+    summary = state.result()
+    print(f"warehouse : {summary['warehouse']}  (open read-only: duckdb -readonly {summary['warehouse']})")
+    print(f"reports   : {summary['reports']}  (run-summary.md, data-docs/index.html)")
+    print(f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
+          " -> SELECT * FROM audit.findings WHERE STATUS = 'open'")
+    print(f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
+          f" in current transfers; {summary['subjects']} subjects")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trialdw", description="Clinical trial data warehouse")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write demo site exports for the configured studies")
+    synth.add_argument("out", help="landing folder to write")
+    synth.add_argument("--seed", type=int, default=20261121)
+    synth.add_argument("--subjects", type=int, default=24, help="subjects per study and site")
+    synth.add_argument("--sites", type=int, default=1)
+    synth.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
+    synth.set_defaults(func=cmd_synth)
+
+    run = sub.add_parser("run", help="run the nightly flow once and publish the warehouse")
+    run.add_argument("--landing", required=True, help="landing folder with site transfers")
+    run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_quiet_offline_env()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""What a night did, in figures: for audit.runs, the Prefect artifact and the CLI."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from trialdw import warehouse as wh
+
+
+class RunFailed(RuntimeError):
+    """The run could not complete; the message is the one-line reason."""
+
+
+@dataclass
+class StepTimer:
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def __call__(self, step: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.perf_counter() - t0, 2)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    published: str
+    reports: str
+    counts: dict
+    markdown: str
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "warehouse": self.published,
+                "reports": self.reports, **self.counts}
+
+
+def _scalar(con, sql: str) -> int:
+    return con.execute(sql).fetchone()[0] or 0
+
+
+def _contract_versions() -> dict[str, str]:
+    from trialdw.ingest import contracts
+
+    return {name: str(c.version) for name, c in contracts.load_contracts().items()}
+
+
+def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehousePaths,
+                  loaded: list, timer: StepTimer, dbt_summary: dict,
+                  endpoint_summary: dict, readiness: dict) -> RunSummary:
+    """Count what the night did, record it in audit.runs, and say it in markdown."""
+    with duckdb.connect(building) as con:
+        transfers = con.execute(
+            """SELECT STUDYID, SITEID, TRANSFER_ID, STATUS, coalesce(REASON, '')
+               FROM audit.transfers ORDER BY 1, 2, 3"""
+        ).fetchall()
+        counts = {
+            "transfers_new": sum(1 for item in loaded if item.get("new")),
+            "transfers_total": len(transfers),
+            "rows_loaded": _scalar(con, "SELECT sum(ROWS_LOADED) FROM audit.reconciliation r "
+                                        "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
+                                        "WHERE t.CURRENT = 'Y'"),
+            "rows_quarantined": _scalar(con, "SELECT sum(ROWS_QUARANTINED) FROM audit.reconciliation r "
+                                             "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
+                                             "WHERE t.CURRENT = 'Y'"),
+            "findings_open": _scalar(con, "SELECT count(*) FROM audit.findings WHERE STATUS = 'open'"),
+            "findings_resolved": _scalar(con, "SELECT count(*) FROM audit.findings WHERE STATUS = 'resolved'"),
+            "subjects": _scalar(con, "SELECT count(*) FROM adam.adsl"),
+        }
+        details = {"steps_seconds": timer.seconds, "counts": counts, "dbt": dbt_summary,
+                   "endpoints": endpoint_summary, "contract_versions": _contract_versions(),
+                   "landing": str(landing)}
+        ended = dt.datetime.now(dt.timezone.utc)
+        con.execute(
+            "INSERT OR REPLACE INTO audit.runs VALUES (?, ?, ?, 'completed', ?, ?, ?)",
+            [run_id, timer.started_at.replace(tzinfo=None), ended.replace(tzinfo=None),
+             "published", wh.code_version(), json.dumps(details, default=str)],
+        )
+    lines = [
+        f"# trialdw night {run_id}",
+        "",
+        f"- warehouse: `{paths.published}`",
+        f"- reports: `{paths.reports}` (Data Docs: `data-docs/index.html`)",
+        f"- subjects in ADSL: {counts['subjects']}",
+        f"- rows loaded / quarantined (current transfers): {counts['rows_loaded']} / {counts['rows_quarantined']}",
+        f"- findings open / resolved: {counts['findings_open']} / {counts['findings_resolved']}",
+        "",
+        "| study | site | transfer | status | reason |",
+        "|---|---|---|---|---|",
+        *[f"| {s} | {site} | {t} | {status} | {reason} |" for s, site, t, status, reason in transfers],
+        "",
+        "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
+    ]
+    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, "\n".join(lines) + "\n")

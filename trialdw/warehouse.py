@@ -1,0 +1,157 @@
+"""The published warehouse file: one writer, atomic publish, readers never blocked.
+
+DuckDB allows one writer process per file, and a reader that opens the
+published file read-only must never see a half-built warehouse. So a run
+builds into a private file beside the published one and, only when every
+step passed, moves it over the published file with ``os.replace`` (atomic on
+one filesystem). Readers holding the old file keep reading the old inode.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from trialdw.config import PROJECT_ROOT
+
+AUDIT_DDL = Path(__file__).with_name("sql") / "audit.sql"
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run holds the writer lock."""
+
+
+@dataclass(frozen=True)
+class WarehousePaths:
+    """Where a warehouse and what it produces live: all beside FILE."""
+
+    published: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.published.parent
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / f".{self.published.name}.lock"
+
+    def building(self, run_id: str) -> Path:
+        return self.folder / f".{self.published.name}.building-{run_id}"
+
+    @property
+    def reports(self) -> Path:
+        return self.folder / f"{self.published.stem}-reports"
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for a run's intermediate files (Parquet, logs)."""
+        return self.folder / f".{self.published.stem}-work"
+
+
+@contextlib.contextmanager
+def writer_lock(paths: WarehousePaths):
+    """Hold the single-writer lock for the duration of a run.
+
+    ``flock`` is released by the kernel when the process dies, so a killed run
+    never leaves a stale lock behind.
+    """
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.lock, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseBusy(
+                f"another trialdw run is writing {paths.published} (lock {paths.lock}); "
+                "wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def remove_stale_building_files(paths: WarehousePaths) -> list[Path]:
+    """Under the lock, leftovers of killed runs are garbage: remove them."""
+    stale = sorted(paths.folder.glob(f".{paths.published.name}.building-*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if paths.work.exists():
+        shutil.rmtree(paths.work, ignore_errors=True)
+    return stale
+
+
+def start_building_file(paths: WarehousePaths, run_id: str) -> Path:
+    """A private copy of the published warehouse (or a new one) for this run."""
+    building = paths.building(run_id)
+    building.unlink(missing_ok=True)
+    if paths.published.exists():
+        shutil.copyfile(paths.published, building)
+    with duckdb.connect(str(building)) as con:
+        con.execute(AUDIT_DDL.read_text(encoding="utf-8"))
+    return building
+
+
+def publish(building: Path, paths: WarehousePaths) -> Path:
+    """Atomically make ``building`` the published warehouse."""
+    with duckdb.connect(str(building)) as con:
+        con.execute("CHECKPOINT")  # fold the WAL into the file before it moves
+    wal = building.with_name(building.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"{wal} still exists after CHECKPOINT; refusing to publish")
+    with open(building, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(building, paths.published)
+    dir_fd = os.open(paths.folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return paths.published
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Swap a freshly written report folder in place of the old one."""
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """How statisticians (and tests) open the published warehouse."""
+    return duckdb.connect(str(path), read_only=True)
+
+
+def code_version() -> str:
+    """Git commit of the checkout when there is one, else the package version."""
+    head = PROJECT_ROOT / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref_file = PROJECT_ROOT / ".git" / ref[5:]
+            if ref_file.exists():
+                return ref_file.read_text().strip()[:12]
+            packed = PROJECT_ROOT / ".git" / "packed-refs"
+            for line in packed.read_text().splitlines() if packed.exists() else []:
+                if line.endswith(ref[5:]):
+                    return line.split()[0][:12]
+        else:
+            return ref[:12]
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    return f"trialdw {version('trialdw')}"
