@@ -1,0 +1,343 @@
+"""Analysis readiness: a Great Expectations checkpoint on the adam tables.
+
+The expectations are data (``data_contracts/readiness.yml``): one suite per
+adam table, built at run time. This module only reads the tables, runs GX and
+turns its results into one line per failed expectation for the nightly report.
+docs/readiness.md says what is checked here and what belongs to pandera or dbt.
+
+GX 1.x has no DuckDB datasource, so each table is read read-only from the
+warehouse into a pandas DataFrame (with the contract's derived columns computed
+by DuckDB) and validated as a dataframe asset. A GX checkpoint takes a single
+set of batch parameters, so each table gets its own checkpoint
+(``analysis_readiness.<table>``) in one ephemeral context; the Data Docs site is
+built once at the end from all of their results.
+
+``great_expectations`` is imported inside ``run_readiness_checks``: the import
+alone takes several seconds.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from trialdw.config import PROJECT_ROOT
+
+DEFAULT_CONTRACT = PROJECT_ROOT / "data_contracts" / "readiness.yml"
+ADAM_SCHEMA = "adam"
+DOCS_SITE_NAME = "analysis_readiness"
+MAX_EXAMPLES = 3  # rows quoted per failure line; the full list is in Data Docs
+
+
+class ReadinessContractError(ValueError):
+    """readiness.yml cannot be used; the message names the table and entry."""
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    expectation: str  # GX class name, e.g. ExpectColumnValuesToBeBetween
+    kwargs: dict
+    why: str
+
+    @property
+    def rule(self) -> str:
+        return describe_rule(self.expectation, self.kwargs)
+
+
+@dataclass(frozen=True)
+class TableSuite:
+    table: str
+    row_ids: tuple[str, ...]
+    derived: dict[str, str]
+    expectations: tuple[ExpectationSpec, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{ADAM_SCHEMA}.{self.table}"
+
+
+@dataclass
+class ReadinessResult:
+    success: bool
+    failures: list[str]
+    docs_index: Path | None
+    statistics: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- contract
+
+
+def load_contract(path: Path = DEFAULT_CONTRACT) -> list[TableSuite]:
+    """Parse readiness.yml. Structural problems raise; GX class names are
+    checked when the suites are built (that needs the GX import)."""
+    path = Path(path)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    tables = (doc or {}).get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise ReadinessContractError(f"{path}: needs a non-empty 'tables' mapping")
+    suites = []
+    for table, body in tables.items():
+        where = f"{path}: tables.{table}"
+        if not isinstance(body, dict) or not isinstance(body.get("expectations"), list):
+            raise ReadinessContractError(f"{where}: needs an 'expectations' list")
+        specs = []
+        for i, entry in enumerate(body["expectations"]):
+            if not isinstance(entry, dict) or not entry.get("expectation") or not entry.get("why"):
+                raise ReadinessContractError(f"{where}.expectations[{i}]: needs 'expectation' and 'why'")
+            specs.append(ExpectationSpec(str(entry["expectation"]), dict(entry.get("kwargs") or {}),
+                                         str(entry["why"]).strip()))
+        suites.append(TableSuite(
+            table=str(table),
+            row_ids=tuple(body.get("row_ids") or ("USUBJID",)),
+            derived={str(k): str(v) for k, v in (body.get("derived") or {}).items()},
+            expectations=tuple(specs),
+        ))
+    return suites
+
+
+def describe_rule(expectation: str, kwargs: dict) -> str:
+    """A short, statistician-readable form of one expectation ('AVAL >= 1')."""
+    col = kwargs.get("column")
+    if expectation == "ExpectColumnValuesToBeBetween":
+        lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+        strict_min, strict_max = kwargs.get("strict_min"), kwargs.get("strict_max")
+        hi_op = "<" if strict_max else "<="
+        if lo is not None and hi is not None:
+            return f"{lo} {'<' if strict_min else '<='} {col} {hi_op} {hi}"
+        return f"{col} {'>' if strict_min else '>='} {lo}" if lo is not None else f"{col} {hi_op} {hi}"
+    if expectation == "ExpectColumnPairValuesAToBeGreaterThanB":
+        op = ">=" if kwargs.get("or_equal") else ">"
+        return f"{kwargs.get('column_A')} {op} {kwargs.get('column_B')}"
+    if expectation == "ExpectColumnPairValuesToBeEqual":
+        return f"{kwargs.get('column_A')} = {kwargs.get('column_B')}"
+    if expectation == "ExpectColumnValuesToBeInSet":
+        values = kwargs.get("value_set") or []
+        if values == [True]:
+            return str(col)  # a derived yes/no rule: its name says what must hold
+        return f"{col} in {{{', '.join(map(str, values))}}}"
+    if expectation == "ExpectColumnValuesToNotBeInSet":
+        return f"{col} not in {{{', '.join(map(str, kwargs.get('value_set') or []))}}}"
+    if expectation == "ExpectColumnValuesToNotBeNull":
+        return f"{col} not null"
+    if expectation == "ExpectColumnValuesToBeNull":
+        return f"{col} null"
+    return f"{expectation}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_table(con, suite: TableSuite):
+    """The adam table plus the contract's derived columns, as pandas.
+
+    Returns None when the table does not exist (a failure: dbt builds every
+    adam model, empty or not)."""
+    # fetchall, not fetchone: DuckDB 2 refuses new work on a connection with an unfinished result.
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [ADAM_SCHEMA, suite.table],
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    derived = "".join(f",\n  ({sql}) AS \"{name}\"" for name, sql in suite.derived.items())
+    return con.sql(f'SELECT t.*{derived}\nFROM {ADAM_SCHEMA}."{suite.table}" AS t').df()
+
+
+# ---------------------------------------------------------------- GX
+
+
+def _quiet_gx_context(docs_dir: Path):
+    """An in-memory GX context: no usage statistics, no progress bars, one
+    local Data Docs site in docs_dir (and not GX's default temp-dir site)."""
+    # analytics_enabled=False below governs the context; the variable also
+    # covers anything GX decides at import time. No network is needed or used.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        data_docs_sites={
+            DOCS_SITE_NAME: {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    return gx, gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _build_suite(gx, suite: TableSuite):
+    gx_suite = gx.ExpectationSuite(name=suite.qualified_name)
+    for i, spec in enumerate(suite.expectations):
+        cls = getattr(gx.expectations, spec.expectation, None)
+        if cls is None:
+            raise ReadinessContractError(
+                f"readiness.yml: tables.{suite.table}.expectations[{i}]: "
+                f"'{spec.expectation}' is not a Great Expectations expectation class")
+        # meta carries what the failure line needs: the readable rule, the
+        # contract's class name and position (GX does not keep result order).
+        gx_suite.add_expectation(cls(**spec.kwargs, notes=spec.why,
+                                     meta={"rule": spec.rule, "contract_expectation": spec.expectation,
+                                           "contract_position": i}))
+    return gx_suite
+
+
+def _exception_message(expectation_result) -> str | None:
+    """GX reports errors either flat or keyed by metric; return the first message."""
+    info = expectation_result.exception_info or {}
+    if info.get("raised_exception"):
+        return info.get("exception_message")
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return value.get("exception_message")
+    return None
+
+
+def _plain(value) -> str:
+    """Dates arrive from pandas as midnight Timestamps; show them as dates."""
+    if hasattr(value, "isoformat") and hasattr(value, "hour") and (value.hour, value.minute, value.second) == (0, 0, 0):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _examples(result: dict, row_ids: tuple[str, ...]) -> str:
+    rows = []
+    for index_row in result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or []:
+        if isinstance(index_row, dict):
+            row = " ".join(f"{c}={_plain(index_row[c])}" for c in row_ids if c in index_row)
+            if row not in rows:
+                rows.append(row)
+        if len(rows) == MAX_EXAMPLES:
+            break
+    return f" (e.g. {'; '.join(rows)})" if rows else ""
+
+
+def failure_line(suite: TableSuite, expectation_result) -> str:
+    """One line per failed expectation:
+    'adam.adtte: AVAL >= 1 failed for 2 of 40 rows (e.g. USUBJID=… PARAMCD=OS) [ExpectColumnValuesToBeBetween]'."""
+    config = expectation_result.expectation_config
+    meta = config.meta or {}
+    rule = meta.get("rule") or config.type
+    class_name = meta.get("contract_expectation") or config.type
+    error = _exception_message(expectation_result)
+    if error:
+        return f"{suite.qualified_name}: {rule} could not be evaluated: {error} [{class_name}]"
+    result = expectation_result.result or {}
+    counts = ""
+    if result.get("unexpected_count") is not None:
+        counts = f" for {result['unexpected_count']} of {result.get('element_count')} rows"
+    return f"{suite.qualified_name}: {rule} failed{counts}{_examples(result, suite.row_ids)} [{class_name}]"
+
+
+def run_readiness_checks(db_path: Path, docs_dir: Path,
+                         contract_path: Path = DEFAULT_CONTRACT) -> ReadinessResult:
+    """Validate the adam tables of the warehouse at db_path against the
+    readiness contract and build Data Docs under docs_dir.
+
+    success is False when any expectation fails or cannot be evaluated, or a
+    contracted table is missing; each such case is one line in failures.
+    The warehouse is opened read-only and never changed.
+    """
+    import duckdb
+
+    started = time.perf_counter()
+    suites = load_contract(contract_path)
+    docs_dir = Path(docs_dir).resolve()  # GX resolves a relative site path against no project root
+    failures: list[str] = []
+    tables_stats: dict[str, dict] = {}
+    frames = {}
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        for suite in suites:
+            try:
+                frame = read_table(con, suite)
+            except duckdb.Error as exc:  # e.g. a derived column names a missing column
+                failures.append(f"{suite.qualified_name}: could not be read for the readiness checks: {exc}")
+                continue
+            if frame is None:
+                failures.append(f"{suite.qualified_name}: table missing from the warehouse")
+                continue
+            frames[suite.table] = frame
+    finally:
+        con.close()
+    read_done = time.perf_counter()
+
+    gx, context = _quiet_gx_context(docs_dir)
+    import_done = time.perf_counter()
+    # Build every suite before validating any, so a typo in the contract
+    # stops the run before it has produced partial results.
+    gx_suites = {suite.table: _build_suite(gx, suite) for suite in suites}
+    datasource = context.data_sources.add_pandas(ADAM_SCHEMA)
+    evaluated = successful = 0
+    for suite in suites:
+        if suite.table not in frames:
+            continue
+        frame = frames[suite.table]
+        batch = datasource.add_dataframe_asset(suite.table).add_batch_definition_whole_dataframe("whole_table")
+        gx_suite = context.suites.add(gx_suites[suite.table])
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.qualified_name, data=batch, suite=gx_suite))
+        row_ids = [c for c in suite.row_ids if c in frame.columns]
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"{DOCS_SITE_NAME}.{suite.table}",
+            validation_definitions=[validation],
+            # SUMMARY keeps the ids of the first 20 failing rows (the failure line
+            # quotes a few); COMPLETE would carry every failing row into the
+            # results and the Data Docs pages, which a bad night could make huge.
+            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": row_ids},
+        ))
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        failed = 0
+        for validation_result in run.run_results.values():
+            evaluated += validation_result.statistics["evaluated_expectations"]
+            successful += validation_result.statistics["successful_expectations"]
+            in_contract_order = sorted(
+                validation_result.results,
+                key=lambda r: (r.expectation_config.meta or {}).get("contract_position", 0))
+            for expectation_result in in_contract_order:
+                if not expectation_result.success:
+                    failed += 1
+                    failures.append(failure_line(suite, expectation_result))
+        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations),
+                                     "failed": failed}
+    validate_done = time.perf_counter()
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    # GX's index builder deletes pages whose results are not in this context
+    # (skip_and_clean_missing), so last night's pages do not linger; files of
+    # other origin in docs_dir are left alone.
+    context.build_data_docs(site_names=[DOCS_SITE_NAME])
+    index = docs_dir / "index.html"
+    finished = time.perf_counter()
+
+    return ReadinessResult(
+        success=not failures,
+        failures=failures,
+        docs_index=index if index.is_file() else None,
+        statistics={
+            "tables": tables_stats,
+            "evaluated_expectations": evaluated,
+            "successful_expectations": successful,
+            "unsuccessful_expectations": evaluated - successful,
+            "seconds": {
+                "read_tables": round(read_done - started, 3),
+                "gx_import_and_context": round(import_done - read_done, 3),
+                "validate": round(validate_done - import_done, 3),
+                "data_docs": round(finished - validate_done, 3),
+                "total": round(finished - started, 3),
+            },
+        },
+    )
