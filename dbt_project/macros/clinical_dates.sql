@@ -1,0 +1,21 @@
+{#- CDISC study day: no day 0. Day 1 is the reference date itself; the day
+    before it is day -1. -#}
+{% macro study_day(date_expr, reference_expr) -%}
+    case
+        when {{ date_expr }} is null or {{ reference_expr }} is null then null
+        when {{ date_expr }} >= {{ reference_expr }}
+            then date_diff('day', {{ reference_expr }}, {{ date_expr }}) + 1
+        else date_diff('day', {{ reference_expr }}, {{ date_expr }})
+    end
+{%- endmacro %}
+
+{#- Data cut-off (config.studies.DATA_CUTOFF, NULL = none): records dated
+    after it are ignored. Undated values (NULL) are kept. -#}
+{% macro on_or_before_cutoff(date_expr, cutoff_expr) -%}
+    ({{ cutoff_expr }} is null or {{ date_expr }} is null or {{ date_expr }} <= {{ cutoff_expr }})
+{%- endmacro %}
+
+{#- A complete ISO date (YYYY-MM-DD) from a partial-date text column, else NULL. -#}
+{% macro complete_date_or_null(text_expr) -%}
+    case when length({{ text_expr }}) = 10 then cast({{ text_expr }} as date) end
+{%- endmacro %}

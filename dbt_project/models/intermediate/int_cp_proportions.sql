@@ -1,0 +1,53 @@
+-- Cell-type proportions per biopsy sample (single-cell RNA-seq).
+-- AVAL = cells of the type / all cells of the sample (NULL if the sample has
+-- no cells). The baseline sample of a subject is its latest BASELINE-visit
+-- sample (by date, then sample id) — usually the only one; ABLFL marks it.
+-- Data cut-off: samples dated after it are ignored.
+with samples as (
+    select
+        cp.*,
+        cast(sum(cp.CPSTRESN) over (partition by cp.STUDYID, cp.USUBJID, cp.CPREFID) as bigint) as TOTCELLS
+    from {{ ref('stg_site__cp') }} as cp
+    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = cp.STUDYID
+    where {{ on_or_before_cutoff('cp.CPDT', 's.DATA_CUTOFF') }}
+),
+
+proportions as (
+    select
+        *,
+        case when TOTCELLS > 0 then CPSTRESN / TOTCELLS end as AVAL
+    from samples
+),
+
+baseline_sample as (
+    select distinct STUDYID, USUBJID, CPREFID
+    from proportions
+    where VISIT = 'BASELINE'
+    qualify dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) = 1
+)
+
+select
+    p.STUDYID,
+    p.USUBJID,
+    p.CPREFID,
+    p.VISIT,
+    p.VISITNUM,
+    p.CPDT as ADT,
+    p.CPTESTCD as PARAMCD,
+    p.CPTEST as PARAM,
+    p.CPSTRESN as CELLS,
+    p.TOTCELLS,
+    p.AVAL,
+    base.AVAL as BASE,
+    case when p.VISIT = 'ON TREATMENT' then p.AVAL - base.AVAL end as CHG,
+    case when bs.CPREFID is not null then 'Y' end as ABLFL
+from proportions as p
+left join baseline_sample as bs
+    on bs.STUDYID = p.STUDYID and bs.USUBJID = p.USUBJID and bs.CPREFID = p.CPREFID
+left join (
+    select pr.STUDYID, pr.USUBJID, pr.CPTESTCD, pr.AVAL
+    from proportions as pr
+    inner join baseline_sample as b
+        on b.STUDYID = pr.STUDYID and b.USUBJID = pr.USUBJID and b.CPREFID = pr.CPREFID
+) as base
+    on base.STUDYID = p.STUDYID and base.USUBJID = p.USUBJID and base.CPTESTCD = p.CPTESTCD

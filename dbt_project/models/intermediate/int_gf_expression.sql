@@ -1,0 +1,44 @@
+-- Gene expression per sample x cell type x gene, with the subject's baseline.
+-- AVAL = GFSTRESN (mean normalised expression, LOG1P CPM). The baseline sample
+-- is chosen exactly as for cell proportions (latest BASELINE-visit sample).
+-- Data cut-off: samples dated after it are ignored.
+with expression as (
+    select gf.*
+    from {{ ref('stg_site__gf') }} as gf
+    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = gf.STUDYID
+    where {{ on_or_before_cutoff('gf.GFDT', 's.DATA_CUTOFF') }}
+),
+
+baseline_sample as (
+    select distinct STUDYID, USUBJID, GFREFID
+    from expression
+    where VISIT = 'BASELINE'
+    qualify dense_rank() over (partition by STUDYID, USUBJID order by GFDT desc, GFREFID desc) = 1
+),
+
+baseline_values as (
+    select e.STUDYID, e.USUBJID, e.GFCELLTY, e.GFGENSY, e.GFSTRESN as BASE
+    from expression as e
+    inner join baseline_sample as b
+        on b.STUDYID = e.STUDYID and b.USUBJID = e.USUBJID and b.GFREFID = e.GFREFID
+)
+
+select
+    e.STUDYID,
+    e.USUBJID,
+    e.GFREFID,
+    e.VISIT,
+    e.VISITNUM,
+    e.GFDT as ADT,
+    e.GFCELLTY as CELLTYPE,
+    e.GFGENSY as GENE,
+    e.GFSTRESN as AVAL,
+    bv.BASE,
+    case when e.VISIT = 'ON TREATMENT' then e.GFSTRESN - bv.BASE end as CHG,
+    case when bs.GFREFID is not null then 'Y' end as ABLFL
+from expression as e
+left join baseline_sample as bs
+    on bs.STUDYID = e.STUDYID and bs.USUBJID = e.USUBJID and bs.GFREFID = e.GFREFID
+left join baseline_values as bv
+    on bv.STUDYID = e.STUDYID and bv.USUBJID = e.USUBJID
+   and bv.GFCELLTY = e.GFCELLTY and bv.GFGENSY = e.GFGENSY

@@ -1,0 +1,21 @@
+-- One overall response (OVRLRESP) per subject and assessment date, by the
+-- study's evaluator (config RSEVAL). Several assessments on one date keep the
+-- worst (NE < CR < PR < SD < NON-CR/NON-PD < PD); VISIT/VISITNUM come from the
+-- kept record (lowest VISITNUM among equally bad ones).
+-- Data cut-off: assessments after it are ignored.
+select
+    rs.STUDYID,
+    rs.USUBJID,
+    rs.RSDT as ADT,
+    rs.VISIT,
+    rs.VISITNUM,
+    rs.RSSTRESC as ORRESP
+from {{ ref('stg_site__rs') }} as rs
+inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
+where rs.RSTESTCD = 'OVRLRESP'
+  and rs.RSEVAL = s.RSEVAL
+  and {{ on_or_before_cutoff('rs.RSDT', 's.DATA_CUTOFF') }}
+qualify row_number() over (
+    partition by rs.STUDYID, rs.USUBJID, rs.RSDT
+    order by {{ worst_of_day_rank('rs.RSSTRESC') }} desc, rs.VISITNUM
+) = 1

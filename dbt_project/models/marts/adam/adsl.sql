@@ -1,0 +1,61 @@
+-- ADSL: one row per subject (DM of the current transfers).
+with subjects as (
+    select
+        dm.* exclude (DTHDT, DTHFL),  -- death comes from int_subject_death (DM, else DS)
+        exposure.TRTSDT,
+        exposure.TRTEDT,
+        death.DTHDT,
+        case when dm.ENRLDT is not null then 'Y' else 'N' end as ITTFL,
+        case when exposure.TRTSDT is not null then 'Y' else 'N' end as SAFFL,
+        baseline.HAS_BASELINE_TARGET
+    from {{ ref('stg_site__dm') }} as dm
+    left join {{ ref('int_subject_exposure') }} as exposure
+        on exposure.STUDYID = dm.STUDYID and exposure.USUBJID = dm.USUBJID
+    left join {{ ref('int_subject_death') }} as death
+        on death.STUDYID = dm.STUDYID and death.USUBJID = dm.USUBJID
+    left join {{ ref('int_subject_baseline') }} as baseline
+        on baseline.STUDYID = dm.STUDYID and baseline.USUBJID = dm.USUBJID
+)
+
+select
+    subjects.STUDYID,
+    subjects.USUBJID,
+    subjects.SUBJID,
+    subjects.SITEID,
+    subjects.AGE,
+    subjects.SEX,
+    subjects.RACE,
+    subjects.ETHNIC,
+    subjects.COUNTRY,
+    subjects.ARM,
+    subjects.ARMCD,
+    subjects.ARM as TRT01P,
+    -- single-arm studies: the actual treatment is the planned one once dosed
+    case when subjects.SAFFL = 'Y' then subjects.ARM end as TRT01A,
+    baseline.ECOG,
+    baseline.CHILDPGH,
+    baseline.BCLC,
+    baseline.ETIOLOGY,
+    baseline.PRIORSYS,
+    baseline.MVI,
+    baseline.EHS,
+    baseline.AFPBL,
+    subjects.RFICDT,
+    subjects.ENRLDT,
+    subjects.TRTSDT,
+    subjects.TRTEDT,
+    subjects.DTHDT,
+    case when subjects.DTHDT is not null then 'Y' end as DTHFL,
+    last_alive.LSTALVDT,
+    disposition.EOTSTT,
+    disposition.DCTREAS,
+    subjects.ITTFL,
+    subjects.SAFFL,
+    case when subjects.SAFFL = 'Y' and subjects.HAS_BASELINE_TARGET then 'Y' else 'N' end as EFFFL
+from subjects
+left join {{ ref('int_subject_baseline') }} as baseline
+    on baseline.STUDYID = subjects.STUDYID and baseline.USUBJID = subjects.USUBJID
+left join {{ ref('int_subject_last_alive') }} as last_alive
+    on last_alive.STUDYID = subjects.STUDYID and last_alive.USUBJID = subjects.USUBJID
+left join {{ ref('int_subject_disposition') }} as disposition
+    on disposition.STUDYID = subjects.STUDYID and disposition.USUBJID = subjects.USUBJID

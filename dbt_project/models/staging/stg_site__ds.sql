@@ -1,0 +1,12 @@
+with current_rows as ({{ current_transfer_rows('ds') }})
+select
+    _studyid as STUDYID,
+    _siteid as SITEID,
+    USUBJID,
+    DSCAT,
+    DSSCAT,
+    DSDECOD,
+    cast(DSSTDTC as date) as DSSTDT,
+    _transfer_id as TRANSFER_ID,
+    _source_line as SOURCE_LINE
+from current_rows

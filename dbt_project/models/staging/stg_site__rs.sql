@@ -1,0 +1,14 @@
+with current_rows as ({{ current_transfer_rows('rs') }})
+select
+    _studyid as STUDYID,
+    _siteid as SITEID,
+    USUBJID,
+    RSTESTCD,
+    RSSTRESC,
+    RSEVAL,
+    VISIT,
+    cast(VISITNUM as double) as VISITNUM,
+    cast(RSDTC as date) as RSDT,
+    _transfer_id as TRANSFER_ID,
+    _source_line as SOURCE_LINE
+from current_rows

@@ -1,0 +1,12 @@
+with current_rows as ({{ current_transfer_rows('sc') }})
+select
+    _studyid as STUDYID,
+    _siteid as SITEID,
+    USUBJID,
+    SCTESTCD,
+    SCTEST,
+    SCORRES,
+    cast(SCDTC as date) as SCDT,
+    _transfer_id as TRANSFER_ID,
+    _source_line as SOURCE_LINE
+from current_rows

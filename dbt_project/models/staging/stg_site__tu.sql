@@ -1,0 +1,14 @@
+with current_rows as ({{ current_transfer_rows('tu') }})
+select
+    _studyid as STUDYID,
+    _siteid as SITEID,
+    USUBJID,
+    TULNKID,
+    TUORRES,
+    TULOC,
+    TUMETHOD,
+    cast(TUDTC as date) as TUDT,
+    VISIT,
+    _transfer_id as TRANSFER_ID,
+    _source_line as SOURCE_LINE
+from current_rows

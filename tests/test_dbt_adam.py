@@ -1,0 +1,350 @@
+"""dbt build for real against a hand-written warehouse, then hand-checked ADaM values.
+
+The warehouse is a real DuckDB file in tmp_path with raw.* (all 12 domains,
+VARCHAR as the loader writes them), audit.transfers (DDL trialdw/sql/audit.sql)
+and config.* (trialdw.config.write_config_tables over the real studies/*.yml).
+The build runs once per module: it costs seconds.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from trialdw.config import PROJECT_ROOT, load_studies, write_config_tables
+from trialdw.transform import dbt_build
+
+REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
+OLD_TRANSFER, CURRENT_TRANSFER = "20260401T020000Z", "20260601T020000Z"
+
+# raw.<domain> columns in input-spec order (all VARCHAR), lineage appended by create_warehouse.
+RAW_COLUMNS = {
+    "dm": "STUDYID SITEID SUBJID USUBJID RFICDTC ENRLDTC BRTHDTC AGE SEX RACE ETHNIC COUNTRY ARMCD ARM DTHDTC DTHFL",
+    "sc": "USUBJID SCTESTCD SCTEST SCORRES SCDTC",
+    "ex": "USUBJID EXSEQ EXTRT EXDOSE EXDOSU EXDOSFRQ EXROUTE EXSTDTC EXENDTC",
+    "ae": "USUBJID AESEQ AETERM AEDECOD AEBODSYS AESTDTC AEENDTC AETOXGR AESER AEREL AEACN AEOUT",
+    "tu": "USUBJID TULNKID TUORRES TULOC TUMETHOD TUDTC VISIT",
+    "tr": "USUBJID TRLNKID TRTESTCD TRORRES TRSTRESN TRSTRESU VISIT VISITNUM TRDTC",
+    "rs": "USUBJID RSTESTCD RSSTRESC RSEVAL VISIT VISITNUM RSDTC",
+    "lb": "USUBJID LBTESTCD LBSTRESN LBSTRESU LBSTNRLO LBSTNRHI VISIT LBDTC",
+    "ds": "USUBJID DSCAT DSSCAT DSDECOD DSSTDTC",
+    "ss": "USUBJID SSTESTCD SSSTRESC SSDTC",
+    "cp": "USUBJID CPREFID CPSPEC VISIT VISITNUM CPTESTCD CPTEST CPSTRESN CPSTRESU CPMETHOD CPDTC",
+    "gf": "USUBJID GFREFID VISIT VISITNUM GFCELLTY GFGENSY GFSTRESN GFSTRESU GFDTC",
+}
+LINEAGE = ["_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra"]
+
+
+def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], transfers: list[tuple]) -> None:
+    """A warehouse as the loader leaves it: audit DDL, config, all 12 raw tables.
+
+    rows_by_domain: domain -> rows (dicts of column -> text) each with the
+    lineage keys _studyid/_siteid/_transfer_id. transfers: (study, site, id, current).
+    """
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute((PROJECT_ROOT / "trialdw" / "sql" / "audit.sql").read_text())
+        write_config_tables(con, load_studies())
+        for domain, columns in RAW_COLUMNS.items():
+            names = columns.split()
+            ddl = ", ".join(f'"{c}" VARCHAR' for c in names + LINEAGE[:4])
+            con.execute(f"CREATE TABLE raw.{domain} ({ddl}, _source_line BIGINT, _extra JSON)")
+            for line, row in enumerate(rows_by_domain.get(domain, []), start=2):
+                values = [row.get(c) for c in names] + [
+                    row["_studyid"], row["_siteid"], row["_transfer_id"],
+                    f"{row['_studyid']}/{row['_siteid']}/{row['_transfer_id']}/{domain.upper()}.csv",
+                    line, None,
+                ]
+                con.execute(f"INSERT INTO raw.{domain} VALUES ({', '.join('?' * len(values))})", values)
+        for study, site, transfer_id, current in transfers:
+            con.execute(
+                "INSERT INTO audit.transfers (STUDYID, SITEID, TRANSFER_ID, STATUS, CURRENT) VALUES (?,?,?,?,?)",
+                [study, site, transfer_id, "accepted" if current else "superseded", "Y" if current else None],
+            )
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- hand-written subjects
+
+def _subject_rows() -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
+
+    def add(domain, usubjid, transfer=CURRENT_TRANSFER, **values):
+        study = REGO if usubjid.startswith(REGO) else SURU
+        site = usubjid[len(study) + 1:].split("-")[0]
+        rows[domain].append({"USUBJID": usubjid, "_studyid": study, "_siteid": site,
+                             "_transfer_id": transfer, **values})
+
+    def dm(usubjid, rfic, enrl, age="60", dthdtc=None, transfer=CURRENT_TRANSFER):
+        study = REGO if usubjid.startswith(REGO) else SURU
+        site, subjid = usubjid[len(study) + 1:].split("-")
+        arm = {"HCC-REGO-PD1": ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR"), "HCC-SURU-SC": ("SURU", "SURUFATINIB")}[study]
+        add("dm", usubjid, transfer, STUDYID=study, SITEID=site, SUBJID=subjid, RFICDTC=rfic, ENRLDTC=enrl,
+            AGE=age, SEX="M", RACE="ASIAN", COUNTRY="CHN", ARMCD=arm[0], ARM=arm[1],
+            DTHDTC=dthdtc, DTHFL="Y" if dthdtc else None)
+
+    def ex(usubjid, seq, extrt, start, end=None):
+        add("ex", usubjid, EXSEQ=str(seq), EXTRT=extrt, EXDOSE="80", EXDOSU="mg", EXDOSFRQ="QD",
+            EXROUTE="ORAL", EXSTDTC=start, EXENDTC=end)
+
+    def ae(usubjid, seq, start, end, grade="2", rel="NOT RELATED", out=None):
+        add("ae", usubjid, AESEQ=str(seq), AETERM=f"TERM {seq}", AEDECOD=f"Term {seq}", AEBODSYS="SOC",
+            AESTDTC=start, AEENDTC=end, AETOXGR=grade, AESER="N", AEREL=rel, AEACN="DOSE NOT CHANGED",
+            AEOUT=out or ("NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED"))
+
+    def target(usubjid, tudtc):
+        add("tu", usubjid, TULNKID="T01", TUORRES="TARGET", TULOC="LIVER", TUMETHOD="CT", TUDTC=tudtc,
+            VISIT="SCREENING")
+
+    def ovr(usubjid, visitnum, rsdtc, response, evaluator="INVESTIGATOR"):
+        add("rs", usubjid, RSTESTCD="OVRLRESP", RSSTRESC=response, RSEVAL=evaluator,
+            VISIT=f"VISIT {visitnum}", VISITNUM=str(visitnum), RSDTC=rsdtc)
+
+    def afp(usubjid, lbdtc, value):
+        add("lb", usubjid, LBTESTCD="AFP", LBSTRESN=str(value), LBSTRESU="ng/mL", LBSTNRLO="0",
+            LBSTNRHI="10", VISIT=None, LBDTC=lbdtc)
+
+    # S1: ongoing EX period, PR-NE-PR, AE partial-date imputations, alive.
+    s1 = f"{REGO}-101-001"
+    dm(s1, "2026-01-02", "2026-01-05", age="55", transfer=OLD_TRANSFER)  # superseded: must not count
+    dm(s1, "2026-01-02", "2026-01-05", age="56")
+    ex(s1, 1, "REGORAFENIB", "2026-01-10", "2026-01-30")
+    ex(s1, 2, "PD-1 INHIBITOR", "2026-01-10", "2026-01-10")
+    ex(s1, 3, "REGORAFENIB", "2026-02-07", None)  # ongoing
+    for code, value in [("ECOG", "1"), ("CHILDPGH", "A"), ("BCLC", "C"), ("ETIOLOGY", "HBV"),
+                        ("PRIORSYS", "SORAFENIB"), ("MVI", "N"), ("EHS", "Y")]:
+        add("sc", s1, SCTESTCD=code, SCTEST=code, SCORRES=value, SCDTC="2026-01-03")
+    afp(s1, "2026-01-03", 400)
+    afp(s1, "2026-01-09", 350)
+    afp(s1, "2026-01-12", 300)
+    target(s1, "2026-01-08")
+    ovr(s1, 1, "2026-02-21", "PR")
+    ovr(s1, 1, "2026-02-21", "CR", evaluator="INDEPENDENT ASSESSOR")  # not the study's evaluator
+    ovr(s1, 2, "2026-04-04", "NE")
+    ovr(s1, 3, "2026-05-16", "PR")
+    ae(s1, 1, "2026-01", "2026-02-03", grade="3", rel="POSSIBLY RELATED")  # TRTSDT month, ends after
+    ae(s1, 2, "2026-01", "2026-01-05")  # TRTSDT month but ended before TRTSDT
+    ae(s1, 3, "2026", "2026-03")  # year only; end month only
+    ae(s1, 4, "2026-03-15", None)  # ongoing
+    add("ss", s1, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-06-01")
+
+    # S2: PD (worst of day), dies; a lab after death; end-of-treatment AE.
+    s2 = f"{REGO}-101-002"
+    dm(s2, "2026-01-04", "2026-01-06", dthdtc="2026-04-10")
+    ex(s2, 1, "REGORAFENIB", "2026-01-12", "2026-03-05")
+    target(s2, "2026-01-10")
+    ovr(s2, 1, "2026-02-23", "SD")
+    ovr(s2, 1.1, "2026-02-23", "PD")  # same date: the worst (PD) is kept
+    ovr(s2, 2, "2026-03-20", "SD")  # after the first PD: outside ANL01FL
+    add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF TREATMENT", DSDECOD="ADVERSE EVENT", DSSTDTC="2026-03-05")
+    add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-04-10")
+    add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-20")
+    add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="DEAD", SSDTC="2026-04-20")
+    afp(s2, "2026-04-15", 50)  # dated after death: LSTALVDT must stay at DTHDT
+    ae(s2, 1, "2026-04", "2026-04", grade="5", out="FATAL")  # end imputed 30 Apr -> capped at DTHDT
+
+    # S3: never dosed; death known from DS only.
+    s3 = f"{REGO}-101-003"
+    dm(s3, "2026-01-28", "2026-02-01")
+    afp(s3, "2026-01-30", 12)
+    add("ss", s3, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-01")
+    add("ds", s3, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-05-01")
+
+    # S4: the AFP marker rule (tie -> higher value; normal; no result in window).
+    s4 = f"{REGO}-101-004"
+    dm(s4, "2026-01-10", "2026-01-12")
+    ex(s4, 1, "REGORAFENIB", "2026-01-15", "2026-03-15")
+    target(s4, "2026-01-13")
+    ovr(s4, 1, "2026-02-26", "CR")
+    afp(s4, "2026-02-20", 5)
+    afp(s4, "2026-03-04", 20)  # equally close (6 days): the higher (20 > 10) decides -> PR
+    ovr(s4, 2, "2026-04-09", "CR")
+    afp(s4, "2026-04-01", 4)  # 8 days, normal -> CR stays
+    ovr(s4, 3, "2026-05-21", "CR")  # no AFP within 14 days -> PR
+
+    # S5 (SURU, no marker rule, SD minimum 42): CR then PR confirms a PR (the † rule); single cell.
+    s5 = f"{SURU}-201-005"
+    dm(s5, "2026-02-20", "2026-02-25")
+    ex(s5, 1, "SURUFATINIB", "2026-03-02", None)
+    target(s5, "2026-03-01")
+    ovr(s5, 1, "2026-04-13", "CR")
+    ovr(s5, 2, "2026-05-25", "PR")
+    for sample, visit, visitnum, date, counts in [
+        ("S5-B", "BASELINE", "0", "2026-02-28", {"TUMOR": 60, "TCELL": 30, "MACRO": 10}),
+        ("S5-T", "ON TREATMENT", "2", "2026-04-20", {"TUMOR": 20, "TCELL": 60, "MACRO": 20}),
+    ]:
+        for code, cells in counts.items():
+            add("cp", s5, CPREFID=sample, CPSPEC="TUMOR TISSUE", VISIT=visit, VISITNUM=visitnum,
+                CPTESTCD=code, CPTEST=code.title(), CPSTRESN=str(cells), CPSTRESU="CELLS",
+                CPMETHOD="SCRNA-SEQ", CPDTC=date)
+        add("gf", s5, GFREFID=sample, VISIT=visit, VISITNUM=visitnum, GFCELLTY="TCELL", GFGENSY="CD8A",
+            GFSTRESN="1.5" if visit == "BASELINE" else "2.5", GFSTRESU="LOG1P CPM", GFDTC=date)
+
+    # S6 (SURU): SD 35 days after TRTSDT is before the 42-day minimum, then PD.
+    s6 = f"{SURU}-201-006"
+    dm(s6, "2026-02-20", "2026-02-25")
+    ex(s6, 1, "SURUFATINIB", "2026-03-02", "2026-05-20")
+    target(s6, "2026-03-01")
+    ovr(s6, 1, "2026-04-06", "SD")
+    ovr(s6, 2, "2026-05-18", "PD")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    db_path = tmp_path_factory.mktemp("dbt_adam") / "warehouse.duckdb"
+    create_warehouse(db_path, _subject_rows(), transfers=[
+        (REGO, "101", OLD_TRANSFER, False),
+        (REGO, "101", CURRENT_TRANSFER, True),
+        (SURU, "201", CURRENT_TRANSFER, True),
+    ])
+    result = dbt_build(db_path)
+    assert result.success, "\n".join(result.failures)
+    assert result.unit_tests_failed == 0 and result.tests_failed == 0
+    return db_path
+
+
+def query(db_path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def one(db_path: Path, sql: str) -> tuple:
+    rows = query(db_path, sql)
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+D = dt.date.fromisoformat
+S1, S2, S3, S4, S5, S6 = (f"{REGO}-101-001", f"{REGO}-101-002", f"{REGO}-101-003", f"{REGO}-101-004",
+                          f"{SURU}-201-005", f"{SURU}-201-006")
+
+
+def test_build_runs_models_dbt_tests_and_unit_tests(warehouse):
+    # the fixture asserted success; here: every adam table exists in schema adam
+    tables = {r[0] for r in query(warehouse, "select table_name from information_schema.tables where table_schema = 'adam'")}
+    assert tables == {"adsl", "adrs", "adtte", "adae", "adcp", "adgf"}
+
+
+def test_adsl_uses_only_the_current_transfer(warehouse):
+    assert one(warehouse, f"select count(*), max(AGE) from adam.adsl where USUBJID = '{S1}'") == (1, 56)
+
+
+def test_adsl_treatment_dates_with_an_ongoing_period(warehouse):
+    # EX: 10-30 Jan, 10 Jan, 7 Feb ongoing -> TRTEDT is the ongoing period's start
+    assert one(warehouse, f"select TRTSDT, TRTEDT, SAFFL, EFFFL, EOTSTT from adam.adsl where USUBJID = '{S1}'") == (
+        D("2026-01-10"), D("2026-02-07"), "Y", "Y", "ONGOING")
+
+
+def test_adsl_baseline_characteristics_and_afp(warehouse):
+    # AFP 400 (3 Jan), 350 (9 Jan), 300 (12 Jan, after TRTSDT) -> 350
+    assert one(warehouse, f"select ECOG, CHILDPGH, BCLC, ETIOLOGY, PRIORSYS, MVI, EHS, AFPBL from adam.adsl "
+                          f"where USUBJID = '{S1}'") == (1, "A", "C", "HBV", "SORAFENIB", "N", "Y", 350.0)
+
+
+def test_adsl_death_and_last_alive_capped_at_death(warehouse):
+    # a lab on 15 Apr and an SS DEAD contact on 20 Apr come after the death on 10 Apr
+    assert one(warehouse, f"select DTHDT, DTHFL, LSTALVDT, EOTSTT, DCTREAS from adam.adsl where USUBJID = '{S2}'") == (
+        D("2026-04-10"), "Y", D("2026-04-10"), "DISCONTINUED", "ADVERSE EVENT")
+
+
+def test_adsl_never_dosed_subject_with_death_from_ds(warehouse):
+    assert one(warehouse, f"select ITTFL, SAFFL, EFFFL, TRTSDT, TRTEDT, TRT01A, EOTSTT, AFPBL, DTHDT, LSTALVDT "
+                          f"from adam.adsl where USUBJID = '{S3}'") == (
+        "Y", "N", "N", None, None, None, None, 12.0, D("2026-05-01"), D("2026-03-01"))
+
+
+def test_adae_start_imputed_to_trtsdt_in_its_month(warehouse):
+    rows = query(warehouse, f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, AENDY, ADURN, TRTEMFL, ADRFL, ATOXGR "
+                            f"from adam.adae where USUBJID = '{S1}' order by AESEQ")
+    assert rows == [
+        (1, D("2026-01-10"), "D", D("2026-02-03"), None, 1, 25, 25, "Y", "Y", 3),
+        (2, D("2026-01-01"), "D", D("2026-01-05"), None, -9, -5, 5, None, None, 2),  # ended before TRTSDT
+        (3, D("2026-01-10"), "M", D("2026-03-31"), "D", 1, 81, 81, "Y", None, 2),
+        (4, D("2026-03-15"), None, None, None, 65, None, None, None, None, 2),  # TRTEDT 7 Feb + 30 < 15 Mar
+    ]
+
+
+def test_adae_imputed_end_never_after_death(warehouse):
+    assert one(warehouse, f"select ASTDT, AENDT, AENDTF, TRTEMFL from adam.adae where USUBJID = '{S2}'") == (
+        D("2026-04-01"), D("2026-04-10"), "D", "Y")
+
+
+def _adrs(db, usubjid, paramcd):
+    return query(db, f"select ADT, AVALC, ORRESP, MRKREAS, ANL01FL from adam.adrs "
+                     f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}' order by ADT")
+
+
+def test_adrs_pr_ne_pr_is_a_confirmed_pr(warehouse):
+    assert [r[:2] for r in _adrs(warehouse, S1, "OVR")] == [
+        (D("2026-02-21"), "PR"), (D("2026-04-04"), "NE"), (D("2026-05-16"), "PR")]  # assessor's CR ignored
+    assert [r[:2] for r in _adrs(warehouse, S1, "CBOR")] == [(D("2026-02-21"), "PR")]
+    assert [r[1] for r in _adrs(warehouse, S1, "RSP")] == ["Y"]
+
+
+def test_adrs_worst_of_day_and_window_up_to_first_pd(warehouse):
+    assert [(r[0], r[1], r[4]) for r in _adrs(warehouse, S2, "OVR")] == [
+        (D("2026-02-23"), "PD", "Y"), (D("2026-03-20"), "SD", None)]
+    assert [r[:2] for r in _adrs(warehouse, S2, "PD")] == [(D("2026-02-23"), "Y")]
+
+
+def test_adrs_cr_marker_rule_keeps_the_original_and_the_reason(warehouse):
+    assert _adrs(warehouse, S4, "OVR") == [
+        (D("2026-02-26"), "PR", "CR", "CR counted as PR: AFP 20.0 on 2026-03-04 above upper limit 10.0", "Y"),
+        (D("2026-04-09"), "CR", "CR", None, "Y"),
+        (D("2026-05-21"), "PR", "CR", "CR counted as PR: no AFP result within 14 days", "Y"),
+    ]
+    assert [r[:2] for r in _adrs(warehouse, S4, "BOR")] == [(D("2026-04-09"), "CR")]
+    assert [r[:2] for r in _adrs(warehouse, S4, "CBOR")] == [(D("2026-02-26"), "PR")]
+
+
+def test_adrs_cr_then_pr_confirms_a_pr(warehouse):
+    # the † rule: admiralonco would leave CR -> PR unconfirmed (SD)
+    assert [r[:2] for r in _adrs(warehouse, S5, "CBOR")] == [(D("2026-04-13"), "PR")]
+
+
+def test_adrs_sd_before_the_study_minimum_does_not_count(warehouse):
+    # HCC-SURU-SC: SD minimum 42 days; SD on day 35 -> best response is the PD
+    assert [r[:2] for r in _adrs(warehouse, S6, "BOR")] == [(D("2026-05-18"), "PD")]
+    assert [r[1] for r in _adrs(warehouse, S6, "DCR")] == ["N"]
+
+
+def test_adrs_no_derived_parameters_for_an_undosed_subject(warehouse):
+    assert query(warehouse, f"select * from adam.adrs where USUBJID = '{S3}'") == []
+
+
+def _adtte(db, usubjid, paramcd):
+    return one(db, f"select STARTDT, ADT, AVAL, CNSR, EVNTDESC, CNSDTDSC from adam.adtte "
+                   f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}'")
+
+
+def test_adtte_os(warehouse):
+    # alive: 5 Jan -> 1 Jun = 147 days + 1
+    assert _adtte(warehouse, S1, "OS") == (D("2026-01-05"), D("2026-06-01"), 148, 1, "ALIVE", "LAST KNOWN ALIVE DATE")
+    # died: 6 Jan -> 10 Apr
+    assert _adtte(warehouse, S2, "OS") == (D("2026-01-06"), D("2026-04-10"), 95, 0, "DEATH", None)
+    # never dosed but enrolled (ITT): death from DS
+    assert _adtte(warehouse, S3, "OS") == (D("2026-02-01"), D("2026-05-01"), 90, 0, "DEATH", None)
+
+
+def test_adtte_pfs_and_dor(warehouse):
+    assert _adtte(warehouse, S1, "PFS") == (D("2026-01-10"), D("2026-05-16"), 127, 1, "NO PROGRESSION OR DEATH",
+                                            "LAST ADEQUATE ASSESSMENT DATE")
+    assert _adtte(warehouse, S2, "PFS") == (D("2026-01-12"), D("2026-02-23"), 43, 0, "DISEASE PROGRESSION", None)
+    assert _adtte(warehouse, S1, "DOR") == (D("2026-02-21"), D("2026-05-16"), 85, 1, "NO PROGRESSION OR DEATH",
+                                            "LAST ADEQUATE ASSESSMENT DATE")
+    # population members only: no PFS for the undosed subject, no DOR for non-responders
+    assert query(warehouse, f"select PARAMCD from adam.adtte where USUBJID in ('{S3}', '{S2}', '{S6}') "
+                            f"and PARAMCD in ('PFS', 'DOR') order by all") == [("PFS",), ("PFS",)]
+
+
+def test_adcp_and_adgf_proportions_baseline_and_change(warehouse):
+    rows = query(warehouse, f"select CPREFID, PARAMCD, CELLS, TOTCELLS, round(AVAL, 6), round(BASE, 6), "
+                            f"round(CHG, 6), ABLFL from adam.adcp where USUBJID = '{S5}' and PARAMCD = 'TCELL' "
+                            f"order by CPREFID")
+    assert rows == [("S5-B", "TCELL", 30, 100, 0.3, 0.3, None, "Y"), ("S5-T", "TCELL", 60, 100, 0.6, 0.3, 0.3, None)]
+    assert query(warehouse, "select GFREFID, AVAL, BASE, CHG, ABLFL from adam.adgf order by GFREFID") == [
+        ("S5-B", 1.5, 1.5, None, "Y"), ("S5-T", 2.5, 1.5, 1.0, None)]

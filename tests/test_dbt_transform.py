@@ -1,0 +1,41 @@
+"""trialdw.transform: the wrapper around dbt build (real dbt, real DuckDB files)."""
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from test_dbt_adam import create_warehouse
+from trialdw.transform import dbt_build, dbt_project_dir
+
+
+def test_project_dir_holds_dbt_project_yml():
+    assert (dbt_project_dir() / "dbt_project.yml").is_file()
+
+
+def test_empty_warehouse_builds_and_file_can_be_reopened_and_moved(tmp_path):
+    """No site data at all (every raw table empty, CP/GF included) still builds;
+    afterwards this process can open the file read-write and os.replace it."""
+    db_path = tmp_path / "warehouse.building-run1"
+    create_warehouse(db_path, {}, transfers=[])
+    result = dbt_build(db_path)
+    assert result.success, "\n".join(result.failures)
+    assert result.models_built == 37 and result.unit_tests_passed > 0 and result.tests_failed == 0
+
+    with duckdb.connect(str(db_path)) as con:  # read-write: fails if dbt still holds the file
+        con.execute("create table main.after_build as select count(*) as n from adam.adsl")
+        assert con.execute("select n from main.after_build").fetchone() == (0,)
+    published = tmp_path / "warehouse.duckdb"
+    os.replace(db_path, published)
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from adam.adcp").fetchone() == (0,)
+
+
+def test_failed_build_names_the_node_and_why(tmp_path):
+    db_path = tmp_path / "broken.duckdb"
+    create_warehouse(db_path, {}, transfers=[])
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("drop table raw.ae")  # the loader guarantees it; here it is missing
+    result = dbt_build(db_path, select="stg_site__ae")
+    assert not result.success
+    assert any(line.startswith("stg_site__ae:") and "ae" in line.lower() for line in result.failures), result.failures
