@@ -1,0 +1,190 @@
+"""Streaming CSV reading shared by the transfer checks and row validation.
+
+One parser (Python's ``csv``, RFC 4180 quoting) is used everywhere so that the
+record count checked against the manifest, the SOURCE_LINE of a finding and the
+rows loaded can never disagree. Files are read in chunks: sha256, UTF-8 decoding
+and record counting happen in a single pass without holding the file in memory.
+
+Blank lines are not records (they are skipped, as every CSV reader does) but
+they still count as physical lines for SOURCE_LINE.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"
+OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+class CsvProblem(Exception):
+    """A file-level defect that rejects the transfer; ``rule`` names it."""
+
+    def __init__(self, rule: str, message: str):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+
+
+class _HashingRaw(io.RawIOBase):
+    """Raw reader that hashes every byte it hands on."""
+
+    def __init__(self, fd: int):
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._file.readinto(buffer)
+        if n:
+            self.digest.update(memoryview(buffer)[:n])
+        return n or 0
+
+    def drain(self) -> None:
+        while chunk := self._file.read(CHUNK):
+            self.digest.update(chunk)
+
+    def close(self) -> None:
+        # The io wrappers close their raw stream when garbage-collected; hashing
+        # must be able to drain the rest afterwards, so only release() closes.
+        pass
+
+    def release(self) -> None:
+        self._file.close()
+
+
+def open_no_follow(path: Path) -> int:
+    """Open for reading, refusing symbolic links (never read outside the transfer)."""
+    return os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with os.fdopen(open_no_follow(path), "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class CsvScan:
+    sha256: str
+    header: tuple[str, ...] | None = None
+    records: int = 0
+    problems: list[CsvProblem] = field(default_factory=list)
+
+
+def iter_records(path: Path, raw: _HashingRaw | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield (start line, fields) for every record, header included (line 1).
+
+    Raises CsvProblem for: not UTF-8, empty file, unterminated quote at the end
+    (truncated), other CSV syntax errors, NUL bytes.
+    """
+    own = raw is None
+    raw = raw or _HashingRaw(open_no_follow(path))
+    text = io.TextIOWrapper(io.BufferedReader(raw, CHUNK), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
+    previous_line = 0
+    seen_any = False
+    try:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                raise CsvProblem("encoding", _encoding_message(path, exc)) from None
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    raise CsvProblem(
+                        "truncated",
+                        f"{path.name} is truncated: the quoted field opened on line "
+                        f"{previous_line + 1} is never closed",
+                    ) from None
+                raise CsvProblem("csv_syntax", f"{path.name} line {reader.line_num}: {exc}") from None
+            start = previous_line + 1
+            previous_line = reader.line_num
+            if not fields:          # blank line
+                continue
+            seen_any = True
+            yield start, fields
+    finally:
+        if own:
+            raw.release()
+    if not seen_any:
+        raise CsvProblem("empty_file", f"{path.name} is empty (no header row)")
+
+
+def _encoding_message(path: Path, exc: UnicodeDecodeError) -> str:
+    """Locate the first undecodable byte by physical line (a second, rare pass:
+    decoding happens in chunks, so the csv reader cannot say where it was)."""
+    with os.fdopen(open_no_follow(path), "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                byte = line[err.start]
+                return (f"{path.name} is not UTF-8: byte 0x{byte:02X} on line {number} cannot be "
+                        f"decoded (Windows-1252/Latin-1?); the site must export UTF-8")
+    return f"{path.name} is not UTF-8 ({exc.reason}); the site must export UTF-8"
+
+
+def scan_csv(path: Path) -> CsvScan:
+    """Hash and structurally check one CSV file in one streaming pass.
+
+    Every record must have as many fields as the header: a short *last* record is
+    a truncated file; any other width difference means broken quoting or
+    separators. Both reject the file (the first such record is reported).
+    """
+    raw = _HashingRaw(open_no_follow(path))
+    scan = CsvScan(sha256="")
+    first_bad: tuple[int, int] | None = None    # (line, fields) of the first wrong-width record
+    last: tuple[int, int] | None = None         # (line, fields) of the last record
+    try:
+        for line, fields in iter_records(path, raw):
+            if scan.header is None:
+                scan.header = tuple(fields)
+                continue
+            scan.records += 1
+            last = (line, len(fields))
+            if len(fields) != len(scan.header) and first_bad is None:
+                first_bad = last
+    except CsvProblem as problem:
+        scan.problems.append(problem)
+    finally:
+        raw.drain()
+        scan.sha256 = raw.digest.hexdigest()
+        raw.release()
+    if first_bad is not None:
+        width = len(scan.header)
+        line, count = first_bad
+        if first_bad == last and count < width:
+            scan.problems.append(CsvProblem(
+                "truncated", f"{path.name} is truncated: the last record (line {line}) has "
+                             f"{count} fields, the header has {width}"))
+        else:
+            scan.problems.append(CsvProblem(
+                "field_count", f"{path.name} line {line} has {count} fields, the header has {width}"))
+    if scan.header is not None and not scan.problems:
+        separator = _other_separator(scan.header)
+        if separator:
+            scan.problems.append(CsvProblem(
+                "separator", f"{path.name} uses {separator} as separator; the format is comma-separated"))
+    return scan
+
+
+def _other_separator(header: tuple[str, ...]) -> str | None:
+    if len(header) != 1:
+        return None
+    for char, name in OTHER_SEPARATORS.items():
+        if char in header[0]:
+            return name
+    return None

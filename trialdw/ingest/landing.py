@@ -1,0 +1,77 @@
+"""Everything under a landing folder, in order: discover → check → validate → load.
+
+Transfers of a site are processed in TRANSFER_ID order, each one validated, even
+when several arrived since the last run. A transfer already recorded with the same
+manifest sha256 is skipped (a rerun does no load work); an ``incomplete`` one is
+looked at again. Each transfer is one DuckDB transaction.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from trialdw.ingest.contracts import load_contracts
+from trialdw.ingest.findings import apply_findings
+from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
+from trialdw.ingest.model import INCOMPLETE, IngestSummary
+from trialdw.ingest.rows import validate_transfer
+from trialdw.ingest.transfers import check_transfer, discover
+
+
+def _recorded(con, ref) -> tuple[str, str | None] | None:
+    """(STATUS, MANIFEST_SHA256) of the transfer's audit row, or None."""
+    found = con.execute("SELECT STATUS, MANIFEST_SHA256 FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? "
+                        "AND TRANSFER_ID = ?", [ref.study, ref.site, ref.transfer_id]).fetchall()
+    return found[0] if found else None
+
+
+def _manifest_sha(ref) -> str | None:
+    path = ref.path / "manifest.json"
+    if ref.status is not None or os.path.islink(path) or not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ingest_landing(con, landing: Path, studies: dict, work_dir: Path, run_id: str | None,
+                   contracts: dict | None = None) -> IngestSummary:
+    contracts = contracts or load_contracts()
+    ensure_audit(con)
+    summary = IngestSummary()
+    for ref in discover(Path(landing)):
+        key = (ref.study, ref.site, ref.transfer_id)
+        if ref.status == INCOMPLETE:
+            record_incomplete(con, ref, run_id)
+            summary.processed.append((*key, INCOMPLETE))
+            continue
+        recorded = _recorded(con, ref)
+        if recorded is not None and recorded[0] != INCOMPLETE:
+            sha = _manifest_sha(ref)
+            if sha is None or sha == recorded[1]:
+                summary.skipped.append(key)
+            else:
+                # Same TRANSFER_ID, different content: nothing is overwritten in place;
+                # the site must send it as a new transfer. Reported, not loaded.
+                summary.conflicts.append(key)
+            continue
+        check = check_transfer(ref, studies.get(ref.study), contracts)
+        validated = None
+        if check.accepted:
+            validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if validated is not None:
+                load_transfer(con, validated, contracts)
+            record_transfer(con, ref, check, run_id)
+            apply_findings(con, ref.study, ref.site, ref.transfer_id,
+                           validated.findings_path if validated else check.findings,
+                           accepted=check.accepted)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        summary.processed.append((*key, check.status))
+        if validated is not None:
+            summary.rows_loaded += sum(d.rows_loaded for d in validated.domains)
+            summary.rows_quarantined += sum(d.rows_quarantined for d in validated.domains)
+    return summary

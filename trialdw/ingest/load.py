@@ -1,0 +1,132 @@
+"""Loading validated transfers into the warehouse: raw.<domain>, audit.quarantine,
+audit.reconciliation (load_transfer) and audit.transfers / audit.files
+(record_transfer). Bulk inserts from Parquet through DuckDB, never row by row.
+
+These functions do not open transactions themselves; ``landing.ingest_landing``
+wraps each transfer in one so a transfer is loaded completely or not at all.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from trialdw.config import PROJECT_ROOT
+from trialdw.ingest.model import ACCEPTED, SUPERSEDED, ReconciliationError, TransferCheck, TransferRef, ValidatedTransfer
+
+AUDIT_SQL = PROJECT_ROOT / "trialdw" / "sql" / "audit.sql"
+LINEAGE_DDL = ('"_studyid" VARCHAR, "_siteid" VARCHAR, "_transfer_id" VARCHAR, '
+               '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON')
+
+
+def ensure_audit(con) -> None:
+    """Create the audit and raw schemas (audit.sql is idempotent)."""
+    con.execute(AUDIT_SQL.read_text(encoding="utf-8"))
+
+
+def raw_table(domain: str) -> str:
+    return f"raw.{domain.lower()}"
+
+
+def ensure_raw_table(con, contract) -> None:
+    """raw.<domain>: the contract's columns, all VARCHAR, in spec order, then lineage.
+
+    A column added to a contract later is added to an existing table (older rows
+    read NULL); nothing is dropped.
+    """
+    table = raw_table(contract.domain)
+    columns = ", ".join(f'"{c}" VARCHAR' for c in contract.column_names)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {LINEAGE_DDL})")
+    existing = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+        [contract.domain.lower()]).fetchall()}
+    for column in contract.column_names:
+        if column not in existing:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" VARCHAR')
+
+
+def load_transfer(con, validated: ValidatedTransfer, contracts: dict | None = None) -> None:
+    """Insert the valid rows, the quarantined rows and the reconciliation counts of
+    one validated transfer. Refuses to load the same transfer twice."""
+    from trialdw.ingest.contracts import load_contracts
+
+    contracts = contracts or load_contracts()
+    ref = validated.ref
+    ensure_audit(con)
+    already = con.execute(
+        "SELECT count(*) FROM audit.reconciliation WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+        [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
+    if already:
+        raise RuntimeError(f"{ref.relpath} is already loaded (audit.reconciliation has it); not loading twice")
+    for out in validated.domains:
+        if out.rows_loaded + out.rows_quarantined != out.rows_sent:
+            raise ReconciliationError(f"{out.source_file}: {out.rows_loaded} + {out.rows_quarantined} != {out.rows_sent}")
+        contract = contracts[out.domain]
+        ensure_raw_table(con, contract)
+        columns = ", ".join(f'"{c}"' for c in (*contract.column_names, "_studyid", "_siteid", "_transfer_id",
+                                                "_source_file", "_source_line"))
+        con.execute(
+            f"INSERT INTO {raw_table(out.domain)} ({columns}, \"_extra\") "
+            f"SELECT {columns}, CAST(\"_extra\" AS JSON) FROM read_parquet(?)",
+            [str(out.valid_path)])
+        con.execute(
+            "INSERT INTO audit.quarantine SELECT STUDYID, SITEID, TRANSFER_ID, DOMAIN, SOURCE_FILE, "
+            "SOURCE_LINE, USUBJID, RULES, CAST(RECORD AS JSON) FROM read_parquet(?)",
+            [str(out.quarantine_path)])
+        con.execute("INSERT INTO audit.reconciliation VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [ref.study, ref.site, ref.transfer_id, out.domain,
+                     out.rows_sent, out.rows_loaded, out.rows_quarantined])
+        # Prove it from the database, not from our own counters.
+        loaded = con.execute(f"SELECT count(*) FROM {raw_table(out.domain)} WHERE _studyid = ? AND _siteid = ? "
+                             f"AND _transfer_id = ?", [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
+        quarantined = con.execute("SELECT count(*) FROM audit.quarantine WHERE STUDYID = ? AND SITEID = ? "
+                                  "AND TRANSFER_ID = ? AND DOMAIN = ?",
+                                  [ref.study, ref.site, ref.transfer_id, out.domain]).fetchall()[0][0]
+        if loaded + quarantined != out.rows_sent:
+            raise ReconciliationError(f"{out.source_file}: database holds {loaded} loaded + {quarantined} "
+                                      f"quarantined rows, the file had {out.rows_sent}")
+
+
+def record_transfer(con, ref: TransferRef, check: TransferCheck, run_id: str | None) -> None:
+    """Write (or update) the transfer's audit.transfers row and its audit.files rows,
+    then recompute CURRENT/superseded for the site.
+
+    An ``incomplete`` row is replaced once the transfer is complete. RECEIVED_AT is
+    the time the warehouse first processed the complete transfer.
+    """
+    ensure_audit(con)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute("DELETE FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? "
+                "AND STATUS = 'incomplete'", [ref.study, ref.site, ref.transfer_id])
+    con.execute(
+        "INSERT INTO audit.transfers VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+        [ref.study, ref.site, ref.transfer_id, check.status, check.reason, now, check.exported_at,
+         check.manifest_sha256, str(ref.path), run_id])
+    if check.files:
+        con.executemany(
+            "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[ref.study, ref.site, ref.transfer_id, f.name, f.domain, f.sha256, f.manifest_rows, f.status, f.reason]
+             for f in check.files])
+    recompute_current(con, ref.study, ref.site)
+
+
+def recompute_current(con, study: str, site: str) -> None:
+    """Newest accepted transfer of the site: CURRENT 'Y', STATUS accepted; older
+    accepted ones become 'superseded'. Rejected/incomplete rows are untouched."""
+    con.execute(
+        f"""UPDATE audit.transfers AS t SET
+               CURRENT = CASE WHEN t.TRANSFER_ID = n.newest THEN 'Y' ELSE NULL END,
+               STATUS = CASE WHEN t.TRANSFER_ID = n.newest THEN '{ACCEPTED}' ELSE '{SUPERSEDED}' END
+            FROM (SELECT max(TRANSFER_ID) AS newest FROM audit.transfers
+                  WHERE STUDYID = ? AND SITEID = ? AND STATUS IN ('{ACCEPTED}', '{SUPERSEDED}')) AS n
+            WHERE t.STUDYID = ? AND t.SITEID = ? AND t.STATUS IN ('{ACCEPTED}', '{SUPERSEDED}')""",
+        [study, site, study, site])
+
+
+def record_incomplete(con, ref: TransferRef, run_id: str | None) -> None:
+    """An incomplete transfer (no manifest yet): recorded once, not an error."""
+    ensure_audit(con)
+    exists = con.execute("SELECT count(*) FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+                         [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
+    if not exists:
+        con.execute("INSERT INTO audit.transfers VALUES (?, ?, ?, 'incomplete', ?, ?, NULL, NULL, NULL, ?, ?)",
+                    [ref.study, ref.site, ref.transfer_id, ref.problem,
+                     dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), str(ref.path), run_id])

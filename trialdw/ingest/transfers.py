@@ -1,0 +1,291 @@
+"""Transfer-level checks: is a transfer folder complete, well-formed and what the
+manifest says it is? Any failure rejects the whole transfer (nothing of it is
+loaded) with findings that have no line (site-exports.md, "Validation outcomes").
+
+Nothing outside a transfer folder is ever opened: manifest entries must be plain
+file names, and symbolic links are reported, never followed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+from trialdw.ingest.csvfile import open_no_follow, scan_csv
+from trialdw.ingest.findings import REJECT, WARNING, transfer_finding
+from trialdw.ingest.model import (ACCEPTED, INCOMPLETE, REJECTED, FileInfo, TransferCheck,
+                                  TransferRef)
+
+MANIFEST = "manifest.json"
+TRANSFER_ID_RE = re.compile(r"^\d{8}T\d{6}Z$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MANIFEST_FIELDS = ("study", "site", "transfer_id", "exported_at", "files")
+MAX_MANIFEST_BYTES = 1 << 20   # a manifest is a few hundred bytes; refuse to read a huge one
+
+
+def is_transfer_id(name: str) -> bool:
+    """``YYYYMMDDTHHMMSSZ`` and a real UTC time."""
+    if not TRANSFER_ID_RE.match(name):
+        return False
+    try:
+        dt.datetime.strptime(name, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _subdirs(folder: Path):
+    """Entries of a folder, sorted, without following symbolic links."""
+    with os.scandir(folder) as entries:
+        return sorted(entries, key=lambda e: e.name)
+
+
+def discover(landing: Path) -> list[TransferRef]:
+    """Every transfer folder ``<landing>/<STUDYID>/<SITEID>/<TRANSFER_ID>/``.
+
+    Sorted by study, site, TRANSFER_ID. A folder without ``manifest.json`` is
+    ``incomplete`` (still being written). A folder whose name is not a
+    TRANSFER_ID, or that is a symbolic link, is ``rejected`` here already.
+    Study and site folders that are symbolic links are not entered. Files lying
+    at study or site level are ignored (they are not transfers).
+    """
+    landing = Path(landing)
+    refs: list[TransferRef] = []
+    for study in _subdirs(landing):
+        if not study.is_dir(follow_symlinks=False):
+            continue
+        for site in _subdirs(Path(study.path)):
+            if not site.is_dir(follow_symlinks=False):
+                continue
+            for folder in _subdirs(Path(site.path)):
+                path = Path(folder.path)
+                base = dict(study=study.name, site=site.name, transfer_id=folder.name, path=path)
+                if folder.is_symlink():
+                    refs.append(TransferRef(**base, status=REJECTED, problem_rule="symlink",
+                                            problem=f"transfer folder {folder.name} is a symbolic link; it is not followed"))
+                elif not folder.is_dir(follow_symlinks=False):
+                    continue
+                elif not is_transfer_id(folder.name):
+                    refs.append(TransferRef(**base, status=REJECTED, problem_rule="folder_name",
+                                            problem=f"folder name {folder.name!r} is not a TRANSFER_ID (YYYYMMDDTHHMMSSZ)"))
+                elif not os.path.lexists(path / MANIFEST):
+                    refs.append(TransferRef(**base, status=INCOMPLETE,
+                                            problem="no manifest.json yet (transfer still being written)"))
+                else:
+                    refs.append(TransferRef(**base))
+    return sorted(refs, key=lambda r: (r.study, r.site, r.transfer_id))
+
+
+def _plain_name(name: str) -> bool:
+    return (bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+            and "\x00" not in name and os.path.basename(name) == name)
+
+
+class _Collector:
+    """Findings and file infos of one transfer check."""
+
+    def __init__(self, ref: TransferRef):
+        self.ref = ref
+        self.findings: list[dict] = []
+        self.files: dict[str, FileInfo] = {}
+
+    def add(self, file_name, rule, message, *, severity=REJECT, domain=None, value=None, column=None):
+        self.findings.append(transfer_finding(self.ref, file_name, rule, message, severity=severity,
+                                              domain=domain, value=value, column=column))
+
+    @property
+    def rejected(self) -> bool:
+        return any(f["SEVERITY"] == REJECT for f in self.findings)
+
+    def result(self, manifest_sha256=None, exported_at=None, versions=None) -> TransferCheck:
+        rejects = [f for f in self.findings if f["SEVERITY"] == REJECT]
+        reason = None
+        if rejects:
+            reason = rejects[0]["MESSAGE"]
+            if len(rejects) > 1:
+                reason += f" (and {len(rejects) - 1} more problem{'s' if len(rejects) > 2 else ''})"
+        return TransferCheck(
+            ref=self.ref, status=REJECTED if rejects else ACCEPTED, reason=reason,
+            findings=tuple(self.findings), files=tuple(self.files[k] for k in sorted(self.files)),
+            manifest_sha256=manifest_sha256, exported_at=exported_at, contract_versions=versions or {},
+        )
+
+
+def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
+    """The manifest as a dict (None when unusable, with findings) and its sha256."""
+    path = c.ref.path / MANIFEST
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        c.add(MANIFEST, "manifest_missing", f"manifest.json cannot be read ({exc.strerror})")
+        return None, None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        c.add(MANIFEST, "symlink" if stat.S_ISLNK(info.st_mode) else "manifest_invalid",
+              "manifest.json is a symbolic link; it is not followed" if stat.S_ISLNK(info.st_mode)
+              else "manifest.json is not a regular file")
+        return None, None
+    if info.st_size > MAX_MANIFEST_BYTES:
+        c.add(MANIFEST, "manifest_invalid", f"manifest.json is {info.st_size} bytes; too large to be a manifest")
+        return None, None
+    with os.fdopen(open_no_follow(path), "rb") as handle:
+        data = handle.read()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        manifest = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        c.add(MANIFEST, "manifest_json", f"manifest.json is not valid JSON ({exc})")
+        return None, digest
+    if not isinstance(manifest, dict):
+        c.add(MANIFEST, "manifest_json", "manifest.json is not a JSON object")
+        return None, digest
+    missing = [k for k in MANIFEST_FIELDS if manifest.get(k) in (None, "")]
+    if missing:
+        c.add(MANIFEST, "manifest_fields", f"manifest.json lacks the field(s) {', '.join(missing)}")
+        return None, digest
+    if not isinstance(manifest["files"], dict):
+        c.add(MANIFEST, "manifest_fields", "manifest.json 'files' is not an object of file name → {sha256, rows}")
+        return None, digest
+    bad = []
+    for name, entry in manifest["files"].items():
+        ok = (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+              and SHA256_RE.match(entry["sha256"].lower() if isinstance(entry.get("sha256"), str) else "")
+              and isinstance(entry.get("rows"), int) and not isinstance(entry.get("rows"), bool)
+              and entry["rows"] >= 0)
+        if not ok:
+            bad.append(name)
+    if bad:
+        c.add(MANIFEST, "manifest_fields",
+              f"manifest.json entries need a 64-hex sha256 and a whole-number rows: {', '.join(map(repr, bad))}")
+        return None, digest
+    for key, expected in (("study", c.ref.study), ("site", c.ref.site), ("transfer_id", c.ref.transfer_id)):
+        if str(manifest[key]) != expected:
+            c.add(MANIFEST, "manifest_mismatch",
+                  f"manifest.json says {key} {manifest[key]!r} but the folder is {expected!r}",
+                  column=key, value=str(manifest[key]))
+    return manifest, digest
+
+
+def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
+    """All transfer-level checks of one transfer folder.
+
+    ``study`` is the StudyConfig of ``ref.study`` or None when the study folder is
+    not configured. Returns status ``accepted``, ``rejected`` or ``incomplete``.
+    Every file is checked even after a first problem, so the site gets the whole
+    list at once.
+    """
+    c = _Collector(ref)
+    if ref.status == INCOMPLETE:
+        return TransferCheck(ref=ref, status=INCOMPLETE, reason=ref.problem)
+    if ref.status == REJECTED:
+        c.add(None, ref.problem_rule, ref.problem)
+        return c.result()
+    if study is None:
+        c.add(None, "study_not_configured",
+              f"study {ref.study} is not configured (no studies/*.yml names it)")
+        return c.result()
+
+    manifest, manifest_sha = _read_manifest(c)
+    if manifest is None:
+        return c.result(manifest_sha)
+    exported_at = str(manifest["exported_at"])
+    listed: dict = manifest["files"]
+
+    allowed = {f"{d}.csv": d for d in study.domains if d in contracts}
+    present = {e.name: e for e in _subdirs(ref.path) if e.name != MANIFEST}
+
+    for name, entry in present.items():
+        if entry.is_symlink():
+            c.add(name, "symlink", f"{name} is a symbolic link; it is not followed")
+            c.files[name] = FileInfo(name, allowed.get(name), None, None, None, status="rejected",
+                                     reason="symbolic link")
+        elif name not in listed:
+            kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+            c.add(name, "file_unlisted", f"{kind} {name} is in the transfer folder but not in manifest.json")
+            c.files[name] = FileInfo(name, allowed.get(name), None, None, None, status="unlisted",
+                                     reason="not in manifest")
+
+    for name, entry in listed.items():
+        rows = entry["rows"]
+        if not _plain_name(name):
+            c.add(name, "unsafe_path", f"manifest entry {name!r} is not a plain file name in the transfer folder",
+                  value=name)
+            continue
+        domain = allowed.get(name)
+        if name not in present:
+            c.add(name, "file_missing", f"{name} is listed in manifest.json but missing", domain=domain)
+            c.files[name] = FileInfo(name, domain, None, rows, None, status="missing", reason="listed, missing")
+            continue
+        if name in c.files:             # symlink, already reported
+            continue
+        if not present[name].is_file(follow_symlinks=False):
+            c.add(name, "unsafe_path", f"{name} is not a regular file", value=name)
+            continue
+        if domain is None:
+            c.add(name, "unknown_file",
+                  f"{name} is not a domain file of study {study.study} "
+                  f"(expected some of {', '.join(sorted(allowed))}; names are case-sensitive)")
+            c.files[name] = FileInfo(name, None, None, rows, None, status="rejected", reason="unknown file")
+            continue
+        c.files[name] = _check_file(c, name, domain, entry, contracts[domain])
+
+    if "DM.csv" not in listed:
+        c.add("DM.csv", "file_missing", "DM.csv is not in the transfer; every other domain depends on it",
+              domain="DM")
+    for name, domain in allowed.items():
+        if name not in listed and domain != "DM":
+            c.add(name, "domain_absent",
+                  f"{name} is not in this transfer: the site's {domain} data will be empty until a transfer sends it",
+                  severity=WARNING, domain=domain)
+    versions = {info.domain: contracts[info.domain].version for info in c.files.values()
+                if info.domain in contracts and info.status == "ok"}
+    return c.result(manifest_sha, exported_at, versions)
+
+
+def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) -> FileInfo:
+    scan = scan_csv(c.ref.path / name)
+    problems: list[str] = []
+
+    def reject(rule, message, **kw):
+        c.add(name, rule, message, domain=domain, **kw)
+        problems.append(message)
+
+    if scan.sha256 != entry["sha256"].lower():
+        reject("checksum", f"{name} sha256 is {scan.sha256[:12]}…, manifest.json says {entry['sha256'][:12]}…")
+    for problem in scan.problems:
+        reject(problem.rule, problem.message)
+    structural = any(p.rule in ("encoding", "empty_file", "csv_syntax", "truncated") for p in scan.problems)
+    if not structural and scan.records != entry["rows"]:
+        reject("row_count", f"{name} has {scan.records} records, manifest.json says {entry['rows']}",
+               value=str(scan.records))
+    header = scan.header or ()
+    if header and not any(p.rule == "separator" for p in scan.problems):
+        _check_header(c, name, domain, header, contract, reject)
+    return FileInfo(name, domain, scan.sha256, entry["rows"], scan.records, header,
+                    status="rejected" if problems else "ok", reason=problems[0] if problems else None)
+
+
+def _check_header(c: _Collector, name: str, domain: str, header, contract, reject) -> None:
+    seen, duplicated = set(), []
+    for column in header:
+        if column in seen:
+            duplicated.append(column)
+        seen.add(column)
+    if duplicated:
+        reject("duplicate_column", f"{name} header repeats column(s) {', '.join(duplicated)}")
+    if any(col == "" for col in header):
+        reject("header", f"{name} header has an empty column name")
+    upper = {col.upper(): col for col in header}
+    for column in contract.required_columns:
+        if column not in seen:
+            hint = f" (header has {upper[column]!r}; names are case-sensitive)" if column in upper else ""
+            reject("missing_column", f"{name} lacks required column {column}{hint}", column=column)
+    absent = [col.name for col in contract.columns if not col.required and col.name not in seen]
+    if absent:
+        # Allowed by the spec, but a silently missing optional column (AEENDTC, DTHDTC …)
+        # changes what the data means, so the data manager hears about it.
+        c.add(name, "column_absent", f"{name} has no optional column(s) {', '.join(absent)}; they load as empty",
+              severity=WARNING, domain=domain, column=",".join(absent))
