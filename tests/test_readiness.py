@@ -62,7 +62,7 @@ def _adsl(study, usubjid, age, rficdt, enrldt, trtsdt, trtedt, dthdt, lstalvdt, 
 def _tte(study, usubjid, paramcd, startdt, adt, cnsr, why):
     days = (D(adt) - D(startdt)).days + 1  # AVAL = ADT - STARTDT + 1
     return {"STUDYID": study, "USUBJID": usubjid, "PARAMCD": paramcd, "STARTDT": D(startdt), "ADT": D(adt),
-            "AVAL": days, "CNSR": cnsr, "EVNTDESC": why if cnsr == 0 else None,
+            "AVAL": days, "CNSR": cnsr, "EVNTDESC": why,
             "CNSDTDSC": why if cnsr == 1 else None}
 
 

@@ -47,6 +47,9 @@ class WarehousePaths:
     def reports(self) -> Path:
         return self.folder / f"{self.published.stem}-reports"
 
+    def reports_building(self, run_id: str) -> Path:
+        return self.folder / f".{self.reports.name}.building-{run_id}"
+
     @property
     def work(self) -> Path:
         """Scratch space for a run's intermediate files (Parquet, logs)."""
@@ -80,10 +83,12 @@ def writer_lock(paths: WarehousePaths):
 
 
 def remove_stale_building_files(paths: WarehousePaths) -> list[Path]:
-    """Under the lock, leftovers of killed runs are garbage: remove them."""
+    """Under the lock, leftovers of killed or failed runs are garbage: remove them."""
     stale = sorted(paths.folder.glob(f".{paths.published.name}.building-*"))
     for path in stale:
         path.unlink(missing_ok=True)
+    for folder in paths.folder.glob(f".{paths.reports.name}.building-*"):
+        shutil.rmtree(folder, ignore_errors=True)
     if paths.work.exists():
         shutil.rmtree(paths.work, ignore_errors=True)
     return stale

@@ -33,45 +33,54 @@ def _manifest_sha(ref) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, run_id: str | None,
+                    summary: IngestSummary) -> str:
+    """Check, validate and load one transfer (one transaction); returns what happened:
+    ``skipped`` (already recorded, same manifest), ``conflict`` (recorded id, other
+    manifest: nothing overwritten in place) or the transfer's STATUS."""
+    key = (ref.study, ref.site, ref.transfer_id)
+    if ref.status == INCOMPLETE:
+        record_incomplete(con, ref, run_id)
+        summary.processed.append((*key, INCOMPLETE))
+        return INCOMPLETE
+    recorded = _recorded(con, ref)
+    if recorded is not None and recorded[0] != INCOMPLETE:
+        sha = _manifest_sha(ref)
+        if sha is None or sha == recorded[1]:
+            summary.skipped.append(key)
+            return "skipped"
+        # Same TRANSFER_ID, different content: nothing is overwritten in place;
+        # the site must send it as a new transfer. Reported, not loaded.
+        summary.conflicts.append(key)
+        return "conflict"
+    check = check_transfer(ref, studies.get(ref.study), contracts)
+    validated = None
+    if check.accepted:
+        validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if validated is not None:
+            load_transfer(con, validated, contracts)
+        record_transfer(con, ref, check, run_id)
+        apply_findings(con, ref.study, ref.site, ref.transfer_id,
+                       validated.findings_path if validated else check.findings,
+                       accepted=check.accepted)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    summary.processed.append((*key, check.status))
+    if validated is not None:
+        summary.rows_loaded += sum(d.rows_loaded for d in validated.domains)
+        summary.rows_quarantined += sum(d.rows_quarantined for d in validated.domains)
+    return check.status
+
+
 def ingest_landing(con, landing: Path, studies: dict, work_dir: Path, run_id: str | None,
                    contracts: dict | None = None) -> IngestSummary:
     contracts = contracts or load_contracts()
     ensure_audit(con)
     summary = IngestSummary()
     for ref in discover(Path(landing)):
-        key = (ref.study, ref.site, ref.transfer_id)
-        if ref.status == INCOMPLETE:
-            record_incomplete(con, ref, run_id)
-            summary.processed.append((*key, INCOMPLETE))
-            continue
-        recorded = _recorded(con, ref)
-        if recorded is not None and recorded[0] != INCOMPLETE:
-            sha = _manifest_sha(ref)
-            if sha is None or sha == recorded[1]:
-                summary.skipped.append(key)
-            else:
-                # Same TRANSFER_ID, different content: nothing is overwritten in place;
-                # the site must send it as a new transfer. Reported, not loaded.
-                summary.conflicts.append(key)
-            continue
-        check = check_transfer(ref, studies.get(ref.study), contracts)
-        validated = None
-        if check.accepted:
-            validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if validated is not None:
-                load_transfer(con, validated, contracts)
-            record_transfer(con, ref, check, run_id)
-            apply_findings(con, ref.study, ref.site, ref.transfer_id,
-                           validated.findings_path if validated else check.findings,
-                           accepted=check.accepted)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        summary.processed.append((*key, check.status))
-        if validated is not None:
-            summary.rows_loaded += sum(d.rows_loaded for d in validated.domains)
-            summary.rows_quarantined += sum(d.rows_quarantined for d in validated.domains)
+        ingest_transfer(con, ref, studies, contracts, work_dir, run_id, summary)
     return summary
