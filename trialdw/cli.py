@@ -58,6 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
         return _fail(f"run failed, previous warehouse left in place: {reason.splitlines()[0]}")
     summary = state.result()
+    print(f"night     : {summary['news']}")
     print(f"warehouse : {summary['warehouse']}  (open read-only: duckdb -readonly {summary['warehouse']})")
     print(f"reports   : {summary['reports']}  (run-summary.md, data-docs/index.html)")
     print(f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
@@ -98,5 +99,5 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m trialdw.cli
     sys.exit(main())

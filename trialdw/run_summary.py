@@ -37,10 +37,11 @@ class RunSummary:
     published: str
     reports: str
     counts: dict
+    news: str
     markdown: str
 
     def as_dict(self) -> dict:
-        return {"run_id": self.run_id, "warehouse": self.published,
+        return {"run_id": self.run_id, "warehouse": self.published, "news": self.news,
                 "reports": self.reports, **self.counts}
 
 
@@ -85,9 +86,12 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
             [run_id, timer.started_at.replace(tzinfo=None), ended.replace(tzinfo=None),
              "published", wh.code_version(), json.dumps(details, default=str)],
         )
+    news = (f"{counts['transfers_new']} new transfer(s) processed" if counts["transfers_new"]
+            else "nothing new: no transfer arrived since the last run; tables rebuilt from what was loaded")
     lines = [
         f"# trialdw night {run_id}",
         "",
+        f"- {news}",
         f"- warehouse: `{paths.published}`",
         f"- reports: `{paths.reports}` (Data Docs: `data-docs/index.html`)",
         f"- subjects in ADSL: {counts['subjects']}",
@@ -100,4 +104,4 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
         "",
         "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
     ]
-    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, "\n".join(lines) + "\n")
+    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news, "\n".join(lines) + "\n")

@@ -1,0 +1,56 @@
+"""The `trialdw` command as a user runs it: a real process, real files."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TRIALDW = [sys.executable, "-m", "trialdw.cli"]
+
+
+def _run(args, **env):
+    return subprocess.run([*TRIALDW, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env})
+
+
+def test_synth_is_deterministic_for_a_seed(tmp_path):
+    for name in ("a", "b"):
+        done = _run(["synth", str(tmp_path / name), "--seed", "11", "--subjects", "6"])
+        assert done.returncode == 0, done.stderr
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 20
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_run_without_landing_exits_1_with_a_one_line_reason(tmp_path):
+    done = _run(["run", "--landing", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w.duckdb")])
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"trialdw: landing folder {tmp_path / 'nowhere'} does not exist"]
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_run_with_a_broken_study_file_names_the_file_and_key(tmp_path):
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "X.yml").write_text("study: X\narm: {armcd: A, arm: B}\n")
+    (tmp_path / "landing").mkdir()
+    done = _run(["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w.duckdb"),
+                 "--studies", str(studies)])
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"trialdw: {studies / 'X.yml'}: missing required key 'response'"
+
+
+def test_run_publishes_and_says_where_things_are(tmp_path, prefect_harness):
+    from prefect.settings import PREFECT_API_URL
+
+    assert _run(["synth", str(tmp_path / "landing"), "--subjects", "6"]).returncode == 0
+    warehouse = tmp_path / "out" / "trialdw.duckdb"
+    done = _run(["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(warehouse)],
+                PREFECT_API_URL=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"warehouse : {warehouse}" in done.stdout
+    assert "findings  :" in done.stdout and "night     : 4 new transfer(s) processed" in done.stdout
+    assert warehouse.exists() and (tmp_path / "out" / "trialdw-reports" / "run-summary.md").exists()
