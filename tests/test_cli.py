@@ -54,3 +54,17 @@ def test_run_publishes_and_says_where_things_are(tmp_path, prefect_harness):
     assert f"warehouse : {warehouse}" in done.stdout
     assert "findings  :" in done.stdout and "night     : 4 new transfer(s) processed" in done.stdout
     assert warehouse.exists() and (tmp_path / "out" / "trialdw-reports" / "run-summary.md").exists()
+
+
+def test_sql_reads_read_only_and_refuses_writes(tmp_path):
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA analysis; CREATE TABLE analysis.endpoints AS "
+                    "SELECT 'S1' AS STUDYID, 'ORR' AS ENDPOINT, 0.25 AS ESTIMATE")
+    done = _run(["sql", str(path), "SELECT STUDYID, ESTIMATE FROM analysis.endpoints", "--csv"])
+    assert done.returncode == 0 and done.stdout == "STUDYID,ESTIMATE\nS1,0.25\n"
+    refused = _run(["sql", str(path), "DROP TABLE analysis.endpoints"])
+    assert refused.returncode == 1 and "read-only" in refused.stderr
+    assert _run(["sql", str(path), "SELECT count(*) FROM analysis.endpoints", "--csv"]).stdout == "count_star()\n1\n"

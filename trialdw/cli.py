@@ -2,6 +2,7 @@
 
     trialdw synth OUT [--seed S] [--subjects N] [--sites K]
     trialdw run --landing DIR --warehouse FILE [--studies DIR]
+    trialdw sql FILE "SELECT ..."          (read-only)
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
 failures); 1 with a one-line reason when it could not; 2 for bad usage.
@@ -59,12 +60,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(f"run failed, previous warehouse left in place: {reason.splitlines()[0]}")
     summary = state.result()
     print(f"night     : {summary['news']}")
-    print(f"warehouse : {summary['warehouse']}  (open read-only: duckdb -readonly {summary['warehouse']})")
+    print(f"warehouse : {summary['warehouse']}")
+    print(f"            query it read-only: trialdw sql {summary['warehouse']} "
+          "\"SELECT * FROM analysis.endpoints\"")
     print(f"reports   : {summary['reports']}  (run-summary.md, data-docs/index.html)")
     print(f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
           " -> SELECT * FROM audit.findings WHERE STATUS = 'open'")
     print(f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
           f" in current transfers; {summary['subjects']} subjects")
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Query the published warehouse read-only (never blocks, never blocked by a run)."""
+    import duckdb
+
+    path = Path(args.warehouse)
+    if not path.is_file():
+        return _fail(f"no warehouse at {path}")
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            relation = con.sql(args.query)
+        except duckdb.Error as exc:
+            return _fail(f"query failed: {str(exc).splitlines()[0]}")
+        if relation is None:
+            return 0
+        if args.csv:
+            import csv
+
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(relation.columns)
+            writer.writerows(relation.fetchall())
+        else:
+            relation.show(max_rows=args.max_rows, max_width=10_000)
     return 0
 
 
@@ -85,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.set_defaults(func=cmd_run)
+
+    sql = sub.add_parser("sql", help="query a warehouse file read-only")
+    sql.add_argument("warehouse", help="DuckDB file (opened read-only)")
+    sql.add_argument("query", help="SQL to run")
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.add_argument("--max-rows", type=int, default=100)
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
