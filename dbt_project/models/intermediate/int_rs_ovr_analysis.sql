@@ -1,43 +1,5 @@
--- Analysis window of the overall responses (ANL01FL): SAFFL subjects,
--- assessments on or after the study's reference date (config REF_DATE:
--- TRTSDT or ENRLDT) up to and including the first PD on/after it.
--- Carries the per-study response parameters the best-response rules need.
-with timepoints as (
-    select
-        m.*,
-        adsl.SAFFL,
-        adsl.TRTSDT,
-        case s.REF_DATE when 'ENRLDT' then adsl.ENRLDT else adsl.TRTSDT end as REFDT,
-        s.CONFIRM_DAYS,
-        s.SD_MIN_DAYS
-    from {{ ref('int_rs_ovr_marker') }} as m
-    inner join {{ ref('adsl') }} as adsl
-        on adsl.STUDYID = m.STUDYID and adsl.USUBJID = m.USUBJID
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = m.STUDYID
-),
-
-with_first_pd as (
-    select
-        *,
-        min(case when AVALC = 'PD' and ADT >= REFDT then ADT end)
-            over (partition by STUDYID, USUBJID) as FIRST_PD_DT
-    from timepoints
-)
-
-select
-    STUDYID,
-    USUBJID,
-    ADT,
-    {{ study_day('ADT', 'TRTSDT') }} as ADY,
-    VISIT,
-    VISITNUM,
-    ORRESP,
-    AVALC,
-    MRKREAS,
-    case
-        when SAFFL = 'Y' and ADT >= REFDT and (FIRST_PD_DT is null or ADT <= FIRST_PD_DT) then 'Y'
-    end as ANL01FL,
-    REFDT,
-    CONFIRM_DAYS,
-    SD_MIN_DAYS
-from with_first_pd
+-- Investigator overall responses (OVR) with ANL01FL, ADY and the per-study
+-- response parameters. The window rule lives in macro response_analysis_window
+-- (macros/response_analysis_window.sql), shared with OVRRECIS
+-- (int_rs_ovr_recist_analysis).
+{{ response_analysis_window(ref('int_rs_ovr_marker')) }}

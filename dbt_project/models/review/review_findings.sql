@@ -1,0 +1,181 @@
+-- Data-review findings: problems no single row shows, found across records
+-- and domains after the load. The flow merges them into audit.findings
+-- (CATEGORY 'review', same FINDING_ID recipe and life cycle); here they are
+-- only produced. SEVERITY is always 'warning': the data stay loaded.
+-- RECORD_KEY follows the input spec's record keys ('|'-joined), so a finding
+-- keeps its identity across cumulative transfers.
+--   ovr_vs_recist            investigator OVRLRESP differs from the RECIST 1.1
+--                            response the warehouse computes from TU/TR (both
+--                            before the CR marker rule, which treats them alike)
+--   death_date_disagreement  a DS DEATH date differs from the date of death
+--                            ADSL uses (DM DTHDTC, else the earliest DS DEATH)
+--   dead_without_death_date  SS reports DEAD but neither DM nor DS gives a date
+--   date_after_death         AE/EX/LB/RS/TR dates certainly after the death
+--                            (partial AE dates: their earliest possible day)
+--   end_before_start_partial an AE whose end, at the latest, is before its
+--                            start at the earliest, with a partial date (the
+--                            row rule not_before only judges complete dates)
+with subjects as (
+    select STUDYID, SITEID, USUBJID from {{ ref('adsl') }}
+),
+
+deaths as (
+    select * from {{ ref('int_subject_death') }}
+),
+
+ovr_vs_recist as (
+    select
+        ovr.STUDYID,
+        subjects.SITEID,
+        'RS' as DOMAIN,
+        ovr.USUBJID,
+        ovr.USUBJID || '|OVRLRESP|' || s.RSEVAL || '|' || {{ visitnum_text('ovr.VISITNUM') }} as RECORD_KEY,
+        'RSSTRESC' as COLUMN_NAME,
+        'OVR=' || ovr.ORRESP || ' RECIST=' || recist.ORRESP as VALUE,
+        'ovr_vs_recist' as RULE,
+        coalesce(ovr.VISIT, 'The assessment') || ' on ' || strftime(ovr.ADT, '%Y-%m-%d')
+            || ': the investigator''s overall response is ' || ovr.ORRESP
+            || ' but RECIST 1.1 computed from the tumour measurements gives ' || recist.ORRESP
+            || ' (' || recist.RCBASIS || '). Check the measurements (TU/TR) or the response (RS).' as MESSAGE
+    from {{ ref('int_rs_ovr_timepoints') }} as ovr
+    inner join {{ ref('int_rs_ovr_recist') }} as recist
+        on recist.STUDYID = ovr.STUDYID and recist.USUBJID = ovr.USUBJID and recist.ADT = ovr.ADT
+    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = ovr.STUDYID
+    inner join subjects on subjects.STUDYID = ovr.STUDYID and subjects.USUBJID = ovr.USUBJID
+    where ovr.ORRESP <> recist.ORRESP
+),
+
+death_date_disagreement as (
+    select
+        ds.STUDYID,
+        ds.SITEID,
+        'DS' as DOMAIN,
+        ds.USUBJID,
+        ds.USUBJID || '|' || ds.DSSCAT as RECORD_KEY,
+        'DSSTDTC' as COLUMN_NAME,
+        'DS=' || strftime(ds.DSSTDT, '%Y-%m-%d') || ' DTHDT=' || strftime(deaths.DTHDT, '%Y-%m-%d') as VALUE,
+        'death_date_disagreement' as RULE,
+        'The DS DEATH record (' || ds.DSSCAT || ') gives ' || strftime(ds.DSSTDT, '%Y-%m-%d')
+            || ' as the date of death, but '
+            || case
+                   when deaths.DM_DTHDT is not null
+                       then 'DM DTHDTC gives ' || strftime(deaths.DM_DTHDT, '%Y-%m-%d')
+                   else 'another DS DEATH record gives ' || strftime(deaths.DS_DTHDT, '%Y-%m-%d')
+               end
+            || '; the analyses use ' || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+    from {{ ref('stg_site__ds') }} as ds
+    inner join deaths on deaths.STUDYID = ds.STUDYID and deaths.USUBJID = ds.USUBJID
+    where ds.DSDECOD = 'DEATH' and ds.DSSTDT <> deaths.DTHDT
+),
+
+dead_without_death_date as (
+    select
+        ss.STUDYID,
+        ss.SITEID,
+        'SS' as DOMAIN,
+        ss.USUBJID,
+        ss.USUBJID || '|' || strftime(ss.SSDT, '%Y-%m-%d') as RECORD_KEY,
+        'SSSTRESC' as COLUMN_NAME,
+        ss.SSSTRESC as VALUE,
+        'dead_without_death_date' as RULE,
+        'Survival follow-up on ' || strftime(ss.SSDT, '%Y-%m-%d')
+            || ' reports the subject dead, but neither DM DTHDTC nor a DS DEATH record gives the date of death'
+            || ' (the contact date is not the date of death).' as MESSAGE
+    from {{ ref('stg_site__ss') }} as ss
+    left join deaths on deaths.STUDYID = ss.STUDYID and deaths.USUBJID = ss.USUBJID
+    where ss.SSTESTCD = 'SURVSTAT' and ss.SSSTRESC = 'DEAD' and deaths.DTHDT is null
+),
+
+-- Every dated record of the domains that should stop at death, one row per
+-- (record, date column): DOMAIN, key, column, date as sent, earliest day it can be.
+dated_records as (
+    select STUDYID, SITEID, USUBJID, 'AE' as DOMAIN, USUBJID || '|' || AESEQ as RECORD_KEY,
+           'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
+           'AESTDTC' as COLUMN_NAME, AESTDTC as VALUE, {{ earliest_possible_date('AESTDTC') }} as EARLIEST
+    from {{ ref('stg_site__ae') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'AE', USUBJID || '|' || AESEQ,
+           'Adverse event ' || AESEQ || ' (' || AETERM || ')',
+           'AEENDTC', AEENDTC, {{ earliest_possible_date('AEENDTC') }}
+    from {{ ref('stg_site__ae') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'EX', USUBJID || '|' || EXSEQ, 'Exposure ' || EXSEQ || ' (' || EXTRT || ')',
+           'EXSTDTC', strftime(EXSTDT, '%Y-%m-%d'), EXSTDT
+    from {{ ref('stg_site__ex') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'EX', USUBJID || '|' || EXSEQ, 'Exposure ' || EXSEQ || ' (' || EXTRT || ')',
+           'EXENDTC', strftime(EXENDT, '%Y-%m-%d'), EXENDT
+    from {{ ref('stg_site__ex') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'LB', USUBJID || '|' || LBTESTCD || '|' || strftime(LBDT, '%Y-%m-%d'),
+           'Lab test ' || LBTESTCD, 'LBDTC', strftime(LBDT, '%Y-%m-%d'), LBDT
+    from {{ ref('stg_site__lb') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'RS',
+           USUBJID || '|' || RSTESTCD || '|' || RSEVAL || '|' || {{ visitnum_text('VISITNUM') }},
+           'Response ' || RSTESTCD || ' (' || RSEVAL || ', ' || coalesce(VISIT, 'no visit') || ')',
+           'RSDTC', strftime(RSDT, '%Y-%m-%d'), RSDT
+    from {{ ref('stg_site__rs') }}
+    union all
+    select STUDYID, SITEID, USUBJID, 'TR',
+           USUBJID || '|' || TRLNKID || '|' || TRTESTCD || '|' || {{ visitnum_text('VISITNUM') }},
+           'Tumour result ' || TRLNKID || ' ' || TRTESTCD || ' (' || coalesce(VISIT, 'no visit') || ')',
+           'TRDTC', strftime(TRDT, '%Y-%m-%d'), TRDT
+    from {{ ref('stg_site__tr') }}
+),
+
+date_after_death as (
+    select
+        r.STUDYID,
+        r.SITEID,
+        r.DOMAIN,
+        r.USUBJID,
+        r.RECORD_KEY,
+        r.COLUMN_NAME,
+        r.VALUE,
+        'date_after_death' as RULE,
+        r.WHAT || ': ' || r.COLUMN_NAME || ' ' || r.VALUE || ' is after the subject''s date of death '
+            || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+    from dated_records as r
+    inner join deaths on deaths.STUDYID = r.STUDYID and deaths.USUBJID = r.USUBJID
+    where r.EARLIEST > deaths.DTHDT
+),
+
+end_before_start_partial as (
+    select
+        STUDYID,
+        SITEID,
+        'AE' as DOMAIN,
+        USUBJID,
+        USUBJID || '|' || AESEQ as RECORD_KEY,
+        'AEENDTC' as COLUMN_NAME,
+        AEENDTC as VALUE,
+        'end_before_start_partial' as RULE,
+        'Adverse event ' || AESEQ || ' (' || AETERM || ') ends ' || AEENDTC || ', at the latest '
+            || strftime({{ latest_possible_date('AEENDTC') }}, '%Y-%m-%d') || ', before it starts ' || AESTDTC
+            || ', at the earliest ' || strftime({{ earliest_possible_date('AESTDTC') }}, '%Y-%m-%d') || '.' as MESSAGE
+    from {{ ref('stg_site__ae') }}
+    where (length(AESTDTC) < 10 or length(AEENDTC) < 10)
+      and {{ latest_possible_date('AEENDTC') }} < {{ earliest_possible_date('AESTDTC') }}
+),
+
+all_findings as (
+    select * from ovr_vs_recist
+    union all by name select * from death_date_disagreement
+    union all by name select * from dead_without_death_date
+    union all by name select * from date_after_death
+    union all by name select * from end_before_start_partial
+)
+
+select
+    STUDYID,
+    SITEID,
+    DOMAIN,
+    USUBJID,
+    RECORD_KEY,
+    COLUMN_NAME,
+    VALUE,
+    RULE,
+    'warning' as SEVERITY,
+    MESSAGE
+from all_findings
