@@ -80,6 +80,19 @@ def build_adam(building: str) -> dict:
     return dataclasses.asdict(result)
 
 
+@task(name="record data-review findings")
+def record_review_findings(building: str) -> int:
+    """Cross-record problems dbt found go to the data managers with a life cycle."""
+    from trialdw.review import merge_review_findings
+
+    with duckdb.connect(building) as con:
+        con.execute("BEGIN TRANSACTION")
+        merged = merge_review_findings(con)
+        con.execute("COMMIT")
+    get_run_logger().info("%d data-review finding(s) in the current data", merged)
+    return merged
+
+
 @task(name="compute endpoints")
 def compute_endpoints(building: str) -> dict:
     from trialdw.endpoints import compute_all
@@ -130,6 +143,7 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None) -> dic
                             for ref in discover_transfers(landing)]
             with timer("dbt build"):
                 dbt_summary = build_adam(building)
+                record_review_findings(building)
             with timer("endpoints"):
                 endpoint_summary = compute_endpoints(building)
             with timer("readiness"):

@@ -29,6 +29,7 @@ from trialdw.ingest.model import FINDING_COLUMNS
 
 ROW = "row"
 TRANSFER = "transfer"
+REVIEW = "review"          # data-review findings computed by dbt over the current data
 REJECT = "reject"
 WARNING = "warning"
 
@@ -67,12 +68,14 @@ def findings_frame(findings: Iterable[dict]) -> pl.DataFrame:
 
 
 def apply_findings(con, study: str, site: str, transfer_id: str, findings: Iterable[dict] | str,
-                   *, accepted: bool = True) -> None:
+                   *, accepted: bool = True, categories: tuple[str, ...] = (ROW, TRANSFER)) -> None:
     """Merge one transfer's findings into audit.findings / audit.finding_occurrences.
 
     ``findings`` is an iterable of finding dicts or the path of a findings Parquet
     file (ValidatedTransfer.findings_path). Call once per transfer, in TRANSFER_ID
     order per site; see the module docstring for the life-cycle rules.
+    ``categories``: the kinds of finding this call speaks for; only those can be
+    resolved by it (a transfer's row check says nothing about data-review findings).
     """
     if isinstance(findings, (str, bytes)) or hasattr(findings, "__fspath__"):
         frame = pl.read_parquet(findings)
@@ -84,17 +87,22 @@ def apply_findings(con, study: str, site: str, transfer_id: str, findings: Itera
     # "latest" must not make every later transfer of the site look late.
     latest = con.execute(
         """SELECT max(LAST_SEEN_TRANSFER) FROM audit.findings WHERE STUDYID = ? AND SITEID = ?
-           AND regexp_full_match(LAST_SEEN_TRANSFER, ?)""",
-        [study, site, r"\d{8}T\d{6}Z"],
+           AND regexp_full_match(LAST_SEEN_TRANSFER, ?) AND list_contains(?, CATEGORY)""",
+        [study, site, r"\d{8}T\d{6}Z", list(categories)],
     ).fetchall()[0][0]
     late = latest is not None and transfer_id < latest
 
     con.register("_new_findings", frame.to_arrow())
     try:
         con.execute(
+            # An occurrence is recorded once per transfer, however often it is applied
+            # (data-review findings are re-applied to the current transfer every night).
             """INSERT INTO audit.finding_occurrences
-               SELECT FINDING_ID, ?, SOURCE_FILE, SOURCE_LINE, VALUE FROM _new_findings""",
-            [transfer_id],
+               SELECT FINDING_ID, ?, SOURCE_FILE, SOURCE_LINE, VALUE FROM _new_findings AS n
+               WHERE NOT EXISTS (SELECT 1 FROM audit.finding_occurrences AS o
+                                 WHERE o.FINDING_ID = n.FINDING_ID AND o.TRANSFER_ID = ?
+                                   AND o.SOURCE_LINE IS NOT DISTINCT FROM n.SOURCE_LINE)""",
+            [transfer_id, transfer_id],
         )
         # One audit row per id: several rows of a transfer can share an id (all rows of a
         # duplicated key); the first line stands for them, occurrences keep every line.
@@ -124,9 +132,9 @@ def apply_findings(con, study: str, site: str, transfer_id: str, findings: Itera
         if accepted and not late:
             con.execute(
                 """UPDATE audit.findings SET STATUS = 'resolved', RESOLVED_TRANSFER = ?
-                   WHERE STUDYID = ? AND SITEID = ? AND STATUS = 'open'
+                   WHERE STUDYID = ? AND SITEID = ? AND STATUS = 'open' AND list_contains(?, CATEGORY)
                      AND FINDING_ID NOT IN (SELECT FINDING_ID FROM _first_findings)""",
-                [transfer_id, study, site],
+                [transfer_id, study, site, list(categories)],
             )
     finally:
         con.unregister("_new_findings")
