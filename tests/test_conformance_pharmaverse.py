@@ -4,20 +4,13 @@ pandera contracts, DuckDB, dbt build), compared with pharmaverseadam's ADRS and
 ADTTE (built by the admiralonco templates). docs/conformance.md explains every
 mapping and every documented difference.
 
-Two warehouses are built from the same converted landing:
-- ``real``: our data contracts as they are. The pilot's placebo EX records
-  (EXDOSE 0) break our EX rule "EXDOSE > 0", so placebo subjects are not dosed
-  for us (SAFFL = N) and get no response parameters: those comparisons are
-  strict xfails naming that defect.
-- ``placebo_ok``: the same, with EX's range amended to EXDOSE >= 0 (the spec
-  change docs/conformance.md proposes), to check the response rules on the
-  three placebo subjects too (a second full dbt build: with --select, dbt's
-  indirect test selection pulls in tests of unbuilt models).
+The study configuration (trialdw/conformance/CDISCPILOT01.yml) names the
+pilot's three randomised arms and its placebo (EXDOSE 0 allowed), so the
+landing is converted faithfully; every subject with RECIST data is compared.
 """
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -25,13 +18,13 @@ import pytest
 
 from trialdw.conformance.pharmaverse import STUDY, build_landing
 
-REFERENCE = Path("/work/shared/conformance/pharmaverse")
+# shared/ lies beside the checkout (the CI clone as well as the work tree).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "pharmaverse"
 CONFIG = Path(__file__).resolve().parent.parent / "trialdw" / "conformance" / "CDISCPILOT01.yml"
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="pharmaverse reference data not available")
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"pharmaverse reference data not at {REFERENCE}")
 
 RECIST_SUBJECTS = ("01-701-1015", "01-701-1028", "01-701-1034", "01-701-1097",
                    "01-701-1115", "01-701-1118", "01-701-1130", "01-701-1133")
-PLACEBO = {"01-701-1015", "01-701-1118", "01-701-1130"}
 
 # Our PARAMCD -> theirs. Their RSP is "confirmation not required"; our RSP is
 # the confirmed response (spec: "RSP: CBOR in CR, PR"), which is their CRSP.
@@ -60,11 +53,6 @@ EXPECTED_DIFFERENCES = {
         ABSENT, "DOR population RSP = Y; 1133: PR then CR 21 days later then PD, CBOR SD"),
 }
 
-PLACEBO_DEFECT = (
-    "site-exports.md EX 'EXDOSE > 0' (data_contracts/EX.yml EXDOSE min_exclusive) quarantines the "
-    "pilot's placebo records (EXDOSE 0, EXTRT PLACEBO), so placebo subjects have no TRTSDT, SAFFL = N "
-    "and no ADRS/PFS/DOR: a placebo-controlled study cannot be loaded faithfully")
-
 ENV = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
        "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -74,7 +62,7 @@ def ours(theirs: str) -> str:
     return f"{STUDY}-{theirs.split('-', 1)[1]}"
 
 
-def _warehouse(root: Path, landing: Path, contracts_dir: Path | None, select: str | None) -> Path:
+def _warehouse(root: Path, landing: Path) -> Path:
     """The flow's steps, called directly: config tables, ingest, dbt build."""
     import duckdb
 
@@ -86,7 +74,7 @@ def _warehouse(root: Path, landing: Path, contracts_dir: Path | None, select: st
 
     study = load_study(CONFIG)
     studies = {study.study: study}
-    contracts = load_contracts(contracts_dir)
+    contracts = load_contracts()
     db = root / "trialdw.duckdb"
     with duckdb.connect(str(db)) as con:
         write_config_tables(con, studies)
@@ -94,7 +82,7 @@ def _warehouse(root: Path, landing: Path, contracts_dir: Path | None, select: st
         for contract in contracts.values():
             ensure_raw_table(con, contract)
         ingest_landing(con, landing, studies, root / "work", "conformance", contracts=contracts)
-    result = dbt_build(db, select=select)
+    result = dbt_build(db)
     assert result.success, result.failures
     return db
 
@@ -111,22 +99,7 @@ def real(landing, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for key, value in ENV.items():
             mp.setenv(key, value)
-        return _warehouse(tmp_path_factory.mktemp("real"), landing[0], None, None)
-
-
-@pytest.fixture(scope="module")
-def placebo_ok(landing, tmp_path_factory):
-    root = tmp_path_factory.mktemp("placebo_ok")
-    contracts = root / "contracts"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "data_contracts", contracts)
-    ex = contracts / "EX.yml"
-    original = "{name: EXDOSE, type: number, min: 0, min_exclusive: true}"
-    assert original in ex.read_text()
-    ex.write_text(ex.read_text().replace(original, "{name: EXDOSE, type: number, min: 0}"))
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in ENV.items():
-            mp.setenv(key, value)
-        return _warehouse(root, landing[0], contracts, None)
+        return _warehouse(tmp_path_factory.mktemp("real"), landing[0])
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -182,11 +155,6 @@ def _adtte_differences(db, reference, subject) -> dict:
     return found
 
 
-def _mark_placebo(subjects):
-    return [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=PLACEBO_DEFECT)) if s in PLACEBO else s
-            for s in subjects]
-
-
 # --- the conversion and what the contracts made of it -------------------------
 
 def test_every_site_transfer_is_accepted_and_every_randomised_subject_loads(landing, real):
@@ -208,46 +176,38 @@ def test_quarantined_rows_are_exactly_the_documented_ones(real):
         ("AE", "equivalent", "AETOXGR", 3, 3),      # AEOUT FATAL with AESEV SEVERE (grade 3)
         ("AE", "required", "AEREL", 4, 2),          # AEREL empty in the SDTM
         ("DS", "codelist", "DSDECOD", 17, 17),      # LACK OF EFFICACY, PROTOCOL VIOLATION, STUDY TERMINATED BY SPONSOR
-        ("EX", "range", "EXDOSE", 226, 86),         # placebo EXDOSE 0
         ("RS", "type", "RSDTC", 2, 1),              # 1015 WEEK 6 RSDTC '2014-02' (investigator + reader)
         ("TR", "duplicate_key", "USUBJID,TRLNKID,TRTESTCD,VISITNUM", 13, 2),  # repeated TUMSTATE records
         ("TR", "type", "TRDTC", 2, 1),              # 1015 WEEK 6 TRDTC '2014-02'
     ]
 
 
-def test_the_randomised_arm_and_route_travel_as_extra_columns(real):
-    got = _rows(real, "SELECT _extra->>'SDTM_ARMCD', count(*) FROM raw.dm GROUP BY 1 ORDER BY 1")
-    assert got == [("Pbo", 86), ("Xan_Hi", 84), ("Xan_Lo", 84)]
+def test_the_randomised_arms_load_and_the_route_travels_as_an_extra_column(real):
+    got = _rows(real, "SELECT ARMCD, TRT01P, count(*) FROM adam.adsl GROUP BY ALL ORDER BY 1")
+    assert got == [("Pbo", "Placebo", 86), ("Xan_Hi", "Xanomeline High Dose", 84),
+                   ("Xan_Lo", "Xanomeline Low Dose", 84)]
     assert _rows(real, "SELECT DISTINCT _extra->>'SDTM_EXROUTE' FROM raw.ex") == [("TRANSDERMAL",)]
 
 
-@pytest.mark.xfail(strict=True, reason=PLACEBO_DEFECT)
-def test_placebo_subjects_are_in_the_safety_population(real):
-    assert _rows(real, "SELECT count(*) FROM adam.adsl WHERE SAFFL = 'Y'") == [(254,)]
+def test_placebo_subjects_are_dosed_and_in_the_safety_population(real):
+    # placebo: true in the study file lets EXDOSE 0 load (site-exports.md "EXDOSE > 0"
+    # is about active doses; an SDTM placebo record has dose 0).
+    assert _rows(real, "SELECT count(*) FILTER (SAFFL = 'Y'), count(*) FILTER (ARMCD = 'Pbo' AND SAFFL = 'Y') "
+                       "FROM adam.adsl") == [(254, 86)]
 
 
 # --- ADRS: BOR, CBOR, RSP (their CRSP), PD: AVALC and ADT ---------------------
 
-@pytest.mark.parametrize("subject", _mark_placebo(RECIST_SUBJECTS))
+@pytest.mark.parametrize("subject", RECIST_SUBJECTS)
 def test_adrs_matches_admiralonco(real, reference, subject):
     assert _adrs_differences(real, reference, subject) == {}
 
 
-@pytest.mark.parametrize("subject", sorted(PLACEBO))
-def test_adrs_matches_admiralonco_once_placebo_doses_load(placebo_ok, reference, subject):
-    assert _adrs_differences(placebo_ok, reference, subject) == {}
-
-
 # --- ADTTE: OS, PFS, DOR (their RSD): ADT, AVAL, CNSR -------------------------
 
-@pytest.mark.parametrize("subject", _mark_placebo(RECIST_SUBJECTS))
+@pytest.mark.parametrize("subject", RECIST_SUBJECTS)
 def test_adtte_matches_admiralonco_or_the_documented_difference(real, reference, subject):
     assert _adtte_differences(real, reference, subject) == {}
-
-
-@pytest.mark.parametrize("subject", sorted(PLACEBO))
-def test_adtte_matches_admiralonco_once_placebo_doses_load(placebo_ok, reference, subject):
-    assert _adtte_differences(placebo_ok, reference, subject) == {}
 
 
 def test_os_deaths_match_admiral_for_all_randomised_subjects(real, reference):

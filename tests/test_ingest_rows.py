@@ -68,7 +68,7 @@ def test_required_type_codelist_range_pattern_in_dm(tmp_path, contracts):
         (3, "AGE", "130", "range", "reject", "AGE '130' is outside the allowed range ≥ 18 and ≤ 120"),
         (3, "COUNTRY", "China", "pattern", "reject", "COUNTRY 'China' does not match an ISO 3166 alpha-3 code (e.g. CHN)"),
         (3, "RFICDTC", "2025-02-30", "type", "reject", "RFICDTC '2025-02-30' is not a date YYYY-MM-DD"),
-        (4, "ARMCD", "PLACEBO", "study_arm", "reject", "ARMCD 'PLACEBO' is not the arm of study HCC-TEST (DRUGX)"),
+        (4, "ARMCD", "PLACEBO", "study_arm", "reject", "ARMCD 'PLACEBO' is not an arm of study HCC-TEST (DRUGX = DRUG X)"),
         (4, "ENRLDTC", None, "required", "reject", "ENRLDTC is empty; a value is required"),
     ]
     assert counts(v, "DM") == (3, 0, 3)
@@ -87,7 +87,8 @@ def test_dates_partial_only_in_partial_columns(tmp_path, contracts):
     assert findings(v, "EX") == [
         (2, "EXSTDTC", "2025-01", "type", "reject",
          "EXSTDTC '2025-01' is a partial date; a complete date YYYY-MM-DD is required"),
-        (3, "EXDOSE", "0", "range", "reject", "EXDOSE '0' is outside the allowed range > 0"),
+        (3, "EXDOSE", "0", "positive_unless_placebo", "reject",
+         "EXDOSE '0' is not > 0 for EXTRT ASPIRIN (only a placebo may have dose 0)"),
         (3, "EXTRT", "ASPIRIN", "in_study_treatments", "reject",
          "EXTRT 'ASPIRIN' is not a treatment of study HCC-TEST (DRUG X)"),
     ]

@@ -37,7 +37,7 @@ def test_valid_transfer_is_accepted_with_file_infos(tmp_path, contracts):
     dm = next(f for f in result.files if f.name == "DM.csv")
     assert (dm.domain, dm.manifest_rows, dm.records, dm.status) == ("DM", 2, 2, "ok")
     assert len(dm.sha256) == 64
-    assert result.contract_versions == {"AE": "1.0", "DM": "1.0", "EX": "1.0", "LB": "1.0", "TR": "1.0"}
+    assert result.contract_versions == {"AE": "1.0", "DM": "1.0", "EX": "1.1", "LB": "1.0", "TR": "1.0"}
 
 
 def test_discover_sorts_and_flags_incomplete_and_badly_named_folders(tmp_path, contracts):

@@ -32,6 +32,13 @@ class Treatment:
     dosfrq: str
     route: str
     schedule: str | None = None
+    placebo: bool = False          # a placebo's EXDOSE is 0 (SDTM), not a finding
+
+
+@dataclass(frozen=True)
+class Arm:
+    armcd: str
+    arm: str
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,7 @@ class CrMarker:
 class StudyConfig:
     study: str
     title: str
-    armcd: str
-    arm: str
+    arms: tuple[Arm, ...]
     treatments: tuple[Treatment, ...]
     domains: tuple[str, ...]
     assessment_interval_days: int
@@ -56,6 +62,19 @@ class StudyConfig:
     cr_marker: CrMarker | None
     data_cutoff: dt.date | None
     source_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def armcd(self) -> str:
+        """The first (for a single-arm study: the) arm."""
+        return self.arms[0].armcd
+
+    @property
+    def arm(self) -> str:
+        return self.arms[0].arm
+
+    @property
+    def placebo_names(self) -> tuple[str, ...]:
+        return tuple(t.extrt for t in self.treatments if t.placebo)
 
     @property
     def treatment_names(self) -> tuple[str, ...]:
@@ -75,7 +94,13 @@ def _require(doc: dict, key: str, where: str):
 def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}: not a YAML mapping")
-    arm = _require(doc, "arm", where)
+    if ("arm" in doc) == ("arms" in doc):
+        raise ConfigError(f"{where}: give either 'arm' (single-arm study) or 'arms' (a list), not both or neither")
+    arm_docs = doc["arms"] if "arms" in doc else [doc["arm"]]
+    if not isinstance(arm_docs, list) or not arm_docs:
+        raise ConfigError(f"{where}: 'arms' must be a non-empty list")
+    arms = tuple(Arm(armcd=str(_require(a, "armcd", f"{where}: arms")), arm=str(_require(a, "arm", f"{where}: arms")))
+                 for a in arm_docs)
     response = _require(doc, "response", where)
     visits = _require(doc, "visits", where)
     treatments = tuple(
@@ -86,6 +111,7 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
             dosfrq=str(_require(t, "dosfrq", f"{where}: treatments")),
             route=str(_require(t, "route", f"{where}: treatments")),
             schedule=t.get("schedule"),
+            placebo=bool(t.get("placebo", False)),
         )
         for t in _require(doc, "treatments", where)
     )
@@ -108,8 +134,7 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     return StudyConfig(
         study=str(_require(doc, "study", where)),
         title=str(doc.get("title", "")),
-        armcd=str(_require(arm, "armcd", f"{where}: arm")),
-        arm=str(_require(arm, "arm", f"{where}: arm")),
+        arms=arms,
         treatments=treatments,
         domains=domains,
         assessment_interval_days=int(_require(visits, "assessment_interval_days", f"{where}: visits")),
@@ -147,32 +172,38 @@ def load_studies(studies_dir: Path | None = None) -> dict[str, StudyConfig]:
 
 
 def write_config_tables(con, studies: dict[str, StudyConfig]) -> None:
-    """(Re)write config.studies and config.study_treatments for dbt to read."""
+    """(Re)write config.studies, config.study_arms and config.study_treatments for dbt."""
     con.execute("CREATE SCHEMA IF NOT EXISTS config")
     con.execute(
         """CREATE OR REPLACE TABLE config.studies (
-            STUDYID VARCHAR PRIMARY KEY, TITLE VARCHAR, ARMCD VARCHAR, ARM VARCHAR,
+            STUDYID VARCHAR PRIMARY KEY, TITLE VARCHAR,
             ASSESS_INTERVAL_DAYS INTEGER, RSEVAL VARCHAR, REF_DATE VARCHAR,
             CONFIRM_DAYS INTEGER, SD_MIN_DAYS INTEGER,
             CR_MARKER_LBTESTCD VARCHAR, CR_MARKER_WINDOW_DAYS INTEGER,
             DATA_CUTOFF DATE, SINGLE_CELL BOOLEAN)"""
     )
     con.execute(
+        """CREATE OR REPLACE TABLE config.study_arms (
+            STUDYID VARCHAR, ARMCD VARCHAR, ARM VARCHAR, PRIMARY KEY (STUDYID, ARMCD))"""
+    )
+    con.execute(
         """CREATE OR REPLACE TABLE config.study_treatments (
             STUDYID VARCHAR, EXTRT VARCHAR, EXDOSE DOUBLE, EXDOSU VARCHAR,
-            EXDOSFRQ VARCHAR, EXROUTE VARCHAR, PRIMARY KEY (STUDYID, EXTRT))"""
+            EXDOSFRQ VARCHAR, EXROUTE VARCHAR, PLACEBO BOOLEAN, PRIMARY KEY (STUDYID, EXTRT))"""
     )
     for s in studies.values():
         con.execute(
-            "INSERT INTO config.studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [s.study, s.title, s.armcd, s.arm, s.assessment_interval_days, s.evaluator,
+            "INSERT INTO config.studies VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [s.study, s.title, s.assessment_interval_days, s.evaluator,
              s.reference_date, s.confirmation_days, s.sd_minimum_days,
              s.cr_marker.lbtestcd if s.cr_marker else None,
              s.cr_marker.window_days if s.cr_marker else None,
              s.data_cutoff, s.single_cell],
         )
+        for a in s.arms:
+            con.execute("INSERT INTO config.study_arms VALUES (?,?,?)", [s.study, a.armcd, a.arm])
         for t in s.treatments:
             con.execute(
-                "INSERT INTO config.study_treatments VALUES (?,?,?,?,?,?)",
-                [s.study, t.extrt, t.dose, t.dosu, t.dosfrq, t.route],
+                "INSERT INTO config.study_treatments VALUES (?,?,?,?,?,?,?)",
+                [s.study, t.extrt, t.dose, t.dosu, t.dosfrq, t.route, t.placebo],
             )

@@ -113,9 +113,9 @@ class _Converter:
                 "RFICDTC": consent.get(r["USUBJID"]), "ENRLDTC": randomised[r["USUBJID"]],
                 "BRTHDTC": r["BRTHDTC"], "AGE": _integer_text(r["AGE"]), "SEX": r["SEX"],
                 "RACE": r["RACE"], "ETHNIC": r["ETHNIC"], "COUNTRY": r["COUNTRY"],
-                "ARMCD": T.BLINDED_ARMCD, "ARM": T.BLINDED_ARM,
+                "ARMCD": r["ARMCD"], "ARM": r["ARM"],
                 "DTHDTC": r["DTHDTC"], "DTHFL": r["DTHFL"],
-                "SDTM_ARMCD": r["ARMCD"], "SDTM_ARM": r["ARM"], "SDTM_USUBJID": r["USUBJID"],
+                "SDTM_USUBJID": r["USUBJID"],
             })
         return rows
 

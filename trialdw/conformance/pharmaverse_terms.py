@@ -35,13 +35,6 @@ DS_DISPOSITION_DSSCAT = "END OF STUDY"
 # EXROUTE: the xanomeline/placebo patch is TRANSDERMAL, not in our codelist.
 KEPT_AS_EXTRA = {"EX": ("EXROUTE",)}
 
-# The pilot is randomised (Placebo / Xanomeline Low Dose / Xanomeline High
-# Dose) but a study configuration holds exactly one arm (StudyConfig.armcd/arm,
-# rule study_arm). DM therefore carries the study-level blinded arm configured
-# in CDISCPILOT01.yml, and the randomised arm goes to SDTM_ARMCD / SDTM_ARM.
-# This is a gap of our configuration, reported in docs/conformance.md.
-BLINDED_ARMCD = "XANPBO"
-BLINDED_ARM = "XANOMELINE OR PLACEBO (RANDOMISED)"
 
 # Evaluators: TU/TR of our spec carry no evaluator, so only the investigator's
 # records are sent. RS keeps the investigator and, for the blinded independent

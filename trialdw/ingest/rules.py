@@ -286,15 +286,35 @@ def _matches_transfer(p: dict, ctx: RuleContext) -> list[RowCheck]:
 
 @rule("study_arm", lambda p: [p.get("armcd", "ARMCD"), p.get("arm", "ARM")])
 def _study_arm(p: dict, ctx: RuleContext) -> list[RowCheck]:
-    """ARMCD/ARM must be the arm named in the study configuration."""
-    checks = []
-    for column, expected in ((p.get("armcd", "ARMCD"), ctx.study.armcd), (p.get("arm", "ARM"), ctx.study.arm)):
-        checks.append(RowCheck(
-            "study_arm", column, _passes(pl.col(column) != expected),
-            pl.format("{} {} is not the arm of study {} ({})", _lit(column), _q(column),
-                      _lit(ctx.study.study), _lit(expected)),
-            severity=_severity(p)))
-    return checks
+    """ARMCD must be an arm of the study configuration, and ARM that arm's name."""
+    armcd_col, arm_col = p.get("armcd", "ARMCD"), p.get("arm", "ARM")
+    names = {a.armcd: a.arm for a in ctx.study.arms}
+    listing = _listing([f"{a.armcd} = {a.arm}" for a in ctx.study.arms])
+    return [
+        RowCheck("study_arm", armcd_col, _passes(~pl.col(armcd_col).is_in(list(names))),
+                 pl.format("{} {} is not an arm of study {} ({})", _lit(armcd_col), _q(armcd_col),
+                           _lit(ctx.study.study), _lit(listing)),
+                 severity=_severity(p)),
+        RowCheck("study_arm", arm_col,
+                 _passes(pl.col(armcd_col).is_in(list(names))
+                         & (pl.col(arm_col) != pl.col(armcd_col).replace_strict(names, default=None))),
+                 pl.format("{} {} is not the name of arm {} in study {} ({})", _lit(arm_col), _q(arm_col),
+                           pl.col(armcd_col), _lit(ctx.study.study), _lit(listing)),
+                 severity=_severity(p)),
+    ]
+
+
+@rule("positive_unless_placebo", lambda p: [p["column"], p["treatment"]])
+def _positive_unless_placebo(p: dict, ctx: RuleContext) -> list[RowCheck]:
+    """A dose is > 0, except for a treatment the study configures as placebo (dose 0)."""
+    col, trt = p["column"], p["treatment"]
+    placebo = list(ctx.study.placebo_names)
+    return [RowCheck(
+        "positive_unless_placebo", col,
+        _passes((as_number(col) <= 0) & ~pl.col(trt).is_in(placebo)),
+        pl.format("{} {} is not > 0 for {} {} (only a placebo may have dose 0)", _lit(col), _q(col),
+                  _lit(trt), pl.col(trt)),
+        severity=_severity(p))]
 
 
 @rule("in_study_treatments", lambda p: [p["column"]])
