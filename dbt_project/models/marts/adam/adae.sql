@@ -1,4 +1,5 @@
--- ADAE: one row per adverse event (derivations in int_ae_dates / int_ae_derived).
+-- ADAE: one row per adverse event (derivations in int_ae_dates / int_ae_derived /
+-- int_ae_occurrence_flags).
 select
     STUDYID,
     USUBJID,
@@ -19,5 +20,11 @@ select
     AEOUT,
     AEACN,
     TRTEMFL,
-    ADRFL
-from {{ ref('int_ae_derived') }}
+    ADRFL,
+    AOCCFL,
+    AOCCSFL,
+    AOCCPFL,
+    AOCCIFL,
+    AOCCSIFL,
+    AOCCPIFL
+from {{ ref('int_ae_occurrence_flags') }}
