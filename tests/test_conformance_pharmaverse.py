@@ -11,6 +11,7 @@ landing is converted faithfully; every subject with RECIST data is compared.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import polars as pl
@@ -18,8 +19,12 @@ import pytest
 
 from trialdw.conformance.pharmaverse import STUDY, build_landing
 
-# shared/ lies beside the checkout (the CI clone as well as the work tree).
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "pharmaverse"
+# shared/ lies beside the checkout (the CI clone as well as the work tree);
+# TRIALDW_SHARED overrides.
+_CANDIDATES = [Path(p) / "conformance" / "pharmaverse" for p in
+               (os.environ.get("TRIALDW_SHARED", ""), Path(__file__).resolve().parents[2] / "shared", "/work/shared")
+               if str(p)]
+REFERENCE = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[-1])
 CONFIG = Path(__file__).resolve().parent.parent / "trialdw" / "conformance" / "CDISCPILOT01.yml"
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"pharmaverse reference data not at {REFERENCE}")
 
