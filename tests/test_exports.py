@@ -1,0 +1,213 @@
+"""write_exports on a small real DuckDB file: read the Parquet and XPT back.
+
+Study S1 has two subjects, S2 one, S3 is configured with no data yet. Labels
+come from a small dbt yml written in the test (the real adam yml is checked
+separately), so these tests do not change when dbt descriptions are edited.
+"""
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from trialdw.exports import (ADAM_MODELS_DIR, ExportError, adam_labels, write_exports, xpt_label)
+
+RUN1, RUN2, RUN3, RUN4 = (f"20261121T0{i}0000Z-abc12{i}" for i in range(1, 5))
+
+MODELS_YML = """
+version: 2
+models:
+  - name: adsl
+    description: Subject-level analysis dataset, one row per subject (see docs).
+    columns:
+      - {name: USUBJID, meta: {label: Unique Subject Identifier}}
+      - {name: AGE, description: Age in years at consent.}
+      - {name: TRTSDT, description: "First EXSTDTC; NULL if never dosed."}
+  - name: adae
+    columns:
+      - {name: AETERM, description: Reported term for the adverse event.}
+"""
+
+
+def _build(path: Path, extra_sql: str = "") -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("""
+            CREATE SCHEMA config; CREATE SCHEMA adam; CREATE SCHEMA analysis;
+            CREATE TABLE config.studies (STUDYID VARCHAR, TITLE VARCHAR);
+            INSERT INTO config.studies VALUES ('S1', 'One'), ('S2', 'Two'), ('S3', 'Three, no data yet');
+            CREATE TABLE adam.adsl (STUDYID VARCHAR, USUBJID VARCHAR, AGE INTEGER, AFPBL DOUBLE,
+                                    TRTSDT DATE, DTHDT DATE, SAFFL VARCHAR);
+            INSERT INTO adam.adsl VALUES
+                ('S1', 'S1-001', 64, 12.5, DATE '2026-01-05', NULL, 'Y'),
+                ('S1', 'S1-002', 71, NULL, NULL, DATE '1959-12-31', 'N'),
+                ('S2', 'S2-001', 55, 400.25, DATE '1960-01-01', NULL, 'Y');
+            CREATE TABLE adam.adae (STUDYID VARCHAR, USUBJID VARCHAR, AESEQ INTEGER, AETERM VARCHAR);
+            INSERT INTO adam.adae VALUES ('S1', 'S1-001', 1, 'Fever ≥ grade 2'),
+                                         ('S2', 'S2-001', 1, 'HEADACHE');
+            CREATE TABLE analysis.endpoints (STUDYID VARCHAR, ENDPOINT VARCHAR, N BIGINT, ESTIMATE DOUBLE);
+            INSERT INTO analysis.endpoints VALUES ('S1', 'ORR', 2, 0.5), ('S2', 'ORR', 1, 1.0),
+                                                  ('S3', 'ORR', 0, NULL);
+        """ + extra_sql)
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    return _build(tmp_path / "trialdw.duckdb")
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "adam.yml").write_text(MODELS_YML, encoding="utf-8")
+    return folder
+
+
+def _export(warehouse, tmp_path, models_dir, run_id=RUN1, **kwargs):
+    return write_exports(warehouse, tmp_path / "exports", run_id, models_dir=models_dir, **kwargs)
+
+
+def test_parquet_per_study_holds_that_studys_rows_with_types(warehouse, tmp_path, models_dir):
+    summary = _export(warehouse, tmp_path, models_dir)
+    root = tmp_path / "exports" / RUN1
+    assert summary.studies == ("S1", "S2", "S3")
+    assert summary.rows["S1/adam/adsl"] == 2 and summary.rows["S2/adam/adsl"] == 1
+    with duckdb.connect() as con:
+        rows = con.execute(f"SELECT * FROM read_parquet('{root}/S1/adam/adsl.parquet') ORDER BY USUBJID").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{root}/S1/adam/adsl.parquet')").fetchall()
+        types = {row[0]: row[1] for row in described}
+        endpoints = con.execute(f"SELECT * FROM read_parquet('{root}/S2/analysis/endpoints.parquet')").fetchall()
+    assert rows == [("S1", "S1-001", 64, 12.5, dt.date(2026, 1, 5), None, "Y"),
+                    ("S1", "S1-002", 71, None, None, dt.date(1959, 12, 31), "N")]
+    assert types["TRTSDT"] == "DATE" and types["AGE"] == "INTEGER"
+    assert endpoints == [("S2", "ORR", 1, 1.0)]
+
+
+def test_configured_study_without_data_gets_every_file_empty(warehouse, tmp_path, models_dir):
+    _export(warehouse, tmp_path, models_dir)
+    s3 = tmp_path / "exports" / RUN1 / "S3"
+    assert sorted(p.relative_to(s3).as_posix() for p in s3.rglob("*") if p.is_file()) == [
+        "adam/adae.parquet", "adam/adsl.parquet", "analysis/endpoints.parquet",
+        "xpt/adae.xpt", "xpt/adsl.xpt"]
+    import pyreadstat
+
+    frame, meta = pyreadstat.read_xport(s3 / "xpt" / "adsl.xpt")
+    assert meta.number_rows == 0 and list(frame.columns) == ["STUDYID", "USUBJID", "AGE", "AFPBL",
+                                                             "TRTSDT", "DTHDT", "SAFFL"]
+    with duckdb.connect() as con:
+        assert con.execute(f"SELECT ENDPOINT, N, ESTIMATE FROM '{s3}/analysis/endpoints.parquet'").fetchall() \
+            == [("ORR", 0, None)]
+
+
+def test_xpt_reads_back_with_names_labels_and_sas_dates(warehouse, tmp_path, models_dir):
+    import pyreadstat
+
+    summary = _export(warehouse, tmp_path, models_dir)
+    path = tmp_path / "exports" / "latest" / "S1" / "xpt" / "adsl.xpt"
+    frame, meta = pyreadstat.read_xport(path)
+    assert meta.table_name == "ADSL"
+    assert meta.file_label == "Subject-level analysis dataset"     # first clause of the model description
+    assert meta.column_names_to_labels == {
+        "STUDYID": None, "USUBJID": "Unique Subject Identifier",    # meta.label wins
+        "AGE": "Age in years at consent", "AFPBL": None, "TRTSDT": "First EXSTDTC", "DTHDT": None,
+        "SAFFL": None}
+    assert meta.original_variable_types["TRTSDT"] == "DATE9"
+    assert meta.original_variable_types["DTHDT"] == "DATE9"
+    assert frame["USUBJID"].tolist() == ["S1-001", "S1-002"]
+    assert frame["AGE"].tolist() == [64.0, 71.0]
+    assert frame["AFPBL"].iloc[0] == 12.5 and frame["AFPBL"].isna().iloc[1]
+    assert frame["TRTSDT"].iloc[0] == dt.date(2026, 1, 5)
+    assert frame["DTHDT"].iloc[1] == dt.date(1959, 12, 31)
+    # Stored as SAS day numbers: 2026-01-05 is 66 years (17 leap days) + 4 days
+    # after 1960-01-01 = 24111; 1959-12-31 is day -1; a missing date is SAS missing.
+    raw, _ = pyreadstat.read_xport(path, disable_datetime_conversion=True)
+    assert raw["TRTSDT"].iloc[0] == 24111.0 and raw["TRTSDT"].isna().iloc[1]
+    assert raw["DTHDT"].iloc[1] == -1.0
+    s2, _ = pyreadstat.read_xport(tmp_path / "exports" / "latest" / "S2" / "xpt" / "adsl.xpt",
+                                  disable_datetime_conversion=True)
+    assert s2["TRTSDT"].tolist() == [0.0]                           # 1960-01-01 = day 0
+    assert "ADSL.STUDYID" in summary.unlabelled and "ADSL.AGE" not in summary.unlabelled
+
+
+def test_non_ascii_text_is_kept_as_utf8_and_reported(warehouse, tmp_path, models_dir):
+    import pyreadstat
+
+    summary = _export(warehouse, tmp_path, models_dir)
+    frame, meta = pyreadstat.read_xport(tmp_path / "exports" / RUN1 / "S1" / "xpt" / "adae.xpt")
+    assert frame["AETERM"].tolist() == ["Fever ≥ grade 2"]
+    assert meta.column_names_to_labels["AETERM"] == "Reported term for the adverse event"
+    assert summary.non_ascii == ["S1/ADAE.AETERM"]                 # S2's HEADACHE is ASCII
+
+
+def test_character_value_of_exactly_200_bytes_is_written(tmp_path, models_dir):
+    db = _build(tmp_path / "wh.duckdb", f"INSERT INTO adam.adae VALUES ('S1', 'S1-002', 2, '{'A' * 200}');")
+    import pyreadstat
+
+    write_exports(db, tmp_path / "exports", RUN1, models_dir=models_dir)
+    frame, _ = pyreadstat.read_xport(tmp_path / "exports" / RUN1 / "S1" / "xpt" / "adae.xpt")
+    assert frame["AETERM"].tolist() == ["Fever ≥ grade 2", "A" * 200]
+
+
+def test_too_long_value_fails_and_leaves_latest_and_older_runs_alone(warehouse, tmp_path, models_dir):
+    _export(warehouse, tmp_path, models_dir, RUN1)
+    with duckdb.connect(str(warehouse)) as con:
+        # 199 ASCII characters + '≥' (3 bytes in UTF-8) = 202 bytes > 200.
+        con.execute(f"INSERT INTO adam.adae VALUES ('S2', 'S2-001', 2, '{'B' * 199}≥')")
+    with pytest.raises(ExportError, match=r"S2 ADAE.AETERM: 1 value\(s\) longer than 200 bytes"):
+        _export(warehouse, tmp_path, models_dir, RUN2)
+    out = tmp_path / "exports"
+    assert os.readlink(out / "latest") == RUN1
+    assert sorted(p.name for p in out.iterdir()) == [RUN1, "latest"]      # no partial folder left
+
+
+def test_names_not_valid_in_xpt_v5_fail_loudly(tmp_path, models_dir):
+    db = _build(tmp_path / "wh.duckdb", "ALTER TABLE adam.adsl ADD COLUMN TRTSDTM_LONG DATE;"
+                                        "CREATE TABLE adam.adtte_extra (STUDYID VARCHAR);")
+    with pytest.raises(ExportError) as failure:
+        write_exports(db, tmp_path / "exports", RUN1, models_dir=models_dir)
+    assert "adam.adsl: 'TRTSDTM_LONG'" in str(failure.value)
+    assert "adam.adtte_extra: 'ADTTE_EXTRA'" in str(failure.value)
+    assert not (tmp_path / "exports" / "latest").exists()
+
+
+def test_latest_moves_to_each_run_and_only_the_newest_n_are_kept(warehouse, tmp_path, models_dir):
+    out = tmp_path / "exports"
+    removed = []
+    for run in (RUN1, RUN2, RUN3, RUN4):
+        summary = _export(warehouse, tmp_path, models_dir, run, keep=2)
+        removed += summary.removed
+        assert os.readlink(out / "latest") == run                      # relative link
+        assert (out / "latest" / "S1" / "adam" / "adsl.parquet").is_file()
+    assert sorted(p.name for p in out.iterdir()) == [RUN3, RUN4, "latest"]
+    assert [p.name for p in removed] == [RUN1, RUN2]
+
+
+def test_a_run_id_already_exported_is_refused(warehouse, tmp_path, models_dir):
+    _export(warehouse, tmp_path, models_dir, RUN1)
+    with pytest.raises(ExportError, match="already exists"):
+        _export(warehouse, tmp_path, models_dir, RUN1)
+    with pytest.raises(ExportError, match="not usable as a folder name"):
+        _export(warehouse, tmp_path, models_dir, "../escape")
+
+
+@pytest.mark.parametrize(("description", "label"), [
+    ("Age in years at consent.", "Age in years at consent"),
+    ("Baseline AFP: last AFP result on or before TRTSDT.", "Baseline AFP"),
+    ("OVR: why the CR marker rule changed the response.", "OVR: why the CR marker rule changed the"),
+    ("Analysis end date (imputed, never after DTHDT); NULL = ongoing.", "Analysis end date"),
+    ("Adverse events analysis dataset, one row per AE (rules elsewhere).", "Adverse events analysis dataset"),
+    ("Latest coalesce(EXENDTC, EXSTDTC) over EX rows of the subject", "Latest coalesce(EXENDTC, EXSTDTC) over"),
+    (None, None), ("  ", None),
+])
+def test_xpt_label_is_the_first_clause_within_40_characters(description, label):
+    assert xpt_label(description) == label
+    assert label is None or len(label) <= 40
+
+
+def test_real_adam_yml_gives_labels_of_at_most_40_characters():
+    labels = adam_labels(ADAM_MODELS_DIR)
+    assert {"adsl", "adrs", "adtte", "adae"} <= set(labels)
+    assert labels["adsl"][1]["AGE"] == "Age in years at consent"
+    assert all(len(text) <= 40 for _, columns in labels.values() for text in columns.values())
