@@ -209,5 +209,13 @@ def test_xpt_label_is_the_first_clause_within_40_characters(description, label):
 def test_real_adam_yml_gives_labels_of_at_most_40_characters():
     labels = adam_labels(ADAM_MODELS_DIR)
     assert {"adsl", "adrs", "adtte", "adae"} <= set(labels)
-    assert labels["adsl"][1]["AGE"] == "Age in years at consent"
+    # meta.label (CDISC standard label) wins over the description.
+    assert labels["adsl"][1]["AGE"] == "Age"
+    assert labels["adsl"][1]["TRTSDT"] == "Date of First Exposure to Treatment"
     assert all(len(text) <= 40 for _, columns in labels.values() for text in columns.values())
+    # every adam variable carries a label (XPT readers show it in place of the name)
+    import yaml
+
+    for path in ADAM_MODELS_DIR.glob("*.yml"):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            assert {c["name"] for c in model["columns"]} == set(labels[model["name"]][1]), model["name"]
