@@ -38,6 +38,7 @@ class _HashingRaw(io.RawIOBase):
     def __init__(self, fd: int):
         self._file = os.fdopen(fd, "rb", buffering=0)
         self.digest = hashlib.sha256()
+        self.saw_nul = False    # Python >= 3.11's csv reader accepts NUL silently; we do not
 
     def readable(self) -> bool:
         return True
@@ -45,7 +46,10 @@ class _HashingRaw(io.RawIOBase):
     def readinto(self, buffer) -> int:
         n = self._file.readinto(buffer)
         if n:
-            self.digest.update(memoryview(buffer)[:n])
+            chunk = memoryview(buffer)[:n]
+            self.digest.update(chunk)
+            if not self.saw_nul and b"\x00" in chunk.tobytes():
+                self.saw_nul = True
         return n or 0
 
     def drain(self) -> None:
@@ -121,6 +125,8 @@ def iter_records(path: Path, raw: _HashingRaw | None = None) -> Iterator[tuple[i
             raw.release()
     if not seen_any:
         raise CsvProblem("empty_file", f"{path.name} is empty (no header row)")
+    if raw.saw_nul:
+        raise CsvProblem("csv_syntax", _nul_message(path))
 
 
 def _encoding_message(path: Path, exc: UnicodeDecodeError) -> str:
@@ -135,6 +141,15 @@ def _encoding_message(path: Path, exc: UnicodeDecodeError) -> str:
                 return (f"{path.name} is not UTF-8: byte 0x{byte:02X} on line {number} cannot be "
                         f"decoded (Windows-1252/Latin-1?); the site must export UTF-8")
     return f"{path.name} is not UTF-8 ({exc.reason}); the site must export UTF-8"
+
+
+def _nul_message(path: Path) -> str:
+    """A NUL byte means a binary or corrupted export; name its physical line."""
+    with os.fdopen(open_no_follow(path), "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if b"\x00" in line:
+                return f"{path.name} line {number} contains a NUL byte (a binary or corrupted export)"
+    return f"{path.name} contains a NUL byte (a binary or corrupted export)"
 
 
 def scan_csv(path: Path) -> CsvScan:
@@ -160,9 +175,11 @@ def scan_csv(path: Path) -> CsvScan:
     except CsvProblem as problem:
         scan.problems.append(problem)
     finally:
-        raw.drain()
-        scan.sha256 = raw.digest.hexdigest()
-        raw.release()
+        try:
+            raw.drain()
+            scan.sha256 = raw.digest.hexdigest()
+        finally:                # an I/O error while reading must not leak the descriptor
+            raw.release()
     if first_bad is not None:
         width = len(scan.header)
         line, count = first_bad

@@ -67,6 +67,31 @@ def findings_frame(findings: Iterable[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FINDING_SCHEMA) if rows else pl.DataFrame(schema=FINDING_SCHEMA)
 
 
+def merge_shared_transfer_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per transfer-level finding identity within one transfer.
+
+    A transfer finding's identity is study + site + file + rule (site-exports.md), so
+    several problems of one file and rule (a manifest disagreeing with its folder on
+    study, site and transfer id; two missing columns) are *one* finding. Keeping only
+    one of them would lose the others' columns and values, so they are merged:
+    COLUMN_NAME joined with ``,`` (like duplicate_key), VALUE and MESSAGE with ``; ``,
+    in the order the checks produced them.
+    """
+    is_transfer = pl.col("CATEGORY") == TRANSFER
+    transfer = frame.filter(is_transfer)
+    if not transfer.get_column("FINDING_ID").is_duplicated().any():
+        return frame
+    joined = {"COLUMN_NAME": ",", "VALUE": "; ", "MESSAGE": "; "}
+    merged = (
+        transfer.group_by("FINDING_ID", maintain_order=True)
+        .agg(*[pl.col(c).first() for c in FINDING_COLUMNS if c != "FINDING_ID" and c not in joined],
+             *[pl.col(c).drop_nulls().str.join(sep) for c, sep in joined.items()])
+        .with_columns([pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in joined])
+        .select(FINDING_COLUMNS)
+    )
+    return pl.concat([frame.filter(~is_transfer), merged])
+
+
 def apply_findings(con, study: str, site: str, transfer_id: str, findings: Iterable[dict] | str,
                    *, accepted: bool = True, categories: tuple[str, ...] = (ROW, TRANSFER)) -> None:
     """Merge one transfer's findings into audit.findings / audit.finding_occurrences.
@@ -81,7 +106,7 @@ def apply_findings(con, study: str, site: str, transfer_id: str, findings: Itera
         frame = pl.read_parquet(findings)
     else:
         frame = findings_frame(findings)
-    frame = frame.select(FINDING_COLUMNS).cast(FINDING_SCHEMA)
+    frame = merge_shared_transfer_findings(frame.select(FINDING_COLUMNS).cast(FINDING_SCHEMA))
 
     # Only real TRANSFER_IDs order transfers: a badly named (rejected) folder such as
     # "latest" must not make every later transfer of the site look late.

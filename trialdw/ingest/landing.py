@@ -2,8 +2,10 @@
 
 Transfers of a site are processed in TRANSFER_ID order, each one validated, even
 when several arrived since the last run. A transfer already recorded with the same
-manifest sha256 is skipped (a rerun does no load work); an ``incomplete`` one is
-looked at again. Each transfer is one DuckDB transaction.
+manifest sha256 is skipped (a rerun does no load work); an ``incomplete`` one, and
+one rejected because a file could not be read at all (``unreadable``: a landing-zone
+problem such as permissions, not a data defect), are looked at again. Each transfer
+is one DuckDB transaction.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from pathlib import Path
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.findings import apply_findings
 from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
-from trialdw.ingest.model import INCOMPLETE, IngestSummary
+from trialdw.ingest.model import INCOMPLETE, REJECTED, IngestSummary
 from trialdw.ingest.rows import validate_transfer
-from trialdw.ingest.transfers import check_transfer, discover
+from trialdw.ingest.transfers import UNREADABLE, check_transfer, discover
 
 
 def _recorded(con, ref) -> tuple[str, str | None] | None:
@@ -30,7 +32,26 @@ def _manifest_sha(ref) -> str | None:
     path = ref.path / "manifest.json"
     if ref.status is not None or os.path.islink(path) or not path.is_file():
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:         # unreadable now: nothing new can be loaded from it either
+        return None
+
+
+def _rejected_as_unreadable(con, ref) -> bool:
+    """Was the recorded rejection (also) caused by a file the warehouse could not read?"""
+    return bool(con.execute(
+        """SELECT count(*) FROM audit.finding_occurrences AS o JOIN audit.findings AS f USING (FINDING_ID)
+           WHERE f.STUDYID = ? AND f.SITEID = ? AND o.TRANSFER_ID = ? AND f.RULE = ?""",
+        [ref.study, ref.site, ref.transfer_id, UNREADABLE]).fetchall()[0][0])
+
+
+def _forget_attempt(con, ref) -> None:
+    """Drop the audit.transfers / audit.files rows of an attempt that is retried (the
+    attempt's findings and their occurrences stay: they are its history)."""
+    for table in ("audit.transfers", "audit.files"):
+        con.execute(f"DELETE FROM {table} WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+                    [ref.study, ref.site, ref.transfer_id])
 
 
 def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, run_id: str | None,
@@ -44,7 +65,8 @@ def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, ru
         summary.processed.append((*key, INCOMPLETE))
         return INCOMPLETE
     recorded = _recorded(con, ref)
-    if recorded is not None and recorded[0] != INCOMPLETE:
+    retry = recorded is not None and recorded[0] == REJECTED and _rejected_as_unreadable(con, ref)
+    if recorded is not None and recorded[0] != INCOMPLETE and not retry:
         sha = _manifest_sha(ref)
         if sha is None or sha == recorded[1]:
             summary.skipped.append(key)
@@ -59,6 +81,8 @@ def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, ru
         validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir)
     con.execute("BEGIN TRANSACTION")
     try:
+        if retry:
+            _forget_attempt(con, ref)
         if validated is not None:
             load_transfer(con, validated, contracts)
         record_transfer(con, ref, check, run_id)

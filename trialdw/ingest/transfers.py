@@ -4,6 +4,13 @@ loaded) with findings that have no line (site-exports.md, "Validation outcomes")
 
 Nothing outside a transfer folder is ever opened: manifest entries must be plain
 file names, and symbolic links are reported, never followed.
+
+A file (or the folder, or the manifest) the warehouse cannot read at all (an
+``OSError`` such as a permission error) rejects the transfer with an
+``unreadable`` finding instead of stopping the run. Such an error is usually the
+landing zone's (permissions, a half-synced mount), not a defect of the site's
+data, so ``landing.ingest_transfer`` checks a transfer rejected for it again on
+the next run, instead of skipping it as already recorded.
 """
 from __future__ import annotations
 
@@ -25,6 +32,26 @@ TRANSFER_ID_RE = re.compile(r"^\d{8}T\d{6}Z$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST_FIELDS = ("study", "site", "transfer_id", "exported_at", "files")
 MAX_MANIFEST_BYTES = 1 << 20   # a manifest is a few hundred bytes; refuse to read a huge one
+UNREADABLE = "unreadable"
+
+
+def unreadable_message(what: str, exc: OSError) -> str:
+    return (f"{what} cannot be read by the warehouse ({exc.strerror or exc}); nothing of the transfer is "
+            f"loaded. This is a landing-zone problem, not a data defect: the transfer is checked again "
+            f"on the next run")
+
+
+def _manifest_present(folder: Path) -> bool:
+    """Is there a manifest entry? A folder we may not look into counts as complete, so
+    that check_transfer reports it as unreadable instead of it waiting forever as
+    'incomplete' (os.path.lexists says False for both)."""
+    try:
+        os.lstat(folder / MANIFEST)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def is_transfer_id(name: str) -> bool:
@@ -72,7 +99,7 @@ def discover(landing: Path) -> list[TransferRef]:
                 elif not is_transfer_id(folder.name):
                     refs.append(TransferRef(**base, status=REJECTED, problem_rule="folder_name",
                                             problem=f"folder name {folder.name!r} is not a TRANSFER_ID (YYYYMMDDTHHMMSSZ)"))
-                elif not os.path.lexists(path / MANIFEST):
+                elif not _manifest_present(path):
                     refs.append(TransferRef(**base, status=INCOMPLETE,
                                             problem="no manifest.json yet (transfer still being written)"))
                 else:
@@ -121,7 +148,7 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
     try:
         info = os.lstat(path)
     except OSError as exc:
-        c.add(MANIFEST, "manifest_missing", f"manifest.json cannot be read ({exc.strerror})")
+        c.add(MANIFEST, UNREADABLE, unreadable_message(MANIFEST, exc))
         return None, None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
         c.add(MANIFEST, "symlink" if stat.S_ISLNK(info.st_mode) else "manifest_invalid",
@@ -131,8 +158,12 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
     if info.st_size > MAX_MANIFEST_BYTES:
         c.add(MANIFEST, "manifest_invalid", f"manifest.json is {info.st_size} bytes; too large to be a manifest")
         return None, None
-    with os.fdopen(open_no_follow(path), "rb") as handle:
-        data = handle.read()
+    try:
+        with os.fdopen(open_no_follow(path), "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        c.add(MANIFEST, UNREADABLE, unreadable_message(MANIFEST, exc))
+        return None, None
     digest = hashlib.sha256(data).hexdigest()
     try:
         manifest = json.loads(data.decode("utf-8-sig"))
@@ -195,7 +226,11 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
     listed: dict = manifest["files"]
 
     allowed = {f"{d}.csv": d for d in study.domains if d in contracts}
-    present = {e.name: e for e in _subdirs(ref.path) if e.name != MANIFEST}
+    try:
+        present = {e.name: e for e in _subdirs(ref.path) if e.name != MANIFEST}
+    except OSError as exc:
+        c.add(None, UNREADABLE, unreadable_message(f"transfer folder {ref.transfer_id}", exc))
+        return c.result(manifest_sha, exported_at)
 
     for name, entry in present.items():
         if entry.is_symlink():
@@ -246,7 +281,11 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
 
 
 def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) -> FileInfo:
-    scan = scan_csv(c.ref.path / name)
+    try:
+        scan = scan_csv(c.ref.path / name)
+    except OSError as exc:
+        c.add(name, UNREADABLE, unreadable_message(name, exc), domain=domain)
+        return FileInfo(name, domain, None, entry["rows"], None, status="rejected", reason="cannot be read")
     problems: list[str] = []
 
     def reject(rule, message, **kw):
