@@ -1,0 +1,374 @@
+"""Per-study HTML reports (trialdw.report).
+
+One real warehouse is built for the module from synth CSVs (synth → ingest →
+dbt build → endpoints, the flow's steps without Prefect, ~25 s); the reports
+are written from it and checked as HTML, then rendered in headless Chromium.
+The pure helpers (at-risk counts, best % change, swimmer lanes, number
+formats, SVG inlining) are checked on small hand-made frames.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from trialdw.report import page_file_name, write_reports
+from trialdw.report.formatting import count_pct, estimate_cell, p_value
+from trialdw.report.km_plot import at_risk, risk_tick_step, with_time_zero
+from trialdw.report.swimmer import swimmer_lanes
+from trialdw.report.waterfall import best_percent_change
+
+GENERATED_AT = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.timezone.utc)
+STUDIES = ("HCC-REGO-PD1", "HCC-SURU-SC")
+COMMON_FIGURES = ("fig-km-pfs", "fig-km-os", "fig-km-dor", "fig-waterfall", "fig-swimmer")
+
+
+# --------------------------------------------------------------------------- the warehouse
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    """A real warehouse file built by the flow's own steps from synth data."""
+    from trialdw import warehouse as wh
+    from trialdw.config import load_studies, write_config_tables
+    from trialdw.endpoints import compute_all
+    from trialdw.ingest.contracts import load_contracts
+    from trialdw.ingest.landing import ingest_landing
+    from trialdw.ingest.load import ensure_raw_table
+    from trialdw.synth import generate
+    from trialdw.transform import dbt_build
+
+    root = tmp_path_factory.mktemp("report-wh")
+    studies = load_studies()
+    generate(root / "landing", subjects=24, sites=1)
+    paths = wh.WarehousePaths(root / "wh" / "trialdw.duckdb")
+    paths.folder.mkdir()
+    building = wh.start_building_file(paths, "test")
+    with duckdb.connect(str(building)) as con:
+        write_config_tables(con, studies)
+        for contract in load_contracts().values():
+            ensure_raw_table(con, contract)
+        ingest_landing(con, root / "landing", studies, paths.work, "test")
+    result = dbt_build(building)
+    assert result.success, result.failures[:2]
+    compute_all(building)
+    return wh.publish(building, paths)
+
+
+@pytest.fixture(scope="module")
+def reports(warehouse, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("reports")
+    written = write_reports(warehouse, out, generated_at=GENERATED_AT)
+    return {p.stem: p for p in written}
+
+
+def query(db: Path, sql: str, params=None) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+# --------------------------------------------------------------------------- a small HTML reader
+
+class PageParser(HTMLParser):
+    """Figures (id → caption, has <svg>), tables (id → rows of cell texts), all ids."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.figures: dict[str, dict] = {}
+        self.tables: dict[str, list[list[str]]] = {}
+        self.row_attrs: dict[str, list[dict]] = {}
+        self.svg_count = 0
+        self.links: list[str] = []
+        self._figure = self._table = None
+        self._cell: list[str] | None = None
+        self._in_body = self._in_caption = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "a" and "href" in a:
+            self.links.append(a["href"])
+        if tag == "figure":
+            self._figure = a["id"]
+            self.figures[a["id"]] = {"svg": False, "caption": ""}
+        elif tag == "svg":
+            self.svg_count += 1
+            if self._figure:
+                self.figures[self._figure]["svg"] = True
+        elif tag == "figcaption":
+            self._in_caption = True
+        elif tag == "table":
+            self._table = a.get("id")
+            self.tables[self._table], self.row_attrs[self._table] = [], []
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.tables[self._table].append([])
+            self.row_attrs[self._table].append(a)
+        elif tag == "td" and self._in_body:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "figure":
+            self._figure = None
+        elif tag == "figcaption":
+            self._in_caption = False
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_caption and self._figure:
+            self.figures[self._figure]["caption"] += data
+
+
+def parse(text: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(text)
+    return parser
+
+
+# --------------------------------------------------------------------------- the pages, as HTML
+
+def test_one_page_per_study_and_an_index_linking_them(reports):
+    assert sorted(reports) == sorted([*STUDIES, "index"])
+    index = parse(reports["index"].read_text(encoding="utf-8"))
+    assert index.links == [f"{s}.html" for s in STUDIES]
+    assert len(index.tables["study-index"]) == 2
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_every_plot_is_an_inline_svg_with_a_caption(reports, study):
+    page = parse(reports[study].read_text(encoding="utf-8"))
+    expected = COMMON_FIGURES + (("fig-celltype",) if study == "HCC-SURU-SC" else ())
+    assert tuple(page.figures) == expected
+    for fig_id, fig in page.figures.items():
+        assert fig["svg"], fig_id
+        assert len(fig["caption"]) > 40, fig_id
+    assert page.svg_count == len(expected)
+    assert len(page.ids) == len(set(page.ids)), "element ids collide between the inlined SVGs"
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_endpoints_table_has_19_rows_showing_the_warehouse_values(reports, warehouse, study):
+    rows = parse(reports[study].read_text(encoding="utf-8")).tables["endpoints-table"]
+    assert len(rows) == 19
+    by_code = {r[0]: r for r in rows}
+    orr = query(warehouse, "SELECT * FROM analysis.endpoints WHERE STUDYID = ? AND ENDPOINT = 'ORR'", [study]).iloc[0]
+    assert orr["ESTIMATE"] == pytest.approx(orr["N_EVENTS"] / orr["N"])   # responders / EFFFL
+    expected = f"{100 * orr['ESTIMATE']:.1f} % ({100 * orr['LCL']:.1f} %, {100 * orr['UCL']:.1f} %)"
+    assert by_code["ORR"][3:6] == [str(orr["N"]), str(orr["N_EVENTS"]), expected]
+    assert by_code["ORR"][2] == "EFFFL"
+
+
+def test_km_numbers_at_risk_start_with_everyone_analysed(reports, warehouse):
+    """The at-risk row under each KM plot starts at N of the analysis set."""
+    text = reports["HCC-REGO-PD1"].read_text(encoding="utf-8")
+    n = query(warehouse, """SELECT PARAMCD, max(AT_RISK) AS N FROM analysis.km_curves
+                            WHERE STUDYID = 'HCC-REGO-PD1' GROUP BY PARAMCD""").set_index("PARAMCD")["N"]
+    itt = query(warehouse, "SELECT count(*) AS N FROM adam.adsl WHERE STUDYID = 'HCC-REGO-PD1' AND ITTFL = 'Y'")
+    assert n["OS"] == itt["N"].iloc[0]
+    for paramcd in ("PFS", "OS", "DOR"):
+        first = re.search(rf'id="fig-km-{paramcd.lower()}-at-risk-0">\s*<text[^>]*>(\d+)</text>', text)
+        assert int(first.group(1)) == n[paramcd], paramcd
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_ae_table_lists_every_term_under_its_soc(reports, warehouse, study):
+    rows = parse(reports[study].read_text(encoding="utf-8")).tables["ae-table"]
+    ae = query(warehouse, "SELECT * FROM analysis.ae_by_term WHERE STUDYID = ?", [study])
+    soc_rows = [r for r in rows if len(r) == 1]
+    term_rows = [r for r in rows if len(r) > 1]
+    assert len(soc_rows) == ae["AEBODSYS"].nunique() and len(term_rows) == len(ae)
+    first = ae.iloc[0]
+    row = next(r for r in term_rows if r[0] == first["AEDECOD"])
+    n, denominator = int(first["ANY_GRADE"]), int(first["N_SUBJECTS_SAF"])
+    assert row[1] == f"{n} ({100 * n / denominator:.1f})"
+
+
+def test_single_cell_table_only_for_the_single_cell_study(reports, warehouse):
+    sc = parse(reports["HCC-SURU-SC"].read_text(encoding="utf-8")).tables["celltype-table"]
+    change = query(warehouse, "SELECT * FROM analysis.celltype_change WHERE STUDYID = 'HCC-SURU-SC'")
+    assert len(sc) == len(change) > 0
+    assert "celltype-table" not in parse(reports["HCC-REGO-PD1"].read_text(encoding="utf-8")).tables
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_header_says_which_transfers_the_data_are_from(reports, warehouse, study):
+    text = reports[study].read_text(encoding="utf-8")
+    current = query(warehouse, "SELECT SITEID, TRANSFER_ID FROM audit.transfers WHERE STUDYID = ? AND CURRENT = 'Y'",
+                    [study])
+    for _, t in current.iterrows():
+        assert f"site {t['SITEID']}: transfer {t['TRANSFER_ID']}" in text
+    assert "2026-11-21 06:30 UTC" in text
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_page_is_self_contained(reports, study):
+    text = reports[study].read_text(encoding="utf-8")
+    assert not re.search(r"https?:", text), "a URL in the page"
+    assert "<script" not in text and "<link" not in text and " src=" not in text
+    assert "default-src 'none'" in text       # CSP: the browser may fetch nothing at all
+
+
+def test_every_data_value_is_escaped(warehouse, tmp_path):
+    """Hostile text in a title, an AE term and a subject id reaches the page as text."""
+    copy = tmp_path / "hostile.duckdb"
+    shutil.copyfile(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("""UPDATE config.studies SET TITLE = '<script>alert("t")</script> & co'
+                       WHERE STUDYID = 'HCC-REGO-PD1'""")
+        con.execute("""UPDATE analysis.ae_by_term SET AEDECOD = '<img src=x onerror=alert(1)>'
+                       WHERE STUDYID = 'HCC-REGO-PD1' AND AEDECOD = (SELECT min(AEDECOD) FROM analysis.ae_by_term
+                                                                     WHERE STUDYID = 'HCC-REGO-PD1')""")
+        con.execute("""UPDATE adam.adsl SET SUBJID = '$a<b>$' WHERE USUBJID = (SELECT min(USUBJID) FROM adam.adsl
+                       WHERE STUDYID = 'HCC-REGO-PD1' AND SAFFL = 'Y')""")
+    text = (write_reports(copy, tmp_path / "out")[0]).read_text(encoding="utf-8")
+    assert "<script>" not in text and "<img" not in text and "<b>" not in text
+    assert html.escape('<script>alert("t")</script> & co') in text
+    assert html.escape("<img src=x onerror=alert(1)>") in text
+    assert "$a&lt;b&gt;$" in text          # swimmer label: plain text, not mathtext
+
+
+# --------------------------------------------------------------------------- rendered in Chromium
+
+def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("chromium")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={user_data}"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=180, check=True)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (Debian package 'chromium')")
+def test_rendered_in_chromium_plots_and_tables_are_in_the_dom(reports, tmp_path):
+    page = reports["HCC-SURU-SC"]
+    dom = chromium("--dump-dom", page.as_uri(), user_data=tmp_path / "profile").stdout
+    parsed = parse(dom)
+    assert set(parsed.figures) == {*COMMON_FIGURES, "fig-celltype"}
+    assert all(f["svg"] for f in parsed.figures.values())
+    assert len(parsed.tables["endpoints-table"]) == 19
+    assert {"ae-table", "celltype-table"} <= set(parsed.tables)
+
+    from PIL import Image
+
+    shot = tmp_path / "page.png"
+    chromium(f"--screenshot={shot}", "--window-size=1400,2000", page.as_uri(), user_data=tmp_path / "profile2")
+    low, high = Image.open(shot).convert("L").getextrema()
+    assert high - low > 100, "the screenshot is blank"
+
+
+# --------------------------------------------------------------------------- helpers, hand-checked
+
+def test_at_risk_counts_between_curve_rows():
+    curve = pd.DataFrame({"TIME": [0.0, 1.5, 4.0], "SURVIVAL": [1, .8, .4], "LCL": [1, .5, .1], "UCL": [1, .9, .7],
+                          "AT_RISK": [10, 10, 4], "EVENTS": [0, 2, 2], "CENSORED": [0, 0, 2]})
+    # at 0: 10; at 1.5 (a row): 10; at 2 and 3: the next row (4.0) has 4 at risk; past 4.0: nobody
+    assert at_risk(curve, [0, 1.5, 2, 3, 4, 6]) == [10, 10, 4, 4, 4, 0]
+    assert risk_tick_step(4.0) == 1 and risk_tick_step(21) == 3 and risk_tick_step(50) == 6
+
+
+def test_curve_gets_a_time_zero_row_when_missing():
+    curve = pd.DataFrame({"TIME": [2.0], "SURVIVAL": [.5], "LCL": [.1], "UCL": [.9],
+                          "AT_RISK": [2], "EVENTS": [1], "CENSORED": [0]})
+    out = with_time_zero(curve)
+    assert out[["TIME", "SURVIVAL", "AT_RISK"]].values.tolist() == [[0.0, 1.0, 2], [2.0, 0.5, 2]]
+
+
+def _d(s: str) -> pd.Timestamp:
+    return pd.Timestamp(s)
+
+
+def test_best_percent_change_uses_complete_assessments_up_to_first_pd():
+    adsl = pd.DataFrame({"USUBJID": ["A", "B", "C"], "EFFFL": ["Y", "Y", "N"]})
+    sums = pd.DataFrame({
+        "USUBJID": ["A", "A", "A", "A", "B", "C"],
+        "ADT": [_d("2026-02-01"), _d("2026-03-01"), _d("2026-04-01"), _d("2026-05-01"), _d("2026-02-01"),
+                _d("2026-02-01")],
+        "N_TARGET": [2, 2, 2, 2, 1, 1],
+        "N_MEASURED": [2, 1, 2, 2, 1, 1],
+        "SOD": [80.0, 20.0, 120.0, 10.0, 55.0, 1.0],
+        "BASE_SOD": [100.0, 100.0, 100.0, 100.0, 50.0, 10.0],
+    })
+    adrs = pd.DataFrame({"USUBJID": ["A", "A", "B"], "PARAMCD": ["PD", "CBOR", "CBOR"],
+                         "AVALC": ["Y", "SD", "PD"], "ADT": [_d("2026-04-01"), pd.NaT, pd.NaT]})
+    best = best_percent_change(sums, adsl, adrs)
+    # A: 2026-03 is incomplete (1 of 2 lesions), 2026-05 is after the first PD → best is -20 % (80 vs 100)
+    # B: +10 %; C is not efficacy-evaluable. Sorted: largest increase first.
+    assert best.values.tolist() == [["B", 10.0, "PD"], ["A", -20.0, "SD"]]
+
+
+def test_swimmer_lanes_in_months_since_first_dose():
+    adsl = pd.DataFrame({
+        "USUBJID": ["S-1", "S-2", "S-3"], "SUBJID": ["1", "2", "3"], "SAFFL": ["Y", "Y", "N"],
+        "TRTSDT": [_d("2026-01-01"), _d("2026-01-01"), pd.NaT],
+        "TRTEDT": [_d("2026-03-02"), _d("2026-07-20"), pd.NaT],      # 60.875 days = 2 months; 200 days
+        "EOTSTT": ["DISCONTINUED", "ONGOING", None],
+        "DTHDT": [_d("2026-04-01"), pd.NaT, pd.NaT],
+    })
+    adrs = pd.DataFrame({
+        "USUBJID": ["S-2", "S-2", "S-2", "S-1"], "PARAMCD": ["OVR", "OVR", "OVR", "PD"],
+        "AVALC": ["PR", "PR", "CR", "Y"], "ANL01FL": ["Y", "Y", "Y", None],
+        "ADT": [_d("2026-02-12"), _d("2026-01-30"), _d("2026-04-01"), _d("2026-03-02")],
+    })
+    lanes = swimmer_lanes(adsl, adrs).set_index("USUBJID")
+    assert list(lanes.index) == ["S-1", "S-2"]                        # shortest first = drawn at the bottom
+    assert lanes.loc["S-1", "END"] == pytest.approx(60 / 30.4375)
+    assert lanes.loc["S-1", "PD"] == pytest.approx(60 / 30.4375)
+    assert lanes.loc["S-1", "DEATH"] == pytest.approx(90 / 30.4375)
+    assert lanes.loc["S-2", "FIRST_PR"] == pytest.approx(29 / 30.4375)  # the earlier of the two PRs
+    assert lanes.loc["S-2", "FIRST_CR"] == pytest.approx(90 / 30.4375)
+    assert bool(lanes.loc["S-2", "ONGOING"]) and pd.isna(lanes.loc["S-2", "DEATH"])
+
+
+def test_number_formats():
+    months = pd.Series({"N": 8, "ESTIMATE": 6.80082, "LCL": 2.5955, "UCL": None, "UNIT": "months"})
+    rate = pd.Series({"N": 21, "ESTIMATE": 8 / 21, "LCL": 0.181072, "UCL": 0.615646, "UNIT": "proportion"})
+    beyond = pd.Series({"N": 5, "ESTIMATE": None, "LCL": None, "UCL": None, "UNIT": "proportion"})
+    nobody = pd.Series({"N": 0, "ESTIMATE": None, "LCL": None, "UCL": None, "UNIT": "months"})
+    assert estimate_cell(months) == "6.8 (2.6, NR)"
+    assert estimate_cell(rate) == "38.1 % (18.1 %, 61.6 %)"
+    assert estimate_cell(beyond) == "NE (NE, NE)"
+    assert estimate_cell(nobody) == "–"
+    assert count_pct(3, 40) == "3 (7.5)" and count_pct(0, 40) == "0"
+    assert p_value(0.0004) == "< 0.001" and p_value(0.04321) == "0.043" and p_value(None) == "–"
+
+
+def test_study_ids_become_safe_file_names():
+    assert page_file_name("HCC-REGO-PD1") == "HCC-REGO-PD1.html"
+    assert page_file_name("../x/y z") == "_x_y_z.html"
+
+
+def test_inline_svg_has_page_unique_ids_and_leaves_data_text_alone():
+    from trialdw.report.svg import plain, report_style, to_inline_svg
+
+    @report_style
+    def tiny_plot():
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        ax.scatter([0.5], [0.5], marker="s")
+        ax.set_title(plain('id="x" url(#y) <b> $z$'))
+        return to_inline_svg(fig, "fig-t")
+
+    svg = tiny_plot()
+    assert svg.startswith('<svg role="img" aria-labelledby="fig-t-caption"')
+    assert "xmlns" not in svg and "xlink" not in svg and "http" not in svg
+    ids = re.findall(r'<[^>]*\sid="([^"]+)"', svg)
+    refs = re.findall(r'<[^>]*(?:url\(#|href="#)([^)"]+)', svg)
+    assert ids and all(i.startswith("fig-t-") for i in ids)
+    assert refs and set(refs) <= set(ids)
+    assert '>id="x" url(#y) &lt;b&gt; $z$</text>' in svg     # the title, as text, unchanged

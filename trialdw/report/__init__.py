@@ -1,0 +1,122 @@
+"""Per-study HTML reports with plots, from a built warehouse (read-only).
+
+``write_reports(db_path, out_dir)`` writes ``<out_dir>/<STUDYID>.html`` for every
+study and an ``index.html`` linking them. Each page is self-contained (inline
+CSS and SVG, no scripts, no network) and shows: the endpoints table, KM plots
+for PFS, OS and DOR with numbers at risk, a waterfall plot of best % change in
+target-lesion sum, a swimmer plot, the AE table and, for single-cell studies,
+paired cell-type plots and their table. What each plot shows and why:
+docs/report.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from . import celltype_plot, km_plot, swimmer, waterfall
+from .data import StudyReportData, read_warehouse
+from .page import document, figure, header, index_page
+from .tables import ae_table, celltype_table, endpoints_table, esc
+
+KM_ORDER = ("PFS", "OS", "DOR")
+MEDIAN_ENDPOINT = {"PFS": "PFS_MEDIAN", "OS": "OS_MEDIAN", "DOR": "DOR_MEDIAN"}
+KM_ABSENT = {"PFS": "No subjects in the PFS analysis set (EFFFL).",
+             "OS": "No subjects in the OS analysis set (ITTFL).",
+             "DOR": "No confirmed responders, so no duration of response to plot."}
+
+
+def page_file_name(study: str) -> str:
+    """<STUDYID>.html; characters that are not safe in a file name become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", study).lstrip(".") + ".html"
+
+
+def _km_section(data: StudyReportData) -> str:
+    parts = []
+    for paramcd in KM_ORDER:
+        curve = data.km_curves[data.km_curves["PARAMCD"] == paramcd] if not data.km_curves.empty else data.km_curves
+        median = _endpoint(data, MEDIAN_ENDPOINT[paramcd])
+        svg = km_plot.km_svg(paramcd, curve, median, f"fig-km-{paramcd.lower()}") if not curve.empty else None
+        caption = (f"Kaplan–Meier estimate of {esc(km_plot.TITLES[paramcd].lower())} with its pointwise 95 % "
+                   "confidence band (log-log); ticks mark censored subjects; dashed line at 50 %. "
+                   "Source: analysis.km_curves.")
+        parts.append(figure(f"fig-km-{paramcd.lower()}", svg, caption, KM_ABSENT[paramcd]))
+    return "".join(parts)
+
+
+def _endpoint(data: StudyReportData, name: str):
+    if data.endpoints.empty:
+        return None
+    rows = data.endpoints[data.endpoints["ENDPOINT"] == name]
+    return rows.iloc[0] if not rows.empty else None
+
+
+def _response_section(data: StudyReportData) -> str:
+    if data.target_sums is None:
+        waterfall_html = figure("fig-waterfall", None, "", "Waterfall plot not drawn: this warehouse has no "
+                                "intermediate.int_tr_target_sums (built by dbt).")
+    else:
+        best = waterfall.best_percent_change(data.target_sums, data.adsl, data.adrs)
+        efficacy = int((data.adsl["EFFFL"] == "Y").sum()) if not data.adsl.empty else 0
+        caption = (f"Each bar is one subject's smallest % change from baseline in the sum of target-lesion "
+                   f"diameters, over assessments with every target lesion measured, up to the first "
+                   f"progression; colour = confirmed best overall response (CBOR). Dashed lines: +20 % "
+                   f"(progression threshold) and −30 % (partial-response threshold). "
+                   f"{efficacy - len(best)} of {efficacy} efficacy-evaluable subjects have no such "
+                   f"assessment and are not shown.")
+        svg = waterfall.waterfall_svg(best, "fig-waterfall") if not best.empty else None
+        waterfall_html = figure("fig-waterfall", svg, caption,
+                                "No efficacy-evaluable subject has a complete post-baseline tumour assessment yet.")
+    lanes = swimmer.swimmer_lanes(data.adsl, data.adrs)
+    caption = ("Bars: first to last dose (ADSL TRTSDT–TRTEDT); arrow: treatment ongoing. Markers: first CR "
+               "and first PR (investigator overall response, analysis window), first progression, death; "
+               "markers beyond a bar happened after the last dose.")
+    svg = swimmer.swimmer_svg(lanes, "fig-swimmer") if not lanes.empty else None
+    return waterfall_html + figure("fig-swimmer", svg, caption, "No dosed subjects.")
+
+
+def _single_cell_section(data: StudyReportData) -> str:
+    paired = celltype_plot.celltype_pairs(data.adcp)
+    caption = ("One line per subject: proportion of the cell type among all cells of the baseline sample "
+               "and of the first on-treatment sample (adam.adcp); red: medians. p: Wilcoxon signed-rank, "
+               "two-sided, from analysis.celltype_change.")
+    svg = celltype_plot.celltype_svg(paired, data.celltype_change, "fig-celltype") if not paired.empty else None
+    names = dict(zip(paired["PARAMCD"], paired["PARAM"])) if not paired.empty else {}
+    return (figure("fig-celltype", svg, caption, "No subject has both a baseline and an on-treatment sample.")
+            + celltype_table(data.celltype_change, names))
+
+
+def study_page(data: StudyReportData, generated_at: dt.datetime, source_name: str) -> str:
+    sections = [("endpoints", "Endpoints", endpoints_table(data.endpoints)),
+                ("time-to-event", "Time to event", _km_section(data)),
+                ("response", "Tumour response", _response_section(data)),
+                ("safety", "Adverse events", ae_table(data.ae_by_term))]
+    if data.single_cell:
+        sections.append(("single-cell", "Single-cell: cell-type proportions", _single_cell_section(data)))
+    nav = "<nav>" + "".join(f'<a href="#{sid}">{title}</a>' for sid, title, _ in sections) + "</nav>"
+    body = header(data, generated_at, source_name) + nav + "".join(
+        f'<section id="{sid}"><h2>{title}</h2>{content}</section>' for sid, title, content in sections)
+    body += ("<footer>Statistics are those of the warehouse's analysis tables; this page derives only the "
+             "waterfall best % change, the swimmer timelines and the AE grade ≥ 3 column (sum of the worst-grade "
+             "3, 4 and 5 counts) — see docs/report.md.</footer>")
+    return document(f"{data.study} – study report", body)
+
+
+def write_reports(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None) -> list[Path]:
+    """Write one HTML page per study plus index.html into `out_dir`; return the
+    paths written (study pages in STUDYID order, then the index)."""
+    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, listed = [], []
+    for data in read_warehouse(Path(db_path)):
+        path = out_dir / page_file_name(data.study)
+        path.write_text(study_page(data, generated_at, Path(db_path).name), encoding="utf-8")
+        written.append(path)
+        listed.append((data, path.name))
+    index = out_dir / "index.html"
+    index.write_text(index_page(listed, generated_at), encoding="utf-8")
+    return [*written, index]
+
+
+__all__ = ["write_reports", "page_file_name"]

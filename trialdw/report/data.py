@@ -1,0 +1,100 @@
+"""Everything one study's report shows, read from the warehouse (read-only).
+
+The report derives nothing that the warehouse already derives: endpoints, KM
+curves, AE counts and cell-type statistics come from analysis.*; responses and
+dates from adam.*; target-lesion sums from dbt's intermediate.int_tr_target_sums
+(the RECIST sum rule lives there, not here). What the report computes itself
+(best % change per subject, swimmer timelines) is in the plot modules.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class StudyReportData:
+    study: str
+    title: str
+    data_cutoff: dt.date | None
+    transfers: pd.DataFrame          # audit.transfers CURRENT = 'Y': SITEID TRANSFER_ID EXPORTED_AT RECEIVED_AT
+    endpoints: pd.DataFrame
+    km_curves: pd.DataFrame
+    ae_by_term: pd.DataFrame
+    celltype_change: pd.DataFrame
+    adsl: pd.DataFrame
+    adrs: pd.DataFrame
+    adcp: pd.DataFrame
+    target_sums: pd.DataFrame | None  # None: the warehouse has no int_tr_target_sums
+
+    @property
+    def single_cell(self) -> bool:
+        return not self.adcp.empty or not self.celltype_change.empty
+
+
+def _exists(con, schema: str, name: str) -> bool:
+    """Tables and views (dbt's staging/intermediate models are views)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name]).fetchall()[0][0])
+
+
+def _study_rows(con, schema: str, table: str, study: str, order: str = "") -> pd.DataFrame | None:
+    if not _exists(con, schema, table):
+        return None
+    sql = f'SELECT * FROM {schema}."{table}" WHERE STUDYID = ?' + (f" ORDER BY {order}" if order else "")
+    return con.execute(sql, [study]).df()
+
+
+def _or_empty(frame: pd.DataFrame | None) -> pd.DataFrame:
+    return pd.DataFrame() if frame is None else frame
+
+
+def study_ids(con) -> list[str]:
+    """Configured studies plus any study with subjects (a study with no data yet
+    still gets a page, mostly saying so)."""
+    ids: set[str] = set()
+    if _exists(con, "config", "studies"):
+        ids |= {r[0] for r in con.execute("SELECT STUDYID FROM config.studies").fetchall()}
+    if _exists(con, "adam", "adsl"):
+        ids |= {r[0] for r in con.execute("SELECT DISTINCT STUDYID FROM adam.adsl").fetchall()}
+    return sorted(i for i in ids if i is not None)
+
+
+def read_study(con, study: str) -> StudyReportData:
+    title, cutoff = "", None
+    if _exists(con, "config", "studies"):
+        row = con.execute("SELECT TITLE, DATA_CUTOFF FROM config.studies WHERE STUDYID = ?", [study]).fetchall()
+        if row:
+            title, cutoff = row[0][0] or "", row[0][1]
+    transfers = pd.DataFrame()
+    if _exists(con, "audit", "transfers"):
+        transfers = con.execute(
+            """SELECT SITEID, TRANSFER_ID, EXPORTED_AT, RECEIVED_AT FROM audit.transfers
+               WHERE STUDYID = ? AND CURRENT = 'Y' ORDER BY SITEID""", [study]).df()
+    return StudyReportData(
+        study=study, title=title, data_cutoff=cutoff, transfers=transfers,
+        endpoints=_or_empty(_study_rows(con, "analysis", "endpoints", study)),
+        km_curves=_or_empty(_study_rows(con, "analysis", "km_curves", study, "PARAMCD, TIME")),
+        ae_by_term=_or_empty(_study_rows(con, "analysis", "ae_by_term", study)),
+        celltype_change=_or_empty(_study_rows(con, "analysis", "celltype_change", study, "CPTESTCD")),
+        adsl=_or_empty(_study_rows(con, "adam", "adsl", study, "USUBJID")),
+        adrs=_or_empty(_study_rows(con, "adam", "adrs", study, "USUBJID, PARAMCD, ADT")),
+        adcp=_or_empty(_study_rows(con, "adam", "adcp", study, "USUBJID, PARAMCD, ADT")),
+        target_sums=_study_rows(con, "intermediate", "int_tr_target_sums", study, "USUBJID, ADT"),
+    )
+
+
+def read_warehouse(db_path: Path) -> list[StudyReportData]:
+    """All studies of the warehouse file, opened read-only (a report never
+    writes, and read-only lets it run beside readers of the published file)."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return [read_study(con, study) for study in study_ids(con)]
+    finally:
+        con.close()
