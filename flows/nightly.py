@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import uuid
 from pathlib import Path
 
 import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from trialdw import warehouse as wh
 from trialdw.config import load_studies, write_config_tables
@@ -27,14 +29,17 @@ from trialdw.ingest.landing import ingest_transfer
 from trialdw.ingest.load import ensure_raw_table
 from trialdw.ingest.model import IngestSummary, TransferRef
 from trialdw.ingest.transfers import discover
-from trialdw.run_summary import RunFailed, StepTimer, summarise_run
+from trialdw.ops import runlog, testhook
+from trialdw.ops.retry import TRANSIENT_RETRIES
+from trialdw.run_summary import RunFailed, StepTimer, contract_versions, summarise_run
 
-# File I/O and locks can fail transiently; a rejected transfer is data, not a
-# fault, so the data steps themselves are not retried.
-IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10])
+# Retries only where a failure can be transient (file I/O, DuckDB file locks):
+# see trialdw/ops/retry.py. dbt, endpoints and readiness failures are about
+# the data or the code and are never retried; a rejected transfer is an
+# outcome, not an exception.
 
 
-@task(name="prepare building file", **IO_RETRIES)
+@task(name="prepare building file", **TRANSIENT_RETRIES)
 def prepare_building_file(warehouse: str, run_id: str, studies_dir: str | None) -> str:
     """A private copy of the published warehouse, with config and every raw table."""
     paths = wh.WarehousePaths(Path(warehouse))
@@ -49,20 +54,24 @@ def prepare_building_file(warehouse: str, run_id: str, studies_dir: str | None) 
     return str(building)
 
 
-@task(name="discover transfers")
+@task(name="discover transfers", **TRANSIENT_RETRIES)
 def discover_transfers(landing: str) -> list[TransferRef]:
     found = discover(Path(landing))
     get_run_logger().info("found %d transfer folder(s) under %s", len(found), landing)
     return found
 
 
-@task(name="ingest transfer", task_run_name="ingest {ref.study}/{ref.site}/{ref.transfer_id}", **IO_RETRIES)
+@task(name="ingest transfer", task_run_name="ingest {ref.study}/{ref.site}/{ref.transfer_id}",
+      **TRANSIENT_RETRIES)
 def ingest(building: str, ref: TransferRef, studies_dir: str | None, work_dir: str, run_id: str) -> dict:
-    """Transfer checks, row contracts and load of one transfer, in one transaction."""
+    """Transfer checks, row contracts and load of one transfer, in one transaction
+    (so a retry after a transient fault starts from a clean slate)."""
     summary = IngestSummary()
     with duckdb.connect(building) as con:
         outcome = ingest_transfer(con, ref, load_studies(studies_dir), load_contracts(),
                                   Path(work_dir), run_id, summary)
+        if summary.rows_loaded:
+            testhook.pause_here("ingest")  # test-only: killed with the building file open
     get_run_logger().info("%s: %s (%d rows loaded, %d quarantined)", ref.relpath, outcome,
                           summary.rows_loaded, summary.rows_quarantined)
     return {"transfer": ref.relpath, "outcome": outcome, "new": outcome not in ("skipped", "conflict"),
@@ -73,6 +82,10 @@ def ingest(building: str, ref: TransferRef, studies_dir: str | None, work_dir: s
 def build_adam(building: str) -> dict:
     from trialdw.transform import dbt_build
 
+    if testhook.pausing_at("dbt"):
+        # Test-only: leave half of the dbt graph built in the file, then wait to be killed.
+        dbt_build(Path(building), select="staging")
+        testhook.pause_here("dbt")
     result = dbt_build(Path(building))
     get_run_logger().info("dbt: %s", result.summary())
     if not result.success:
@@ -101,62 +114,95 @@ def compute_endpoints(building: str) -> dict:
 
 
 @task(name="analysis-readiness checks")
-def check_readiness(building: str, docs_dir: str) -> dict:
-    from trialdw.readiness import run_readiness_checks
+def check_readiness(building: str, docs_dir: str, contract: str | None) -> dict:
+    from trialdw.readiness import DEFAULT_CONTRACT, run_readiness_checks
 
-    result = run_readiness_checks(Path(building), Path(docs_dir))
+    result = run_readiness_checks(Path(building), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
     if not result.success:
         raise RunFailed("analysis-readiness checks failed: " + "; ".join(result.failures[:3]))
     return {"docs_index": str(result.docs_index) if result.docs_index else None,
             "seconds": result.statistics.get("seconds")}
 
 
-@task(name="publish", **IO_RETRIES)
+@task(name="record run history", **TRANSIENT_RETRIES)
+def record_run_history(building: str, run_log: str, run_id: str, ended_at: dt.datetime,
+                       message: str, details: dict) -> None:
+    """audit.runs of the file about to be published: every run of the log
+    (failed and interrupted ones too) and this one, completed."""
+    records = runlog.RunLog(Path(run_log)).records(running=run_id)
+    for record in records:
+        if record.run_id == run_id:
+            record.ended_at, record.status, record.message = ended_at, runlog.COMPLETED, message
+            record.details = {**record.details, **details}
+    with duckdb.connect(building) as con:
+        runlog.write_runs_table(con, records)
+
+
+@task(name="publish", **TRANSIENT_RETRIES)
 def publish(building: str, warehouse: str, reports_building: str) -> str:
     paths = wh.WarehousePaths(Path(warehouse))
-    published = wh.publish(Path(building), paths)
-    wh.replace_folder(Path(reports_building), paths.reports)
-    return str(published)
+    if Path(building).exists():  # on a retry the file may already have moved
+        wh.publish(Path(building), paths)
+    if Path(reports_building).exists():
+        wh.replace_folder(Path(reports_building), paths.reports)
+    return str(paths.published)
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 @flow(name="trialdw-nightly")
-def nightly(landing: str, warehouse: str, studies_dir: str | None = None) -> dict:
-    """One night: every complete transfer under LANDING into the warehouse FILE."""
+def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
+            readiness_contract: str | None = None) -> dict:
+    """One night: every complete transfer under LANDING into the warehouse FILE.
+
+    ``readiness_contract``: a readiness.yml other than data_contracts/readiness.yml.
+    """
     logger = get_run_logger()
-    if not Path(landing).is_dir():
-        raise RunFailed(f"landing folder {landing} does not exist")
-    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    run_id = new_run_id()
     paths = wh.WarehousePaths(Path(warehouse).resolve())
     timer = StepTimer()
+    start_details = {"landing": str(landing), "warehouse": str(paths.published), "pid": os.getpid(),
+                     "flow_run_id": str(flow_run.id) if flow_run.id else None,
+                     "contract_versions": contract_versions()}
+    # Start and end of every run go to the run log beside the warehouse, failures included.
+    with runlog.recording(runlog.RunLog(paths.run_log), run_id, timer.started_at, wh.code_version(),
+                          start_details, timer.seconds, lambda: timer.failed_step) as outcome:
+        if not Path(landing).is_dir():
+            raise RunFailed(f"landing folder {landing} does not exist")
+        with wh.writer_lock(paths):
+            try:
+                with timer("prepare"):
+                    building = prepare_building_file(str(paths.published), run_id, studies_dir)
+                    work_dir = paths.work / run_id
+                    reports_building = paths.reports_building(run_id)
+                    reports_building.mkdir(parents=True)
 
-    with wh.writer_lock(paths):
-        try:
-            with timer("prepare"):
-                building = prepare_building_file(str(paths.published), run_id, studies_dir)
-                work_dir = paths.work / run_id
-                reports_building = paths.reports_building(run_id)
-                reports_building.mkdir(parents=True)
+                with timer("ingest"):
+                    # Transfers of a site in TRANSFER_ID order: discover() sorts them.
+                    ingested = [ingest(building, ref, studies_dir, str(work_dir), run_id)
+                                for ref in discover_transfers(landing)]
+                with timer("dbt build"):
+                    dbt_summary = build_adam(building)
+                    record_review_findings(building)
+                with timer("endpoints"):
+                    endpoint_summary = compute_endpoints(building)
+                with timer("readiness"):
+                    readiness = check_readiness(building, str(reports_building / "data-docs"),
+                                                readiness_contract)
 
-            with timer("ingest"):
-                # Transfers of a site in TRANSFER_ID order: discover() sorts them.
-                ingested = [ingest(building, ref, studies_dir, str(work_dir), run_id)
-                            for ref in discover_transfers(landing)]
-            with timer("dbt build"):
-                dbt_summary = build_adam(building)
-                record_review_findings(building)
-            with timer("endpoints"):
-                endpoint_summary = compute_endpoints(building)
-            with timer("readiness"):
-                readiness = check_readiness(building, str(reports_building / "data-docs"))
-
-            summary = summarise_run(building, run_id, landing, paths, ingested, timer,
-                                    dbt_summary, endpoint_summary, readiness)
-            (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
-            with timer("publish"):
-                publish(building, str(paths.published), str(reports_building))
-        finally:
-            # Published or not, this run's private files go; the published one stays.
-            wh.remove_stale_building_files(paths)
+                summary = summarise_run(building, run_id, landing, paths, ingested, timer,
+                                        dbt_summary, endpoint_summary, readiness)
+                (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
+                record_run_history(building, str(paths.run_log), run_id,
+                                   dt.datetime.now(dt.timezone.utc), summary.news, summary.details)
+                with timer("publish"):
+                    publish(building, str(paths.published), str(reports_building))
+            finally:
+                # Published or not, this run's private files go; the published one stays.
+                wh.remove_stale_building_files(paths)
+        outcome.message = summary.news
 
     create_markdown_artifact(key="trialdw-night", markdown=summary.markdown,
                              description="trialdw nightly run summary")

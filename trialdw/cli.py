@@ -1,7 +1,8 @@
 """The `trialdw` command line.
 
     trialdw synth OUT [--seed S] [--subjects N] [--sites K]
-    trialdw run --landing DIR --warehouse FILE [--studies DIR]
+    trialdw run --landing DIR --warehouse FILE [--studies DIR] [--readiness-contract YML]
+    trialdw serve --landing DIR --warehouse FILE [--cron "0 2 * * *"] [--timezone TZ] [--name N]
     trialdw sql FILE "SELECT ..."          (read-only)
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
@@ -10,7 +11,7 @@ failures); 1 with a one-line reason when it could not; 2 for bad usage.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -21,11 +22,15 @@ FLOW_FILE = PROJECT_ROOT / "flows" / "nightly.py"
 
 
 def load_nightly_flow():
-    """The flow lives in flows/nightly.py (one readable file); load it by path."""
-    spec = importlib.util.spec_from_file_location("trialdw_flows_nightly", FLOW_FILE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    """The flow lives in flows/nightly.py (one readable file), imported as
+    ``flows.nightly`` from the project root. An importable name matters: a
+    served deployment runs each flow run in a spawned process, which finds the
+    flow again by module name (spawn passes sys.path on to the child)."""
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.append(str(PROJECT_ROOT))
+    module = importlib.import_module("flows.nightly")
+    if Path(module.__file__).resolve() != FLOW_FILE.resolve():
+        raise ConfigError(f"'flows.nightly' resolves to {module.__file__}, not {FLOW_FILE}")
     return module.nightly
 
 
@@ -53,11 +58,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     load_studies(args.studies)  # a broken study file fails here, before Prefect starts
     nightly = load_nightly_flow()
     state = nightly(landing=str(landing), warehouse=str(Path(args.warehouse)),
-                    studies_dir=args.studies, return_state=True)
+                    studies_dir=args.studies, readiness_contract=args.readiness_contract,
+                    return_state=True)
     if not state.is_completed():
+        from trialdw.warehouse import WarehouseBusy
+
         outcome = state.result(raise_on_failure=False)
         reason = str(outcome) if isinstance(outcome, BaseException) else (state.message or state.name)
-        return _fail(f"run failed, previous warehouse left in place: {reason.splitlines()[0]}")
+        reason = (reason.strip().splitlines() or [state.name])[0]
+        if isinstance(outcome, WarehouseBusy):
+            return _fail(f"run refused: {reason}")
+        return _fail(f"run failed, previous warehouse left in place: {reason}")
     summary = state.result()
     print(f"night     : {summary['news']}")
     print(f"warehouse : {summary['warehouse']}")
@@ -68,6 +79,23 @@ def cmd_run(args: argparse.Namespace) -> int:
           " -> SELECT * FROM audit.findings WHERE STATUS = 'open'")
     print(f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
           f" in current transfers; {summary['subjects']} subjects")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Register the nightly deployment with its schedule and serve it until stopped."""
+    from trialdw.config import load_studies
+    from trialdw.ops.serve import ServeError, serve_nightly
+
+    landing = Path(args.landing)
+    if not landing.is_dir():
+        return _fail(f"landing folder {landing} does not exist")
+    load_studies(args.studies)
+    try:
+        serve_nightly(load_nightly_flow(), name=args.name, landing=landing, warehouse=Path(args.warehouse),
+                      studies_dir=args.studies, cron=args.cron, timezone=args.timezone)
+    except ServeError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -112,7 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
     run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
+    run.add_argument("--readiness-contract", default=None,
+                     help="readiness expectations (default: data_contracts/readiness.yml)")
     run.set_defaults(func=cmd_run)
+
+    from trialdw.ops.serve import DEFAULT_CRON, DEFAULT_NAME, DEFAULT_TIMEZONE
+
+    serve = sub.add_parser("serve", help="serve the nightly deployment on a schedule (needs PREFECT_API_URL)")
+    serve.add_argument("--landing", required=True, help="landing folder with site transfers")
+    serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
+    serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
+    serve.add_argument("--timezone", default=DEFAULT_TIMEZONE,
+                       help=f"IANA time zone of the cron schedule (default {DEFAULT_TIMEZONE})")
+    serve.add_argument("--name", default=DEFAULT_NAME,
+                       help=f"deployment name: trialdw-nightly/<name> (default {DEFAULT_NAME})")
+    serve.set_defaults(func=cmd_serve)
 
     sql = sub.add_parser("sql", help="query a warehouse file read-only")
     sql.add_argument("warehouse", help="DuckDB file (opened read-only)")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,16 @@ class RunFailed(RuntimeError):
 class StepTimer:
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     seconds: dict[str, float] = field(default_factory=dict)
+    failed_step: str | None = None  # the step an exception left, for the run log
 
     @contextlib.contextmanager
     def __call__(self, step: str):
         t0 = time.perf_counter()
         try:
             yield
+        except BaseException:
+            self.failed_step = self.failed_step or step
+            raise
         finally:
             self.seconds[step] = round(time.perf_counter() - t0, 2)
 
@@ -39,6 +42,7 @@ class RunSummary:
     counts: dict
     news: str
     markdown: str
+    details: dict = field(default_factory=dict)  # audit.runs DETAILS of this run
 
     def as_dict(self) -> dict:
         return {"run_id": self.run_id, "warehouse": self.published, "news": self.news,
@@ -49,7 +53,7 @@ def _scalar(con, sql: str) -> int:
     return con.execute(sql).fetchone()[0] or 0
 
 
-def _contract_versions() -> dict[str, str]:
+def contract_versions() -> dict[str, str]:
     from trialdw.ingest import contracts
 
     return {name: str(c.version) for name, c in contracts.load_contracts().items()}
@@ -58,7 +62,7 @@ def _contract_versions() -> dict[str, str]:
 def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehousePaths,
                   loaded: list, timer: StepTimer, dbt_summary: dict,
                   endpoint_summary: dict, readiness: dict) -> RunSummary:
-    """Count what the night did, record it in audit.runs, and say it in markdown."""
+    """Count what the night did and say it in markdown (and as audit.runs DETAILS)."""
     with duckdb.connect(building) as con:
         transfers = con.execute(
             """SELECT STUDYID, SITEID, TRANSFER_ID, STATUS, coalesce(REASON, '')
@@ -77,15 +81,9 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
             "findings_resolved": _scalar(con, "SELECT count(*) FROM audit.findings WHERE STATUS = 'resolved'"),
             "subjects": _scalar(con, "SELECT count(*) FROM adam.adsl"),
         }
-        details = {"steps_seconds": timer.seconds, "counts": counts, "dbt": dbt_summary,
-                   "endpoints": endpoint_summary, "contract_versions": _contract_versions(),
-                   "landing": str(landing)}
-        ended = dt.datetime.now(dt.timezone.utc)
-        con.execute(
-            "INSERT OR REPLACE INTO audit.runs VALUES (?, ?, ?, 'completed', ?, ?, ?)",
-            [run_id, timer.started_at.replace(tzinfo=None), ended.replace(tzinfo=None),
-             "published", wh.code_version(), json.dumps(details, default=str)],
-        )
+    details = {"steps_seconds": dict(timer.seconds), "counts": counts, "dbt": dbt_summary,
+               "endpoints": endpoint_summary, "readiness": readiness,
+               "transfers_this_run": [item for item in loaded if item.get("new")]}
     news = (f"{counts['transfers_new']} new transfer(s) processed" if counts["transfers_new"]
             else "nothing new: no transfer arrived since the last run; tables rebuilt from what was loaded")
     lines = [
@@ -104,4 +102,5 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
         "",
         "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
     ]
-    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news, "\n".join(lines) + "\n")
+    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news,
+                      "\n".join(lines) + "\n", details)

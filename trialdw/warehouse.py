@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from trialdw.config import PROJECT_ROOT
+from trialdw.ops import testhook
 
 AUDIT_DDL = Path(__file__).with_name("sql") / "audit.sql"
 
@@ -51,6 +52,11 @@ class WarehousePaths:
         return self.folder / f".{self.reports.name}.building-{run_id}"
 
     @property
+    def run_log(self) -> Path:
+        """Append-only log of every run, failures included (trialdw.ops.runlog)."""
+        return self.folder / f"{self.published.stem}-runs.jsonl"
+
+    @property
     def work(self) -> Path:
         """Scratch space for a run's intermediate files (Parquet, logs)."""
         return self.folder / f".{self.published.stem}-work"
@@ -69,9 +75,12 @@ def writer_lock(paths: WarehousePaths):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            # Refuse rather than wait: a scheduled night that finds another run
+            # going on has nothing to add, and a person gets the answer at once.
+            holder = paths.lock.read_text().strip() or "?"
             raise WarehouseBusy(
-                f"another trialdw run is writing {paths.published} (lock {paths.lock}); "
-                "wait for it to finish"
+                f"another trialdw run is writing {paths.published} (pid {holder}); "
+                "try again when it has finished"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -114,6 +123,7 @@ def publish(building: Path, paths: WarehousePaths) -> Path:
         raise RuntimeError(f"{wal} still exists after CHECKPOINT; refusing to publish")
     with open(building, "rb") as fh:
         os.fsync(fh.fileno())
+    testhook.pause_here("publish")
     os.replace(building, paths.published)
     dir_fd = os.open(paths.folder, os.O_RDONLY)
     try:

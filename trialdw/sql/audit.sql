@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS audit.runs (
     RUN_ID        VARCHAR PRIMARY KEY,
     STARTED_AT    TIMESTAMP,
     ENDED_AT      TIMESTAMP,
-    STATUS        VARCHAR,          -- running / completed / failed
+    STATUS        VARCHAR,          -- completed / failed / refused / interrupted
     MESSAGE       VARCHAR,
     CODE_VERSION  VARCHAR,
     DETAILS       JSON              -- per-step timings, row counts, contract versions
