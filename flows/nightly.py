@@ -124,6 +124,21 @@ def check_readiness(building: str, docs_dir: str, contract: str | None) -> dict:
             "seconds": result.statistics.get("seconds")}
 
 
+@task(name="write reports")
+def write_reports(building: str, reports_dir: str, previous: str, run_id: str) -> dict:
+    """What people read in the morning, published together with the warehouse:
+    the data managers' review page + findings CSV, and one report per study."""
+    from trialdw.report import write_reports as write_study_reports
+    from trialdw.review_page import write_review_page
+
+    review = write_review_page(Path(building), Path(reports_dir), previous_db=Path(previous), run_id=run_id,
+                               warehouse_name=Path(previous).name)
+    pages = write_study_reports(Path(building), Path(reports_dir) / "study-reports")
+    return {"review_page": str(review.html_path), "findings_csv": str(review.csv_path),
+            "review_markdown": review.markdown, "study_reports": [str(p) for p in pages],
+            "review_counts": review.counts.as_dict()}
+
+
 @task(name="record run history", **TRANSIENT_RETRIES)
 def record_run_history(building: str, run_log: str, run_id: str, ended_at: dt.datetime,
                        message: str, details: dict) -> None:
@@ -136,6 +151,18 @@ def record_run_history(building: str, run_log: str, run_id: str, ended_at: dt.da
             record.details = {**record.details, **details}
     with duckdb.connect(building) as con:
         runlog.write_runs_table(con, records)
+
+
+@task(name="export Parquet and XPT", **TRANSIENT_RETRIES)
+def export_tables(published: str, exports_dir: str, run_id: str) -> dict:
+    """Per-study Parquet and SAS XPT copies of the night that was just published."""
+    from trialdw.exports import write_exports
+
+    result = write_exports(Path(published), Path(exports_dir), run_id)
+    if result.non_ascii:
+        get_run_logger().warning("XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
+                                 len(result.non_ascii), ", ".join(result.non_ascii[:5]))
+    return {"exports": str(result.latest), "files": len(result.files)}
 
 
 @task(name="publish", **TRANSIENT_RETRIES)
@@ -192,13 +219,19 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
                     readiness = check_readiness(building, str(reports_building / "data-docs"),
                                                 readiness_contract)
 
+                with timer("reports"):
+                    reports = write_reports(building, str(reports_building), str(paths.published), run_id)
+
                 summary = summarise_run(building, run_id, landing, paths, ingested, timer,
                                         dbt_summary, endpoint_summary, readiness)
+                summary.markdown += "\n" + reports["review_markdown"]
                 (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
                 record_run_history(building, str(paths.run_log), run_id,
                                    dt.datetime.now(dt.timezone.utc), summary.news, summary.details)
                 with timer("publish"):
                     publish(building, str(paths.published), str(reports_building))
+                with timer("exports"):
+                    exports = export_tables(str(paths.published), str(paths.exports), run_id)
             finally:
                 # Published or not, this run's private files go; the published one stays.
                 wh.remove_stale_building_files(paths)
@@ -207,4 +240,6 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
     create_markdown_artifact(key="trialdw-night", markdown=summary.markdown,
                              description="trialdw nightly run summary")
     logger.info("published %s", paths.published)
-    return summary.as_dict()
+    return {**summary.as_dict(), "exports": exports["exports"],
+            "review_page": str(paths.reports / "review.html"),
+            "study_reports": str(paths.reports / "study-reports" / "index.html")}

@@ -123,6 +123,21 @@ def test_run_is_recorded_and_reports_written_beside_the_warehouse(night):
     reports = Path(result["reports"])
     assert (reports / "run-summary.md").read_text().startswith("# trialdw night")
     assert (reports / "data-docs" / "index.html").exists()
+    # what people read in the morning, published with the warehouse
+    assert "Data review" in (reports / "review.html").read_text()
+    assert (reports / "findings.csv").read_text(encoding="utf-8-sig").startswith("FINDING_ID")
+    assert result["study_reports"] == str(reports / "study-reports" / "index.html")
+    assert {p.name for p in (reports / "study-reports").iterdir()} == {"index.html", *(f"{s}.html" for s in STUDIES)}
+    # exports of the published night: Parquet and XPT per study, behind a stable link
+    latest = Path(result["exports"])
+    assert latest.name == "latest" and latest.is_symlink()
+    for study in STUDIES:
+        assert (latest / study / "adam" / "adsl.parquet").exists() and (latest / study / "xpt" / "adsl.xpt").exists()
+    n_adsl = _query(night["warehouse"], "SELECT count(*) FROM adam.adsl WHERE STUDYID = ?", [STUDIES[0]])[0][0]
+    with wh.connect_read_only(night["warehouse"]) as con:
+        exported = con.execute("SELECT count(*) FROM read_parquet(?)",
+                               [str(latest / STUDIES[0] / "adam" / "adsl.parquet")]).fetchall()[0][0]
+    assert exported == n_adsl
     runs = _query(night["warehouse"], "SELECT STATUS, DETAILS FROM audit.runs")
     assert len(runs) == 1 and runs[0][0] == "completed"
     details = json.loads(runs[0][1])

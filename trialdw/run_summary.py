@@ -91,7 +91,9 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
         "",
         f"- {news}",
         f"- warehouse: `{paths.published}`",
-        f"- reports: `{paths.reports}` (Data Docs: `data-docs/index.html`)",
+        f"- reports: `{paths.reports}`: `review.html` and `findings.csv` (data managers), "
+        "`study-reports/index.html` (statisticians), `data-docs/index.html` (readiness checks)",
+        f"- exports: `{paths.exports / 'latest'}` (Parquet and SAS XPT per study)",
         f"- subjects in ADSL: {counts['subjects']}",
         f"- rows loaded / quarantined (current transfers): {counts['rows_loaded']} / {counts['rows_quarantined']}",
         f"- findings open / resolved: {counts['findings_open']} / {counts['findings_resolved']}",

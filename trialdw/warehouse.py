@@ -48,6 +48,11 @@ class WarehousePaths:
     def reports(self) -> Path:
         return self.folder / f"{self.published.stem}-reports"
 
+    @property
+    def exports(self) -> Path:
+        """Parquet/XPT copies per run and study, with a stable ``latest`` link."""
+        return self.folder / f"{self.published.stem}-exports"
+
     def reports_building(self, run_id: str) -> Path:
         return self.folder / f".{self.reports.name}.building-{run_id}"
 

@@ -30,13 +30,16 @@ class ReviewPageSummary:
 
 
 def write_review_page(db_path: Path, out_dir: Path, *, data_docs: str | None = "data-docs/index.html",
-                      previous_db: Path | None = None, run_id: str | None = None) -> ReviewPageSummary:
+                      previous_db: Path | None = None, run_id: str | None = None,
+                      warehouse_name: str | None = None) -> ReviewPageSummary:
     """Write ``<out_dir>/review.html`` and ``<out_dir>/findings.csv`` from the warehouse at ``db_path``.
 
     ``data_docs``: link to the Great Expectations Data Docs, relative to ``out_dir``
     (None: no link). ``previous_db``: the warehouse published by the previous night,
     to tell what is new/resolved since then; ``run_id``: this run, for when no previous
-    file is given (see ``trialdw.review_page.changes`` for the rule).
+    file is given (see ``trialdw.review_page.changes`` for the rule). ``warehouse_name``:
+    the name shown in the header (the flow builds into a private file that is published
+    under another name); default ``db_path``'s name.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +48,8 @@ def write_review_page(db_path: Path, out_dir: Path, *, data_docs: str | None = "
         data = read_review_data(con, changes)
     counts = count_findings(data.findings)
     html_path = out_dir / "review.html"
-    html_path.write_text(render_page(data, counts, warehouse_name=Path(db_path).name, data_docs=data_docs),
+    html_path.write_text(render_page(data, counts, warehouse_name=warehouse_name or Path(db_path).name,
+                                     data_docs=data_docs),
                          encoding="utf-8")
     csv_path = write_findings_csv(data.findings, out_dir / "findings.csv")
     markdown = markdown_summary(data.findings, data.transfers, counts, changes.basis)
