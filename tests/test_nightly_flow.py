@@ -69,8 +69,19 @@ def test_every_planted_defect_is_a_finding_at_its_file_line_and_column(night):
     found = {(file, line, column) for file, line, columns in _query(
         night["warehouse"], "SELECT o.SOURCE_FILE, o.SOURCE_LINE, f.COLUMN_NAME FROM audit.finding_occurrences o "
                             "JOIN audit.findings f USING (FINDING_ID)") for column in columns.split(",")}
-    for defect in night["synth"].defects:
+    row_defects = [d for d in night["synth"].defects if d.category == "row"]
+    assert row_defects
+    for defect in row_defects:
         assert (defect.file, defect.line, defect.column) in found, defect
+    # Data-review defects have no line (cross-record findings): by study, site, subject and rule,
+    # and the review category holds exactly them, opened by the latest transfer.
+    planted = {(d.file.split("/")[0], d.file.split("/")[1], d.usubjid, d.rule)
+               for d in night["synth"].defects if d.category == "review"}
+    assert {rule for *_, rule in planted} == {"ovr_vs_recist", "death_date_disagreement"}
+    review = _query(night["warehouse"], "SELECT STUDYID, SITEID, USUBJID, RULE, STATUS, FIRST_SEEN_TRANSFER "
+                                        "FROM audit.findings WHERE CATEGORY = 'review'")
+    assert {r[:4] for r in review} == planted and len(review) == len(planted)
+    assert {r[4:] for r in review} == {("open", "20261119T020000Z")}
 
 
 def test_a_defect_fixed_in_the_later_transfer_is_resolved_there(night):

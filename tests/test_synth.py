@@ -219,8 +219,16 @@ def test_planted_defects_are_where_the_summary_says(landing):
         elif d.column == "AESEQ":
             same = [r for r in records.values() if (r["USUBJID"], r["AESEQ"]) == (row["USUBJID"], value)]
             assert len(same) == 2
+        elif d.column == "RSSTRESC":     # checked against TR in test_review_defects_...
+            assert row["RSTESTCD"] in ("OVRLRESP", "TRGRESP") and value == "PR"
+        elif d.column == "DSSTDTC":
+            assert row["DSDECOD"] == "DEATH" and row["DSSCAT"] == "END OF STUDY"
         else:
             pytest.fail(f"unexpected defect column {d.column}")
+        assert d.usubjid == row["USUBJID"]
+        # Row defects are findings at their line; the review ones only the data review sees.
+        expected_category = "review" if d.column in ("RSSTRESC", "DSSTDTC") else "row"
+        assert (d.category, d.rule is None) == (expected_category, expected_category == "row"), d
         seen[(study, d.column)].add(transfer)
     for study in ("HCC-REGO-PD1", "HCC-SURU-SC"):
         assert seen[(study, "SEX")] == {EARLY}                        # corrected later -> resolved
@@ -229,10 +237,74 @@ def test_planted_defects_are_where_the_summary_says(landing):
         assert seen[(study, "AETERM")] == {EARLY, LATE}
         assert seen[(study, "AEOUT")] == {LATE}                       # new in the later transfer
         assert seen[(study, "AESEQ")] == {LATE}
+        assert seen[(study, "RSSTRESC")] == {LATE}                    # review defects: new in the later one
+    assert seen[("HCC-REGO-PD1", "DSSTDTC")] == {LATE} and ("HCC-SURU-SC", "DSSTDTC") not in seen
     # The corrected row is the same record, now valid.
     bad_sex = next(d for d in summary.defects if d.column == "SEX" and d.file.startswith("HCC-REGO-PD1"))
     usubjid = dict(read_records(out / bad_sex.file))[bad_sex.line]["USUBJID"]
     assert next(r for r in rows(out, "HCC-REGO-PD1", "DM") if r["USUBJID"] == usubjid)["SEX"] in ("M", "F")
+
+
+def test_review_defects_disagree_across_records_and_are_new_in_the_latest_transfer(landing):
+    """One investigator PR over an SD target sum per study, one DS death date a day after DM (REGO)."""
+    out, summary, _ = landing
+    for study in ("HCC-REGO-PD1", "HCC-SURU-SC"):
+        planted = planted_review(summary, study, "RS")
+        assert {t for _, t in planted} == {"OVRLRESP", "TRGRESP"} and len({u for u, _ in planted}) == 1
+        (u, _), ovr = next(iter(planted.items()))
+        visit = int(ovr["VISITNUM"])
+        targets = {r["TULNKID"] for r in rows(out, study, "TU") if r["USUBJID"] == u and r["TUORRES"] == "TARGET"}
+        sod = defaultdict(int)
+        for r in rows(out, study, "TR"):
+            if r["USUBJID"] == u and r["TRLNKID"] in targets:
+                sod[int(r["VISITNUM"])] += int(r["TRSTRESN"])
+        # SD by RECIST 1.1: less than a 30 % decrease from baseline, less than a 20 % increase over the
+        # nadir (no CR/PR before it, so the nadir is the smallest earlier sum).
+        nadir = min(sod[v] for v in sod if v < visit)
+        assert 0.7 * sod[0] < sod[visit] < 1.2 * nadir, (u, dict(sod))
+        ovrl = {int(r["VISITNUM"]): r["RSSTRESC"] for r in rows(out, study, "RS")
+                if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"}
+        assert ovrl[visit] == "PR" and ovrl[visit + 1] == "PR"              # a real PR follows: mild
+        assert sum(r in ("CR", "PR") for n, r in ovrl.items() if n > visit) >= 2   # ... already confirmed
+        assert not {"CR", "PR"} & {v for n, v in ovrl.items() if n < visit}
+        early = {int(r["VISITNUM"]): r["RSSTRESC"] for r in rows(out, study, "RS", EARLY)
+                 if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"}
+        assert early.get(visit, "SD") == "SD"                               # as read in the earlier transfer
+    (u, _), death = next(iter(planted_review(summary, "HCC-REGO-PD1", "DS").items()))
+    dthdtc = next(r["DTHDTC"] for r in rows(out, "HCC-REGO-PD1", "DM") if r["USUBJID"] == u)
+    assert dt.date.fromisoformat(death["DSSTDTC"]) - dt.date.fromisoformat(dthdtc) == dt.timedelta(days=1)
+    assert [r["DSSTDTC"] for r in rows(out, "HCC-REGO-PD1", "DS", EARLY)
+            if r["USUBJID"] == u and r["DSDECOD"] == "DEATH"] in ([], [dthdtc], [dthdtc, dthdtc])
+    assert not planted_review(summary, "HCC-SURU-SC", "DS")
+    assert "[data review: ovr_vs_recist]" in summary.describe()
+
+
+def test_review_defects_change_nothing_but_their_own_rows(landing, clean_landing):
+    """Against the clean landing (same seed): RS and DS differ only on the planted lines, and the
+    domains no defect touches are byte-identical, so no other subject's course moved."""
+    out, summary, _ = landing
+    clean, _ = clean_landing
+    review_lines = defaultdict(set)
+    for d in summary.defects:
+        if d.category == "review":
+            review_lines[d.file].add(d.line)
+    for study in ("HCC-REGO-PD1", "HCC-SURU-SC"):
+        for transfer in (EARLY, LATE):
+            for domain in ("RS", "DS"):
+                rel = f"{study}/101/{transfer}/{domain}.csv"
+                planted, unplanted = read_records(out / rel), read_records(clean / rel)
+                assert [line for line, _ in planted] == [line for line, _ in unplanted]
+                differ = {line for (line, a), (_, b) in zip(planted, unplanted) if a != b}
+                assert differ == review_lines[rel], rel
+            for domain in ("TU", "TR", "EX", "SS", "SC"):
+                rel = f"{study}/101/{transfer}/{domain}.csv"
+                assert (out / rel).read_bytes() == (clean / rel).read_bytes(), rel
+
+
+def test_defect_keeps_its_four_field_form():
+    from trialdw.synth import Defect
+    d = Defect("S/101/T/AE.csv", 2, "AEENDTC", "why")
+    assert (d.category, d.rule, d.usubjid) == ("row", None, None) and d[:4] == ("S/101/T/AE.csv", 2, "AEENDTC", "why")
 
 
 def test_clean_landing_has_no_defects(clean_landing):
@@ -275,10 +347,22 @@ def test_recist_timepoint_hand_checked(case, expected):
     assert (tp.trgresp, tp.ntrgresp, tp.ovrlresp) == expected
 
 
+def planted_review(summary, study: str, domain: str) -> dict[str, dict]:
+    """USUBJID -> row of each review defect planted in the study's latest file of that domain."""
+    planted = {}
+    for d in summary.defects:
+        if d.category == "review" and d.file == f"{study}/101/{LATE}/{domain}.csv":
+            row = dict(read_records(summary.out / d.file))[d.line]
+            planted[(row["USUBJID"], row.get("RSTESTCD"))] = row
+    return planted
+
+
 def test_investigator_responses_agree_with_the_diameters(landing):
-    """Recompute every TRGRESP from TR with the RECIST arithmetic of the analysis spec."""
-    out, _, _ = landing
+    """Recompute every TRGRESP from TR with the RECIST arithmetic of the analysis spec:
+    they all agree except the one planted misread per study."""
+    out, summary, _ = landing
     compared = 0
+    disagree = set()
     for study in ("HCC-REGO-PD1", "HCC-SURU-SC"):
         tu = by_subject(rows(out, study, "TU"))
         tr = by_subject(rows(out, study, "TR"))
@@ -309,15 +393,20 @@ def test_investigator_responses_agree_with_the_diameters(landing):
                     expected = "PR"
                 else:
                     expected = "SD"
-                assert trg[num] == expected, (u, num, sizes, baseline, nadir)
+                if trg[num] != expected:
+                    disagree.add((study, u, num, trg[num], expected))
                 if expected != "NE":
                     nadir = min(nadir, sod)
                 compared += 1
     assert compared > 150
+    planted = {(study, u, int(row["VISITNUM"]), "PR", "SD")
+               for study in ("HCC-REGO-PD1", "HCC-SURU-SC")
+               for (u, testcd), row in planted_review(summary, study, "RS").items() if testcd == "TRGRESP"}
+    assert len(planted) == 2 and disagree == planted
 
 
 def test_a_mix_of_courses_and_disposition(landing):
-    out, _, _ = landing
+    out, summary, _ = landing
     study = "HCC-REGO-PD1"
     dm = {r["USUBJID"]: r for r in rows(out, study, "DM")}
     ex = by_subject(rows(out, study, "EX"))
@@ -339,11 +428,14 @@ def test_a_mix_of_courses_and_disposition(landing):
     assert death_no_pd
     bors = {r["RSSTRESC"] for u in dm for r in ovr[u]}
     assert {"CR", "PR", "SD", "PD", "NE"} <= bors
+    death_dates_differ = set()
     for u, r in dm.items():
         assert r["RFICDTC"] <= r["ENRLDTC"] and 18 <= int(r["AGE"]) <= 120
         assert (r["DTHFL"] == "Y") == (r["DTHDTC"] != "")
         deaths = [d["DSSTDTC"] for d in ds[u] if d["DSDECOD"] == "DEATH"]
-        assert all(d == r["DTHDTC"] for d in deaths) and (bool(deaths) == bool(r["DTHDTC"]))
+        assert bool(deaths) == bool(r["DTHDTC"])
+        death_dates_differ |= {u for d in deaths if d != r["DTHDTC"]}
+    assert death_dates_differ == {u for u, _ in planted_review(summary, study, "DS")}   # only the planted one
 
 
 def test_dates_respect_treatment_and_death(landing):

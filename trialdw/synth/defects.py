@@ -3,8 +3,10 @@
 Each defect is a small edit of one generated record (or one extra row) at the
 first site of a study, chosen deterministically: the first subject, in roster
 order, with a record that qualifies in every transfer the defect is meant to
-be in. Every defect is a *row* problem the warehouse quarantines (or loads
-with a warning); none rejects a whole transfer.
+be in. Every defect here is a *row* problem the warehouse quarantines (or
+loads with a warning); none rejects a whole transfer. The data-review defects
+(valid rows that disagree with each other) are in ``review_defects.py``; this
+injector places both kinds.
 
 Life cycle across the cumulative transfers (``presence``):
 - ``earlier``: in every transfer but the latest, corrected in the latest (-> resolved);
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 from trialdw.synth.records import Record
+from trialdw.synth.review_defects import REVIEW, REVIEW_DEFECT_SPECS, ReviewDefectSpec
+
+ROW = "row"   # Defect.category of a row defect, as in audit.findings.CATEGORY
 
 
 class Defect(NamedTuple):
@@ -25,6 +30,10 @@ class Defect(NamedTuple):
     line: int          # physical line where the record starts (header = 1)
     column: str
     description: str
+    # Added later, with defaults so the four-field form still works:
+    category: str = ROW          # "row": a finding at file/line/column; "review": a data-review finding
+    rule: str | None = None      # review defects: the review rule expected (RULE in audit.findings)
+    usubjid: str | None = None   # the subject whose record was edited
 
 
 @dataclass(frozen=True)
@@ -86,23 +95,41 @@ DEFECT_SPECS: tuple[DefectSpec, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """A record the injector will edit: in which transfers, how, and what it reports."""
+    transfers: range
+    mutate: Callable[[dict[str, str]], list[dict[str, str]]]
+    column: str
+    description: str
+    category: str = ROW
+    rule: str | None = None
+
+    def defect(self, file: str, line: int, usubjid: str) -> Defect:
+        return Defect(file, line, self.column, self.description, self.category, self.rule, usubjid)
+
+
 class DefectInjector:
     """Claims records for the defect specs, subject by subject, and edits their rows."""
 
     def __init__(self, cuts: list[dt.date], chosen_subject: str | None,
-                 specs: tuple[DefectSpec, ...] = DEFECT_SPECS):
+                 specs: tuple[DefectSpec, ...] = DEFECT_SPECS, study: str | None = None,
+                 review_specs: tuple[ReviewDefectSpec, ...] = REVIEW_DEFECT_SPECS):
         self.cuts = cuts
         self.chosen_subject = chosen_subject
         self.pending = [s for s in specs if len(s.transfers(len(cuts)))]
-        self._claims: dict[int, DefectSpec] = {}
+        # Review defects need the study (some are planted in one study only); without it, none.
+        self.pending_review = [s for s in review_specs if study is not None and s.applies_to(study)]
+        self._claims: dict[int, _Claim] = {}
 
     def claim(self, usubjid: str, records: list[Record]) -> None:
         """Pick this subject's records for specs not yet placed (call once per subject)."""
         self._claims = {}
+        claimed_domains: set[str] = set()
         for spec in list(self.pending):
             if spec.only_subject != (usubjid == self.chosen_subject):
                 continue   # the chosen subject carries only its own defect: its rows are orphans anyway
-            if any(s.domain == spec.domain for s in self._claims.values()):
+            if spec.domain in claimed_domains:
                 continue   # spread the defects over subjects, one per domain and subject
             wanted = spec.transfers(len(self.cuts))
             for record in records:
@@ -110,12 +137,23 @@ class DefectInjector:
                     continue
                 rows = [record.as_of(self.cuts[t]) for t in wanted]
                 if all(r is not None and spec.qualifies(r) for r in rows):
-                    self._claims[id(record)] = spec
+                    self._claims[id(record)] = _Claim(wanted, spec.mutate, spec.column, spec.description)
+                    claimed_domains.add(spec.domain)
                     self.pending.remove(spec)
                     break
+        if usubjid == self.chosen_subject:
+            return
+        latest = range(len(self.cuts) - 1, len(self.cuts))   # review defects are new in the latest transfer
+        for review in list(self.pending_review):
+            edits = review.choose(records, self.cuts[-1])
+            if not edits or any(id(e.record) in self._claims for e in edits):
+                continue
+            for e in edits:
+                self._claims[id(e.record)] = _Claim(latest, e.mutate, e.column, e.description, REVIEW, review.rule)
+            self.pending_review.remove(review)
 
-    def render(self, transfer_index: int, record: Record, row: dict[str, str]) -> list[tuple[dict, DefectSpec | None]]:
-        spec = self._claims.get(id(record))
-        if spec is None or transfer_index not in spec.transfers(len(self.cuts)):
+    def render(self, transfer_index: int, record: Record, row: dict[str, str]) -> list[tuple[dict, _Claim | None]]:
+        claim = self._claims.get(id(record))
+        if claim is None or transfer_index not in claim.transfers:
             return [(row, None)]
-        return [(r, spec) for r in spec.mutate(row)]
+        return [(r, claim) for r in claim.mutate(row)]

@@ -47,7 +47,8 @@ class SynthSummary:
                          f"{len(t.files)} files, {rows} rows")
         if self.defects:
             lines.append(f"deliberate defects ({len(self.defects)} rows; see docs/synth.md):")
-            lines += [f"  {d.file}:{d.line} {d.column}: {d.description}" for d in self.defects]
+            lines += [f"  {d.file}:{d.line} {d.column}: {d.description}"
+                      + (f" [data review: {d.rule}]" if d.category == "review" else "") for d in self.defects]
         else:
             lines.append("no deliberate defects (clean landing)")
         return "\n".join(lines)
@@ -109,11 +110,11 @@ def _write_site(out: Path, seed: int, study: StudyConfig, siteid: str, roster: l
                     if row is None:
                         continue
                     rendered = injector.render(t, record, row) if injector is not None else [(row, None)]
-                    for out_row, spec in rendered:
+                    for out_row, claim in rendered:
                         line = writers[t][record.domain].write(out_row)
-                        if spec is not None:
+                        if claim is not None:
                             rel = f"{study.study}/{siteid}/{layout.transfer_id(cut)}/{record.domain}.csv"
-                            defects.append(Defect(rel, line, spec.column, spec.description))
+                            defects.append(claim.defect(rel, line, plan.usubjid))
     finally:
         closed = [{f"{d}.csv": w.close() for d, w in ws.items()} for ws in writers]
     summaries = []
@@ -155,7 +156,7 @@ def generate(out: Path, seed: int = 20261121, subjects: int = 24, sites: int = 1
             if defects and site_index == 0:
                 # The invalid-SEX defect orphans the subject's rows: put it on a subject with few.
                 chosen = next((p for p in roster if p.never_dosed), roster[0]).usubjid
-                injector = DefectInjector(cuts, chosen)
+                injector = DefectInjector(cuts, chosen, study=study.study)
             written = _write_site(out, seed, study, siteid, roster, cuts, injector, summary.defects, gf_background)
             summary.transfers += written
             if progress is not None:
