@@ -267,3 +267,13 @@ def test_checks_that_cannot_run_are_failures_not_passes(tmp_path):
     assert result.failures[1] == ('adam.adsl: AGEYRS >= 18 could not be evaluated: '
                                   'Error: The column "AGEYRS" in BatchData does not exist. '
                                   '[ExpectColumnValuesToBeBetween]')
+
+
+def test_malformed_or_missing_contract_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "readiness.yml"
+    bad.write_text("tables:\n  adsl: [unclosed\n")
+    with pytest.raises(ReadinessContractError, match=r"readiness.yml: cannot read readiness contract") as err:
+        load_contract(bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ReadinessContractError, match="cannot read readiness contract"):
+        load_contract(tmp_path / "absent.yml")

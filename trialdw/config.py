@@ -147,12 +147,18 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     )
 
 
+def read_yaml(path: Path, error: type[Exception], what: str):
+    """A YAML file's content; a missing or malformed file raises ``error`` with
+    a one-line message naming the file (configuration is data a person edits)."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read {what} ({' '.join(str(exc).split())})") from exc
+
+
 def load_study(path: Path) -> StudyConfig:
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read study file ({exc})") from exc
+    doc = read_yaml(path, ConfigError, "study file")
     cfg = parse_study(doc, str(path))
     return StudyConfig(**{**cfg.__dict__, "source_file": path})
 

@@ -22,9 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from trialdw.config import PROJECT_ROOT
+from trialdw.config import PROJECT_ROOT, read_yaml
 
 DEFAULT_CONTRACT = PROJECT_ROOT / "data_contracts" / "readiness.yml"
 ADAM_SCHEMA = "adam"
@@ -74,7 +72,7 @@ def load_contract(path: Path = DEFAULT_CONTRACT) -> list[TableSuite]:
     """Parse readiness.yml. Structural problems raise; GX class names are
     checked when the suites are built (that needs the GX import)."""
     path = Path(path)
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path, ReadinessContractError, "readiness contract")
     tables = (doc or {}).get("tables")
     if not isinstance(tables, dict) or not tables:
         raise ReadinessContractError(f"{path}: needs a non-empty 'tables' mapping")

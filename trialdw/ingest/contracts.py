@@ -8,9 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from trialdw.config import ALL_DOMAINS, PROJECT_ROOT
+from trialdw.config import ALL_DOMAINS, PROJECT_ROOT, read_yaml
 from trialdw.ingest import rules as R
 
 DEFAULT_CONTRACTS_DIR = PROJECT_ROOT / "data_contracts"
@@ -150,10 +148,7 @@ def parse_contract(doc: dict, where: str = "<contract>") -> Contract:
 
 def load_contract(path: Path) -> Contract:
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: cannot read contract ({exc})") from exc
+    doc = read_yaml(path, ContractError, "contract")
     contract = parse_contract(doc, str(path))
     if contract.domain != path.stem:
         raise ContractError(f"{path}: domain {contract.domain} does not match the file name")
