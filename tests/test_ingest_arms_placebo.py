@@ -6,9 +6,7 @@ import pytest
 
 from trialdw.config import ConfigError, parse_study
 from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.rows import validate_transfer
-from trialdw.ingest.testing import SITE, STUDY, base_files, csv_text, dm_row, ex_row, write_transfer
-from trialdw.ingest.transfers import check_transfer, discover
+from trialdw.ingest.testing import SITE, STUDY, csv_text, dm_row, ex_row, validate_base_transfer
 
 TID = "20250301T020000Z"
 S1, S2 = f"{STUDY}-{SITE}-001", f"{STUDY}-{SITE}-002"
@@ -25,14 +23,7 @@ RANDOMISED = {
 
 def _validate(tmp_path, files):
     study = parse_study(RANDOMISED, "<randomised>")
-    all_files = base_files()
-    all_files.update(files)
-    write_transfer(tmp_path / "landing", TID, all_files)
-    (ref,) = discover(tmp_path / "landing")
-    contracts = load_contracts()
-    check = check_transfer(ref, study, contracts)
-    assert check.status == "accepted", check.reason
-    validated = validate_transfer(ref, check, study, contracts, tmp_path / "work")
+    validated = validate_base_transfer(tmp_path, TID, study, load_contracts(), **files)
     frame = pl.read_parquet(validated.findings_path)
     return validated, sorted(frame.select("DOMAIN", "SOURCE_LINE", "COLUMN_NAME", "VALUE", "RULE").iter_rows())
 

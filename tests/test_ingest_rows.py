@@ -8,10 +8,8 @@ import polars as pl
 import pytest
 
 from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.rows import validate_transfer
-from trialdw.ingest.testing import (SITE, STUDY, ae_row, base_files, csv_text, dm_row, ex_row, lb_row,
-                                    study_config, tr_row, write_transfer)
-from trialdw.ingest.transfers import check_transfer, discover
+from trialdw.ingest.testing import (SITE, STUDY, ae_row, csv_text, dm_row, ex_row, lb_row, study_config,
+                                    tr_row, validate_base_transfer)
 
 TID = "20250301T020000Z"
 S1 = f"{STUDY}-{SITE}-001"
@@ -25,14 +23,7 @@ def contracts():
 
 def validate(tmp_path, contracts, **replace):
     """Write the base transfer with some files replaced, check and validate it."""
-    files = base_files()
-    files.update(replace)
-    write_transfer(tmp_path / "landing", TID, files)
-    (ref,) = discover(tmp_path / "landing")
-    study = study_config()
-    check = check_transfer(ref, study, contracts)
-    assert check.status == "accepted", check.reason
-    return validate_transfer(ref, check, study, contracts, tmp_path / "work")
+    return validate_base_transfer(tmp_path, TID, study_config(), contracts, **replace)
 
 
 def findings(validated, domain=None) -> list[tuple]:

@@ -113,3 +113,18 @@ def base_files(subjects=("001", "002")) -> dict[str, str]:
         "TR.csv": csv_text([tr_row(u, "T01", "0") for u in usubjids] + [tr_row(u, "NT01", "0") for u in usubjids]),
         "LB.csv": csv_text([lb_row(u, "AFP", "2025-01-05") for u in usubjids]),
     }
+
+
+def validate_base_transfer(root: Path, transfer_id: str, study, contracts: dict, **replace: str):
+    """The base transfer with some files replaced, written under ``root``, checked
+    (it must be accepted) and row-validated: the ValidatedTransfer."""
+    from trialdw.ingest.rows import validate_transfer
+    from trialdw.ingest.transfers import check_transfer, discover
+
+    files = base_files()
+    files.update(replace)
+    write_transfer(Path(root) / "landing", transfer_id, files)
+    (ref,) = discover(Path(root) / "landing")
+    check = check_transfer(ref, study, contracts)
+    assert check.status == "accepted", check.reason
+    return validate_transfer(ref, check, study, contracts, Path(root) / "work")
