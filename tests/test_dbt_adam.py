@@ -14,27 +14,17 @@ import duckdb
 import pytest
 
 from trialdw.config import PROJECT_ROOT, load_studies, write_config_tables
+from trialdw.ingest.contracts import load_contracts
+from trialdw.ingest.load import ensure_raw_table
 from trialdw.transform import dbt_build
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 OLD_TRANSFER, CURRENT_TRANSFER = "20260401T020000Z", "20260601T020000Z"
 
-# raw.<domain> columns in input-spec order (all VARCHAR), lineage appended by create_warehouse.
-RAW_COLUMNS = {
-    "dm": "STUDYID SITEID SUBJID USUBJID RFICDTC ENRLDTC BRTHDTC AGE SEX RACE ETHNIC COUNTRY ARMCD ARM DTHDTC DTHFL",
-    "sc": "USUBJID SCTESTCD SCTEST SCORRES SCDTC",
-    "ex": "USUBJID EXSEQ EXTRT EXDOSE EXDOSU EXDOSFRQ EXROUTE EXSTDTC EXENDTC",
-    "ae": "USUBJID AESEQ AETERM AEDECOD AEBODSYS AESTDTC AEENDTC AETOXGR AESER AEREL AEACN AEOUT",
-    "tu": "USUBJID TULNKID TUORRES TULOC TUMETHOD TUDTC VISIT",
-    "tr": "USUBJID TRLNKID TRTESTCD TRORRES TRSTRESN TRSTRESU VISIT VISITNUM TRDTC",
-    "rs": "USUBJID RSTESTCD RSSTRESC RSEVAL VISIT VISITNUM RSDTC",
-    "lb": "USUBJID LBTESTCD LBSTRESN LBSTRESU LBSTNRLO LBSTNRHI VISIT LBDTC",
-    "ds": "USUBJID DSCAT DSSCAT DSDECOD DSSTDTC",
-    "ss": "USUBJID SSTESTCD SSSTRESC SSDTC",
-    "cp": "USUBJID CPREFID CPSPEC VISIT VISITNUM CPTESTCD CPTEST CPSTRESN CPSTRESU CPMETHOD CPDTC",
-    "gf": "USUBJID GFREFID VISIT VISITNUM GFCELLTY GFGENSY GFSTRESN GFSTRESU GFDTC",
-}
-LINEAGE = ["_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra"]
+# raw.<domain> columns in input-spec order (all VARCHAR): the data contracts'
+# columns, as the loader creates them (trialdw.ingest.load.ensure_raw_table).
+CONTRACTS = load_contracts()
+RAW_COLUMNS = {domain.lower(): contract.column_names for domain, contract in CONTRACTS.items()}
 
 
 def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], transfers: list[tuple]) -> None:
@@ -47,10 +37,8 @@ def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], trans
     try:
         con.execute((PROJECT_ROOT / "trialdw" / "sql" / "audit.sql").read_text())
         write_config_tables(con, load_studies())
-        for domain, columns in RAW_COLUMNS.items():
-            names = columns.split()
-            ddl = ", ".join(f'"{c}" VARCHAR' for c in names + LINEAGE[:4])
-            con.execute(f"CREATE TABLE raw.{domain} ({ddl}, _source_line BIGINT, _extra JSON)")
+        for domain, names in RAW_COLUMNS.items():
+            ensure_raw_table(con, CONTRACTS[domain.upper()])
             for line, row in enumerate(rows_by_domain.get(domain, []), start=2):
                 values = [row.get(c) for c in names] + [
                     row["_studyid"], row["_siteid"], row["_transfer_id"],

@@ -1,33 +1,21 @@
 """What a site export looks like: file columns, record keys, transfer cuts.
 
-Transcribed from ``shared/spec/site-exports.md`` (the input spec). Column order
-is the spec's order; the loader accepts any order, we keep the spec's so a
-reviewer can compare a file with the spec line by line.
+Columns come from the data contracts (which implement
+``shared/spec/site-exports.md``), in the spec's order; the loader accepts any
+order, we keep the spec's so a reviewer can compare a file with the spec line
+by line.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from trialdw.ingest.contracts import load_contracts
+
+# File columns per domain, in the spec's order: the data contracts define them
+# (data_contracts/<DOMAIN>.yml), so the generator writes exactly what the
+# warehouse checks.
 DOMAIN_COLUMNS: dict[str, tuple[str, ...]] = {
-    "DM": ("STUDYID", "SITEID", "SUBJID", "USUBJID", "RFICDTC", "ENRLDTC", "BRTHDTC", "AGE",
-           "SEX", "RACE", "ETHNIC", "COUNTRY", "ARMCD", "ARM", "DTHDTC", "DTHFL"),
-    "SC": ("USUBJID", "SCTESTCD", "SCTEST", "SCORRES", "SCDTC"),
-    "EX": ("USUBJID", "EXSEQ", "EXTRT", "EXDOSE", "EXDOSU", "EXDOSFRQ", "EXROUTE", "EXSTDTC",
-           "EXENDTC"),
-    "AE": ("USUBJID", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESTDTC", "AEENDTC", "AETOXGR",
-           "AESER", "AEREL", "AEACN", "AEOUT"),
-    "TU": ("USUBJID", "TULNKID", "TUORRES", "TULOC", "TUMETHOD", "TUDTC", "VISIT"),
-    "TR": ("USUBJID", "TRLNKID", "TRTESTCD", "TRORRES", "TRSTRESN", "TRSTRESU", "VISIT",
-           "VISITNUM", "TRDTC"),
-    "RS": ("USUBJID", "RSTESTCD", "RSSTRESC", "RSEVAL", "VISIT", "VISITNUM", "RSDTC"),
-    "LB": ("USUBJID", "LBTESTCD", "LBSTRESN", "LBSTRESU", "LBSTNRLO", "LBSTNRHI", "VISIT",
-           "LBDTC"),
-    "DS": ("USUBJID", "DSCAT", "DSSCAT", "DSDECOD", "DSSTDTC"),
-    "SS": ("USUBJID", "SSTESTCD", "SSSTRESC", "SSDTC"),
-    "CP": ("USUBJID", "CPREFID", "CPSPEC", "VISIT", "VISITNUM", "CPTESTCD", "CPTEST", "CPSTRESN",
-           "CPSTRESU", "CPMETHOD", "CPDTC"),
-    "GF": ("USUBJID", "GFREFID", "VISIT", "VISITNUM", "GFCELLTY", "GFGENSY", "GFSTRESN",
-           "GFSTRESU", "GFDTC"),
+    domain: tuple(contract.column_names) for domain, contract in load_contracts().items()
 }
 
 # The latest transfer is cut on 2026-11-19 at 02:00 UTC; earlier ones every
