@@ -9,6 +9,7 @@ statistician's query never meets a half-built warehouse.
 Everything happens in a private copy of the warehouse; a failure anywhere
 leaves yesterday's warehouse published and says why.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,15 +24,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from trialdw import warehouse as wh
-from trialdw.config import load_studies, write_config_tables
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.landing import ingest_transfer
 from trialdw.ingest.load import ensure_raw_table
-from trialdw.ingest.model import IngestSummary, TransferRef
 from trialdw.ingest.transfers import discover
+from trialdw.ingest.types import IngestSummary, TransferRef
 from trialdw.ops import runlog, testhook
 from trialdw.ops.retry import TRANSIENT_RETRIES
 from trialdw.run_summary import RunFailed, StepTimer, contract_versions, summarise_run
+from trialdw.study_config import load_studies, write_config_tables
 
 # Retries only where a failure can be transient (file I/O, DuckDB file locks):
 # see trialdw/ops/retry.py. dbt, endpoints and readiness failures are about
@@ -61,26 +62,32 @@ def discover_transfers(landing: str) -> list[TransferRef]:
     return found
 
 
-@task(name="ingest transfer", task_run_name="ingest {ref.study}/{ref.site}/{ref.transfer_id}",
-      **TRANSIENT_RETRIES)
+@task(name="ingest transfer", task_run_name="ingest {ref.study}/{ref.site}/{ref.transfer_id}", **TRANSIENT_RETRIES)
 def ingest(building: str, ref: TransferRef, studies_dir: str | None, work_dir: str, run_id: str) -> dict:
     """Transfer checks, row contracts and load of one transfer, in one transaction
     (so a retry after a transient fault starts from a clean slate)."""
     summary = IngestSummary()
     with duckdb.connect(building) as con:
-        outcome = ingest_transfer(con, ref, load_studies(studies_dir), load_contracts(),
-                                  Path(work_dir), run_id, summary)
+        outcome = ingest_transfer(
+            con, ref, load_studies(studies_dir), load_contracts(), Path(work_dir), run_id, summary
+        )
         if summary.rows_loaded:
             testhook.pause_here("ingest")  # test-only: killed with the building file open
-    get_run_logger().info("%s: %s (%d rows loaded, %d quarantined)", ref.relpath, outcome,
-                          summary.rows_loaded, summary.rows_quarantined)
-    return {"transfer": ref.relpath, "outcome": outcome, "new": outcome not in ("skipped", "conflict"),
-            "rows_loaded": summary.rows_loaded, "rows_quarantined": summary.rows_quarantined}
+    get_run_logger().info(
+        "%s: %s (%d rows loaded, %d quarantined)", ref.relpath, outcome, summary.rows_loaded, summary.rows_quarantined
+    )
+    return {
+        "transfer": ref.relpath,
+        "outcome": outcome,
+        "new": outcome not in ("skipped", "conflict"),
+        "rows_loaded": summary.rows_loaded,
+        "rows_quarantined": summary.rows_quarantined,
+    }
 
 
 @task(name="dbt build")
 def build_adam(building: str) -> dict:
-    from trialdw.transform import dbt_build
+    from trialdw.dbt_runner import dbt_build
 
     if testhook.pausing_at("dbt"):
         # Test-only: leave half of the dbt graph built in the file, then wait to be killed.
@@ -96,7 +103,7 @@ def build_adam(building: str) -> dict:
 @task(name="record data-review findings")
 def record_review_findings(building: str) -> int:
     """Cross-record problems dbt found go to the data managers with a life cycle."""
-    from trialdw.review import merge_review_findings
+    from trialdw.data_review import merge_review_findings
 
     with duckdb.connect(building) as con:
         con.execute("BEGIN TRANSACTION")
@@ -120,8 +127,10 @@ def check_readiness(building: str, docs_dir: str, contract: str | None) -> dict:
     result = run_readiness_checks(Path(building), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
     if not result.success:
         raise RunFailed("analysis-readiness checks failed: " + "; ".join(result.failures[:3]))
-    return {"docs_index": str(result.docs_index) if result.docs_index else None,
-            "seconds": result.statistics.get("seconds")}
+    return {
+        "docs_index": str(result.docs_index) if result.docs_index else None,
+        "seconds": result.statistics.get("seconds"),
+    }
 
 
 @task(name="write reports")
@@ -129,19 +138,25 @@ def write_reports(building: str, reports_dir: str, previous: str, run_id: str) -
     """What people read in the morning, published together with the warehouse:
     the data managers' review page + findings CSV, and one report per study."""
     from trialdw.report import write_reports as write_study_reports
-    from trialdw.review_page import write_review_page
+    from trialdw.review_app import write_review_page
 
-    review = write_review_page(Path(building), Path(reports_dir), previous_db=Path(previous), run_id=run_id,
-                               warehouse_name=Path(previous).name)
+    review = write_review_page(
+        Path(building), Path(reports_dir), previous_db=Path(previous), run_id=run_id, warehouse_name=Path(previous).name
+    )
     pages = write_study_reports(Path(building), Path(reports_dir) / "study-reports")
-    return {"review_page": str(review.html_path), "findings_csv": str(review.csv_path),
-            "review_markdown": review.markdown, "study_reports": [str(p) for p in pages],
-            "review_counts": review.counts.as_dict()}
+    return {
+        "review_page": str(review.html_path),
+        "findings_csv": str(review.csv_path),
+        "review_markdown": review.markdown,
+        "study_reports": [str(p) for p in pages],
+        "review_counts": review.counts.as_dict(),
+    }
 
 
 @task(name="record run history", **TRANSIENT_RETRIES)
-def record_run_history(building: str, run_log: str, run_id: str, ended_at: dt.datetime,
-                       message: str, details: dict) -> None:
+def record_run_history(
+    building: str, run_log: str, run_id: str, ended_at: dt.datetime, message: str, details: dict
+) -> None:
     """audit.runs of the file about to be published: every run of the log
     (failed and interrupted ones too) and this one, completed."""
     records = runlog.RunLog(Path(run_log)).records(running=run_id)
@@ -160,8 +175,11 @@ def export_tables(published: str, exports_dir: str, run_id: str) -> dict:
 
     result = write_exports(Path(published), Path(exports_dir), run_id)
     if result.non_ascii:
-        get_run_logger().warning("XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
-                                 len(result.non_ascii), ", ".join(result.non_ascii[:5]))
+        get_run_logger().warning(
+            "XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
+            len(result.non_ascii),
+            ", ".join(result.non_ascii[:5]),
+        )
     return {"exports": str(result.latest), "files": len(result.files)}
 
 
@@ -176,12 +194,13 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
 
 
 def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 @flow(name="trialdw-nightly")
-def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
-            readiness_contract: str | None = None) -> dict:
+def nightly(
+    landing: str, warehouse: str, studies_dir: str | None = None, readiness_contract: str | None = None
+) -> dict:
     """One night: every complete transfer under LANDING into the warehouse FILE.
 
     ``readiness_contract``: a readiness.yml other than data_contracts/readiness.yml.
@@ -190,12 +209,23 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
     run_id = new_run_id()
     paths = wh.WarehousePaths(Path(warehouse).resolve())
     timer = StepTimer()
-    start_details = {"landing": str(landing), "warehouse": str(paths.published), "pid": os.getpid(),
-                     "flow_run_id": str(flow_run.id) if flow_run.id else None,
-                     "contract_versions": contract_versions()}
+    start_details = {
+        "landing": str(landing),
+        "warehouse": str(paths.published),
+        "pid": os.getpid(),
+        "flow_run_id": str(flow_run.id) if flow_run.id else None,
+        "contract_versions": contract_versions(),
+    }
     # Start and end of every run go to the run log beside the warehouse, failures included.
-    with runlog.recording(runlog.RunLog(paths.run_log), run_id, timer.started_at, wh.code_version(),
-                          start_details, timer.seconds, lambda: timer.failed_step) as outcome:
+    with runlog.recording(
+        runlog.RunLog(paths.run_log),
+        run_id,
+        timer.started_at,
+        wh.code_version(),
+        start_details,
+        timer.seconds,
+        lambda: timer.failed_step,
+    ) as outcome:
         if not Path(landing).is_dir():
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths):
@@ -208,26 +238,33 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
 
                 with timer("ingest"):
                     # Transfers of a site in TRANSFER_ID order: discover() sorts them.
-                    ingested = [ingest(building, ref, studies_dir, str(work_dir), run_id)
-                                for ref in discover_transfers(landing)]
+                    ingested = [
+                        ingest(building, ref, studies_dir, str(work_dir), run_id) for ref in discover_transfers(landing)
+                    ]
                 with timer("dbt build"):
                     dbt_summary = build_adam(building)
                     record_review_findings(building)
                 with timer("endpoints"):
                     endpoint_summary = compute_endpoints(building)
                 with timer("readiness"):
-                    readiness = check_readiness(building, str(reports_building / "data-docs"),
-                                                readiness_contract)
+                    readiness = check_readiness(building, str(reports_building / "data-docs"), readiness_contract)
 
                 with timer("reports"):
                     reports = write_reports(building, str(reports_building), str(paths.published), run_id)
 
-                summary = summarise_run(building, run_id, landing, paths, ingested, timer,
-                                        dbt_summary, endpoint_summary, readiness)
+                summary = summarise_run(
+                    building, run_id, landing, paths, ingested, timer, dbt_summary, endpoint_summary, readiness
+                )
                 summary.markdown += "\n" + reports["review_markdown"]
                 (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
-                record_run_history(building, str(paths.run_log), run_id,
-                                   dt.datetime.now(dt.timezone.utc), summary.news, summary.details)
+                record_run_history(
+                    building,
+                    str(paths.run_log),
+                    run_id,
+                    dt.datetime.now(dt.UTC),
+                    summary.news,
+                    summary.details,
+                )
                 with timer("publish"):
                     publish(building, str(paths.published), str(reports_building))
                 with timer("exports"):
@@ -237,9 +274,11 @@ def nightly(landing: str, warehouse: str, studies_dir: str | None = None,
                 wh.remove_stale_building_files(paths)
         outcome.message = summary.news
 
-    create_markdown_artifact(key="trialdw-night", markdown=summary.markdown,
-                             description="trialdw nightly run summary")
+    create_markdown_artifact(key="trialdw-night", markdown=summary.markdown, description="trialdw nightly run summary")
     logger.info("published %s", paths.published)
-    return {**summary.as_dict(), "exports": exports["exports"],
-            "review_page": str(paths.reports / "review.html"),
-            "study_reports": str(paths.reports / "study-reports" / "index.html")}
+    return {
+        **summary.as_dict(),
+        "exports": exports["exports"],
+        "review_page": str(paths.reports / "review.html"),
+        "study_reports": str(paths.reports / "study-reports" / "index.html"),
+    }

@@ -9,6 +9,7 @@ package Prefect already depends on. Usage::
 ``evaluate`` runs JavaScript in the page (``Runtime.evaluate``) and returns its
 value as JSON-decoded Python; a JavaScript exception raises ``BrowserError``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,18 @@ import time
 import urllib.request
 from pathlib import Path
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--remote-debugging-port=0", "--remote-allow-origins=*")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+)
 
 
 class BrowserError(RuntimeError):
@@ -53,15 +63,23 @@ class HeadlessChromium:
         self._ids = itertools.count(1)
         self._proc = self._ws = None
 
-    def __enter__(self) -> "HeadlessChromium":
+    def __enter__(self) -> HeadlessChromium:
         binary = chromium_path()
         if binary is None:
             raise BrowserError("chromium is not installed")
         self.profile.mkdir(parents=True)
         self._proc = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={self.window[0]},{self.window[1]}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)   # its own process group: close() ends the renderers too
+            [
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self.profile}",
+                f"--window-size={self.window[0]},{self.window[1]}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # its own process group: close() ends the renderers too
         try:
             self._connect()
             self.goto(self.url)
@@ -75,8 +93,11 @@ class HeadlessChromium:
 
         port_file = self.profile / "DevToolsActivePort"
         # Chromium writes "<port>\n<browser websocket path>" once it listens.
-        port = _wait(lambda: port_file.exists() and port_file.read_text().split("\n")[0].strip(),
-                     self.timeout, "DevToolsActivePort")
+        port = _wait(
+            lambda: port_file.exists() and port_file.read_text().split("\n")[0].strip(),
+            self.timeout,
+            "DevToolsActivePort",
+        )
 
         def page_target():
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as resp:
@@ -120,7 +141,7 @@ class HeadlessChromium:
         if self._ws is not None:
             self._ws.close()
         if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)   # the group of the browser this object started
+            os.killpg(self._proc.pid, signal.SIGTERM)  # the group of the browser this object started
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -1,4 +1,5 @@
 """Shared fixtures: quiet offline settings and one real Prefect test server per session."""
+
 from __future__ import annotations
 
 import os
@@ -6,7 +7,7 @@ import tempfile
 
 # Before prefect/dbt/GX are imported by any test module.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="trialdw-prefect-"))
-from trialdw.settings import apply_quiet_offline_env  # noqa: E402
+from trialdw.environment import apply_quiet_offline_env
 
 apply_quiet_offline_env()
 

@@ -1,17 +1,16 @@
 """The `trialdw` command as a user runs it: a real process, real files."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 TRIALDW = [sys.executable, "-m", "trialdw.cli"]
 
 
 def _run(args, **env):
-    return subprocess.run([*TRIALDW, *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **env})
+    return subprocess.run([*TRIALDW, *args], capture_output=True, text=True, timeout=600, env={**os.environ, **env})
 
 
 def test_synth_is_deterministic_for_a_seed(tmp_path):
@@ -37,8 +36,17 @@ def test_run_with_a_broken_study_file_names_the_file_and_key(tmp_path):
     studies.mkdir()
     (studies / "X.yml").write_text("study: X\narm: {armcd: A, arm: B}\n")
     (tmp_path / "landing").mkdir()
-    done = _run(["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w.duckdb"),
-                 "--studies", str(studies)])
+    done = _run(
+        [
+            "run",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--studies",
+            str(studies),
+        ]
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == f"trialdw: {studies / 'X.yml'}: missing required key 'response'"
 
@@ -48,8 +56,10 @@ def test_run_publishes_and_says_where_things_are(tmp_path, prefect_harness):
 
     assert _run(["synth", str(tmp_path / "landing"), "--subjects", "6"]).returncode == 0
     warehouse = tmp_path / "out" / "trialdw.duckdb"
-    done = _run(["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(warehouse)],
-                PREFECT_API_URL=PREFECT_API_URL.value())
+    done = _run(
+        ["run", "--landing", str(tmp_path / "landing"), "--warehouse", str(warehouse)],
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"warehouse : {warehouse}" in done.stdout
     assert "findings  :" in done.stdout and "night     : 4 new transfer(s) processed" in done.stdout
@@ -61,8 +71,10 @@ def test_sql_reads_read_only_and_refuses_writes(tmp_path):
 
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA analysis; CREATE TABLE analysis.endpoints AS "
-                    "SELECT 'S1' AS STUDYID, 'ORR' AS ENDPOINT, 0.25 AS ESTIMATE")
+        con.execute(
+            "CREATE SCHEMA analysis; CREATE TABLE analysis.endpoints AS "
+            "SELECT 'S1' AS STUDYID, 'ORR' AS ENDPOINT, 0.25 AS ESTIMATE"
+        )
     done = _run(["sql", str(path), "SELECT STUDYID, ESTIMATE FROM analysis.endpoints", "--csv"])
     assert done.returncode == 0 and done.stdout == "STUDYID,ESTIMATE\nS1,0.25\n"
     refused = _run(["sql", str(path), "DROP TABLE analysis.endpoints"])

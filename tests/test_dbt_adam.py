@@ -5,6 +5,7 @@ VARCHAR as the loader writes them), audit.transfers (DDL trialdw/sql/audit.sql)
 and config.* (trialdw.config.write_config_tables over the real studies/*.yml).
 The build runs once per module: it costs seconds.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,10 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trialdw.config import PROJECT_ROOT, load_studies, write_config_tables
+from trialdw.dbt_runner import dbt_build
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.load import ensure_raw_table
-from trialdw.transform import dbt_build
+from trialdw.project import PROJECT_ROOT
+from trialdw.study_config import load_studies, write_config_tables
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 OLD_TRANSFER, CURRENT_TRANSFER = "20260401T020000Z", "20260601T020000Z"
@@ -41,9 +43,12 @@ def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], trans
             ensure_raw_table(con, CONTRACTS[domain.upper()])
             for line, row in enumerate(rows_by_domain.get(domain, []), start=2):
                 values = [row.get(c) for c in names] + [
-                    row["_studyid"], row["_siteid"], row["_transfer_id"],
+                    row["_studyid"],
+                    row["_siteid"],
+                    row["_transfer_id"],
                     f"{row['_studyid']}/{row['_siteid']}/{row['_transfer_id']}/{domain.upper()}.csv",
-                    line, None,
+                    line,
+                    None,
                 ]
                 con.execute(f"INSERT INTO raw.{domain} VALUES ({', '.join('?' * len(values))})", values)
         for study, site, transfer_id, current in transfers:
@@ -57,43 +62,102 @@ def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], trans
 
 # ---------------------------------------------------------------- hand-written subjects
 
+
 def _subject_rows() -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
 
     def add(domain, usubjid, transfer=CURRENT_TRANSFER, **values):
         study = REGO if usubjid.startswith(REGO) else SURU
-        site = usubjid[len(study) + 1:].split("-")[0]
-        rows[domain].append({"USUBJID": usubjid, "_studyid": study, "_siteid": site,
-                             "_transfer_id": transfer, **values})
+        site = usubjid[len(study) + 1 :].split("-")[0]
+        rows[domain].append(
+            {"USUBJID": usubjid, "_studyid": study, "_siteid": site, "_transfer_id": transfer, **values}
+        )
 
     def dm(usubjid, rfic, enrl, age="60", dthdtc=None, transfer=CURRENT_TRANSFER):
         study = REGO if usubjid.startswith(REGO) else SURU
-        site, subjid = usubjid[len(study) + 1:].split("-")
-        arm = {"HCC-REGO-PD1": ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR"), "HCC-SURU-SC": ("SURU", "SURUFATINIB")}[study]
-        add("dm", usubjid, transfer, STUDYID=study, SITEID=site, SUBJID=subjid, RFICDTC=rfic, ENRLDTC=enrl,
-            AGE=age, SEX="M", RACE="ASIAN", COUNTRY="CHN", ARMCD=arm[0], ARM=arm[1],
-            DTHDTC=dthdtc, DTHFL="Y" if dthdtc else None)
+        site, subjid = usubjid[len(study) + 1 :].split("-")
+        arm = {"HCC-REGO-PD1": ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR"), "HCC-SURU-SC": ("SURU", "SURUFATINIB")}[
+            study
+        ]
+        add(
+            "dm",
+            usubjid,
+            transfer,
+            STUDYID=study,
+            SITEID=site,
+            SUBJID=subjid,
+            RFICDTC=rfic,
+            ENRLDTC=enrl,
+            AGE=age,
+            SEX="M",
+            RACE="ASIAN",
+            COUNTRY="CHN",
+            ARMCD=arm[0],
+            ARM=arm[1],
+            DTHDTC=dthdtc,
+            DTHFL="Y" if dthdtc else None,
+        )
 
     def ex(usubjid, seq, extrt, start, end=None):
-        add("ex", usubjid, EXSEQ=str(seq), EXTRT=extrt, EXDOSE="80", EXDOSU="mg", EXDOSFRQ="QD",
-            EXROUTE="ORAL", EXSTDTC=start, EXENDTC=end)
+        add(
+            "ex",
+            usubjid,
+            EXSEQ=str(seq),
+            EXTRT=extrt,
+            EXDOSE="80",
+            EXDOSU="mg",
+            EXDOSFRQ="QD",
+            EXROUTE="ORAL",
+            EXSTDTC=start,
+            EXENDTC=end,
+        )
 
     def ae(usubjid, seq, start, end, grade="2", rel="NOT RELATED", out=None):
-        add("ae", usubjid, AESEQ=str(seq), AETERM=f"TERM {seq}", AEDECOD=f"Term {seq}", AEBODSYS="SOC",
-            AESTDTC=start, AEENDTC=end, AETOXGR=grade, AESER="N", AEREL=rel, AEACN="DOSE NOT CHANGED",
-            AEOUT=out or ("NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED"))
+        add(
+            "ae",
+            usubjid,
+            AESEQ=str(seq),
+            AETERM=f"TERM {seq}",
+            AEDECOD=f"Term {seq}",
+            AEBODSYS="SOC",
+            AESTDTC=start,
+            AEENDTC=end,
+            AETOXGR=grade,
+            AESER="N",
+            AEREL=rel,
+            AEACN="DOSE NOT CHANGED",
+            AEOUT=out or ("NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED"),
+        )
 
     def target(usubjid, tudtc):
-        add("tu", usubjid, TULNKID="T01", TUORRES="TARGET", TULOC="LIVER", TUMETHOD="CT", TUDTC=tudtc,
-            VISIT="SCREENING")
+        add(
+            "tu", usubjid, TULNKID="T01", TUORRES="TARGET", TULOC="LIVER", TUMETHOD="CT", TUDTC=tudtc, VISIT="SCREENING"
+        )
 
     def ovr(usubjid, visitnum, rsdtc, response, evaluator="INVESTIGATOR"):
-        add("rs", usubjid, RSTESTCD="OVRLRESP", RSSTRESC=response, RSEVAL=evaluator,
-            VISIT=f"VISIT {visitnum}", VISITNUM=str(visitnum), RSDTC=rsdtc)
+        add(
+            "rs",
+            usubjid,
+            RSTESTCD="OVRLRESP",
+            RSSTRESC=response,
+            RSEVAL=evaluator,
+            VISIT=f"VISIT {visitnum}",
+            VISITNUM=str(visitnum),
+            RSDTC=rsdtc,
+        )
 
     def afp(usubjid, lbdtc, value):
-        add("lb", usubjid, LBTESTCD="AFP", LBSTRESN=str(value), LBSTRESU="ng/mL", LBSTNRLO="0",
-            LBSTNRHI="10", VISIT=None, LBDTC=lbdtc)
+        add(
+            "lb",
+            usubjid,
+            LBTESTCD="AFP",
+            LBSTRESN=str(value),
+            LBSTRESU="ng/mL",
+            LBSTNRLO="0",
+            LBSTNRHI="10",
+            VISIT=None,
+            LBDTC=lbdtc,
+        )
 
     # S1: ongoing EX period, PR-NE-PR, AE partial-date imputations, alive.
     s1 = f"{REGO}-101-001"
@@ -102,8 +166,15 @@ def _subject_rows() -> dict[str, list[dict]]:
     ex(s1, 1, "REGORAFENIB", "2026-01-10", "2026-01-30")
     ex(s1, 2, "PD-1 INHIBITOR", "2026-01-10", "2026-01-10")
     ex(s1, 3, "REGORAFENIB", "2026-02-07", None)  # ongoing
-    for code, value in [("ECOG", "1"), ("CHILDPGH", "A"), ("BCLC", "C"), ("ETIOLOGY", "HBV"),
-                        ("PRIORSYS", "SORAFENIB"), ("MVI", "N"), ("EHS", "Y")]:
+    for code, value in [
+        ("ECOG", "1"),
+        ("CHILDPGH", "A"),
+        ("BCLC", "C"),
+        ("ETIOLOGY", "HBV"),
+        ("PRIORSYS", "SORAFENIB"),
+        ("MVI", "N"),
+        ("EHS", "Y"),
+    ]:
         add("sc", s1, SCTESTCD=code, SCTEST=code, SCORRES=value, SCDTC="2026-01-03")
     afp(s1, "2026-01-03", 400)
     afp(s1, "2026-01-09", 350)
@@ -165,11 +236,32 @@ def _subject_rows() -> dict[str, list[dict]]:
         ("S5-T", "ON TREATMENT", "2", "2026-04-20", {"TUMOR": 20, "TCELL": 60, "MACRO": 20}),
     ]:
         for code, cells in counts.items():
-            add("cp", s5, CPREFID=sample, CPSPEC="TUMOR TISSUE", VISIT=visit, VISITNUM=visitnum,
-                CPTESTCD=code, CPTEST=code.title(), CPSTRESN=str(cells), CPSTRESU="CELLS",
-                CPMETHOD="SCRNA-SEQ", CPDTC=date)
-        add("gf", s5, GFREFID=sample, VISIT=visit, VISITNUM=visitnum, GFCELLTY="TCELL", GFGENSY="CD8A",
-            GFSTRESN="1.5" if visit == "BASELINE" else "2.5", GFSTRESU="LOG1P CPM", GFDTC=date)
+            add(
+                "cp",
+                s5,
+                CPREFID=sample,
+                CPSPEC="TUMOR TISSUE",
+                VISIT=visit,
+                VISITNUM=visitnum,
+                CPTESTCD=code,
+                CPTEST=code.title(),
+                CPSTRESN=str(cells),
+                CPSTRESU="CELLS",
+                CPMETHOD="SCRNA-SEQ",
+                CPDTC=date,
+            )
+        add(
+            "gf",
+            s5,
+            GFREFID=sample,
+            VISIT=visit,
+            VISITNUM=visitnum,
+            GFCELLTY="TCELL",
+            GFGENSY="CD8A",
+            GFSTRESN="1.5" if visit == "BASELINE" else "2.5",
+            GFSTRESU="LOG1P CPM",
+            GFDTC=date,
+        )
 
     # S6 (SURU): SD 35 days after TRTSDT is before the 42-day minimum, then PD.
     s6 = f"{SURU}-201-006"
@@ -184,11 +276,15 @@ def _subject_rows() -> dict[str, list[dict]]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
     db_path = tmp_path_factory.mktemp("dbt_adam") / "warehouse.duckdb"
-    create_warehouse(db_path, _subject_rows(), transfers=[
-        (REGO, "101", OLD_TRANSFER, False),
-        (REGO, "101", CURRENT_TRANSFER, True),
-        (SURU, "201", CURRENT_TRANSFER, True),
-    ])
+    create_warehouse(
+        db_path,
+        _subject_rows(),
+        transfers=[
+            (REGO, "101", OLD_TRANSFER, False),
+            (REGO, "101", CURRENT_TRANSFER, True),
+            (SURU, "201", CURRENT_TRANSFER, True),
+        ],
+    )
     result = dbt_build(db_path)
     assert result.success, "\n".join(result.failures)
     assert result.unit_tests_failed == 0 and result.tests_failed == 0
@@ -207,13 +303,21 @@ def one(db_path: Path, sql: str) -> tuple:
 
 
 D = dt.date.fromisoformat
-S1, S2, S3, S4, S5, S6 = (f"{REGO}-101-001", f"{REGO}-101-002", f"{REGO}-101-003", f"{REGO}-101-004",
-                          f"{SURU}-201-005", f"{SURU}-201-006")
+S1, S2, S3, S4, S5, S6 = (
+    f"{REGO}-101-001",
+    f"{REGO}-101-002",
+    f"{REGO}-101-003",
+    f"{REGO}-101-004",
+    f"{SURU}-201-005",
+    f"{SURU}-201-006",
+)
 
 
 def test_build_runs_models_dbt_tests_and_unit_tests(warehouse):
     # the fixture asserted success; here: every adam table exists in schema adam
-    tables = {r[0] for r in query(warehouse, "select table_name from information_schema.tables where table_schema = 'adam'")}
+    tables = {
+        r[0] for r in query(warehouse, "select table_name from information_schema.tables where table_schema = 'adam'")
+    }
     assert tables == {"adsl", "adrs", "adtte", "adae", "adcp", "adgf"}
 
 
@@ -224,30 +328,47 @@ def test_adsl_uses_only_the_current_transfer(warehouse):
 def test_adsl_treatment_dates_with_an_ongoing_period(warehouse):
     # EX: 10-30 Jan, 10 Jan, 7 Feb ongoing -> TRTEDT is the ongoing period's start
     assert one(warehouse, f"select TRTSDT, TRTEDT, SAFFL, EFFFL, EOTSTT from adam.adsl where USUBJID = '{S1}'") == (
-        D("2026-01-10"), D("2026-02-07"), "Y", "Y", "ONGOING")
+        D("2026-01-10"),
+        D("2026-02-07"),
+        "Y",
+        "Y",
+        "ONGOING",
+    )
 
 
 def test_adsl_baseline_characteristics_and_afp(warehouse):
     # AFP 400 (3 Jan), 350 (9 Jan), 300 (12 Jan, after TRTSDT) -> 350
-    assert one(warehouse, f"select ECOG, CHILDPGH, BCLC, ETIOLOGY, PRIORSYS, MVI, EHS, AFPBL from adam.adsl "
-                          f"where USUBJID = '{S1}'") == (1, "A", "C", "HBV", "SORAFENIB", "N", "Y", 350.0)
+    assert one(
+        warehouse,
+        f"select ECOG, CHILDPGH, BCLC, ETIOLOGY, PRIORSYS, MVI, EHS, AFPBL from adam.adsl where USUBJID = '{S1}'",
+    ) == (1, "A", "C", "HBV", "SORAFENIB", "N", "Y", 350.0)
 
 
 def test_adsl_death_and_last_alive_capped_at_death(warehouse):
     # a lab on 15 Apr and an SS DEAD contact on 20 Apr come after the death on 10 Apr
     assert one(warehouse, f"select DTHDT, DTHFL, LSTALVDT, EOTSTT, DCTREAS from adam.adsl where USUBJID = '{S2}'") == (
-        D("2026-04-10"), "Y", D("2026-04-10"), "DISCONTINUED", "ADVERSE EVENT")
+        D("2026-04-10"),
+        "Y",
+        D("2026-04-10"),
+        "DISCONTINUED",
+        "ADVERSE EVENT",
+    )
 
 
 def test_adsl_never_dosed_subject_with_death_from_ds(warehouse):
-    assert one(warehouse, f"select ITTFL, SAFFL, EFFFL, TRTSDT, TRTEDT, TRT01A, EOTSTT, AFPBL, DTHDT, LSTALVDT "
-                          f"from adam.adsl where USUBJID = '{S3}'") == (
-        "Y", "N", "N", None, None, None, None, 12.0, D("2026-05-01"), D("2026-03-01"))
+    assert one(
+        warehouse,
+        f"select ITTFL, SAFFL, EFFFL, TRTSDT, TRTEDT, TRT01A, EOTSTT, AFPBL, DTHDT, LSTALVDT "
+        f"from adam.adsl where USUBJID = '{S3}'",
+    ) == ("Y", "N", "N", None, None, None, None, 12.0, D("2026-05-01"), D("2026-03-01"))
 
 
 def test_adae_start_imputed_to_trtsdt_in_its_month(warehouse):
-    rows = query(warehouse, f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, AENDY, ADURN, TRTEMFL, ADRFL, ATOXGR "
-                            f"from adam.adae where USUBJID = '{S1}' order by AESEQ")
+    rows = query(
+        warehouse,
+        f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, AENDY, ADURN, TRTEMFL, ADRFL, ATOXGR "
+        f"from adam.adae where USUBJID = '{S1}' order by AESEQ",
+    )
     assert rows == [
         (1, D("2026-01-10"), "D", D("2026-02-03"), None, 1, 25, 25, "Y", "Y", 3),
         (2, D("2026-01-01"), "D", D("2026-01-05"), None, -9, -5, 5, None, None, 2),  # ended before TRTSDT
@@ -258,24 +379,36 @@ def test_adae_start_imputed_to_trtsdt_in_its_month(warehouse):
 
 def test_adae_imputed_end_never_after_death(warehouse):
     assert one(warehouse, f"select ASTDT, AENDT, AENDTF, TRTEMFL from adam.adae where USUBJID = '{S2}'") == (
-        D("2026-04-01"), D("2026-04-10"), "D", "Y")
+        D("2026-04-01"),
+        D("2026-04-10"),
+        "D",
+        "Y",
+    )
 
 
 def _adrs(db, usubjid, paramcd):
-    return query(db, f"select ADT, AVALC, ORRESP, MRKREAS, ANL01FL from adam.adrs "
-                     f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}' order by ADT")
+    return query(
+        db,
+        f"select ADT, AVALC, ORRESP, MRKREAS, ANL01FL from adam.adrs "
+        f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}' order by ADT",
+    )
 
 
 def test_adrs_pr_ne_pr_is_a_confirmed_pr(warehouse):
     assert [r[:2] for r in _adrs(warehouse, S1, "OVR")] == [
-        (D("2026-02-21"), "PR"), (D("2026-04-04"), "NE"), (D("2026-05-16"), "PR")]  # assessor's CR ignored
+        (D("2026-02-21"), "PR"),
+        (D("2026-04-04"), "NE"),
+        (D("2026-05-16"), "PR"),
+    ]  # assessor's CR ignored
     assert [r[:2] for r in _adrs(warehouse, S1, "CBOR")] == [(D("2026-02-21"), "PR")]
     assert [r[1] for r in _adrs(warehouse, S1, "RSP")] == ["Y"]
 
 
 def test_adrs_worst_of_day_and_window_up_to_first_pd(warehouse):
     assert [(r[0], r[1], r[4]) for r in _adrs(warehouse, S2, "OVR")] == [
-        (D("2026-02-23"), "PD", "Y"), (D("2026-03-20"), "SD", None)]
+        (D("2026-02-23"), "PD", "Y"),
+        (D("2026-03-20"), "SD", None),
+    ]
     assert [r[:2] for r in _adrs(warehouse, S2, "PD")] == [(D("2026-02-23"), "Y")]
 
 
@@ -305,8 +438,11 @@ def test_adrs_no_derived_parameters_for_an_undosed_subject(warehouse):
 
 
 def _adtte(db, usubjid, paramcd):
-    return one(db, f"select STARTDT, ADT, AVAL, CNSR, EVNTDESC, CNSDTDSC from adam.adtte "
-                   f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}'")
+    return one(
+        db,
+        f"select STARTDT, ADT, AVAL, CNSR, EVNTDESC, CNSDTDSC from adam.adtte "
+        f"where USUBJID = '{usubjid}' and PARAMCD = '{paramcd}'",
+    )
 
 
 def test_adtte_os(warehouse):
@@ -319,20 +455,40 @@ def test_adtte_os(warehouse):
 
 
 def test_adtte_pfs_and_dor(warehouse):
-    assert _adtte(warehouse, S1, "PFS") == (D("2026-01-10"), D("2026-05-16"), 127, 1, "NO PROGRESSION OR DEATH",
-                                            "LAST ADEQUATE ASSESSMENT DATE")
+    assert _adtte(warehouse, S1, "PFS") == (
+        D("2026-01-10"),
+        D("2026-05-16"),
+        127,
+        1,
+        "NO PROGRESSION OR DEATH",
+        "LAST ADEQUATE ASSESSMENT DATE",
+    )
     assert _adtte(warehouse, S2, "PFS") == (D("2026-01-12"), D("2026-02-23"), 43, 0, "DISEASE PROGRESSION", None)
-    assert _adtte(warehouse, S1, "DOR") == (D("2026-02-21"), D("2026-05-16"), 85, 1, "NO PROGRESSION OR DEATH",
-                                            "LAST ADEQUATE ASSESSMENT DATE")
+    assert _adtte(warehouse, S1, "DOR") == (
+        D("2026-02-21"),
+        D("2026-05-16"),
+        85,
+        1,
+        "NO PROGRESSION OR DEATH",
+        "LAST ADEQUATE ASSESSMENT DATE",
+    )
     # population members only: no PFS for the undosed subject, no DOR for non-responders
-    assert query(warehouse, f"select PARAMCD from adam.adtte where USUBJID in ('{S3}', '{S2}', '{S6}') "
-                            f"and PARAMCD in ('PFS', 'DOR') order by all") == [("PFS",), ("PFS",)]
+    assert query(
+        warehouse,
+        f"select PARAMCD from adam.adtte where USUBJID in ('{S3}', '{S2}', '{S6}') "
+        f"and PARAMCD in ('PFS', 'DOR') order by all",
+    ) == [("PFS",), ("PFS",)]
 
 
 def test_adcp_and_adgf_proportions_baseline_and_change(warehouse):
-    rows = query(warehouse, f"select CPREFID, PARAMCD, CELLS, TOTCELLS, round(AVAL, 6), round(BASE, 6), "
-                            f"round(CHG, 6), ABLFL from adam.adcp where USUBJID = '{S5}' and PARAMCD = 'TCELL' "
-                            f"order by CPREFID")
+    rows = query(
+        warehouse,
+        f"select CPREFID, PARAMCD, CELLS, TOTCELLS, round(AVAL, 6), round(BASE, 6), "
+        f"round(CHG, 6), ABLFL from adam.adcp where USUBJID = '{S5}' and PARAMCD = 'TCELL' "
+        f"order by CPREFID",
+    )
     assert rows == [("S5-B", "TCELL", 30, 100, 0.3, 0.3, None, "Y"), ("S5-T", "TCELL", 60, 100, 0.6, 0.3, 0.3, None)]
     assert query(warehouse, "select GFREFID, AVAL, BASE, CHG, ABLFL from adam.adgf order by GFREFID") == [
-        ("S5-B", 1.5, 1.5, None, "Y"), ("S5-T", 2.5, 1.5, 1.0, None)]
+        ("S5-B", 1.5, 1.5, None, "Y"),
+        ("S5-T", 2.5, 1.5, 1.0, None),
+    ]

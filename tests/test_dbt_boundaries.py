@@ -12,6 +12,7 @@ CR marker rule (ULN 10 here) with a +/- 14 day window. Every dosed subject
 starts treatment on 2026-01-10 (TRTSDT), so "day N" below is ADT - TRTSDT.
 2026 is not a leap year.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
-from trialdw.transform import dbt_build
+from tests.test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
+from trialdw.dbt_runner import dbt_build
 
 STUDY, SITE, TRANSFER = "HCC-REGO-PD1", "101", "20260801T020000Z"
 TRTSDT = "2026-01-10"
@@ -43,35 +44,96 @@ class BoundaryRows:
         self.rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
 
     def add(self, domain: str, subject: str, **values) -> None:
-        self.rows[domain].append({"USUBJID": subject, "_studyid": STUDY, "_siteid": SITE,
-                                  "_transfer_id": TRANSFER, **values})
+        self.rows[domain].append(
+            {"USUBJID": subject, "_studyid": STUDY, "_siteid": SITE, "_transfer_id": TRANSFER, **values}
+        )
 
-    def subject(self, subject: str, *, dthdtc: str | None = None, ex_end: str | None = None,
-                target_lesion: bool = True) -> None:
+    def subject(
+        self, subject: str, *, dthdtc: str | None = None, ex_end: str | None = None, target_lesion: bool = True
+    ) -> None:
         """Enrolled 2026-01-05, dosed from TRTSDT (ex_end None = ongoing), a baseline target lesion."""
-        self.add("dm", subject, STUDYID=STUDY, SITEID=SITE, SUBJID=subject[-3:], RFICDTC="2026-01-02",
-                 ENRLDTC="2026-01-05", AGE="60", SEX="M", ARMCD="REGOPD1", ARM="REGORAFENIB + PD-1 INHIBITOR",
-                 DTHDTC=dthdtc, DTHFL="Y" if dthdtc else None)
-        self.add("ex", subject, EXSEQ="1", EXTRT="REGORAFENIB", EXDOSE="80", EXDOSU="mg", EXDOSFRQ="QD",
-                 EXROUTE="ORAL", EXSTDTC=TRTSDT, EXENDTC=ex_end)
+        self.add(
+            "dm",
+            subject,
+            STUDYID=STUDY,
+            SITEID=SITE,
+            SUBJID=subject[-3:],
+            RFICDTC="2026-01-02",
+            ENRLDTC="2026-01-05",
+            AGE="60",
+            SEX="M",
+            ARMCD="REGOPD1",
+            ARM="REGORAFENIB + PD-1 INHIBITOR",
+            DTHDTC=dthdtc,
+            DTHFL="Y" if dthdtc else None,
+        )
+        self.add(
+            "ex",
+            subject,
+            EXSEQ="1",
+            EXTRT="REGORAFENIB",
+            EXDOSE="80",
+            EXDOSU="mg",
+            EXDOSFRQ="QD",
+            EXROUTE="ORAL",
+            EXSTDTC=TRTSDT,
+            EXENDTC=ex_end,
+        )
         if target_lesion:
-            self.add("tu", subject, TULNKID="T01", TUORRES="TARGET", TULOC="LIVER", TUMETHOD="CT",
-                     TUDTC="2026-01-08", VISIT="SCREENING")
+            self.add(
+                "tu",
+                subject,
+                TULNKID="T01",
+                TUORRES="TARGET",
+                TULOC="LIVER",
+                TUMETHOD="CT",
+                TUDTC="2026-01-08",
+                VISIT="SCREENING",
+            )
 
     def responses(self, subject: str, *dated: tuple[str, str]) -> None:
         """Investigator overall responses, (RSDTC, OVRLRESP), one visit each."""
         for visitnum, (rsdtc, response) in enumerate(dated, start=1):
-            self.add("rs", subject, RSTESTCD="OVRLRESP", RSSTRESC=response, RSEVAL="INVESTIGATOR",
-                     VISIT=f"VISIT {visitnum}", VISITNUM=str(visitnum), RSDTC=rsdtc)
+            self.add(
+                "rs",
+                subject,
+                RSTESTCD="OVRLRESP",
+                RSSTRESC=response,
+                RSEVAL="INVESTIGATOR",
+                VISIT=f"VISIT {visitnum}",
+                VISITNUM=str(visitnum),
+                RSDTC=rsdtc,
+            )
 
     def afp(self, subject: str, lbdtc: str, value: str) -> None:
-        self.add("lb", subject, LBTESTCD="AFP", LBSTRESN=value, LBSTRESU="ng/mL", LBSTNRLO="0",
-                 LBSTNRHI="10", VISIT=None, LBDTC=lbdtc)
+        self.add(
+            "lb",
+            subject,
+            LBTESTCD="AFP",
+            LBSTRESN=value,
+            LBSTRESU="ng/mL",
+            LBSTNRLO="0",
+            LBSTNRHI="10",
+            VISIT=None,
+            LBDTC=lbdtc,
+        )
 
     def ae(self, subject: str, seq: int, start: str, end: str | None, *, soc: str, pt: str, grade: int) -> None:
-        self.add("ae", subject, AESEQ=str(seq), AETERM=pt, AEDECOD=pt, AEBODSYS=soc, AESTDTC=start,
-                 AEENDTC=end, AETOXGR=str(grade), AESER="N", AEREL="NOT RELATED", AEACN="DOSE NOT CHANGED",
-                 AEOUT="NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED")
+        self.add(
+            "ae",
+            subject,
+            AESEQ=str(seq),
+            AETERM=pt,
+            AEDECOD=pt,
+            AEBODSYS=soc,
+            AESTDTC=start,
+            AEENDTC=end,
+            AETOXGR=str(grade),
+            AESER="N",
+            AEREL="NOT RELATED",
+            AEACN="DOSE NOT CHANGED",
+            AEOUT="NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED",
+        )
 
 
 def _subject_rows() -> dict[str, list[dict]]:
@@ -110,27 +172,32 @@ def _subject_rows() -> dict[str, list[dict]]:
     #   CR  2 May, AFP 3 on 18 Apr (14 days before)     -> CR stays
     #   CR 13 Jun, AFP 3 on 29 May and 28 Jun (15 days) -> PR (nothing within 14 days)
     s.subject(AFP_BOUNDARIES)
-    s.responses(AFP_BOUNDARIES, ("2026-02-21", "CR"), ("2026-03-21", "CR"), ("2026-05-02", "CR"),
-                ("2026-06-13", "CR"))
-    for lbdtc, value in (("2026-02-21", "10"), ("2026-03-21", "10.1"), ("2026-04-18", "3"),
-                         ("2026-05-29", "3"), ("2026-06-28", "3")):
+    s.responses(AFP_BOUNDARIES, ("2026-02-21", "CR"), ("2026-03-21", "CR"), ("2026-05-02", "CR"), ("2026-06-13", "CR"))
+    for lbdtc, value in (
+        ("2026-02-21", "10"),
+        ("2026-03-21", "10.1"),
+        ("2026-04-18", "3"),
+        ("2026-05-29", "3"),
+        ("2026-06-28", "3"),
+    ):
         s.afp(AFP_BOUNDARIES, lbdtc, value)
 
     # PR, SD, PR, PR: the SD breaks the first PR's confirmation; the last two confirm.
     s.subject(FIRST_PR_UNCONFIRMED)
-    s.responses(FIRST_PR_UNCONFIRMED, ("2026-02-21", "PR"), ("2026-04-04", "SD"), ("2026-05-16", "PR"),
-                ("2026-06-27", "PR"))
+    s.responses(
+        FIRST_PR_UNCONFIRMED, ("2026-02-21", "PR"), ("2026-04-04", "SD"), ("2026-05-16", "PR"), ("2026-06-27", "PR")
+    )
 
     # AE dates around TRTSDT (10 Jan) and TRTEDT (9 Feb; + 30 days = 11 Mar).
     s.subject(AE_DATES, ex_end="2026-02-09")
-    s.ae(AE_DATES, 1, "2026-03-11", "2026-03-20", soc="GI", pt="NAUSEA", grade=3)      # TRTEDT + 30
-    s.ae(AE_DATES, 2, "2026-03-12", "2026-03-20", soc="GI", pt="VOMITING", grade=4)    # TRTEDT + 31
-    s.ae(AE_DATES, 3, "2026-01-10", "2026-01-12", soc="GI", pt="NAUSEA", grade=1)      # on TRTSDT
-    s.ae(AE_DATES, 4, "2026-01-09", "2026-01-12", soc="SKIN", pt="RASH", grade=3)      # day before TRTSDT
-    s.ae(AE_DATES, 5, "2026-01", None, soc="SKIN", pt="RASH", grade=2)                 # TRTSDT's month, ongoing
-    s.ae(AE_DATES, 6, "2026", "2026-01-05", soc="SKIN", pt="PRURITUS", grade=1)        # TRTSDT's year, ended before
-    s.ae(AE_DATES, 7, "2026", "2026-02", soc="SKIN", pt="PRURITUS", grade=3)           # TRTSDT's year, ends Feb
-    s.ae(AE_DATES, 8, "2025-11", "2025", soc="GI", pt="NAUSEA", grade=2)               # before TRTSDT's year
+    s.ae(AE_DATES, 1, "2026-03-11", "2026-03-20", soc="GI", pt="NAUSEA", grade=3)  # TRTEDT + 30
+    s.ae(AE_DATES, 2, "2026-03-12", "2026-03-20", soc="GI", pt="VOMITING", grade=4)  # TRTEDT + 31
+    s.ae(AE_DATES, 3, "2026-01-10", "2026-01-12", soc="GI", pt="NAUSEA", grade=1)  # on TRTSDT
+    s.ae(AE_DATES, 4, "2026-01-09", "2026-01-12", soc="SKIN", pt="RASH", grade=3)  # day before TRTSDT
+    s.ae(AE_DATES, 5, "2026-01", None, soc="SKIN", pt="RASH", grade=2)  # TRTSDT's month, ongoing
+    s.ae(AE_DATES, 6, "2026", "2026-01-05", soc="SKIN", pt="PRURITUS", grade=1)  # TRTSDT's year, ended before
+    s.ae(AE_DATES, 7, "2026", "2026-02", soc="SKIN", pt="PRURITUS", grade=3)  # TRTSDT's year, ends Feb
+    s.ae(AE_DATES, 8, "2025-11", "2025", soc="GI", pt="NAUSEA", grade=2)  # before TRTSDT's year
     return s.rows
 
 
@@ -145,35 +212,45 @@ def warehouse(tmp_path_factory) -> Path:
 
 
 def _ovr(db, subject):
-    return query(db, f"select ADT, AVALC, ANL01FL from adam.adrs "
-                     f"where USUBJID = '{subject}' and PARAMCD = 'OVR' order by ADT")
+    return query(
+        db, f"select ADT, AVALC, ANL01FL from adam.adrs where USUBJID = '{subject}' and PARAMCD = 'OVR' order by ADT"
+    )
 
 
 def _parameters(db, subject):
     """{PARAMCD: (AVALC, ADT)} of the one-per-subject response parameters."""
-    rows = query(db, f"select PARAMCD, AVALC, ADT from adam.adrs where USUBJID = '{subject}' "
-                     f"and PARAMCD in ('BOR', 'CBOR', 'RSP', 'DCR', 'PD')")
+    rows = query(
+        db,
+        f"select PARAMCD, AVALC, ADT from adam.adrs where USUBJID = '{subject}' "
+        f"and PARAMCD in ('BOR', 'CBOR', 'RSP', 'DCR', 'PD')",
+    )
     return {paramcd: (avalc, adt) for paramcd, avalc, adt in rows}
 
 
 def _adtte(db, subject, paramcd):
-    rows = query(db, f"select STARTDT, ADT, AVAL, CNSR, EVNTDESC, CNSDTDSC from adam.adtte "
-                     f"where USUBJID = '{subject}' and PARAMCD = '{paramcd}'")
+    rows = query(
+        db,
+        f"select STARTDT, ADT, AVAL, CNSR, EVNTDESC, CNSDTDSC from adam.adtte "
+        f"where USUBJID = '{subject}' and PARAMCD = '{paramcd}'",
+    )
     assert len(rows) <= 1, rows
     return rows[0] if rows else None
 
 
 # ---------------------------------------------------------------- response windows and confirmation
 
+
 def test_responses_after_the_first_pd_are_not_counted(warehouse):
     assert _ovr(warehouse, PD_THEN_PR) == [
-        (D("2026-02-21"), "PD", "Y"), (D("2026-04-04"), "PR", None), (D("2026-05-16"), "PR", None)]
+        (D("2026-02-21"), "PD", "Y"),
+        (D("2026-04-04"), "PR", None),
+        (D("2026-05-16"), "PR", None),
+    ]
     params = _parameters(warehouse, PD_THEN_PR)
     assert params["BOR"] == ("PD", D("2026-02-21")) and params["CBOR"] == ("PD", D("2026-02-21"))
     assert params["RSP"] == ("N", None)
     # PFS event at the PD: 21 Feb - 10 Jan = 42 days, + 1
-    assert _adtte(warehouse, PD_THEN_PR, "PFS") == (
-        D(TRTSDT), D("2026-02-21"), 43, 0, "DISEASE PROGRESSION", None)
+    assert _adtte(warehouse, PD_THEN_PR, "PFS") == (D(TRTSDT), D("2026-02-21"), 43, 0, "DISEASE PROGRESSION", None)
     assert _adtte(warehouse, PD_THEN_PR, "DOR") is None
 
 
@@ -182,8 +259,7 @@ def test_confirmed_response_before_the_pd_stands_and_dor_ends_at_the_pd(warehous
     # 21 Mar - 21 Feb = 28 days: exactly the confirmation interval
     assert _parameters(warehouse, PR_PD_PR)["CBOR"] == ("PR", D("2026-02-21"))
     # DOR 21 Feb -> PD 2 May: 7 (Feb) + 31 (Mar) + 30 (Apr) + 2 = 70 days, + 1
-    assert _adtte(warehouse, PR_PD_PR, "DOR") == (
-        D("2026-02-21"), D("2026-05-02"), 71, 0, "DISEASE PROGRESSION", None)
+    assert _adtte(warehouse, PR_PD_PR, "DOR") == (D("2026-02-21"), D("2026-05-02"), 71, 0, "DISEASE PROGRESSION", None)
     # PFS 10 Jan -> 2 May: 21 + 28 + 31 + 30 + 2 = 112 days, + 1
     assert _adtte(warehouse, PR_PD_PR, "PFS")[1:4] == (D("2026-05-02"), 113, 0)
 
@@ -209,17 +285,17 @@ def test_sd_one_day_short_is_ne_and_death_without_pd_is_the_pfs_event(warehouse)
     assert params["BOR"][0] == "NE" and params["CBOR"][0] == "NE" and params["DCR"] == ("N", None)
     assert params["PD"] == ("N", None)
     # PFS event = death 15 Mar: 21 + 28 + 15 = 64 days, + 1
-    assert _adtte(warehouse, SD_TOO_EARLY_THEN_DEATH, "PFS") == (
-        D(TRTSDT), D("2026-03-15"), 65, 0, "DEATH", None)
+    assert _adtte(warehouse, SD_TOO_EARLY_THEN_DEATH, "PFS") == (D(TRTSDT), D("2026-03-15"), 65, 0, "DEATH", None)
 
 
 def test_death_on_the_day_of_the_last_assessment_is_a_pfs_event(warehouse):
     # 21 Feb - 10 Jan = 42 days, + 1; an event, not censored at that assessment
-    assert _adtte(warehouse, DEATH_AT_LAST_ASSESSMENT, "PFS") == (
-        D(TRTSDT), D("2026-02-21"), 43, 0, "DEATH", None)
+    assert _adtte(warehouse, DEATH_AT_LAST_ASSESSMENT, "PFS") == (D(TRTSDT), D("2026-02-21"), 43, 0, "DEATH", None)
     # the assessment on the death date does not push LSTALVDT past DTHDT
     assert one(warehouse, f"select DTHDT, LSTALVDT from adam.adsl where USUBJID = '{DEATH_AT_LAST_ASSESSMENT}'") == (
-        D("2026-02-21"), D("2026-02-21"))
+        D("2026-02-21"),
+        D("2026-02-21"),
+    )
 
 
 def test_no_post_baseline_assessment(warehouse):
@@ -228,12 +304,21 @@ def test_no_post_baseline_assessment(warehouse):
     assert _ovr(warehouse, NO_ASSESSMENT) == []
     # censored at STARTDT: 10 Jan - 10 Jan = 0 days, + 1
     assert _adtte(warehouse, NO_ASSESSMENT, "PFS") == (
-        D(TRTSDT), D(TRTSDT), 1, 1, "NO PROGRESSION OR DEATH", "TREATMENT START (NO ADEQUATE ASSESSMENT)")
+        D(TRTSDT),
+        D(TRTSDT),
+        1,
+        1,
+        "NO PROGRESSION OR DEATH",
+        "TREATMENT START (NO ADEQUATE ASSESSMENT)",
+    )
 
 
 def test_afp_marker_rule_at_the_uln_and_window_edges(warehouse):
-    rows = query(warehouse, f"select ADT, AVALC, ORRESP, MRKREAS from adam.adrs "
-                            f"where USUBJID = '{AFP_BOUNDARIES}' and PARAMCD = 'OVR' order by ADT")
+    rows = query(
+        warehouse,
+        f"select ADT, AVALC, ORRESP, MRKREAS from adam.adrs "
+        f"where USUBJID = '{AFP_BOUNDARIES}' and PARAMCD = 'OVR' order by ADT",
+    )
     assert rows == [
         (D("2026-02-21"), "CR", "CR", None),  # AFP 10 <= ULN 10
         (D("2026-03-21"), "PR", "CR", "CR counted as PR: AFP 10.1 on 2026-03-21 above upper limit 10.0"),
@@ -251,14 +336,24 @@ def test_sd_breaks_confirmation_and_dor_starts_at_the_first_pr(warehouse):
     # DOR from the first PR (spec: "first CR or PR"), censored at the last adequate assessment:
     # 21 Feb -> 27 Jun = 7 + 31 + 30 + 31 + 27 = 126 days, + 1
     assert _adtte(warehouse, FIRST_PR_UNCONFIRMED, "DOR") == (
-        D("2026-02-21"), D("2026-06-27"), 127, 1, "NO PROGRESSION OR DEATH", "LAST ADEQUATE ASSESSMENT DATE")
+        D("2026-02-21"),
+        D("2026-06-27"),
+        127,
+        1,
+        "NO PROGRESSION OR DEATH",
+        "LAST ADEQUATE ASSESSMENT DATE",
+    )
 
 
 # ---------------------------------------------------------------- ADAE
 
+
 def test_adae_dates_treatment_emergence_and_study_days(warehouse):
-    rows = query(warehouse, f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, TRTEMFL from adam.adae "
-                            f"where USUBJID = '{AE_DATES}' order by AESEQ")
+    rows = query(
+        warehouse,
+        f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, TRTEMFL from adam.adae "
+        f"where USUBJID = '{AE_DATES}' order by AESEQ",
+    )
     assert rows == [
         # 11 Mar = TRTEDT 9 Feb + 30 (19 + 11): emergent; day 21 + 28 + 11 = 60, + 1
         (1, D("2026-03-11"), None, D("2026-03-20"), None, 61, "Y"),
@@ -280,8 +375,11 @@ def test_adae_dates_treatment_emergence_and_study_days(warehouse):
 
 
 def test_adae_occurrence_flags(warehouse):
-    rows = query(warehouse, f"select AESEQ, AOCCFL, AOCCSFL, AOCCPFL, AOCCIFL, AOCCSIFL, AOCCPIFL from adam.adae "
-                            f"where USUBJID = '{AE_DATES}' order by AESEQ")
+    rows = query(
+        warehouse,
+        f"select AESEQ, AOCCFL, AOCCSFL, AOCCPFL, AOCCIFL, AOCCSIFL, AOCCPIFL from adam.adae "
+        f"where USUBJID = '{AE_DATES}' order by AESEQ",
+    )
     # TEAEs: 1 (11 Mar GI NAUSEA 3), 3 (10 Jan GI NAUSEA 1), 5 (10 Jan SKIN RASH 2), 7 (10 Jan SKIN PRURITUS 3)
     assert rows == [
         # NAUSEA's worst grade (3 > 1); GI's worst; subject's worst 3 is shared with AESEQ 7,

@@ -5,6 +5,7 @@ raw.*, audit.transfers and config.*, then the whole dbt build), with its own
 hand-written subjects whose tumour measurements sit on the RECIST boundaries.
 Every expected value below was worked out by hand from the rows written here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
-from trialdw.transform import dbt_build
+from tests.test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
+from trialdw.dbt_runner import dbt_build
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 TRANSFER = "20260701T020000Z"
@@ -33,35 +34,88 @@ class SubjectRows:
 
     def add(self, domain: str, usubjid: str, **values) -> None:
         study = REGO if usubjid.startswith(REGO) else SURU
-        site = usubjid[len(study) + 1:].split("-")[0]
-        self.rows[domain].append({"USUBJID": usubjid, "_studyid": study, "_siteid": site,
-                                  "_transfer_id": TRANSFER, **values})
+        site = usubjid[len(study) + 1 :].split("-")[0]
+        self.rows[domain].append(
+            {"USUBJID": usubjid, "_studyid": study, "_siteid": site, "_transfer_id": TRANSFER, **values}
+        )
 
     def dosed_subject(self, usubjid: str, trtsdt: str, dthdtc: str | None = None) -> None:
         study = REGO if usubjid.startswith(REGO) else SURU
-        site, subjid = usubjid[len(study) + 1:].split("-")
-        armcd, arm, extrt = {REGO: ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR", "REGORAFENIB"),
-                             SURU: ("SURU", "SURUFATINIB", "SURUFATINIB")}[study]
-        self.add("dm", usubjid, STUDYID=study, SITEID=site, SUBJID=subjid, RFICDTC="2026-01-02",
-                 ENRLDTC="2026-01-05", AGE="60", SEX="F", ARMCD=armcd, ARM=arm,
-                 DTHDTC=dthdtc, DTHFL="Y" if dthdtc else None)
-        self.add("ex", usubjid, EXSEQ="1", EXTRT=extrt, EXDOSE="80", EXDOSU="mg", EXDOSFRQ="QD",
-                 EXROUTE="ORAL", EXSTDTC=trtsdt, EXENDTC=None)
+        site, subjid = usubjid[len(study) + 1 :].split("-")
+        armcd, arm, extrt = {
+            REGO: ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR", "REGORAFENIB"),
+            SURU: ("SURU", "SURUFATINIB", "SURUFATINIB"),
+        }[study]
+        self.add(
+            "dm",
+            usubjid,
+            STUDYID=study,
+            SITEID=site,
+            SUBJID=subjid,
+            RFICDTC="2026-01-02",
+            ENRLDTC="2026-01-05",
+            AGE="60",
+            SEX="F",
+            ARMCD=armcd,
+            ARM=arm,
+            DTHDTC=dthdtc,
+            DTHFL="Y" if dthdtc else None,
+        )
+        self.add(
+            "ex",
+            usubjid,
+            EXSEQ="1",
+            EXTRT=extrt,
+            EXDOSE="80",
+            EXDOSU="mg",
+            EXDOSFRQ="QD",
+            EXROUTE="ORAL",
+            EXSTDTC=trtsdt,
+            EXENDTC=None,
+        )
 
     def lesion(self, usubjid: str, lnkid: str, kind: str, loc: str, tudtc: str, visit: str = "SCREENING") -> None:
         self.add("tu", usubjid, TULNKID=lnkid, TUORRES=kind, TULOC=loc, TUMETHOD="CT", TUDTC=tudtc, VISIT=visit)
 
     def diameter(self, usubjid: str, lnkid: str, mm: str, visitnum: str, trdtc: str) -> None:
-        self.add("tr", usubjid, TRLNKID=lnkid, TRTESTCD="LDIAM", TRORRES=mm, TRSTRESN=mm, TRSTRESU="mm",
-                 VISIT=f"VISIT {visitnum}", VISITNUM=visitnum, TRDTC=trdtc)
+        self.add(
+            "tr",
+            usubjid,
+            TRLNKID=lnkid,
+            TRTESTCD="LDIAM",
+            TRORRES=mm,
+            TRSTRESN=mm,
+            TRSTRESU="mm",
+            VISIT=f"VISIT {visitnum}",
+            VISITNUM=visitnum,
+            TRDTC=trdtc,
+        )
 
     def state(self, usubjid: str, lnkid: str, state: str, visitnum: str, trdtc: str) -> None:
-        self.add("tr", usubjid, TRLNKID=lnkid, TRTESTCD="TUMSTATE", TRORRES=state, TRSTRESN=None,
-                 TRSTRESU=None, VISIT=f"VISIT {visitnum}", VISITNUM=visitnum, TRDTC=trdtc)
+        self.add(
+            "tr",
+            usubjid,
+            TRLNKID=lnkid,
+            TRTESTCD="TUMSTATE",
+            TRORRES=state,
+            TRSTRESN=None,
+            TRSTRESU=None,
+            VISIT=f"VISIT {visitnum}",
+            VISITNUM=visitnum,
+            TRDTC=trdtc,
+        )
 
     def ovr(self, usubjid: str, response: str, visitnum: str, rsdtc: str) -> None:
-        self.add("rs", usubjid, RSTESTCD="OVRLRESP", RSSTRESC=response, RSEVAL="INVESTIGATOR",
-                 VISIT=f"VISIT {visitnum}", VISITNUM=visitnum, RSDTC=rsdtc)
+        self.add(
+            "rs",
+            usubjid,
+            RSTESTCD="OVRLRESP",
+            RSSTRESC=response,
+            RSEVAL="INVESTIGATOR",
+            VISIT=f"VISIT {visitnum}",
+            VISITNUM=visitnum,
+            RSDTC=rsdtc,
+        )
 
 
 def _subject_rows() -> dict[str, list[dict]]:
@@ -133,24 +187,54 @@ def _subject_rows() -> dict[str, list[dict]]:
     s.diameter(R5, "T01", "40", "0", "2026-01-13")
     s.diameter(R5, "T01", "0", "1", "2026-02-26")
     s.ovr(R5, "CR", "1", "2026-02-26")
-    s.add("lb", R5, LBTESTCD="AFP", LBSTRESN="30", LBSTRESU="ng/mL", LBSTNRLO="0", LBSTNRHI="10",
-          VISIT=None, LBDTC="2026-02-21")
+    s.add(
+        "lb",
+        R5,
+        LBTESTCD="AFP",
+        LBSTRESN="30",
+        LBSTRESU="ng/mL",
+        LBSTNRLO="0",
+        LBSTNRHI="10",
+        VISIT=None,
+        LBDTC="2026-02-21",
+    )
     s.ovr(R5, "SD", "2", "2026-04-09")
 
     # R6: DM says death on 10 Apr, DS END OF STUDY says 12 Apr; an AFP on 15 Apr is after death.
     s.dosed_subject(R6, "2026-01-15", dthdtc="2026-04-10")
     s.add("ds", R6, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-04-12")
-    s.add("lb", R6, LBTESTCD="AFP", LBSTRESN="50", LBSTRESU="ng/mL", LBSTNRLO="0", LBSTNRHI="10",
-          VISIT=None, LBDTC="2026-04-15")
+    s.add(
+        "lb",
+        R6,
+        LBTESTCD="AFP",
+        LBSTRESN="50",
+        LBSTRESU="ng/mL",
+        LBSTNRLO="0",
+        LBSTNRHI="10",
+        VISIT=None,
+        LBDTC="2026-04-15",
+    )
 
     # R7: SS DEAD with no death date anywhere; an AE ending "2026-02" (at the latest
     # 28 Feb) before it started on 15 Mar, which the row rule (complete dates) cannot see.
     s.dosed_subject(R7, "2026-01-15")
     s.add("ss", R7, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-01")
     s.add("ss", R7, SSTESTCD="SURVSTAT", SSSTRESC="DEAD", SSDTC="2026-05-01")
-    s.add("ae", R7, AESEQ="1", AETERM="FEVER", AEDECOD="Pyrexia", AEBODSYS="SOC", AESTDTC="2026-03-15",
-          AEENDTC="2026-02", AETOXGR="1", AESER="N", AEREL="NOT RELATED", AEACN="DOSE NOT CHANGED",
-          AEOUT="RECOVERED/RESOLVED")
+    s.add(
+        "ae",
+        R7,
+        AESEQ="1",
+        AETERM="FEVER",
+        AEDECOD="Pyrexia",
+        AEBODSYS="SOC",
+        AESTDTC="2026-03-15",
+        AEENDTC="2026-02",
+        AETOXGR="1",
+        AESER="N",
+        AEREL="NOT RELATED",
+        AEACN="DOSE NOT CHANGED",
+        AEOUT="RECOVERED/RESOLVED",
+    )
     return s.rows
 
 
@@ -165,8 +249,11 @@ def warehouse(tmp_path_factory) -> Path:
 
 
 def _ovrrecis(db, usubjid):
-    return query(db, f"select ADT, AVALC, ORRESP, ANL01FL from adam.adrs "
-                     f"where USUBJID = '{usubjid}' and PARAMCD = 'OVRRECIS' order by ADT")
+    return query(
+        db,
+        f"select ADT, AVALC, ORRESP, ANL01FL from adam.adrs "
+        f"where USUBJID = '{usubjid}' and PARAMCD = 'OVRRECIS' order by ADT",
+    )
 
 
 def test_exactly_30_percent_is_pr_missing_lesion_ne_and_20_percent_over_nadir_pd(warehouse):
@@ -187,17 +274,28 @@ def test_missing_lesion_with_a_new_lesion_is_pd_and_ends_the_window(warehouse):
 
 def test_non_target_only_disease(warehouse):
     assert _ovrrecis(warehouse, R4) == [
-        (D("2026-04-13"), "NON-CR/NON-PD", "NON-CR/NON-PD", "Y"), (D("2026-05-25"), "PD", "PD", "Y")]
+        (D("2026-04-13"), "NON-CR/NON-PD", "NON-CR/NON-PD", "Y"),
+        (D("2026-05-25"), "PD", "PD", "Y"),
+    ]
 
 
 def test_recist_cr_goes_through_the_afp_marker_rule(warehouse):
-    assert one(warehouse, f"select AVALC, ORRESP, MRKREAS, ADY, VISITNUM, PARAM from adam.adrs "
-                          f"where USUBJID = '{R5}' and PARAMCD = 'OVRRECIS' and ADT = '2026-02-26'") == (
-        "PR", "CR", "CR counted as PR: AFP 30.0 on 2026-02-21 above upper limit 10.0", 43, 1.0,
-        "Overall Response by RECIST 1.1 (derived from TU/TR)")
+    assert one(
+        warehouse,
+        f"select AVALC, ORRESP, MRKREAS, ADY, VISITNUM, PARAM from adam.adrs "
+        f"where USUBJID = '{R5}' and PARAMCD = 'OVRRECIS' and ADT = '2026-02-26'",
+    ) == (
+        "PR",
+        "CR",
+        "CR counted as PR: AFP 30.0 on 2026-02-21 above upper limit 10.0",
+        43,
+        1.0,
+        "Overall Response by RECIST 1.1 (derived from TU/TR)",
+    )
     # the investigator's OVR next to it is unchanged by OVRRECIS
-    assert query(warehouse, f"select ADT, AVALC, ORRESP from adam.adrs where USUBJID = '{R5}' and PARAMCD = 'OVR' "
-                            f"order by ADT") == [(D("2026-02-26"), "PR", "CR"), (D("2026-04-09"), "SD", "SD")]
+    assert query(
+        warehouse, f"select ADT, AVALC, ORRESP from adam.adrs where USUBJID = '{R5}' and PARAMCD = 'OVR' order by ADT"
+    ) == [(D("2026-02-26"), "PR", "CR"), (D("2026-04-09"), "SD", "SD")]
 
 
 def test_subjects_without_tumour_data_get_no_recist_rows(warehouse):
@@ -205,21 +303,59 @@ def test_subjects_without_tumour_data_get_no_recist_rows(warehouse):
 
 
 def test_review_findings_are_exactly_the_planted_problems(warehouse):
-    rows = query(warehouse, "select STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, SEVERITY "
-                            "from review.review_findings order by RULE, RECORD_KEY")
+    rows = query(
+        warehouse,
+        "select STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, SEVERITY "
+        "from review.review_findings order by RULE, RECORD_KEY",
+    )
     assert rows == [
         (REGO, "101", "LB", R6, f"{R6}|AFP|2026-04-15", "LBDTC", "2026-04-15", "date_after_death", "warning"),
-        (REGO, "101", "SS", R7, f"{R7}|2026-05-01", "SSSTRESC", "DEAD",
-         "dead_without_death_date", "warning"),
-        (REGO, "101", "DS", R6, f"{R6}|END OF STUDY", "DSSTDTC", "DS=2026-04-12 DTHDT=2026-04-10",
-         "death_date_disagreement", "warning"),
+        (REGO, "101", "SS", R7, f"{R7}|2026-05-01", "SSSTRESC", "DEAD", "dead_without_death_date", "warning"),
+        (
+            REGO,
+            "101",
+            "DS",
+            R6,
+            f"{R6}|END OF STUDY",
+            "DSSTDTC",
+            "DS=2026-04-12 DTHDT=2026-04-10",
+            "death_date_disagreement",
+            "warning",
+        ),
         (REGO, "101", "AE", R7, f"{R7}|1", "AEENDTC", "2026-02", "end_before_start_partial", "warning"),
-        (REGO, "101", "RS", R5, f"{R5}|OVRLRESP|INVESTIGATOR|2", "RSSTRESC", "OVR=SD RECIST=NE", "ovr_vs_recist",
-         "warning"),
-        (SURU, "201", "RS", R1, f"{R1}|OVRLRESP|INVESTIGATOR|3", "RSSTRESC", "OVR=SD RECIST=PD", "ovr_vs_recist",
-         "warning"),
-        (SURU, "201", "RS", R2, f"{R2}|OVRLRESP|INVESTIGATOR|2", "RSSTRESC", "OVR=CR RECIST=PR", "ovr_vs_recist",
-         "warning"),
+        (
+            REGO,
+            "101",
+            "RS",
+            R5,
+            f"{R5}|OVRLRESP|INVESTIGATOR|2",
+            "RSSTRESC",
+            "OVR=SD RECIST=NE",
+            "ovr_vs_recist",
+            "warning",
+        ),
+        (
+            SURU,
+            "201",
+            "RS",
+            R1,
+            f"{R1}|OVRLRESP|INVESTIGATOR|3",
+            "RSSTRESC",
+            "OVR=SD RECIST=PD",
+            "ovr_vs_recist",
+            "warning",
+        ),
+        (
+            SURU,
+            "201",
+            "RS",
+            R2,
+            f"{R2}|OVRLRESP|INVESTIGATOR|2",
+            "RSSTRESC",
+            "OVR=CR RECIST=PR",
+            "ovr_vs_recist",
+            "warning",
+        ),
     ]
 
 
@@ -228,4 +364,5 @@ def test_review_message_says_what_the_recist_response_rests_on(warehouse):
     assert message == (
         "VISIT 3 on 2026-07-06: the investigator's overall response is SD but RECIST 1.1 computed from the "
         "tumour measurements gives PD (target PD: SOD 58.8 mm: -16.0% vs baseline 70 mm, +20.0% vs nadir 49 mm; "
-        "non-target NON-CR/NON-PD; no new lesion). Check the measurements (TU/TR) or the response (RS).")
+        "non-target NON-CR/NON-PD; no new lesion). Check the measurements (TU/TR) or the response (RS)."
+    )

@@ -1,12 +1,13 @@
 """trialdw.transform: the wrapper around dbt build (real dbt, real DuckDB files)."""
+
 from __future__ import annotations
 
 import os
 
 import duckdb
 
-from test_dbt_adam import create_warehouse
-from trialdw.transform import dbt_build, dbt_project_dir
+from tests.test_dbt_adam import create_warehouse
+from trialdw.dbt_runner import dbt_build, dbt_project_dir
 
 
 def test_project_dir_holds_dbt_project_yml():

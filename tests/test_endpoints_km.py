@@ -2,6 +2,7 @@
 
 Times are days; a censored observation has CNSR = 1.
 """
+
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_median_on_a_step_exactly_at_half_is_that_step():
     # midpoint 3.5 some packages report. lifelines computes S(3) as
     # 0.5000000000000001 and would say 4; the rounding in km.py prevents that.
     fit = km.fit(range(1, 7), [0] * 6)
-    assert fit.survival_function_.loc[3.0].iloc[0] > 0.5      # the float noise is real
+    assert fit.survival_function_.loc[3.0].iloc[0] > 0.5  # the float noise is real
     median, lcl, ucl = km.median_days(fit)
     assert median == 3.0
     # CI of the median = first times the lower / upper band reach <= 0.5.
@@ -60,7 +61,7 @@ RATE_CNSR = [0, 1, 0, 0, 1, 0]
 def greenwood_loglog(steps, z=1.959963984540054):
     """Independent log(-log) CI: steps = [(at_risk, deaths), ...] up to t."""
     surv = np.prod([(n - d) / n for n, d in steps])
-    var = sum(d / (n * (n - d)) for n, d in steps)            # Greenwood sum
+    var = sum(d / (n * (n - d)) for n, d in steps)  # Greenwood sum
     loglog = math.log(-math.log(surv))
     se = math.sqrt(var) / abs(math.log(surv))
     return surv, math.exp(-math.exp(loglog + z * se)), math.exp(-math.exp(loglog - z * se))

@@ -1,4 +1,5 @@
 """Clopper–Pearson, Wilcoxon signed-rank and Benjamini–Hochberg helpers."""
+
 import math
 
 import pytest
@@ -7,19 +8,22 @@ from trialdw.endpoints.proportions import clopper_pearson, proportion_row
 from trialdw.endpoints.singlecell import bh_qvalues, wilcoxon_p
 
 
-@pytest.mark.parametrize("k, n, expected", [
-    (3, 10, (0.3, 0.0667, 0.6525)),     # published exact CI for 3/10
-    (0, 10, (0.0, 0.0, 0.3085)),        # k = 0: LCL 0, UCL = 1 - 0.025^(1/10)
-    (10, 10, (1.0, 0.6915, 1.0)),       # k = n: LCL = 0.025^(1/10), UCL 1
-])
+@pytest.mark.parametrize(
+    "k, n, expected",
+    [
+        (3, 10, (0.3, 0.0667, 0.6525)),  # published exact CI for 3/10
+        (0, 10, (0.0, 0.0, 0.3085)),  # k = 0: LCL 0, UCL = 1 - 0.025^(1/10)
+        (10, 10, (1.0, 0.6915, 1.0)),  # k = n: LCL = 0.025^(1/10), UCL 1
+    ],
+)
 def test_clopper_pearson_known_values(k, n, expected):
     assert clopper_pearson(k, n) == pytest.approx(expected, abs=5e-5)
 
 
 def test_clopper_pearson_edges_are_closed_form():
     # For k = 0 the exact upper bound is 1 - (alpha/2)^(1/n).
-    assert clopper_pearson(0, 10)[2] == pytest.approx(1 - 0.025 ** 0.1, abs=1e-12)
-    assert clopper_pearson(10, 10)[1] == pytest.approx(0.025 ** 0.1, abs=1e-12)
+    assert clopper_pearson(0, 10)[2] == pytest.approx(1 - 0.025**0.1, abs=1e-12)
+    assert clopper_pearson(10, 10)[1] == pytest.approx(0.025**0.1, abs=1e-12)
 
 
 def test_empty_denominator_gives_null_estimates():

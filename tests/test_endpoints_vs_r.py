@@ -9,6 +9,7 @@ Where R and the warehouse follow different conventions the test asserts the
 documented difference with the literal numbers of both (docs/endpoints.md,
 "Cross-check against R"), never a loosened tolerance.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ from trialdw.endpoints import km
 from trialdw.endpoints.proportions import clopper_pearson
 from trialdw.endpoints.singlecell import wilcoxon_p
 
-LANDMARKS = (3 * km.DAYS_PER_MONTH, 12 * km.DAYS_PER_MONTH)      # 91.3125, 365.25 days
+LANDMARKS = (3 * km.DAYS_PER_MONTH, 12 * km.DAYS_PER_MONTH)  # 91.3125, 365.25 days
 # Observed agreement is ~1e-15; 1e-12 leaves room for libm differences only.
 CLOSE = {"rel": 1e-12, "abs": 1e-12}
 
@@ -33,9 +34,11 @@ def _rscript_with(package: str) -> str:
     rscript = shutil.which("Rscript")
     if rscript is None:
         pytest.skip("R cross-check skipped: Rscript is not on PATH (CI installs r-base via .ci/run)")
-    probe = subprocess.run([rscript, "--vanilla", "-e",
-                            f'quit(status = if (requireNamespace("{package}", quietly = TRUE)) 0 else 1)'],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [rscript, "--vanilla", "-e", f'quit(status = if (requireNamespace("{package}", quietly = TRUE)) 0 else 1)'],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         pytest.skip(f"R cross-check skipped: the R package '{package}' is not installed")
     return rscript
@@ -50,8 +53,9 @@ def run_r(tmp: Path, script: str, rows: list[dict], *args: str) -> list[dict]:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    done = subprocess.run([rscript, "--vanilla", str(source), str(given), str(result), *args],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [rscript, "--vanilla", str(source), str(given), str(result), *args], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     with result.open(newline="") as fh:
         return list(csv.DictReader(fh))
@@ -103,11 +107,12 @@ def _realistic(seed: int = 20261119, n: int = 120):
 # case → (days, status 1 = event). Each one targets a situation named in the docs.
 KM_CASES = {
     # Events and censorings share times (censored at t are at risk at t).
-    "ties": ([30, 30, 30, 61, 61, 61, 92, 92, 120, 150, 150, 200, 240, 240, 300, 365, 400, 400, 420, 500],
-             [1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0]),
+    "ties": (
+        [30, 30, 30, 61, 61, 61, 92, 92, 120, 150, 150, 200, 240, 240, 300, 365, 400, 400, 420, 500],
+        [1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0],
+    ),
     # 30 subjects, 4 events, first after 3 months: median not reached, S(3 months) = 1.
-    "heavy_censoring": ([95, 180, 250, 330] + list(range(100, 620, 20)),
-                        [1, 1, 1, 1] + [0] * 26),
+    "heavy_censoring": ([95, 180, 250, 330, *list(range(100, 620, 20))], [1, 1, 1, 1] + [0] * 26),
     # All events at 30..180: S = 0.5 exactly on [90, 120).
     "half_step": ([30, 60, 90, 120, 150, 180], [1] * 6),
     # S reaches 0.5 at 80 and stays there to the end of follow-up (400, censored).
@@ -126,8 +131,11 @@ KM_CASES = {
 
 @pytest.fixture(scope="module")
 def r_km(tmp_path_factory):
-    rows = [{"case": case, "time": t, "status": s}
-            for case, (days, status) in KM_CASES.items() for t, s in zip(days, status)]
+    rows = [
+        {"case": case, "time": t, "status": s}
+        for case, (days, status) in KM_CASES.items()
+        for t, s in zip(days, status, strict=False)
+    ]
     out = run_r(tmp_path_factory.mktemp("r_km"), R_KM, rows, ",".join(repr(t) for t in LANDMARKS))
     by_case: dict[str, dict] = {case: {} for case in KM_CASES}
     for row in out:
@@ -138,7 +146,7 @@ def r_km(tmp_path_factory):
 
 def _fit(case):
     days, status = KM_CASES[case]
-    return km.fit(days, [1 - s for s in status])          # km.fit takes CNSR
+    return km.fit(days, [1 - s for s in status])  # km.fit takes CNSR
 
 
 def _r_median(r, prefix="table"):
@@ -169,8 +177,7 @@ def test_curve_and_log_log_band_agree_with_r_at_every_event_time(case, r_km):
 
 # Cases where S never sits at exactly 0.5 and the upper band crosses 0.5 before
 # S reaches 0 (or not at all): warehouse median and CI == R's, to the day.
-MEDIAN_AGREES = ["ties", "heavy_censoring", "all_events", "step_on_landmark", "short_follow_up",
-                 "realistic"]
+MEDIAN_AGREES = ["ties", "heavy_censoring", "all_events", "step_on_landmark", "short_follow_up", "realistic"]
 
 
 @pytest.mark.parametrize("case", MEDIAN_AGREES)
@@ -182,7 +189,7 @@ def test_median_and_its_ci_equal_r(case, r_km):
 
 def test_median_reached_and_not_reached_cases_are_both_covered(r_km):
     assert r_km["realistic"]["table_median"] is not None
-    assert r_km["heavy_censoring"]["table_median"] is None          # not reached → NULL
+    assert r_km["heavy_censoring"]["table_median"] is None  # not reached → NULL
     assert r_km["ties"]["table_median"] is not None
 
 
@@ -231,10 +238,22 @@ def test_median_ci_when_only_the_zero_step_crosses_half_differs_by_the_band_conv
     assert km.median_days(_fit("n1_event")) == (45.0, 45.0, 45.0)
 
 
-RATE_AGREES = [("ties", 0), ("ties", 1), ("heavy_censoring", 0), ("heavy_censoring", 1),
-               ("half_step", 0), ("half_to_end", 0), ("half_to_end", 1), ("n2", 0),
-               ("all_events", 0), ("step_on_landmark", 0),
-               ("step_on_landmark", 1), ("short_follow_up", 0), ("realistic", 0), ("realistic", 1)]
+RATE_AGREES = [
+    ("ties", 0),
+    ("ties", 1),
+    ("heavy_censoring", 0),
+    ("heavy_censoring", 1),
+    ("half_step", 0),
+    ("half_to_end", 0),
+    ("half_to_end", 1),
+    ("n2", 0),
+    ("all_events", 0),
+    ("step_on_landmark", 0),
+    ("step_on_landmark", 1),
+    ("short_follow_up", 0),
+    ("realistic", 0),
+    ("realistic", 1),
+]
 
 
 @pytest.mark.parametrize(("case", "landmark"), RATE_AGREES)
@@ -288,8 +307,20 @@ write.csv(data.frame(x = d$x, n = d$n, lcl = sprintf("%.17g", ci[, 1]), ucl = sp
           args[2], row.names = FALSE)
 """
 
-BINOM_CASES = [(0, 1), (1, 1), (0, 10), (10, 10), (1, 10), (3, 7), (17, 40), (50, 100),
-               (1, 300), (299, 300), (0, 300), (123, 457)]
+BINOM_CASES = [
+    (0, 1),
+    (1, 1),
+    (0, 10),
+    (10, 10),
+    (1, 10),
+    (3, 7),
+    (17, 40),
+    (50, 100),
+    (1, 300),
+    (299, 300),
+    (0, 300),
+    (123, 457),
+]
 
 
 def test_clopper_pearson_equals_r_binom_test(tmp_path):
@@ -323,8 +354,10 @@ _rng = np.random.default_rng(7)
 WILCOX_CASES = {
     # 8 distinct non-zero differences: exact null distribution in both.
     # Differences −.25 −.1875 +.0625 −.3125 −.5 +.03125 −.375 −.4375.
-    "exact_no_ties": ([0.5, 0.25, 0.75, 0.625, 0.875, 0.125, 0.5, 0.75],
-                      [0.25, 0.0625, 0.8125, 0.3125, 0.375, 0.15625, 0.125, 0.3125]),
+    "exact_no_ties": (
+        [0.5, 0.25, 0.75, 0.625, 0.875, 0.125, 0.5, 0.75],
+        [0.25, 0.0625, 0.8125, 0.3125, 0.375, 0.15625, 0.125, 0.3125],
+    ),
     # Tied absolute differences (±0.125 twice): normal approximation, tie-corrected.
     "ties": ([0.5, 0.5, 0.25, 0.75, 0.25, 0.625], [0.375, 0.625, 0.125, 0.5, 0.0625, 0.25]),
     # A zero difference: dropped, then normal approximation (R: "cannot compute exact p-value with zeroes").
@@ -335,8 +368,11 @@ WILCOX_CASES = {
 
 
 def test_wilcoxon_signed_rank_p_equals_r_wilcox_test(tmp_path):
-    rows = [{"case": case, "base": b, "post": a}
-            for case, (base, post) in WILCOX_CASES.items() for b, a in zip(base, post)]
+    rows = [
+        {"case": case, "base": b, "post": a}
+        for case, (base, post) in WILCOX_CASES.items()
+        for b, a in zip(base, post, strict=True)
+    ]
     out = {row["case"]: float(row["p"]) for row in run_r(tmp_path, R_WILCOX, rows)}
     assert set(out) == set(WILCOX_CASES)
     for case, (base, post) in WILCOX_CASES.items():

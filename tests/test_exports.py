@@ -4,6 +4,7 @@ Study S1 has two subjects, S2 one, S3 is configured with no data yet. Labels
 come from a small dbt yml written in the test (the real adam yml is checked
 separately), so these tests do not change when dbt descriptions are edited.
 """
+
 import datetime as dt
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trialdw.exports import (ADAM_MODELS_DIR, ExportError, adam_labels, write_exports, xpt_label)
+from trialdw.exports import ADAM_MODELS_DIR, ExportError, adam_labels, write_exports, xpt_label
 
 RUN1, RUN2, RUN3, RUN4 = (f"20261121T0{i}0000Z-abc12{i}" for i in range(1, 5))
 
@@ -32,7 +33,8 @@ models:
 
 def _build(path: Path, extra_sql: str = "") -> Path:
     with duckdb.connect(str(path)) as con:
-        con.execute("""
+        con.execute(
+            """
             CREATE SCHEMA config; CREATE SCHEMA adam; CREATE SCHEMA analysis;
             CREATE TABLE config.studies (STUDYID VARCHAR, TITLE VARCHAR);
             INSERT INTO config.studies VALUES ('S1', 'One'), ('S2', 'Two'), ('S3', 'Three, no data yet');
@@ -48,7 +50,9 @@ def _build(path: Path, extra_sql: str = "") -> Path:
             CREATE TABLE analysis.endpoints (STUDYID VARCHAR, ENDPOINT VARCHAR, N BIGINT, ESTIMATE DOUBLE);
             INSERT INTO analysis.endpoints VALUES ('S1', 'ORR', 2, 0.5), ('S2', 'ORR', 1, 1.0),
                                                   ('S3', 'ORR', 0, NULL);
-        """ + extra_sql)
+        """
+            + extra_sql
+        )
     return path
 
 
@@ -79,8 +83,10 @@ def test_parquet_per_study_holds_that_studys_rows_with_types(warehouse, tmp_path
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{root}/S1/adam/adsl.parquet')").fetchall()
         types = {row[0]: row[1] for row in described}
         endpoints = con.execute(f"SELECT * FROM read_parquet('{root}/S2/analysis/endpoints.parquet')").fetchall()
-    assert rows == [("S1", "S1-001", 64, 12.5, dt.date(2026, 1, 5), None, "Y"),
-                    ("S1", "S1-002", 71, None, None, dt.date(1959, 12, 31), "N")]
+    assert rows == [
+        ("S1", "S1-001", 64, 12.5, dt.date(2026, 1, 5), None, "Y"),
+        ("S1", "S1-002", 71, None, None, dt.date(1959, 12, 31), "N"),
+    ]
     assert types["TRTSDT"] == "DATE" and types["AGE"] == "INTEGER"
     assert endpoints == [("S2", "ORR", 1, 1.0)]
 
@@ -89,16 +95,28 @@ def test_configured_study_without_data_gets_every_file_empty(warehouse, tmp_path
     _export(warehouse, tmp_path, models_dir)
     s3 = tmp_path / "exports" / RUN1 / "S3"
     assert sorted(p.relative_to(s3).as_posix() for p in s3.rglob("*") if p.is_file()) == [
-        "adam/adae.parquet", "adam/adsl.parquet", "analysis/endpoints.parquet",
-        "xpt/adae.xpt", "xpt/adsl.xpt"]
+        "adam/adae.parquet",
+        "adam/adsl.parquet",
+        "analysis/endpoints.parquet",
+        "xpt/adae.xpt",
+        "xpt/adsl.xpt",
+    ]
     import pyreadstat
 
     frame, meta = pyreadstat.read_xport(s3 / "xpt" / "adsl.xpt")
-    assert meta.number_rows == 0 and list(frame.columns) == ["STUDYID", "USUBJID", "AGE", "AFPBL",
-                                                             "TRTSDT", "DTHDT", "SAFFL"]
+    assert meta.number_rows == 0 and list(frame.columns) == [
+        "STUDYID",
+        "USUBJID",
+        "AGE",
+        "AFPBL",
+        "TRTSDT",
+        "DTHDT",
+        "SAFFL",
+    ]
     with duckdb.connect() as con:
-        assert con.execute(f"SELECT ENDPOINT, N, ESTIMATE FROM '{s3}/analysis/endpoints.parquet'").fetchall() \
-            == [("ORR", 0, None)]
+        assert con.execute(f"SELECT ENDPOINT, N, ESTIMATE FROM '{s3}/analysis/endpoints.parquet'").fetchall() == [
+            ("ORR", 0, None)
+        ]
 
 
 def test_xpt_reads_back_with_names_labels_and_sas_dates(warehouse, tmp_path, models_dir):
@@ -108,11 +126,16 @@ def test_xpt_reads_back_with_names_labels_and_sas_dates(warehouse, tmp_path, mod
     path = tmp_path / "exports" / "latest" / "S1" / "xpt" / "adsl.xpt"
     frame, meta = pyreadstat.read_xport(path)
     assert meta.table_name == "ADSL"
-    assert meta.file_label == "Subject-level analysis dataset"     # first clause of the model description
+    assert meta.file_label == "Subject-level analysis dataset"  # first clause of the model description
     assert meta.column_names_to_labels == {
-        "STUDYID": None, "USUBJID": "Unique Subject Identifier",    # meta.label wins
-        "AGE": "Age in years at consent", "AFPBL": None, "TRTSDT": "First EXSTDTC", "DTHDT": None,
-        "SAFFL": None}
+        "STUDYID": None,
+        "USUBJID": "Unique Subject Identifier",  # meta.label wins
+        "AGE": "Age in years at consent",
+        "AFPBL": None,
+        "TRTSDT": "First EXSTDTC",
+        "DTHDT": None,
+        "SAFFL": None,
+    }
     assert meta.original_variable_types["TRTSDT"] == "DATE9"
     assert meta.original_variable_types["DTHDT"] == "DATE9"
     assert frame["USUBJID"].tolist() == ["S1-001", "S1-002"]
@@ -125,9 +148,10 @@ def test_xpt_reads_back_with_names_labels_and_sas_dates(warehouse, tmp_path, mod
     raw, _ = pyreadstat.read_xport(path, disable_datetime_conversion=True)
     assert raw["TRTSDT"].iloc[0] == 24111.0 and raw["TRTSDT"].isna().iloc[1]
     assert raw["DTHDT"].iloc[1] == -1.0
-    s2, _ = pyreadstat.read_xport(tmp_path / "exports" / "latest" / "S2" / "xpt" / "adsl.xpt",
-                                  disable_datetime_conversion=True)
-    assert s2["TRTSDT"].tolist() == [0.0]                           # 1960-01-01 = day 0
+    s2, _ = pyreadstat.read_xport(
+        tmp_path / "exports" / "latest" / "S2" / "xpt" / "adsl.xpt", disable_datetime_conversion=True
+    )
+    assert s2["TRTSDT"].tolist() == [0.0]  # 1960-01-01 = day 0
     assert "ADSL.STUDYID" in summary.unlabelled and "ADSL.AGE" not in summary.unlabelled
 
 
@@ -138,7 +162,7 @@ def test_non_ascii_text_is_kept_as_utf8_and_reported(warehouse, tmp_path, models
     frame, meta = pyreadstat.read_xport(tmp_path / "exports" / RUN1 / "S1" / "xpt" / "adae.xpt")
     assert frame["AETERM"].tolist() == ["Fever ≥ grade 2"]
     assert meta.column_names_to_labels["AETERM"] == "Reported term for the adverse event"
-    assert summary.non_ascii == ["S1/ADAE.AETERM"]                 # S2's HEADACHE is ASCII
+    assert summary.non_ascii == ["S1/ADAE.AETERM"]  # S2's HEADACHE is ASCII
 
 
 def test_character_value_of_exactly_200_bytes_is_written(tmp_path, models_dir):
@@ -159,12 +183,14 @@ def test_too_long_value_fails_and_leaves_latest_and_older_runs_alone(warehouse, 
         _export(warehouse, tmp_path, models_dir, RUN2)
     out = tmp_path / "exports"
     assert os.readlink(out / "latest") == RUN1
-    assert sorted(p.name for p in out.iterdir()) == [RUN1, "latest"]      # no partial folder left
+    assert sorted(p.name for p in out.iterdir()) == [RUN1, "latest"]  # no partial folder left
 
 
 def test_names_not_valid_in_xpt_v5_fail_loudly(tmp_path, models_dir):
-    db = _build(tmp_path / "wh.duckdb", "ALTER TABLE adam.adsl ADD COLUMN TRTSDTM_LONG DATE;"
-                                        "CREATE TABLE adam.adtte_extra (STUDYID VARCHAR);")
+    db = _build(
+        tmp_path / "wh.duckdb",
+        "ALTER TABLE adam.adsl ADD COLUMN TRTSDTM_LONG DATE;CREATE TABLE adam.adtte_extra (STUDYID VARCHAR);",
+    )
     with pytest.raises(ExportError) as failure:
         write_exports(db, tmp_path / "exports", RUN1, models_dir=models_dir)
     assert "adam.adsl: 'TRTSDTM_LONG'" in str(failure.value)
@@ -178,7 +204,7 @@ def test_latest_moves_to_each_run_and_only_the_newest_n_are_kept(warehouse, tmp_
     for run in (RUN1, RUN2, RUN3, RUN4):
         summary = _export(warehouse, tmp_path, models_dir, run, keep=2)
         removed += summary.removed
-        assert os.readlink(out / "latest") == run                      # relative link
+        assert os.readlink(out / "latest") == run  # relative link
         assert (out / "latest" / "S1" / "adam" / "adsl.parquet").is_file()
     assert sorted(p.name for p in out.iterdir()) == [RUN3, RUN4, "latest"]
     assert [p.name for p in removed] == [RUN1, RUN2]
@@ -192,15 +218,19 @@ def test_a_run_id_already_exported_is_refused(warehouse, tmp_path, models_dir):
         _export(warehouse, tmp_path, models_dir, "../escape")
 
 
-@pytest.mark.parametrize(("description", "label"), [
-    ("Age in years at consent.", "Age in years at consent"),
-    ("Baseline AFP: last AFP result on or before TRTSDT.", "Baseline AFP"),
-    ("OVR: why the CR marker rule changed the response.", "OVR: why the CR marker rule changed the"),
-    ("Analysis end date (imputed, never after DTHDT); NULL = ongoing.", "Analysis end date"),
-    ("Adverse events analysis dataset, one row per AE (rules elsewhere).", "Adverse events analysis dataset"),
-    ("Latest coalesce(EXENDTC, EXSTDTC) over EX rows of the subject", "Latest coalesce(EXENDTC, EXSTDTC) over"),
-    (None, None), ("  ", None),
-])
+@pytest.mark.parametrize(
+    ("description", "label"),
+    [
+        ("Age in years at consent.", "Age in years at consent"),
+        ("Baseline AFP: last AFP result on or before TRTSDT.", "Baseline AFP"),
+        ("OVR: why the CR marker rule changed the response.", "OVR: why the CR marker rule changed the"),
+        ("Analysis end date (imputed, never after DTHDT); NULL = ongoing.", "Analysis end date"),
+        ("Adverse events analysis dataset, one row per AE (rules elsewhere).", "Adverse events analysis dataset"),
+        ("Latest coalesce(EXENDTC, EXSTDTC) over EX rows of the subject", "Latest coalesce(EXENDTC, EXSTDTC) over"),
+        (None, None),
+        ("  ", None),
+    ],
+)
 def test_xpt_label_is_the_first_clause_within_40_characters(description, label):
     assert xpt_label(description) == label
     assert label is None or len(label) <= 40

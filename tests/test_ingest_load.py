@@ -1,14 +1,24 @@
 """Loading into a real DuckDB file: raw tables, reconciliation, CURRENT/superseded,
 and the findings life cycle across cumulative transfers."""
+
 from __future__ import annotations
 
 import duckdb
 import pytest
 
+from tests.helpers.transfers import (
+    SITE,
+    STUDY,
+    ae_row,
+    base_files,
+    csv_text,
+    dm_row,
+    lb_row,
+    study_config,
+    write_transfer,
+)
 from trialdw.ingest import ingest_landing, load_contracts, load_transfer
 from trialdw.ingest.rows import validate_transfer
-from trialdw.ingest.testing import (SITE, STUDY, ae_row, base_files, csv_text, dm_row, lb_row, study_config,
-                                    write_transfer)
 from trialdw.ingest.transfers import check_transfer, discover
 
 T1, T2, T3 = "20250301T020000Z", "20250401T020000Z", "20250501T020000Z"
@@ -39,13 +49,23 @@ def rows(con, sql, params=None):
 def test_raw_table_columns_are_contract_columns_then_lineage(tmp_path, con, contracts):
     write_transfer(tmp_path / "landing", T1, base_files())
     run(con, tmp_path, contracts)
-    columns = rows(con, "SELECT column_name, data_type FROM information_schema.columns "
-                        "WHERE table_schema = 'raw' AND table_name = 'dm' ORDER BY ordinal_position")
+    columns = rows(
+        con,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'raw' AND table_name = 'dm' ORDER BY ordinal_position",
+    )
     assert columns == [(c, "VARCHAR") for c in contracts["DM"].column_names] + [
-        ("_studyid", "VARCHAR"), ("_siteid", "VARCHAR"), ("_transfer_id", "VARCHAR"),
-        ("_source_file", "VARCHAR"), ("_source_line", "BIGINT"), ("_extra", "JSON")]
+        ("_studyid", "VARCHAR"),
+        ("_siteid", "VARCHAR"),
+        ("_transfer_id", "VARCHAR"),
+        ("_source_file", "VARCHAR"),
+        ("_source_line", "BIGINT"),
+        ("_extra", "JSON"),
+    ]
     assert rows(con, "SELECT USUBJID, AGE, DTHDTC, _source_file, _source_line FROM raw.dm ORDER BY 1") == [
-        (S1, "64", None, f"{STUDY}/{SITE}/{T1}/DM.csv", 2), (S2, "64", None, f"{STUDY}/{SITE}/{T1}/DM.csv", 3)]
+        (S1, "64", None, f"{STUDY}/{SITE}/{T1}/DM.csv", 2),
+        (S2, "64", None, f"{STUDY}/{SITE}/{T1}/DM.csv", 3),
+    ]
 
 
 def test_reconciliation_adds_up_and_a_rerun_does_no_work(tmp_path, con, contracts):
@@ -54,14 +74,23 @@ def test_reconciliation_adds_up_and_a_rerun_does_no_work(tmp_path, con, contract
     write_transfer(tmp_path / "landing", T1, files)
     summary = run(con, tmp_path, contracts)
     assert (summary.rows_loaded, summary.rows_quarantined) == (11, 2)
-    assert rows(con, "SELECT DOMAIN, ROWS_SENT, ROWS_LOADED, ROWS_QUARANTINED FROM audit.reconciliation "
-                     "WHERE DOMAIN = 'AE'") == [("AE", 3, 1, 2)]
-    assert rows(con, "SELECT count(*) FROM audit.reconciliation WHERE ROWS_LOADED + ROWS_QUARANTINED <> ROWS_SENT") == [(0,)]
+    assert rows(
+        con, "SELECT DOMAIN, ROWS_SENT, ROWS_LOADED, ROWS_QUARANTINED FROM audit.reconciliation WHERE DOMAIN = 'AE'"
+    ) == [("AE", 3, 1, 2)]
+    assert rows(con, "SELECT count(*) FROM audit.reconciliation WHERE ROWS_LOADED + ROWS_QUARANTINED <> ROWS_SENT") == [
+        (0,)
+    ]
     assert rows(con, "SELECT SOURCE_LINE, RULES, RECORD->>'AETOXGR' FROM audit.quarantine ORDER BY 1") == [
-        (3, "codelist", "1"), (4, "codelist", "7")]
+        (3, "codelist", "1"),
+        (4, "codelist", "7"),
+    ]
     assert rows(con, "SELECT STATUS, CURRENT, RUN_ID FROM audit.transfers") == [("accepted", "Y", "run-1")]
     assert rows(con, "SELECT FILE_NAME, DOMAIN, MANIFEST_ROWS, STATUS FROM audit.files ORDER BY 1")[0] == (
-        "AE.csv", "AE", 3, "ok")
+        "AE.csv",
+        "AE",
+        3,
+        "ok",
+    )
 
     again = run(con, tmp_path, contracts, run_id="run-2")
     assert again.processed == [] and again.skipped == [(STUDY, SITE, T1)]
@@ -86,23 +115,37 @@ def test_findings_life_cycle_across_cumulative_transfers(tmp_path, con, contract
     # T2 (cumulative): the AE is corrected, the lab value persists, one row more comes first so lines move.
     files2 = dict(files)
     files2["AE.csv"] = csv_text([ae_row(S1, 1), ae_row(S2, 1)])
-    files2["LB.csv"] = csv_text([lb_row(S1, "ALT", "2025-02-05"), lb_row(S1, "AFP", "2025-01-05"),
-                                 lb_row(S2, "AFP", "2025-01-05", LBSTRESN="-1")])
+    files2["LB.csv"] = csv_text(
+        [
+            lb_row(S1, "ALT", "2025-02-05"),
+            lb_row(S1, "AFP", "2025-01-05"),
+            lb_row(S2, "AFP", "2025-01-05", LBSTRESN="-1"),
+        ]
+    )
     write_transfer(landing, T2, files2)
     run(con, tmp_path, contracts)
 
-    found = {r[0]: r[1:] for r in rows(con, """
+    found = {
+        r[0]: r[1:]
+        for r in rows(
+            con,
+            """
         SELECT RULE, STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER, SOURCE_LINE, RECORD_KEY
-        FROM audit.findings""")}
+        FROM audit.findings""",
+        )
+    }
     assert found == {
         "not_before": ("resolved", T1, T1, T2, 2, f"{S1}|1"),
         "range": ("open", T1, T2, None, 4, f"{S2}|AFP|2025-01-05"),
     }
     lab_id = rows(con, "SELECT FINDING_ID FROM audit.findings WHERE RULE = 'range'")[0][0]
-    assert rows(con, "SELECT TRANSFER_ID, SOURCE_LINE FROM audit.finding_occurrences WHERE FINDING_ID = ? "
-                     "ORDER BY 1", [lab_id]) == [(T1, 3), (T2, 4)]
+    assert rows(
+        con, "SELECT TRANSFER_ID, SOURCE_LINE FROM audit.finding_occurrences WHERE FINDING_ID = ? ORDER BY 1", [lab_id]
+    ) == [(T1, 3), (T2, 4)]
     assert rows(con, "SELECT TRANSFER_ID, STATUS, CURRENT FROM audit.transfers ORDER BY 1") == [
-        (T1, "superseded", None), (T2, "accepted", "Y")]
+        (T1, "superseded", None),
+        (T2, "accepted", "Y"),
+    ]
 
 
 def test_rejected_transfer_keeps_previous_current_until_a_later_one_is_accepted(tmp_path, con, contracts):
@@ -115,12 +158,17 @@ def test_rejected_transfer_keeps_previous_current_until_a_later_one_is_accepted(
     run(con, tmp_path, contracts)
 
     assert rows(con, "SELECT TRANSFER_ID, STATUS, CURRENT FROM audit.transfers ORDER BY 1") == [
-        (T1, "accepted", "Y"), (T2, "rejected", None)]
+        (T1, "accepted", "Y"),
+        (T2, "rejected", None),
+    ]
     assert rows(con, "SELECT REASON FROM audit.transfers WHERE TRANSFER_ID = ?", [T2])[0][0].startswith(
-        "DM.csv sha256 is ")
+        "DM.csv sha256 is "
+    )
     # The rejected transfer's rows were never checked: the T1 row finding stays open.
     assert rows(con, "SELECT RULE, STATUS, LAST_SEEN_TRANSFER, SOURCE_LINE FROM audit.findings ORDER BY RULE") == [
-        ("checksum", "open", T2, None), ("range", "open", T1, 2)]
+        ("checksum", "open", T2, None),
+        ("range", "open", T1, 2),
+    ]
     assert rows(con, "SELECT count(*) FROM raw.dm WHERE _transfer_id = ?", [T2]) == [(0,)]
 
     fixed = dict(files)
@@ -129,9 +177,13 @@ def test_rejected_transfer_keeps_previous_current_until_a_later_one_is_accepted(
     summary = run(con, tmp_path, contracts, run_id="run-2")
     assert summary.processed == [(STUDY, SITE, T3, "accepted")]
     assert rows(con, "SELECT TRANSFER_ID, STATUS, CURRENT FROM audit.transfers ORDER BY 1") == [
-        (T1, "superseded", None), (T2, "rejected", None), (T3, "accepted", "Y")]
-    assert rows(con, "SELECT RULE, STATUS, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER FROM audit.findings ORDER BY RULE") == [
-        ("checksum", "resolved", T2, T3), ("range", "resolved", T1, T3)]
+        (T1, "superseded", None),
+        (T2, "rejected", None),
+        (T3, "accepted", "Y"),
+    ]
+    assert rows(
+        con, "SELECT RULE, STATUS, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER FROM audit.findings ORDER BY RULE"
+    ) == [("checksum", "resolved", T2, T3), ("range", "resolved", T1, T3)]
 
 
 def test_incomplete_transfer_is_recorded_then_processed_when_its_manifest_arrives(tmp_path, con, contracts):
@@ -152,16 +204,23 @@ def test_badly_named_folder_does_not_block_the_life_cycle(tmp_path, con, contrac
     files = base_files()
     files["LB.csv"] = csv_text([lb_row(S1, "AFP", "2025-01-05", LBSTRESN="-1"), lb_row(S2, "AFP", "2025-01-05")])
     write_transfer(landing, T1, files)
-    write_transfer(landing, "latest", files)          # sorts after every TRANSFER_ID
+    write_transfer(landing, "latest", files)  # sorts after every TRANSFER_ID
     run(con, tmp_path, contracts)
     assert rows(con, "SELECT RULE, STATUS, LAST_SEEN_TRANSFER FROM audit.findings ORDER BY RULE") == [
-        ("folder_name", "open", "latest"), ("range", "open", T1)]
+        ("folder_name", "open", "latest"),
+        ("range", "open", T1),
+    ]
 
     fixed = dict(files)
     fixed["LB.csv"] = csv_text([lb_row(S1, "AFP", "2025-01-05"), lb_row(S2, "AFP", "2025-01-05")])
     write_transfer(landing, T2, fixed)
     run(con, tmp_path, contracts, run_id="run-2")
     assert rows(con, "SELECT TRANSFER_ID, STATUS, CURRENT FROM audit.transfers ORDER BY 1") == [
-        (T1, "superseded", None), (T2, "accepted", "Y"), ("latest", "rejected", None)]
+        (T1, "superseded", None),
+        (T2, "accepted", "Y"),
+        ("latest", "rejected", None),
+    ]
     assert rows(con, "SELECT RULE, STATUS, RESOLVED_TRANSFER FROM audit.findings ORDER BY RULE") == [
-        ("folder_name", "resolved", T2), ("range", "resolved", T2)]
+        ("folder_name", "resolved", T2),
+        ("range", "resolved", T2),
+    ]

@@ -1,5 +1,6 @@
 """Row validation on real CSV files: each row rule gives the exact finding (line,
 column, value, rule, message); valid and quarantined rows add up to what was sent."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,19 @@ import json
 import polars as pl
 import pytest
 
+from tests.helpers.transfers import (
+    SITE,
+    STUDY,
+    ae_row,
+    csv_text,
+    dm_row,
+    ex_row,
+    lb_row,
+    study_config,
+    tr_row,
+    validate_base_transfer,
+)
 from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.testing import (SITE, STUDY, ae_row, csv_text, dm_row, ex_row, lb_row, study_config,
-                                    tr_row, validate_base_transfer)
 
 TID = "20250301T020000Z"
 S1 = f"{STUDY}-{SITE}-001"
@@ -30,8 +41,10 @@ def findings(validated, domain=None) -> list[tuple]:
     frame = pl.read_parquet(validated.findings_path)
     if domain:
         frame = frame.filter(pl.col("DOMAIN") == domain)
-    return sorted(frame.select("SOURCE_LINE", "COLUMN_NAME", "VALUE", "RULE", "SEVERITY", "MESSAGE").iter_rows(),
-                  key=lambda r: (r[0] or 0, r[1] or "", r[3]))
+    return sorted(
+        frame.select("SOURCE_LINE", "COLUMN_NAME", "VALUE", "RULE", "SEVERITY", "MESSAGE").iter_rows(),
+        key=lambda r: (r[0] or 0, r[1] or "", r[3]),
+    )
 
 
 def counts(validated, domain):
@@ -43,23 +56,44 @@ def test_clean_transfer_loads_everything_without_findings(tmp_path, contracts):
     v = validate(tmp_path, contracts)
     assert findings(v) == []
     assert {d.domain: (d.rows_sent, d.rows_loaded, d.rows_quarantined) for d in v.domains} == {
-        "DM": (2, 2, 0), "AE": (2, 2, 0), "EX": (2, 2, 0), "TR": (4, 4, 0), "LB": (2, 2, 0)}
+        "DM": (2, 2, 0),
+        "AE": (2, 2, 0),
+        "EX": (2, 2, 0),
+        "TR": (4, 4, 0),
+        "LB": (2, 2, 0),
+    }
 
 
 def test_required_type_codelist_range_pattern_in_dm(tmp_path, contracts):
-    dm = csv_text([
-        dm_row("001", AGE="sixty", SEX="X"),
-        dm_row("002", AGE="130", COUNTRY="China", RFICDTC="2025-02-30"),
-        dm_row("003", ENRLDTC="", ARMCD="PLACEBO"),
-    ])
+    dm = csv_text(
+        [
+            dm_row("001", AGE="sixty", SEX="X"),
+            dm_row("002", AGE="130", COUNTRY="China", RFICDTC="2025-02-30"),
+            dm_row("003", ENRLDTC="", ARMCD="PLACEBO"),
+        ]
+    )
     v = validate(tmp_path, contracts, **{"DM.csv": dm})
     assert findings(v, "DM") == [
         (2, "AGE", "sixty", "type", "reject", "AGE 'sixty' is not an integer"),
         (2, "SEX", "X", "codelist", "reject", "SEX 'X' is not one of: M, F, U"),
         (3, "AGE", "130", "range", "reject", "AGE '130' is outside the allowed range ≥ 18 and ≤ 120"),
-        (3, "COUNTRY", "China", "pattern", "reject", "COUNTRY 'China' does not match an ISO 3166 alpha-3 code (e.g. CHN)"),
+        (
+            3,
+            "COUNTRY",
+            "China",
+            "pattern",
+            "reject",
+            "COUNTRY 'China' does not match an ISO 3166 alpha-3 code (e.g. CHN)",
+        ),
         (3, "RFICDTC", "2025-02-30", "type", "reject", "RFICDTC '2025-02-30' is not a date YYYY-MM-DD"),
-        (4, "ARMCD", "PLACEBO", "study_arm", "reject", "ARMCD 'PLACEBO' is not an arm of study HCC-TEST (DRUGX = DRUG X)"),
+        (
+            4,
+            "ARMCD",
+            "PLACEBO",
+            "study_arm",
+            "reject",
+            "ARMCD 'PLACEBO' is not an arm of study HCC-TEST (DRUGX = DRUG X)",
+        ),
         (4, "ENRLDTC", None, "required", "reject", "ENRLDTC is empty; a value is required"),
     ]
     assert counts(v, "DM") == (3, 0, 3)
@@ -69,46 +103,90 @@ def test_required_type_codelist_range_pattern_in_dm(tmp_path, contracts):
 
 
 def test_dates_partial_only_in_partial_columns(tmp_path, contracts):
-    ae = csv_text([ae_row(S1, 1, AESTDTC="2025-02", AEENDTC="2025-01-15"),   # partial start: no order check
-                   ae_row(S1, 2, AESTDTC="2025-13")])
+    ae = csv_text(
+        [
+            ae_row(S1, 1, AESTDTC="2025-02", AEENDTC="2025-01-15"),  # partial start: no order check
+            ae_row(S1, 2, AESTDTC="2025-13"),
+        ]
+    )
     ex = csv_text([ex_row(S1, 1, EXSTDTC="2025-01"), ex_row(S2, 1, EXDOSE="0", EXTRT="ASPIRIN")])
     v = validate(tmp_path, contracts, **{"AE.csv": ae, "EX.csv": ex})
     assert findings(v, "AE") == [
-        (3, "AESTDTC", "2025-13", "type", "reject", "AESTDTC '2025-13' is not a date YYYY-MM-DD, YYYY-MM or YYYY")]
+        (3, "AESTDTC", "2025-13", "type", "reject", "AESTDTC '2025-13' is not a date YYYY-MM-DD, YYYY-MM or YYYY")
+    ]
     assert findings(v, "EX") == [
-        (2, "EXSTDTC", "2025-01", "type", "reject",
-         "EXSTDTC '2025-01' is a partial date; a complete date YYYY-MM-DD is required"),
-        (3, "EXDOSE", "0", "positive_unless_placebo", "reject",
-         "EXDOSE '0' is not > 0 for EXTRT ASPIRIN (only a placebo may have dose 0)"),
-        (3, "EXTRT", "ASPIRIN", "in_study_treatments", "reject",
-         "EXTRT 'ASPIRIN' is not a treatment of study HCC-TEST (DRUG X)"),
+        (
+            2,
+            "EXSTDTC",
+            "2025-01",
+            "type",
+            "reject",
+            "EXSTDTC '2025-01' is a partial date; a complete date YYYY-MM-DD is required",
+        ),
+        (
+            3,
+            "EXDOSE",
+            "0",
+            "positive_unless_placebo",
+            "reject",
+            "EXDOSE '0' is not > 0 for EXTRT ASPIRIN (only a placebo may have dose 0)",
+        ),
+        (
+            3,
+            "EXTRT",
+            "ASPIRIN",
+            "in_study_treatments",
+            "reject",
+            "EXTRT 'ASPIRIN' is not a treatment of study HCC-TEST (DRUG X)",
+        ),
     ]
 
 
 def test_cross_field_rules_name_the_dependent_column(tmp_path, contracts):
     dm = csv_text([dm_row("001", DTHFL="Y"), dm_row("002", DTHDTC="2025-06-01")])
-    ae = csv_text([ae_row(S1, 1, AEENDTC="2025-01-20"),
-                   ae_row(S1, 2, AETOXGR="5"),
-                   ae_row(S1, 3, AEOUT="FATAL", AETOXGR="3")])
+    ae = csv_text(
+        [ae_row(S1, 1, AEENDTC="2025-01-20"), ae_row(S1, 2, AETOXGR="5"), ae_row(S1, 3, AEOUT="FATAL", AETOXGR="3")]
+    )
     v = validate(tmp_path, contracts, **{"DM.csv": dm, "AE.csv": ae})
     assert findings(v, "DM") == [
         (2, "DTHDTC", None, "iff", "reject", "DTHFL is Y but DTHDTC is empty"),
-        (3, "DTHFL", None, "iff", "reject", "DTHDTC is 2025-06-01 but DTHFL is (empty) (must be Y when DTHDTC is present)"),
+        (
+            3,
+            "DTHFL",
+            None,
+            "iff",
+            "reject",
+            "DTHDTC is 2025-06-01 but DTHFL is (empty) (must be Y when DTHDTC is present)",
+        ),
     ]
     assert [r for r in findings(v, "AE") if r[3] != "orphan"] == [
         (2, "AEENDTC", "2025-01-20", "not_before", "reject", "AEENDTC 2025-01-20 is before AESTDTC 2025-02-01"),
-        (3, "AEOUT", "RECOVERED/RESOLVED", "equivalent", "reject",
-         "AETOXGR is 5 but AEOUT is 'RECOVERED/RESOLVED' (must be FATAL)"),
+        (
+            3,
+            "AEOUT",
+            "RECOVERED/RESOLVED",
+            "equivalent",
+            "reject",
+            "AETOXGR is 5 but AEOUT is 'RECOVERED/RESOLVED' (must be FATAL)",
+        ),
         (4, "AETOXGR", "3", "equivalent", "reject", "AEOUT is FATAL but AETOXGR is '3' (must be 5)"),
     ]
 
 
 def test_usubjid_parts_and_transfer_folder(tmp_path, contracts):
-    dm = csv_text([dm_row("001", USUBJID=f"{STUDY}-{SITE}-999"), dm_row("002", SITEID="102", USUBJID=f"{STUDY}-102-002")])
+    dm = csv_text(
+        [dm_row("001", USUBJID=f"{STUDY}-{SITE}-999"), dm_row("002", SITEID="102", USUBJID=f"{STUDY}-102-002")]
+    )
     v = validate(tmp_path, contracts, **{"DM.csv": dm})
     assert findings(v, "DM") == [
-        (2, "USUBJID", "HCC-TEST-101-999", "usubjid_parts", "reject",
-         "USUBJID HCC-TEST-101-999 does not equal STUDYID-SITEID-SUBJID (HCC-TEST-101-001)"),
+        (
+            2,
+            "USUBJID",
+            "HCC-TEST-101-999",
+            "usubjid_parts",
+            "reject",
+            "USUBJID HCC-TEST-101-999 does not equal STUDYID-SITEID-SUBJID (HCC-TEST-101-001)",
+        ),
         (3, "SITEID", "102", "matches_transfer", "reject", "SITEID 102 does not match the transfer folder's site 101"),
     ]
 
@@ -118,43 +196,90 @@ def test_duplicate_key_flags_every_row_sharing_it(tmp_path, contracts):
     v = validate(tmp_path, contracts, **{"AE.csv": ae})
     rows = findings(v, "AE")
     message = "record key USUBJID, AESEQ = HCC-TEST-101-001|1 appears on more than one row"
-    assert rows == [(2, "USUBJID,AESEQ", "HCC-TEST-101-001|1", "duplicate_key", "reject", message),
-                    (4, "USUBJID,AESEQ", "HCC-TEST-101-001|1", "duplicate_key", "reject", message)]
+    assert rows == [
+        (2, "USUBJID,AESEQ", "HCC-TEST-101-001|1", "duplicate_key", "reject", message),
+        (4, "USUBJID,AESEQ", "HCC-TEST-101-001|1", "duplicate_key", "reject", message),
+    ]
     ids = pl.read_parquet(v.findings_path).get_column("FINDING_ID").unique()
-    assert ids.len() == 1      # one finding, two occurrences
+    assert ids.len() == 1  # one finding, two occurrences
     assert counts(v, "AE") == (3, 1, 2)
 
 
 def test_orphan_rows(tmp_path, contracts):
     lb = csv_text([lb_row(S1, "AFP", "2025-01-05"), lb_row(f"{STUDY}-{SITE}-777", "AFP", "2025-01-05")])
     v = validate(tmp_path, contracts, **{"LB.csv": lb})
-    assert findings(v, "LB") == [(3, "USUBJID", "HCC-TEST-101-777", "orphan", "reject",
-                                  "USUBJID HCC-TEST-101-777 has no accepted DM row in this transfer")]
+    assert findings(v, "LB") == [
+        (
+            3,
+            "USUBJID",
+            "HCC-TEST-101-777",
+            "orphan",
+            "reject",
+            "USUBJID HCC-TEST-101-777 has no accepted DM row in this transfer",
+        )
+    ]
 
 
 def test_tumour_results_and_lab_rules(tmp_path, contracts):
-    tr = csv_text([tr_row(S1, "T01", "0"),
-                   tr_row(S1, "NT01", "0", TRSTRESN="3", TRSTRESU="mm"),     # TUMSTATE with a number
-                   tr_row(S1, "T02", "0", TRSTRESN="", TRSTRESU=""),         # LDIAM without one
-                   tr_row(S1, "NT02", "0", TRORRES="GONE"),
-                   tr_row(S1, "T03", "0", TRTESTCD="TUMSTATE", TRORRES="PRESENT", TRSTRESN="", TRSTRESU="")])
+    tr = csv_text(
+        [
+            tr_row(S1, "T01", "0"),
+            tr_row(S1, "NT01", "0", TRSTRESN="3", TRSTRESU="mm"),  # TUMSTATE with a number
+            tr_row(S1, "T02", "0", TRSTRESN="", TRSTRESU=""),  # LDIAM without one
+            tr_row(S1, "NT02", "0", TRORRES="GONE"),
+            tr_row(S1, "T03", "0", TRTESTCD="TUMSTATE", TRORRES="PRESENT", TRSTRESN="", TRSTRESU=""),
+        ]
+    )
     lb = csv_text([lb_row(S1, "AFP", "2025-01-05", LBSTRESU="U/L", LBSTNRLO="30", LBSTNRHI="20")])
     v = validate(tmp_path, contracts, **{"TR.csv": tr, "LB.csv": lb})
     assert findings(v, "TR") == [
         (3, "TRSTRESN", "3", "empty_when", "reject", "TRSTRESN must be empty when TRTESTCD is TUMSTATE (got '3')"),
         (3, "TRSTRESU", "mm", "empty_when", "reject", "TRSTRESU must be empty when TRTESTCD is TUMSTATE (got 'mm')"),
-        (4, "TRSTRESN", None, "present_unless", "reject", "TRSTRESN is empty; it is required unless TRTESTCD is TUMSTATE"),
-        (4, "TRSTRESU", None, "present_unless", "reject", "TRSTRESU is empty; it is required unless TRTESTCD is TUMSTATE"),
-        (5, "TRORRES", "GONE", "codelist_by_value", "reject",
-         "TRORRES 'GONE' is not allowed for TRTESTCD TUMSTATE (allowed: PRESENT, ABSENT, UNEQUIVOCAL PROGRESSION)"),
-        (6, "TRLNKID", "T03", "pattern_by_value", "reject", "TRLNKID 'T03' does not match (NT|NEW)\\d{2,} for TRTESTCD TUMSTATE"),
+        (
+            4,
+            "TRSTRESN",
+            None,
+            "present_unless",
+            "reject",
+            "TRSTRESN is empty; it is required unless TRTESTCD is TUMSTATE",
+        ),
+        (
+            4,
+            "TRSTRESU",
+            None,
+            "present_unless",
+            "reject",
+            "TRSTRESU is empty; it is required unless TRTESTCD is TUMSTATE",
+        ),
+        (
+            5,
+            "TRORRES",
+            "GONE",
+            "codelist_by_value",
+            "reject",
+            "TRORRES 'GONE' is not allowed for TRTESTCD TUMSTATE (allowed: PRESENT, ABSENT, UNEQUIVOCAL PROGRESSION)",
+        ),
+        (
+            6,
+            "TRLNKID",
+            "T03",
+            "pattern_by_value",
+            "reject",
+            "TRLNKID 'T03' does not match (NT|NEW)\\d{2,} for TRTESTCD TUMSTATE",
+        ),
     ]
     assert findings(v, "LB") == [
         (2, "LBSTNRLO", "30", "not_above", "reject", "LBSTNRLO 30 is above LBSTNRHI 20"),
-        (2, "LBSTRESU", "U/L", "codelist_by_value", "reject",
-         "LBSTRESU 'U/L' is not allowed for LBTESTCD AFP (allowed: ng/mL)"),
+        (
+            2,
+            "LBSTRESU",
+            "U/L",
+            "codelist_by_value",
+            "reject",
+            "LBSTRESU 'U/L' is not allowed for LBTESTCD AFP (allowed: ng/mL)",
+        ),
     ]
-    assert counts(v, "LB") == (1, 0, 1)      # two findings, one row
+    assert counts(v, "LB") == (1, 0, 1)  # two findings, one row
 
 
 def test_leading_and_trailing_spaces(tmp_path, contracts):
@@ -168,9 +293,13 @@ def test_leading_and_trailing_spaces(tmp_path, contracts):
 
 
 def test_source_line_counts_embedded_line_breaks(tmp_path, contracts):
-    ae = csv_text([ae_row(S1, 1, AETERM="Nausea\nwith\nvomiting"),   # lines 2-4
-                   ae_row(S2, 1, AESER="MAYBE")])                      # starts on line 5
-    ae = ae.replace("\n" + S2, "\n\n" + S2)                            # and a blank line: now line 6
+    ae = csv_text(
+        [
+            ae_row(S1, 1, AETERM="Nausea\nwith\nvomiting"),  # lines 2-4
+            ae_row(S2, 1, AESER="MAYBE"),
+        ]
+    )  # starts on line 5
+    ae = ae.replace("\n" + S2, "\n\n" + S2)  # and a blank line: now line 6
     v = validate(tmp_path, contracts, **{"AE.csv": ae})
     assert findings(v, "AE") == [(6, "AESER", "MAYBE", "codelist", "reject", "AESER 'MAYBE' is not one of: Y, N")]
     valid = pl.read_parquet(v.domain("AE").valid_path)
@@ -179,27 +308,59 @@ def test_source_line_counts_embedded_line_breaks(tmp_path, contracts):
 
 def test_extra_columns_and_mojibake_are_warnings_and_rows_load(tmp_path, contracts):
     rows = [ae_row(S1, 1, AETERM="Rash â‰¥ grade 2", SITE_NOTE="checked"), ae_row(S2, 1, SITE_NOTE="")]
-    columns = list(ae_row(S1, 1)) + ["SITE_NOTE"]
+    columns = [*list(ae_row(S1, 1)), "SITE_NOTE"]
     v = validate(tmp_path, contracts, **{"AE.csv": csv_text(rows, columns)})
     assert findings(v, "AE") == [
-        (1, "SITE_NOTE", None, "extra_columns", "warning",
-         "AE.csv has column(s) not in the contract: SITE_NOTE (kept in _extra, not validated)"),
-        (2, "AETERM", "Rash â‰¥ grade 2", "mojibake", "warning",
-         "AETERM 'Rash â‰¥ grade 2' looks like mis-decoded text (mojibake); check the site's export encoding"),
+        (
+            1,
+            "SITE_NOTE",
+            None,
+            "extra_columns",
+            "warning",
+            "AE.csv has column(s) not in the contract: SITE_NOTE (kept in _extra, not validated)",
+        ),
+        (
+            2,
+            "AETERM",
+            "Rash â‰¥ grade 2",
+            "mojibake",
+            "warning",
+            "AETERM 'Rash â‰¥ grade 2' looks like mis-decoded text (mojibake); check the site's export encoding",
+        ),
     ]
     assert counts(v, "AE") == (2, 2, 0)
     valid = pl.read_parquet(v.domain("AE").valid_path)
-    assert [json.loads(x) if x else None for x in valid.get_column("_extra")] == [{"SITE_NOTE": "checked"}, {"SITE_NOTE": None}]
+    assert [json.loads(x) if x else None for x in valid.get_column("_extra")] == [
+        {"SITE_NOTE": "checked"},
+        {"SITE_NOTE": None},
+    ]
 
 
 def test_valid_and_quarantine_files(tmp_path, contracts):
     ae = csv_text([ae_row(S1, 1, AEENDTC=""), ae_row(S2, 1, AETOXGR="9")])
     v = validate(tmp_path, contracts, **{"AE.csv": ae})
     valid = pl.read_parquet(v.domain("AE").valid_path)
-    assert valid.columns == ["USUBJID", "AESEQ", "AETERM", "AEDECOD", "AEBODSYS", "AESTDTC", "AEENDTC", "AETOXGR",
-                             "AESER", "AEREL", "AEACN", "AEOUT", "_studyid", "_siteid", "_transfer_id",
-                             "_source_file", "_source_line", "_extra"]
-    assert valid.row(0, named=True)["AEENDTC"] is None          # empty field → NULL
+    assert valid.columns == [
+        "USUBJID",
+        "AESEQ",
+        "AETERM",
+        "AEDECOD",
+        "AEBODSYS",
+        "AESTDTC",
+        "AEENDTC",
+        "AETOXGR",
+        "AESER",
+        "AEREL",
+        "AEACN",
+        "AEOUT",
+        "_studyid",
+        "_siteid",
+        "_transfer_id",
+        "_source_file",
+        "_source_line",
+        "_extra",
+    ]
+    assert valid.row(0, named=True)["AEENDTC"] is None  # empty field → NULL
     assert valid.row(0, named=True)["_source_file"] == f"{STUDY}/{SITE}/{TID}/AE.csv"
     quarantine = pl.read_parquet(v.domain("AE").quarantine_path)
     row = quarantine.row(0, named=True)

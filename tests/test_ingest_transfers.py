@@ -1,5 +1,6 @@
 """Transfer-level checks on real folders: every rejection of site-exports.md
 "Validation outcomes", each asserted by its rule and its message."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import os
 
 import pytest
 
+from tests.helpers.transfers import SITE, STUDY, ae_row, base_files, csv_text, dm_row, study_config, write_transfer
 from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.testing import SITE, STUDY, ae_row, base_files, csv_text, dm_row, study_config, write_transfer
 from trialdw.ingest.transfers import check_transfer, discover
 
 TID = "20250301T020000Z"
@@ -37,7 +38,7 @@ def test_valid_transfer_is_accepted_with_file_infos(tmp_path, contracts):
     dm = next(f for f in result.files if f.name == "DM.csv")
     assert (dm.domain, dm.manifest_rows, dm.records, dm.status) == ("DM", 2, 2, "ok")
     assert len(dm.sha256) == 64
-    assert result.contract_versions == {"AE": "1.0", "DM": "1.0", "EX": "1.1", "LB": "1.0", "TR": "1.0"}
+    assert result.contract_versions == {"AE": "1.0", "DM": "1.1", "EX": "1.1", "LB": "1.0", "TR": "1.0"}
 
 
 def test_discover_sorts_and_flags_incomplete_and_badly_named_folders(tmp_path, contracts):
@@ -45,11 +46,15 @@ def test_discover_sorts_and_flags_incomplete_and_badly_named_folders(tmp_path, c
     write_transfer(tmp_path, TID, base_files())
     write_transfer(tmp_path, "20250501T020000Z", base_files(), manifest=False)
     write_transfer(tmp_path, "2025-06-01", base_files())
-    write_transfer(tmp_path, "20250230T020000Z", base_files())   # 30 February is no UTC time
+    write_transfer(tmp_path, "20250230T020000Z", base_files())  # 30 February is no UTC time
     refs = discover(tmp_path)
     assert [(r.transfer_id, r.status) for r in refs] == [
-        ("2025-06-01", "rejected"), ("20250230T020000Z", "rejected"), (TID, None),
-        ("20250401T020000Z", None), ("20250501T020000Z", "incomplete")]
+        ("2025-06-01", "rejected"),
+        ("20250230T020000Z", "rejected"),
+        (TID, None),
+        ("20250401T020000Z", None),
+        ("20250501T020000Z", "incomplete"),
+    ]
     bad = check_transfer(refs[0], study_config(), contracts)
     assert bad.status == "rejected"
     assert bad.findings[0]["RULE"] == "folder_name"
@@ -64,7 +69,8 @@ def test_study_not_configured(tmp_path, contracts):
     (ref,) = discover(tmp_path)
     result = check_transfer(ref, None, contracts)
     assert rejected_rules(result) == {
-        "study_not_configured": "study HCC-TEST is not configured (no studies/*.yml names it)"}
+        "study_not_configured": "study HCC-TEST is not configured (no studies/*.yml names it)"
+    }
 
 
 def test_manifest_invalid_json(tmp_path, contracts):
@@ -74,17 +80,24 @@ def test_manifest_invalid_json(tmp_path, contracts):
 
 
 def test_manifest_missing_fields(tmp_path, contracts):
-    write_transfer(tmp_path, TID, base_files(), manifest_edit=lambda m: {k: v for k, v in m.items() if k != "exported_at"})
+    write_transfer(
+        tmp_path, TID, base_files(), manifest_edit=lambda m: {k: v for k, v in m.items() if k != "exported_at"}
+    )
     assert rejected_rules(check(tmp_path, contracts)) == {
-        "manifest_fields": "manifest.json lacks the field(s) exported_at"}
+        "manifest_fields": "manifest.json lacks the field(s) exported_at"
+    }
 
 
 def test_manifest_disagreeing_with_folder(tmp_path, contracts):
-    write_transfer(tmp_path, TID, base_files(), manifest_edit=lambda m: {**m, "site": "102", "transfer_id": "20250302T020000Z"})
+    write_transfer(
+        tmp_path, TID, base_files(), manifest_edit=lambda m: {**m, "site": "102", "transfer_id": "20250302T020000Z"}
+    )
     result = check(tmp_path, contracts)
     messages = [f["MESSAGE"] for f in result.findings if f["RULE"] == "manifest_mismatch"]
-    assert messages == ["manifest.json says site '102' but the folder is '101'",
-                        "manifest.json says transfer_id '20250302T020000Z' but the folder is '20250301T020000Z'"]
+    assert messages == [
+        "manifest.json says site '102' but the folder is '101'",
+        "manifest.json says transfer_id '20250302T020000Z' but the folder is '20250301T020000Z'",
+    ]
     assert result.reason == messages[0] + " (and 1 more problem)"
 
 
@@ -106,10 +119,8 @@ def test_row_count_counts_records_not_lines(tmp_path, contracts):
 
 
 def test_row_count_mismatch(tmp_path, contracts):
-    write_transfer(tmp_path, TID, base_files(),
-                   manifest_edit=lambda m: m["files"]["AE.csv"].update(rows=3))
-    assert rejected_rules(check(tmp_path, contracts)) == {
-        "row_count": "AE.csv has 2 records, manifest.json says 3"}
+    write_transfer(tmp_path, TID, base_files(), manifest_edit=lambda m: m["files"]["AE.csv"].update(rows=3))
+    assert rejected_rules(check(tmp_path, contracts)) == {"row_count": "AE.csv has 2 records, manifest.json says 3"}
 
 
 def test_listed_file_missing_and_unlisted_file_present(tmp_path, contracts):
@@ -117,15 +128,19 @@ def test_listed_file_missing_and_unlisted_file_present(tmp_path, contracts):
     (folder / "LB.csv").unlink()
     (folder / "notes.txt").write_text("hello", encoding="utf-8")
     rules = rejected_rules(check(tmp_path, contracts))
-    assert rules == {"file_missing": "LB.csv is listed in manifest.json but missing",
-                     "file_unlisted": "file notes.txt is in the transfer folder but not in manifest.json"}
+    assert rules == {
+        "file_missing": "LB.csv is listed in manifest.json but missing",
+        "file_unlisted": "file notes.txt is in the transfer folder but not in manifest.json",
+    }
 
 
 def test_manifest_entry_outside_folder_is_never_opened(tmp_path, contracts):
     secret = tmp_path / "HCC-TEST" / "DM.csv"
+
     def edit(m):
         m["files"]["../DM.csv"] = m["files"]["DM.csv"]
         m["files"]["sub/AE.csv"] = m["files"]["AE.csv"]
+
     write_transfer(tmp_path / "landing", TID, base_files(), manifest_edit=edit)
     secret.parent.mkdir(parents=True, exist_ok=True)
     result = check(tmp_path / "landing", contracts)
@@ -151,7 +166,8 @@ def test_not_utf8(tmp_path, contracts):
     write_transfer(tmp_path, TID, files)
     assert rejected_rules(check(tmp_path, contracts)) == {
         "encoding": "AE.csv is not UTF-8: byte 0xE9 on line 2 cannot be decoded (Windows-1252/Latin-1?); "
-                    "the site must export UTF-8"}
+        "the site must export UTF-8"
+    }
 
 
 def test_utf8_bom_is_allowed(tmp_path, contracts):
@@ -173,7 +189,8 @@ def test_truncated_unterminated_quote(tmp_path, contracts):
     files["AE.csv"] += 'HCC-TEST-101-001,2,"Vomiting\n'
     write_transfer(tmp_path, TID, files, manifest_edit=lambda m: m["files"]["AE.csv"].update(rows=3))
     assert rejected_rules(check(tmp_path, contracts)) == {
-        "truncated": "AE.csv is truncated: the quoted field opened on line 4 is never closed"}
+        "truncated": "AE.csv is truncated: the quoted field opened on line 4 is never closed"
+    }
 
 
 def test_truncated_short_last_record(tmp_path, contracts):
@@ -181,7 +198,8 @@ def test_truncated_short_last_record(tmp_path, contracts):
     files["AE.csv"] += "HCC-TEST-101-001,2,Vomiting"
     write_transfer(tmp_path, TID, files)
     assert rejected_rules(check(tmp_path, contracts)) == {
-        "truncated": "AE.csv is truncated: the last record (line 4) has 3 fields, the header has 12"}
+        "truncated": "AE.csv is truncated: the last record (line 4) has 3 fields, the header has 12"
+    }
 
 
 def test_other_separator(tmp_path, contracts):
@@ -190,7 +208,7 @@ def test_other_separator(tmp_path, contracts):
     write_transfer(tmp_path, TID, files)
     rules = rejected_rules(check(tmp_path, contracts))
     assert rules["separator"] == "LB.csv uses semicolon as separator; the format is comma-separated"
-    assert "missing_column" not in rules   # one clear reason, not one per column
+    assert "missing_column" not in rules  # one clear reason, not one per column
 
 
 def test_missing_required_column_is_case_sensitive(tmp_path, contracts):
@@ -199,7 +217,8 @@ def test_missing_required_column_is_case_sensitive(tmp_path, contracts):
     write_transfer(tmp_path, TID, files)
     result = check(tmp_path, contracts)
     assert rejected_rules(result) == {
-        "missing_column": "EX.csv lacks required column EXDOSE (header has 'exdose'; names are case-sensitive)"}
+        "missing_column": "EX.csv lacks required column EXDOSE (header has 'exdose'; names are case-sensitive)"
+    }
 
 
 def test_absent_optional_column_and_absent_domain_are_warnings(tmp_path, contracts):

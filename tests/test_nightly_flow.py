@@ -3,6 +3,7 @@
 atomic publish. Derivation values are hand-checked in the dbt/endpoint tests;
 here we check that the chain delivers every table, loses nothing and agrees
 with itself."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ def night(tmp_path_factory, prefect_harness):
     synth = generate(root / "landing", seed=7, subjects=12)
     nightly = load_nightly_flow()
     result = nightly(landing=str(root / "landing"), warehouse=str(root / "wh" / "trialdw.duckdb"))
-    return {"root": root, "synth": synth, "result": result, "nightly": nightly,
-            "warehouse": root / "wh" / "trialdw.duckdb"}
+    return {
+        "root": root,
+        "synth": synth,
+        "result": result,
+        "nightly": nightly,
+        "warehouse": root / "wh" / "trialdw.duckdb",
+    }
 
 
 def _query(path: Path, sql: str, params=None):
@@ -55,9 +61,14 @@ def test_nothing_lost_loaded_plus_quarantined_is_what_the_manifest_said(night):
         manifest = json.loads((Path(transfer.path) / "manifest.json").read_text())
         for name, entry in manifest["files"].items():
             manifest_rows[(manifest["study"], manifest["site"], manifest["transfer_id"], name[:-4])] = entry["rows"]
-    recon = {(s, site, t, d): (sent, loaded, quarantined) for s, site, t, d, sent, loaded, quarantined in _query(
-        night["warehouse"], "SELECT STUDYID, SITEID, TRANSFER_ID, DOMAIN, ROWS_SENT, ROWS_LOADED, "
-                            "ROWS_QUARANTINED FROM audit.reconciliation")}
+    recon = {
+        (s, site, t, d): (sent, loaded, quarantined)
+        for s, site, t, d, sent, loaded, quarantined in _query(
+            night["warehouse"],
+            "SELECT STUDYID, SITEID, TRANSFER_ID, DOMAIN, ROWS_SENT, ROWS_LOADED, "
+            "ROWS_QUARANTINED FROM audit.reconciliation",
+        )
+    }
     assert set(recon) == set(manifest_rows)
     for key, (sent, loaded, quarantined) in recon.items():
         assert sent == manifest_rows[key] == loaded + quarantined, key
@@ -66,31 +77,43 @@ def test_nothing_lost_loaded_plus_quarantined_is_what_the_manifest_said(night):
 
 def test_every_planted_defect_is_a_finding_at_its_file_line_and_column(night):
     # A duplicate-key finding names all key columns ("USUBJID,AESEQ").
-    found = {(file, line, column) for file, line, columns in _query(
-        night["warehouse"], "SELECT o.SOURCE_FILE, o.SOURCE_LINE, f.COLUMN_NAME FROM audit.finding_occurrences o "
-                            "JOIN audit.findings f USING (FINDING_ID)") for column in columns.split(",")}
+    found = {
+        (file, line, column)
+        for file, line, columns in _query(
+            night["warehouse"],
+            "SELECT o.SOURCE_FILE, o.SOURCE_LINE, f.COLUMN_NAME FROM audit.finding_occurrences o "
+            "JOIN audit.findings f USING (FINDING_ID)",
+        )
+        for column in columns.split(",")
+    }
     row_defects = [d for d in night["synth"].defects if d.category == "row"]
     assert row_defects
     for defect in row_defects:
         assert (defect.file, defect.line, defect.column) in found, defect
     # Data-review defects have no line (cross-record findings): by study, site, subject and rule,
     # and the review category holds exactly them, opened by the latest transfer.
-    planted = {(d.file.split("/")[0], d.file.split("/")[1], d.usubjid, d.rule)
-               for d in night["synth"].defects if d.category == "review"}
+    planted = {
+        (d.file.split("/")[0], d.file.split("/")[1], d.usubjid, d.rule)
+        for d in night["synth"].defects
+        if d.category == "review"
+    }
     assert {rule for *_, rule in planted} == {"ovr_vs_recist", "death_date_disagreement"}
-    review = _query(night["warehouse"], "SELECT STUDYID, SITEID, USUBJID, RULE, STATUS, FIRST_SEEN_TRANSFER "
-                                        "FROM audit.findings WHERE CATEGORY = 'review'")
+    review = _query(
+        night["warehouse"],
+        "SELECT STUDYID, SITEID, USUBJID, RULE, STATUS, FIRST_SEEN_TRANSFER "
+        "FROM audit.findings WHERE CATEGORY = 'review'",
+    )
     assert {r[:4] for r in review} == planted and len(review) == len(planted)
     assert {r[4:] for r in review} == {("open", "20261119T020000Z")}
 
 
 def test_a_defect_fixed_in_the_later_transfer_is_resolved_there(night):
-    rows = _query(night["warehouse"],
-                  "SELECT STATUS, count(*) FROM audit.findings GROUP BY 1")
+    rows = _query(night["warehouse"], "SELECT STATUS, count(*) FROM audit.findings GROUP BY 1")
     statuses = dict(rows)
     assert statuses.get("open", 0) > 0 and statuses.get("resolved", 0) > 0
-    resolved_in = _query(night["warehouse"],
-                         "SELECT DISTINCT RESOLVED_TRANSFER FROM audit.findings WHERE STATUS = 'resolved'")
+    resolved_in = _query(
+        night["warehouse"], "SELECT DISTINCT RESOLVED_TRANSFER FROM audit.findings WHERE STATUS = 'resolved'"
+    )
     assert resolved_in == [("20261119T020000Z",)]
 
 
@@ -98,23 +121,37 @@ def test_current_transfer_supersedes_the_earlier_snapshot(night):
     rows = _query(night["warehouse"], "SELECT STUDYID, TRANSFER_ID, STATUS, CURRENT FROM audit.transfers ORDER BY 1, 2")
     for study in STUDIES:
         assert [r[1:] for r in rows if r[0] == study] == [
-            ("20260720T020000Z", "superseded", None), ("20261119T020000Z", "accepted", "Y")]
+            ("20260720T020000Z", "superseded", None),
+            ("20261119T020000Z", "accepted", "Y"),
+        ]
 
 
 def test_adam_counts_agree_with_what_was_loaded(night):
     path = night["warehouse"]
     # ADSL: one row per DM subject loaded from the current transfers.
-    dm = dict(_query(path, "SELECT d._studyid, count(*) FROM raw.dm d JOIN audit.transfers t "
-                           "ON t.STUDYID = d._studyid AND t.SITEID = d._siteid AND t.TRANSFER_ID = d._transfer_id "
-                           "WHERE t.CURRENT = 'Y' GROUP BY 1"))
+    dm = dict(
+        _query(
+            path,
+            "SELECT d._studyid, count(*) FROM raw.dm d JOIN audit.transfers t "
+            "ON t.STUDYID = d._studyid AND t.SITEID = d._siteid AND t.TRANSFER_ID = d._transfer_id "
+            "WHERE t.CURRENT = 'Y' GROUP BY 1",
+        )
+    )
     adsl = dict(_query(path, "SELECT STUDYID, count(*) FROM adam.adsl GROUP BY 1"))
     assert adsl == dm
     # Endpoint denominators are the ADSL population counts.
-    populations = dict(((s, f), n) for s, f, n in _query(
-        path, "SELECT STUDYID, 'EFFFL', count(*) FILTER (EFFFL = 'Y') FROM adam.adsl GROUP BY 1 UNION ALL "
-              "SELECT STUDYID, 'ITTFL', count(*) FILTER (ITTFL = 'Y') FROM adam.adsl GROUP BY 1 UNION ALL "
-              "SELECT STUDYID, 'SAFFL', count(*) FILTER (SAFFL = 'Y') FROM adam.adsl GROUP BY 1"))
-    for study, endpoint, population, n in _query(path, "SELECT STUDYID, ENDPOINT, POPULATION, N FROM analysis.endpoints"):
+    populations = {
+        (s, f): n
+        for s, f, n in _query(
+            path,
+            "SELECT STUDYID, 'EFFFL', count(*) FILTER (EFFFL = 'Y') FROM adam.adsl GROUP BY 1 UNION ALL "
+            "SELECT STUDYID, 'ITTFL', count(*) FILTER (ITTFL = 'Y') FROM adam.adsl GROUP BY 1 UNION ALL "
+            "SELECT STUDYID, 'SAFFL', count(*) FILTER (SAFFL = 'Y') FROM adam.adsl GROUP BY 1",
+        )
+    }
+    for study, endpoint, population, n in _query(
+        path, "SELECT STUDYID, ENDPOINT, POPULATION, N FROM analysis.endpoints"
+    ):
         if population != "RSP":
             assert n == populations[(study, population)], (study, endpoint)
     # DOR is analysed in the responders: ORR's numerator.
@@ -124,7 +161,9 @@ def test_adam_counts_agree_with_what_was_loaded(night):
 
 
 def test_every_study_gets_every_endpoint_row(night):
-    rows = _query(night["warehouse"], "SELECT STUDYID, count(*), count(DISTINCT ENDPOINT) FROM analysis.endpoints GROUP BY 1")
+    rows = _query(
+        night["warehouse"], "SELECT STUDYID, count(*), count(DISTINCT ENDPOINT) FROM analysis.endpoints GROUP BY 1"
+    )
     assert sorted(rows) == [(s, 19, 19) for s in STUDIES]
 
 
@@ -146,8 +185,9 @@ def test_run_is_recorded_and_reports_written_beside_the_warehouse(night):
         assert (latest / study / "adam" / "adsl.parquet").exists() and (latest / study / "xpt" / "adsl.xpt").exists()
     n_adsl = _query(night["warehouse"], "SELECT count(*) FROM adam.adsl WHERE STUDYID = ?", [STUDIES[0]])[0][0]
     with wh.connect_read_only(night["warehouse"]) as con:
-        exported = con.execute("SELECT count(*) FROM read_parquet(?)",
-                               [str(latest / STUDIES[0] / "adam" / "adsl.parquet")]).fetchall()[0][0]
+        exported = con.execute(
+            "SELECT count(*) FROM read_parquet(?)", [str(latest / STUDIES[0] / "adam" / "adsl.parquet")]
+        ).fetchall()[0][0]
     assert exported == n_adsl
     runs = _query(night["warehouse"], "SELECT STATUS, DETAILS FROM audit.runs")
     assert len(runs) == 1 and runs[0][0] == "completed"

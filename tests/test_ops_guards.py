@@ -1,4 +1,5 @@
 """Retries, the single-writer lock across real processes, test pause points, serve arguments."""
+
 from __future__ import annotations
 
 import errno
@@ -16,16 +17,19 @@ from trialdw.ops.retry import is_transient, retry_if_transient
 from trialdw.run_summary import RunFailed
 
 
-@pytest.mark.parametrize("exc, transient", [
-    (OSError(errno.EIO, "Input/output error"), True),
-    (duckdb.IOException('Could not set lock on file "w.duckdb": Conflicting lock is held'), True),
-    (TimeoutError("timed out"), True),
-    (FileNotFoundError(2, "No such file"), False),
-    (PermissionError(13, "Permission denied"), False),
-    (RunFailed("dbt build failed: adsl"), False),
-    (duckdb.ConstraintException("duplicate key"), False),
-    (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    "exc, transient",
+    [
+        (OSError(errno.EIO, "Input/output error"), True),
+        (duckdb.IOException('Could not set lock on file "w.duckdb": Conflicting lock is held'), True),
+        (TimeoutError("timed out"), True),
+        (FileNotFoundError(2, "No such file"), False),
+        (PermissionError(13, "Permission denied"), False),
+        (RunFailed("dbt build failed: adsl"), False),
+        (duckdb.ConstraintException("duplicate key"), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_only_faults_that_can_go_away_are_retried(exc, transient):
     from prefect.states import Failed
 
@@ -45,15 +49,16 @@ LOCK_HOLDER = textwrap.dedent("""
 
 def test_a_second_process_is_refused_while_the_first_writes_and_a_killed_holder_leaves_no_lock(tmp_path):
     paths = wh.WarehousePaths(tmp_path / "w.duckdb")
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(paths.published)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(paths.published)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(wh.WarehouseBusy) as refused:
-            with wh.writer_lock(paths):
-                pass
-        assert str(refused.value) == (f"another trialdw run is writing {paths.published} (pid {holder.pid}); "
-                                      "try again when it has finished")
+        with pytest.raises(wh.WarehouseBusy) as refused, wh.writer_lock(paths):
+            pass
+        assert str(refused.value) == (
+            f"another trialdw run is writing {paths.published} (pid {holder.pid}); try again when it has finished"
+        )
     finally:
         holder.kill()
         holder.wait(timeout=30)
@@ -90,10 +95,24 @@ def test_serve_without_a_prefect_server_refuses_in_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # no profile with an API URL
     (tmp_path / "landing").mkdir()
-    done = subprocess.run([sys.executable, "-m", "trialdw.cli", "serve", "--landing", str(tmp_path / "landing"),
-                           "--warehouse", str(tmp_path / "w.duckdb")],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trialdw.cli",
+            "serve",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "trialdw: serving needs a running Prefect server: start `prefect server start` and set "
-        "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server schedules nothing)"]
+        "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server schedules nothing)"
+    ]

@@ -13,6 +13,7 @@ One module fixture plays a realistic stretch of nights with the real CLI
 
 Each test checks one property of that history.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,13 @@ def _env(**extra: str) -> dict:
 
 
 def _run(landing: Path, warehouse: Path, *extra: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_cli("run", "--landing", str(landing), "--warehouse", str(warehouse), *extra),
-                          capture_output=True, text=True, timeout=900, env=_env(**env))
+    return subprocess.run(
+        _cli("run", "--landing", str(landing), "--warehouse", str(warehouse), *extra),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_env(**env),
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -68,8 +74,10 @@ def _sha256(path: Path) -> str:
 
 def _tree_fingerprint(root: Path) -> dict[str, tuple]:
     """Every path under root with its content hash and mode: any change shows."""
-    return {str(p.relative_to(root)): (_sha256(p) if p.is_file() else "dir", stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): (_sha256(p) if p.is_file() else "dir", stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(root.rglob("*"))
+    }
 
 
 def _set_read_only(root: Path, read_only: bool) -> None:
@@ -91,9 +99,14 @@ def _kill_at(stage: str, landing: Path, warehouse: Path, tmp: Path, while_paused
     """Start a run that pauses at ``stage``, optionally do something while it
     holds the warehouse, then SIGKILL its whole process group."""
     marker = tmp / f"paused-{stage}"
-    proc = subprocess.Popen(_cli("run", "--landing", str(landing), "--warehouse", str(warehouse)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=_env(**{testhook.PAUSE_AT_ENV: stage, testhook.MARKER_ENV: str(marker)}))
+    proc = subprocess.Popen(
+        _cli("run", "--landing", str(landing), "--warehouse", str(warehouse)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=_env(**{testhook.PAUSE_AT_ENV: stage, testhook.MARKER_ENV: str(marker)}),
+    )
     try:
         deadline = time.monotonic() + 600
         while not marker.exists():
@@ -143,9 +156,11 @@ def history(tmp_path_factory, prefect_harness):
         def second_run_meanwhile(pid):
             return _run(landing, warehouse)
 
-        h["killed"] = {"ingest": _kill_at("ingest", landing, warehouse, tmp, second_run_meanwhile),
-                       "dbt": _kill_at("dbt", landing, warehouse, tmp),
-                       "publish": _kill_at("publish", landing, warehouse, tmp)}
+        h["killed"] = {
+            "ingest": _kill_at("ingest", landing, warehouse, tmp, second_run_meanwhile),
+            "dbt": _kill_at("dbt", landing, warehouse, tmp),
+            "publish": _kill_at("publish", landing, warehouse, tmp),
+        }
         h["next"] = _next_night_with_a_reader(landing, warehouse)
         h["landing_after"] = _tree_fingerprint(landing)
     finally:
@@ -157,8 +172,13 @@ def _next_night_with_a_reader(landing: Path, warehouse: Path) -> dict:
     """The next night, while a statistician's read-only session stays open."""
     reader = wh.connect_read_only(warehouse)
     seen = {"reader_before": reader.execute("SELECT count(*) FROM audit.runs").fetchall(), "reader_during": set()}
-    proc = subprocess.Popen(_cli("run", "--landing", str(landing), "--warehouse", str(warehouse)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    proc = subprocess.Popen(
+        _cli("run", "--landing", str(landing), "--warehouse", str(warehouse)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
     try:
         while proc.poll() is None:
             seen["reader_during"].add(tuple(reader.execute("SELECT count(*) FROM audit.runs").fetchall()))
@@ -179,8 +199,9 @@ def test_a_failed_check_leaves_the_previous_warehouse_and_says_why(history):
     failed = history["failed_check"]
     assert failed.returncode == 1
     (line,) = failed.stderr.strip().splitlines()[-1:]
-    assert line.startswith("trialdw: run failed, previous warehouse left in place: "
-                           "analysis-readiness checks failed: adam.adsl: ")
+    assert line.startswith(
+        "trialdw: run failed, previous warehouse left in place: analysis-readiness checks failed: adam.adsl: "
+    )
     assert "AGE" in line and "200" in line
     assert history["sha_after_failed_check"] == history["first_sha"]
 
@@ -200,7 +221,8 @@ def test_a_second_run_is_refused_in_one_line_while_the_first_writes(history):
     warehouse = history["warehouse"].resolve()
     assert refused.stderr.strip().splitlines()[-1] == (
         f"trialdw: run refused: another trialdw run is writing {warehouse} "
-        f"(pid {history['killed']['ingest']['pid']}); try again when it has finished")
+        f"(pid {history['killed']['ingest']['pid']}); try again when it has finished"
+    )
 
 
 def test_the_next_night_completes_and_leaves_no_stale_file(history):
@@ -211,22 +233,35 @@ def test_the_next_night_completes_and_leaves_no_stale_file(history):
 
 
 def test_only_the_new_transfer_is_ingested_and_the_superseded_one_stays_in_the_audit(history):
-    rows = _query(history["warehouse"], "SELECT STUDYID, TRANSFER_ID, STATUS, CURRENT, RUN_ID FROM audit.transfers "
-                                        "ORDER BY 1, 2")
+    rows = _query(
+        history["warehouse"], "SELECT STUDYID, TRANSFER_ID, STATUS, CURRENT, RUN_ID FROM audit.transfers ORDER BY 1, 2"
+    )
     first_run = history["first_run_ids"][0][0]
     last_run = _query(history["warehouse"], "SELECT RUN_ID FROM audit.runs ORDER BY STARTED_AT DESC LIMIT 1")[0][0]
-    assert rows == [(REGO, FIRST, "superseded", None, first_run),
-                    (REGO, SECOND, "accepted", "Y", last_run),
-                    (SURU, FIRST, "accepted", "Y", first_run)]
-    details = json.loads(_query(history["warehouse"], f"SELECT DETAILS FROM audit.runs WHERE RUN_ID = '{last_run}'")[0][0])
+    assert rows == [
+        (REGO, FIRST, "superseded", None, first_run),
+        (REGO, SECOND, "accepted", "Y", last_run),
+        (SURU, FIRST, "accepted", "Y", first_run),
+    ]
+    details = json.loads(
+        _query(history["warehouse"], f"SELECT DETAILS FROM audit.runs WHERE RUN_ID = '{last_run}'")[0][0]
+    )
     assert [t["transfer"] for t in details["transfers_this_run"]] == [f"{REGO}/101/{SECOND}"]
 
 
 def test_audit_runs_holds_the_whole_history_failures_included(history):
-    rows = _query(history["warehouse"], "SELECT STATUS, MESSAGE, CODE_VERSION, DETAILS FROM audit.runs "
-                                        "ORDER BY STARTED_AT")
-    assert [r[0] for r in rows] == ["completed", "failed", "interrupted", "refused", "interrupted",
-                                    "interrupted", "completed"]
+    rows = _query(
+        history["warehouse"], "SELECT STATUS, MESSAGE, CODE_VERSION, DETAILS FROM audit.runs ORDER BY STARTED_AT"
+    )
+    assert [r[0] for r in rows] == [
+        "completed",
+        "failed",
+        "interrupted",
+        "refused",
+        "interrupted",
+        "interrupted",
+        "completed",
+    ]
     assert rows[1][1].startswith("analysis-readiness checks failed: adam.adsl: ")
     assert json.loads(rows[1][3])["failed_step"] == "readiness"
     assert rows[3][1].startswith("another trialdw run is writing")

@@ -1,4 +1,5 @@
 """The run log beside the warehouse, and how it becomes audit.runs."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,7 @@ import pytest
 from trialdw import warehouse as wh
 from trialdw.ops import runlog
 
-T0 = dt.datetime(2026, 1, 10, 2, 0, tzinfo=dt.timezone.utc)  # in the past: end lines carry "now"
+T0 = dt.datetime(2026, 1, 10, 2, 0, tzinfo=dt.UTC)  # in the past: end lines carry "now"
 
 
 def _audit_db(tmp_path):
@@ -27,7 +28,12 @@ def test_start_and_end_lines_make_one_record_per_run(tmp_path):
     log.end("r2", runlog.FAILED, "dbt build failed: adsl", {"failed_step": "dbt build"})
 
     r1, r2 = log.records()
-    assert (r1.run_id, r1.status, r1.message, r1.code_version) == ("r1", "completed", "2 new transfer(s) processed", "abc123")
+    assert (r1.run_id, r1.status, r1.message, r1.code_version) == (
+        "r1",
+        "completed",
+        "2 new transfer(s) processed",
+        "abc123",
+    )
     assert r1.details == {"landing": "/l", "steps_seconds": {"ingest": 1.5}}
     assert (r2.status, r2.message, r2.details["failed_step"]) == ("failed", "dbt build failed: adsl", "dbt build")
     assert r2.started_at == T0 + dt.timedelta(days=1) and r2.ended_at > r2.started_at
@@ -60,13 +66,11 @@ def test_only_ending_statuses_end_a_run(tmp_path):
 def test_recording_writes_failed_with_the_one_line_reason_and_reraises(tmp_path):
     log = runlog.RunLog(tmp_path / "l.jsonl")
     seconds = {}
-    with pytest.raises(RuntimeError):
-        with runlog.recording(log, "r1", T0, "v", {}, seconds, lambda: "dbt build"):
-            seconds["prepare"] = 0.5
-            raise RuntimeError("dbt build failed: adae.AESEQ not unique\ntraceback noise")
-    with pytest.raises(wh.WarehouseBusy):
-        with runlog.recording(log, "r2", T0, "v", {}, {}):
-            raise wh.WarehouseBusy("another trialdw run is writing w.duckdb (pid 7)")
+    with pytest.raises(RuntimeError), runlog.recording(log, "r1", T0, "v", {}, seconds, lambda: "dbt build"):
+        seconds["prepare"] = 0.5
+        raise RuntimeError("dbt build failed: adae.AESEQ not unique\ntraceback noise")
+    with pytest.raises(wh.WarehouseBusy), runlog.recording(log, "r2", T0, "v", {}, {}):
+        raise wh.WarehouseBusy("another trialdw run is writing w.duckdb (pid 7)")
     with runlog.recording(log, "r3", T0, "v", {}, {"ingest": 1.0}) as outcome:
         outcome.message = "nothing new"
     r1, r2, r3 = log.records()
@@ -87,7 +91,9 @@ def test_audit_runs_holds_every_logged_run_and_keeps_older_rows(tmp_path):
     # A run from before the log existed stays.
     con.execute("INSERT INTO audit.runs VALUES ('older', '2026-01-01', '2026-01-01', 'completed', 'x', 'v0', '{}')")
     runlog.write_runs_table(con, log.records())
-    rows = con.execute("SELECT RUN_ID, STATUS, MESSAGE, CODE_VERSION, STARTED_AT FROM audit.runs ORDER BY STARTED_AT").fetchall()
+    rows = con.execute(
+        "SELECT RUN_ID, STATUS, MESSAGE, CODE_VERSION, STARTED_AT FROM audit.runs ORDER BY STARTED_AT"
+    ).fetchall()
     assert [r[:4] for r in rows] == [
         ("older", "completed", "x", "v0"),
         ("ok", "completed", "1 new transfer(s) processed", "v1"),
@@ -103,7 +109,9 @@ def test_a_run_published_but_killed_before_its_end_line_stays_completed(tmp_path
     log = runlog.RunLog(tmp_path / "w-runs.jsonl")
     log.start("r1", T0, "v", {})
     con = _audit_db(tmp_path)
-    con.execute("INSERT INTO audit.runs VALUES ('r1', '2026-11-20 02:00', '2026-11-20 02:05', 'completed', "
-                "'published', 'v', '{}')")
+    con.execute(
+        "INSERT INTO audit.runs VALUES ('r1', '2026-11-20 02:00', '2026-11-20 02:05', 'completed', "
+        "'published', 'v', '{}')"
+    )
     runlog.write_runs_table(con, log.records())
     assert con.execute("SELECT STATUS FROM audit.runs").fetchall() == [("completed",)]

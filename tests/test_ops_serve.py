@@ -5,6 +5,7 @@ server on a free loopback port with its own PREFECT_HOME (SQLite), and
 `trialdw serve`. A run triggered by hand through the API must complete and
 publish the warehouse. Waits are bounded; teardown kills both process groups.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,12 @@ def prefect_server(tmp_path):
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_UI_ENABLED="false",
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+    )
     log = tmp_path / "server.log"
     server = _start([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log)
     try:
@@ -78,7 +83,7 @@ def prefect_server(tmp_path):
 
 
 def test_served_deployment_has_the_schedule_and_a_triggered_run_publishes(tmp_path, prefect_server):
-    api_url, env = prefect_server
+    _api_url, env = prefect_server
     full = tmp_path / "full"
     generate(full, seed=3, subjects=4)
     landing = tmp_path / "landing"
@@ -87,13 +92,35 @@ def test_served_deployment_has_the_schedule_and_a_triggered_run_publishes(tmp_pa
     warehouse = tmp_path / "wh" / "trialdw.duckdb"
 
     log = tmp_path / "serve.log"
-    serve = _start([sys.executable, "-m", "trialdw.cli", "serve", "--landing", str(landing),
-                    "--warehouse", str(warehouse), "--name", "test-night", "--cron", "0 2 * * *",
-                    "--timezone", "Europe/Berlin"], env, log)
+    serve = _start(
+        [
+            sys.executable,
+            "-m",
+            "trialdw.cli",
+            "serve",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            "--name",
+            "test-night",
+            "--cron",
+            "0 2 * * *",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+        env,
+        log,
+    )
     try:
         _wait_until(lambda: "is being served" in log.read_text(), 180, "trialdw serve", serve, log)
-        inspect = subprocess.run([PREFECT, "deployment", "inspect", "trialdw-nightly/test-night", "-o", "json"],
-                                 capture_output=True, text=True, timeout=120, env=env)
+        inspect = subprocess.run(
+            [PREFECT, "deployment", "inspect", "trialdw-nightly/test-night", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert inspect.returncode == 0, inspect.stderr
         deployment = json.loads(inspect.stdout)
         [schedule] = [s["schedule"] for s in deployment["schedules"]]
@@ -101,9 +128,13 @@ def test_served_deployment_has_the_schedule_and_a_triggered_run_publishes(tmp_pa
         assert deployment["parameters"] == {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve())}
 
         # How an operator triggers a night by hand (docs/operations.md).
-        triggered = subprocess.run([PREFECT, "deployment", "run", "trialdw-nightly/test-night",
-                                    "--watch", "--watch-timeout", "600"],
-                                   capture_output=True, text=True, timeout=700, env=env)
+        triggered = subprocess.run(
+            [PREFECT, "deployment", "run", "trialdw-nightly/test-night", "--watch", "--watch-timeout", "600"],
+            capture_output=True,
+            text=True,
+            timeout=700,
+            env=env,
+        )
         assert triggered.returncode == 0, triggered.stdout[-3000:] + log.read_text()[-3000:]
         assert "Flow run finished successfully" in triggered.stdout
     finally:

@@ -4,6 +4,7 @@ Two small hand-made adam sets: a clean one (two studies; only the single-cell
 study has adcp rows, adgf is empty) and the same set with three planted
 problems. Every expected count below is worked out by hand in the comments.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trialdw.config import load_studies, write_config_tables
 from trialdw.readiness import (
     DEFAULT_CONTRACT,
     ReadinessContractError,
@@ -21,6 +21,7 @@ from trialdw.readiness import (
     load_contract,
     run_readiness_checks,
 )
+from trialdw.study_config import load_studies, write_config_tables
 
 D = dt.date.fromisoformat
 REGO1, REGO2, SURU1 = "HCC-REGO-PD1-101-001", "HCC-REGO-PD1-101-002", "HCC-SURU-SC-201-001"
@@ -53,33 +54,79 @@ ADAM_DDL = {
 
 
 def _adsl(study, usubjid, age, rficdt, enrldt, trtsdt, trtedt, dthdt, lstalvdt, efffl):
-    return {"STUDYID": study, "USUBJID": usubjid, "SUBJID": usubjid[-3:], "SITEID": usubjid.split("-")[-2],
-            "AGE": age, "SEX": "M", "RFICDT": D(rficdt), "ENRLDT": D(enrldt), "TRTSDT": D(trtsdt),
-            "TRTEDT": D(trtedt), "DTHDT": D(dthdt) if dthdt else None, "DTHFL": "Y" if dthdt else None,
-            "LSTALVDT": D(lstalvdt), "ITTFL": "Y", "SAFFL": "Y", "EFFFL": efffl}
+    return {
+        "STUDYID": study,
+        "USUBJID": usubjid,
+        "SUBJID": usubjid[-3:],
+        "SITEID": usubjid.split("-")[-2],
+        "AGE": age,
+        "SEX": "M",
+        "RFICDT": D(rficdt),
+        "ENRLDT": D(enrldt),
+        "TRTSDT": D(trtsdt),
+        "TRTEDT": D(trtedt),
+        "DTHDT": D(dthdt) if dthdt else None,
+        "DTHFL": "Y" if dthdt else None,
+        "LSTALVDT": D(lstalvdt),
+        "ITTFL": "Y",
+        "SAFFL": "Y",
+        "EFFFL": efffl,
+    }
 
 
 def _tte(study, usubjid, paramcd, startdt, adt, cnsr, why):
     days = (D(adt) - D(startdt)).days + 1  # AVAL = ADT - STARTDT + 1
-    return {"STUDYID": study, "USUBJID": usubjid, "PARAMCD": paramcd, "STARTDT": D(startdt), "ADT": D(adt),
-            "AVAL": days, "CNSR": cnsr, "EVNTDESC": why,
-            "CNSDTDSC": why if cnsr == 1 else None}
+    return {
+        "STUDYID": study,
+        "USUBJID": usubjid,
+        "PARAMCD": paramcd,
+        "STARTDT": D(startdt),
+        "ADT": D(adt),
+        "AVAL": days,
+        "CNSR": cnsr,
+        "EVNTDESC": why,
+        "CNSDTDSC": why if cnsr == 1 else None,
+    }
 
 
 def _cp(sample, visit, cell_type, cells, total, base):
     aval = cells / total
-    return {"STUDYID": "HCC-SURU-SC", "USUBJID": SURU1, "CPREFID": sample, "VISIT": visit,
-            "VISITNUM": 0 if visit == "BASELINE" else 2, "PARAMCD": cell_type, "CELLS": cells,
-            "TOTCELLS": total, "AVAL": aval, "BASE": base,
-            "CHG": None if visit == "BASELINE" else aval - base,
-            "ABLFL": "Y" if visit == "BASELINE" else None}
+    return {
+        "STUDYID": "HCC-SURU-SC",
+        "USUBJID": SURU1,
+        "CPREFID": sample,
+        "VISIT": visit,
+        "VISITNUM": 0 if visit == "BASELINE" else 2,
+        "PARAMCD": cell_type,
+        "CELLS": cells,
+        "TOTCELLS": total,
+        "AVAL": aval,
+        "BASE": base,
+        "CHG": None if visit == "BASELINE" else aval - base,
+        "ABLFL": "Y" if visit == "BASELINE" else None,
+    }
 
 
 def clean_tables() -> dict[str, list[dict]]:
     adsl = [
-        _adsl("HCC-REGO-PD1", REGO1, 61, "2025-01-02", "2025-01-05", "2025-01-06", "2025-04-30", None, "2025-06-30", "Y"),
-        _adsl("HCC-REGO-PD1", REGO2, 70, "2025-02-01", "2025-02-03", "2025-02-04", "2025-03-15", "2025-05-10", "2025-05-01", "N"),
-        _adsl("HCC-SURU-SC", SURU1, 55, "2025-03-01", "2025-03-03", "2025-03-04", "2025-06-01", None, "2025-07-01", "Y"),
+        _adsl(
+            "HCC-REGO-PD1", REGO1, 61, "2025-01-02", "2025-01-05", "2025-01-06", "2025-04-30", None, "2025-06-30", "Y"
+        ),
+        _adsl(
+            "HCC-REGO-PD1",
+            REGO2,
+            70,
+            "2025-02-01",
+            "2025-02-03",
+            "2025-02-04",
+            "2025-03-15",
+            "2025-05-10",
+            "2025-05-01",
+            "N",
+        ),
+        _adsl(
+            "HCC-SURU-SC", SURU1, 55, "2025-03-01", "2025-03-03", "2025-03-04", "2025-06-01", None, "2025-07-01", "Y"
+        ),
     ]
     adtte = [
         _tte("HCC-REGO-PD1", REGO1, "OS", "2025-01-05", "2025-06-30", 1, "LAST KNOWN ALIVE"),
@@ -98,12 +145,30 @@ def clean_tables() -> dict[str, list[dict]]:
         {**rs, "PARAMCD": "CBOR", "AVALC": "SD", "ADT": D("2025-02-17"), "ADY": 43, "ANL01FL": "Y"},
     ]
     adae = [
-        {"STUDYID": "HCC-REGO-PD1", "USUBJID": REGO1, "AESEQ": 1, "AEDECOD": "HYPERTENSION",
-         "ASTDT": D("2025-01-20"), "AENDT": D("2025-01-30"), "ASTDY": 15, "ADURN": 11, "ATOXGR": 2},
+        {
+            "STUDYID": "HCC-REGO-PD1",
+            "USUBJID": REGO1,
+            "AESEQ": 1,
+            "AEDECOD": "HYPERTENSION",
+            "ASTDT": D("2025-01-20"),
+            "AENDT": D("2025-01-30"),
+            "ASTDY": 15,
+            "ADURN": 11,
+            "ATOXGR": 2,
+        },
         # Ends on the death date: allowed.
-        {"STUDYID": "HCC-REGO-PD1", "USUBJID": REGO2, "AESEQ": 1, "AEDECOD": "HEPATIC FAILURE",
-         "ASTDT": D("2025-05-01"), "AENDT": D("2025-05-10"), "ASTDY": 87, "ADURN": 10, "ATOXGR": 5,
-         "AEOUT": "FATAL"},
+        {
+            "STUDYID": "HCC-REGO-PD1",
+            "USUBJID": REGO2,
+            "AESEQ": 1,
+            "AEDECOD": "HEPATIC FAILURE",
+            "ASTDT": D("2025-05-01"),
+            "AENDT": D("2025-05-10"),
+            "ASTDY": 87,
+            "ADURN": 10,
+            "ATOXGR": 5,
+            "AEOUT": "FATAL",
+        },
     ]
     # One single-cell subject, a baseline and an on-treatment sample of 3 cell
     # types. 100/120/80 of 300 cells gives proportions whose float sum is
@@ -121,10 +186,10 @@ def clean_tables() -> dict[str, list[dict]]:
 
 def planted_tables() -> dict[str, list[dict]]:
     tables = clean_tables()
-    tables["adtte"][1]["AVAL"] = 0                   # REGO1 PFS: AVAL 0 (dates say 74)
-    tables["adae"][0]["AENDT"] = D("2025-01-10")     # REGO1 AE 1 ends 10 days before it starts
-    tables["adcp"][4]["AVAL"] = 0.5                  # S2 TCELL 120/300 = 0.4, written as 0.5:
-    tables["adcp"][4]["CHG"] = 0.5 - 0.3             # S2 now sums to 1.1 (CHG kept consistent)
+    tables["adtte"][1]["AVAL"] = 0  # REGO1 PFS: AVAL 0 (dates say 74)
+    tables["adae"][0]["AENDT"] = D("2025-01-10")  # REGO1 AE 1 ends 10 days before it starts
+    tables["adcp"][4]["AVAL"] = 0.5  # S2 TCELL 120/300 = 0.4, written as 0.5:
+    tables["adcp"][4]["CHG"] = 0.5 - 0.3  # S2 now sums to 1.1 (CHG kept consistent)
     return tables
 
 
@@ -139,8 +204,9 @@ def build_warehouse(path: Path, tables: dict[str, list[dict]]) -> Path:
             con.execute(f"CREATE TABLE adam.{table} ({ddl})")
             columns = [c.split()[0] for c in " ".join(ddl.split()).split(", ")]
             for row in tables[table]:
-                con.execute(f"INSERT INTO adam.{table} VALUES ({', '.join('?' * len(columns))})",
-                            [row.get(c) for c in columns])
+                con.execute(
+                    f"INSERT INTO adam.{table} VALUES ({', '.join('?' * len(columns))})", [row.get(c) for c in columns]
+                )
     finally:
         con.close()
     return path
@@ -159,10 +225,10 @@ def test_clean_warehouse_passes_and_builds_data_docs(tmp_path):
     for suite in ("adam.adsl", "adam.adtte", "adam.adrs", "adam.adae", "adam.adcp", "adam.adgf"):
         assert suite in index
     stats = result.statistics
-    assert stats["tables"]["adsl"] == {"rows": 3, "expectations": 11, "failed": 0}
+    assert stats["tables"]["adsl"] == {"rows": 3, "expectations": 8, "failed": 0}
     assert stats["tables"]["adcp"]["rows"] == 6
-    assert stats["tables"]["adgf"] == {"rows": 0, "expectations": 2, "failed": 0}  # empty table passes
-    assert stats["evaluated_expectations"] == stats["successful_expectations"] == 34
+    assert stats["tables"]["adgf"] == {"rows": 0, "expectations": 1, "failed": 0}  # empty table passes
+    assert stats["evaluated_expectations"] == stats["successful_expectations"] == 29
     # The warehouse was opened read-only and is unchanged.
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM adam.adtte").fetchone()[0] == 4
@@ -215,20 +281,27 @@ def test_unknown_expectation_class_is_reported(tmp_path):
     contract = tmp_path / "readiness.yml"
     contract.write_text(
         "tables:\n  adsl:\n    expectations:\n"
-        "      - {expectation: ExpectAgeToBeNice, kwargs: {column: AGE}, why: typo}\n")
+        "      - {expectation: ExpectAgeToBeNice, kwargs: {column: AGE}, why: typo}\n"
+    )
     db = build_warehouse(tmp_path / "warehouse.duckdb", clean_tables())
     with pytest.raises(ReadinessContractError, match="ExpectAgeToBeNice"):
         run_readiness_checks(db, tmp_path / "docs", contract_path=contract)
 
 
-@pytest.mark.parametrize("expectation, kwargs, text", [
-    ("ExpectColumnValuesToBeBetween", {"column": "AVAL", "min_value": 1}, "AVAL >= 1"),
-    ("ExpectColumnValuesToBeBetween", {"column": "ATOXGR", "min_value": 1, "max_value": 5}, "1 <= ATOXGR <= 5"),
-    ("ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": "TRTEDT", "column_B": "TRTSDT", "or_equal": True},
-     "TRTEDT >= TRTSDT"),
-    ("ExpectColumnValuesToBeInSet", {"column": "DTHFL_Y_IFF_DTHDT", "value_set": [True]}, "DTHFL_Y_IFF_DTHDT"),
-    ("ExpectColumnValuesToNotBeInSet", {"column": "ADY", "value_set": [0]}, "ADY not in {0}"),
-])
+@pytest.mark.parametrize(
+    "expectation, kwargs, text",
+    [
+        ("ExpectColumnValuesToBeBetween", {"column": "AVAL", "min_value": 1}, "AVAL >= 1"),
+        ("ExpectColumnValuesToBeBetween", {"column": "ATOXGR", "min_value": 1, "max_value": 5}, "1 <= ATOXGR <= 5"),
+        (
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "TRTEDT", "column_B": "TRTSDT", "or_equal": True},
+            "TRTEDT >= TRTSDT",
+        ),
+        ("ExpectColumnValuesToBeInSet", {"column": "DTHFL_Y_IFF_DTHDT", "value_set": [True]}, "DTHFL_Y_IFF_DTHDT"),
+        ("ExpectColumnValuesToNotBeInSet", {"column": "ADY", "value_set": [0]}, "ADY not in {0}"),
+    ],
+)
 def test_rules_read_like_a_statistician_would_write_them(expectation, kwargs, text):
     assert describe_rule(expectation, kwargs) == text
 
@@ -257,16 +330,19 @@ def test_checks_that_cannot_run_are_failures_not_passes(tmp_path):
         "  adae:\n"
         "    derived: {BAD: 't.NO_SUCH_COLUMN + 1'}\n"
         "    expectations:\n"
-        "      - {expectation: ExpectColumnValuesToBeBetween, kwargs: {column: BAD, min_value: 0}, why: broken sql}\n")
+        "      - {expectation: ExpectColumnValuesToBeBetween, kwargs: {column: BAD, min_value: 0}, why: broken sql}\n"
+    )
     db = build_warehouse(tmp_path / "warehouse.duckdb", clean_tables())
     result = run_readiness_checks(db, tmp_path / "docs", contract_path=contract)
     assert result.success is False
     assert len(result.failures) == 2
     assert result.failures[0].startswith("adam.adae: could not be read for the readiness checks:")
     assert "NO_SUCH_COLUMN" in result.failures[0]
-    assert result.failures[1] == ('adam.adsl: AGEYRS >= 18 could not be evaluated: '
-                                  'Error: The column "AGEYRS" in BatchData does not exist. '
-                                  '[ExpectColumnValuesToBeBetween]')
+    assert result.failures[1] == (
+        "adam.adsl: AGEYRS >= 18 could not be evaluated: "
+        'Error: The column "AGEYRS" in BatchData does not exist. '
+        "[ExpectColumnValuesToBeBetween]"
+    )
 
 
 def test_malformed_or_missing_contract_is_a_one_line_error(tmp_path):

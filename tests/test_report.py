@@ -6,6 +6,7 @@ are written from it and checked as HTML, then rendered in headless Chromium.
 The pure helpers (at-risk counts, best % change, swimmer lanes, number
 formats, SVG inlining) are checked on small hand-made frames.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,24 +27,25 @@ from trialdw.report.km_plot import at_risk, risk_tick_step, with_time_zero
 from trialdw.report.swimmer import swimmer_lanes
 from trialdw.report.waterfall import best_percent_change
 
-GENERATED_AT = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.timezone.utc)
+GENERATED_AT = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.UTC)
 STUDIES = ("HCC-REGO-PD1", "HCC-SURU-SC")
 COMMON_FIGURES = ("fig-km-pfs", "fig-km-os", "fig-km-dor", "fig-waterfall", "fig-swimmer")
 
 
 # --------------------------------------------------------------------------- the warehouse
 
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
     """A real warehouse file built by the flow's own steps from synth data."""
     from trialdw import warehouse as wh
-    from trialdw.config import load_studies, write_config_tables
+    from trialdw.dbt_runner import dbt_build
     from trialdw.endpoints import compute_all
     from trialdw.ingest.contracts import load_contracts
     from trialdw.ingest.landing import ingest_landing
     from trialdw.ingest.load import ensure_raw_table
+    from trialdw.study_config import load_studies, write_config_tables
     from trialdw.synth import generate
-    from trialdw.transform import dbt_build
 
     root = tmp_path_factory.mktemp("report-wh")
     studies = load_studies()
@@ -75,6 +77,7 @@ def query(db: Path, sql: str, params=None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- a small HTML reader
+
 
 class PageParser(HTMLParser):
     """Figures (id → caption, has <svg>), tables (id → rows of cell texts), all ids."""
@@ -143,6 +146,7 @@ def parse(text: str) -> PageParser:
 
 # --------------------------------------------------------------------------- the pages, as HTML
 
+
 def test_one_page_per_study_and_an_index_linking_them(reports):
     assert sorted(reports) == sorted([*STUDIES, "index"])
     index = parse(reports["index"].read_text(encoding="utf-8"))
@@ -168,7 +172,7 @@ def test_endpoints_table_has_19_rows_showing_the_warehouse_values(reports, wareh
     assert len(rows) == 19
     by_code = {r[0]: r for r in rows}
     orr = query(warehouse, "SELECT * FROM analysis.endpoints WHERE STUDYID = ? AND ENDPOINT = 'ORR'", [study]).iloc[0]
-    assert orr["ESTIMATE"] == pytest.approx(orr["N_EVENTS"] / orr["N"])   # responders / EFFFL
+    assert orr["ESTIMATE"] == pytest.approx(orr["N_EVENTS"] / orr["N"])  # responders / EFFFL
     expected = f"{100 * orr['ESTIMATE']:.1f} % ({100 * orr['LCL']:.1f} %, {100 * orr['UCL']:.1f} %)"
     assert by_code["ORR"][3:6] == [str(orr["N"]), str(orr["N_EVENTS"]), expected]
     assert by_code["ORR"][2] == "EFFFL"
@@ -177,8 +181,11 @@ def test_endpoints_table_has_19_rows_showing_the_warehouse_values(reports, wareh
 def test_km_numbers_at_risk_start_with_everyone_analysed(reports, warehouse):
     """The at-risk row under each KM plot starts at N of the analysis set."""
     text = reports["HCC-REGO-PD1"].read_text(encoding="utf-8")
-    n = query(warehouse, """SELECT PARAMCD, max(AT_RISK) AS N FROM analysis.km_curves
-                            WHERE STUDYID = 'HCC-REGO-PD1' GROUP BY PARAMCD""").set_index("PARAMCD")["N"]
+    n = query(
+        warehouse,
+        """SELECT PARAMCD, max(AT_RISK) AS N FROM analysis.km_curves
+                            WHERE STUDYID = 'HCC-REGO-PD1' GROUP BY PARAMCD""",
+    ).set_index("PARAMCD")["N"]
     itt = query(warehouse, "SELECT count(*) AS N FROM adam.adsl WHERE STUDYID = 'HCC-REGO-PD1' AND ITTFL = 'Y'")
     assert n["OS"] == itt["N"].iloc[0]
     for paramcd in ("PFS", "OS", "DOR"):
@@ -209,8 +216,9 @@ def test_single_cell_table_only_for_the_single_cell_study(reports, warehouse):
 @pytest.mark.parametrize("study", STUDIES)
 def test_header_says_which_transfers_the_data_are_from(reports, warehouse, study):
     text = reports[study].read_text(encoding="utf-8")
-    current = query(warehouse, "SELECT SITEID, TRANSFER_ID FROM audit.transfers WHERE STUDYID = ? AND CURRENT = 'Y'",
-                    [study])
+    current = query(
+        warehouse, "SELECT SITEID, TRANSFER_ID FROM audit.transfers WHERE STUDYID = ? AND CURRENT = 'Y'", [study]
+    )
     for _, t in current.iterrows():
         assert f"site {t['SITEID']}: transfer {t['TRANSFER_ID']}" in text
     assert "2026-11-21 06:30 UTC" in text
@@ -221,7 +229,7 @@ def test_page_is_self_contained(reports, study):
     text = reports[study].read_text(encoding="utf-8")
     assert not re.search(r"https?:", text), "a URL in the page"
     assert "<script" not in text and "<link" not in text and " src=" not in text
-    assert "default-src 'none'" in text       # CSP: the browser may fetch nothing at all
+    assert "default-src 'none'" in text  # CSP: the browser may fetch nothing at all
 
 
 def test_every_data_value_is_escaped(warehouse, tmp_path):
@@ -240,16 +248,25 @@ def test_every_data_value_is_escaped(warehouse, tmp_path):
     assert "<script>" not in text and "<img" not in text and "<b>" not in text
     assert html.escape('<script>alert("t")</script> & co') in text
     assert html.escape("<img src=x onerror=alert(1)>") in text
-    assert "$a&lt;b&gt;$" in text          # swimmer label: plain text, not mathtext
+    assert "$a&lt;b&gt;$" in text  # swimmer label: plain text, not mathtext
 
 
 # --------------------------------------------------------------------------- rendered in Chromium
 
+
 def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={user_data}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={user_data}",
+    ]
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=180, check=True)
 
 
@@ -273,17 +290,28 @@ def test_rendered_in_chromium_plots_and_tables_are_in_the_dom(reports, tmp_path)
 
 # --------------------------------------------------------------------------- helpers, hand-checked
 
+
 def test_at_risk_counts_between_curve_rows():
-    curve = pd.DataFrame({"TIME": [0.0, 1.5, 4.0], "SURVIVAL": [1, .8, .4], "LCL": [1, .5, .1], "UCL": [1, .9, .7],
-                          "AT_RISK": [10, 10, 4], "EVENTS": [0, 2, 2], "CENSORED": [0, 0, 2]})
+    curve = pd.DataFrame(
+        {
+            "TIME": [0.0, 1.5, 4.0],
+            "SURVIVAL": [1, 0.8, 0.4],
+            "LCL": [1, 0.5, 0.1],
+            "UCL": [1, 0.9, 0.7],
+            "AT_RISK": [10, 10, 4],
+            "EVENTS": [0, 2, 2],
+            "CENSORED": [0, 0, 2],
+        }
+    )
     # at 0: 10; at 1.5 (a row): 10; at 2 and 3: the next row (4.0) has 4 at risk; past 4.0: nobody
     assert at_risk(curve, [0, 1.5, 2, 3, 4, 6]) == [10, 10, 4, 4, 4, 0]
     assert risk_tick_step(4.0) == 1 and risk_tick_step(21) == 3 and risk_tick_step(50) == 6
 
 
 def test_curve_gets_a_time_zero_row_when_missing():
-    curve = pd.DataFrame({"TIME": [2.0], "SURVIVAL": [.5], "LCL": [.1], "UCL": [.9],
-                          "AT_RISK": [2], "EVENTS": [1], "CENSORED": [0]})
+    curve = pd.DataFrame(
+        {"TIME": [2.0], "SURVIVAL": [0.5], "LCL": [0.1], "UCL": [0.9], "AT_RISK": [2], "EVENTS": [1], "CENSORED": [0]}
+    )
     out = with_time_zero(curve)
     assert out[["TIME", "SURVIVAL", "AT_RISK"]].values.tolist() == [[0.0, 1.0, 2], [2.0, 0.5, 2]]
 
@@ -294,17 +322,31 @@ def _d(s: str) -> pd.Timestamp:
 
 def test_best_percent_change_uses_complete_assessments_up_to_first_pd():
     adsl = pd.DataFrame({"USUBJID": ["A", "B", "C"], "EFFFL": ["Y", "Y", "N"]})
-    sums = pd.DataFrame({
-        "USUBJID": ["A", "A", "A", "A", "B", "C"],
-        "ADT": [_d("2026-02-01"), _d("2026-03-01"), _d("2026-04-01"), _d("2026-05-01"), _d("2026-02-01"),
-                _d("2026-02-01")],
-        "N_TARGET": [2, 2, 2, 2, 1, 1],
-        "N_MEASURED": [2, 1, 2, 2, 1, 1],
-        "SOD": [80.0, 20.0, 120.0, 10.0, 55.0, 1.0],
-        "BASE_SOD": [100.0, 100.0, 100.0, 100.0, 50.0, 10.0],
-    })
-    adrs = pd.DataFrame({"USUBJID": ["A", "A", "B"], "PARAMCD": ["PD", "CBOR", "CBOR"],
-                         "AVALC": ["Y", "SD", "PD"], "ADT": [_d("2026-04-01"), pd.NaT, pd.NaT]})
+    sums = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A", "A", "B", "C"],
+            "ADT": [
+                _d("2026-02-01"),
+                _d("2026-03-01"),
+                _d("2026-04-01"),
+                _d("2026-05-01"),
+                _d("2026-02-01"),
+                _d("2026-02-01"),
+            ],
+            "N_TARGET": [2, 2, 2, 2, 1, 1],
+            "N_MEASURED": [2, 1, 2, 2, 1, 1],
+            "SOD": [80.0, 20.0, 120.0, 10.0, 55.0, 1.0],
+            "BASE_SOD": [100.0, 100.0, 100.0, 100.0, 50.0, 10.0],
+        }
+    )
+    adrs = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "B"],
+            "PARAMCD": ["PD", "CBOR", "CBOR"],
+            "AVALC": ["Y", "SD", "PD"],
+            "ADT": [_d("2026-04-01"), pd.NaT, pd.NaT],
+        }
+    )
     best = best_percent_change(sums, adsl, adrs)
     # A: 2026-03 is incomplete (1 of 2 lesions), 2026-05 is after the first PD → best is -20 % (80 vs 100)
     # B: +10 %; C is not efficacy-evaluable. Sorted: largest increase first.
@@ -312,20 +354,28 @@ def test_best_percent_change_uses_complete_assessments_up_to_first_pd():
 
 
 def test_swimmer_lanes_in_months_since_first_dose():
-    adsl = pd.DataFrame({
-        "USUBJID": ["S-1", "S-2", "S-3"], "SUBJID": ["1", "2", "3"], "SAFFL": ["Y", "Y", "N"],
-        "TRTSDT": [_d("2026-01-01"), _d("2026-01-01"), pd.NaT],
-        "TRTEDT": [_d("2026-03-02"), _d("2026-07-20"), pd.NaT],      # 60.875 days = 2 months; 200 days
-        "EOTSTT": ["DISCONTINUED", "ONGOING", None],
-        "DTHDT": [_d("2026-04-01"), pd.NaT, pd.NaT],
-    })
-    adrs = pd.DataFrame({
-        "USUBJID": ["S-2", "S-2", "S-2", "S-1"], "PARAMCD": ["OVR", "OVR", "OVR", "PD"],
-        "AVALC": ["PR", "PR", "CR", "Y"], "ANL01FL": ["Y", "Y", "Y", None],
-        "ADT": [_d("2026-02-12"), _d("2026-01-30"), _d("2026-04-01"), _d("2026-03-02")],
-    })
+    adsl = pd.DataFrame(
+        {
+            "USUBJID": ["S-1", "S-2", "S-3"],
+            "SUBJID": ["1", "2", "3"],
+            "SAFFL": ["Y", "Y", "N"],
+            "TRTSDT": [_d("2026-01-01"), _d("2026-01-01"), pd.NaT],
+            "TRTEDT": [_d("2026-03-02"), _d("2026-07-20"), pd.NaT],  # 60.875 days = 2 months; 200 days
+            "EOTSTT": ["DISCONTINUED", "ONGOING", None],
+            "DTHDT": [_d("2026-04-01"), pd.NaT, pd.NaT],
+        }
+    )
+    adrs = pd.DataFrame(
+        {
+            "USUBJID": ["S-2", "S-2", "S-2", "S-1"],
+            "PARAMCD": ["OVR", "OVR", "OVR", "PD"],
+            "AVALC": ["PR", "PR", "CR", "Y"],
+            "ANL01FL": ["Y", "Y", "Y", None],
+            "ADT": [_d("2026-02-12"), _d("2026-01-30"), _d("2026-04-01"), _d("2026-03-02")],
+        }
+    )
     lanes = swimmer_lanes(adsl, adrs).set_index("USUBJID")
-    assert list(lanes.index) == ["S-1", "S-2"]                        # shortest first = drawn at the bottom
+    assert list(lanes.index) == ["S-1", "S-2"]  # shortest first = drawn at the bottom
     assert lanes.loc["S-1", "END"] == pytest.approx(60 / 30.4375)
     assert lanes.loc["S-1", "PD"] == pytest.approx(60 / 30.4375)
     assert lanes.loc["S-1", "DEATH"] == pytest.approx(90 / 30.4375)
@@ -371,4 +421,4 @@ def test_inline_svg_has_page_unique_ids_and_leaves_data_text_alone():
     refs = re.findall(r'<[^>]*(?:url\(#|href="#)([^)"]+)', svg)
     assert ids and all(i.startswith("fig-t-") for i in ids)
     assert refs and set(refs) <= set(ids)
-    assert '>id="x" url(#y) &lt;b&gt; $z$</text>' in svg     # the title, as text, unchanged
+    assert '>id="x" url(#y) &lt;b&gt; $z$</text>' in svg  # the title, as text, unchanged

@@ -10,6 +10,7 @@ Hand-checked expectations: open = B, C, T3's checksum finding (reject) and
 102's extra column (warning); new since night 1 = C and T3's finding;
 resolved since night 1 = A.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,11 +21,21 @@ import duckdb
 import pytest
 
 from tests.browser import HeadlessChromium, chromium_path
+from tests.helpers.transfers import (
+    STUDY,
+    ae_row,
+    base_files,
+    csv_text,
+    dm_row,
+    ex_row,
+    lb_row,
+    study_config,
+    tr_row,
+    write_transfer,
+)
 from trialdw.ingest import ingest_landing, load_contracts
-from trialdw.ingest.testing import (STUDY, ae_row, base_files, csv_text, dm_row, ex_row, lb_row, study_config,
-                                    tr_row, write_transfer)
-from trialdw.review_page import write_review_page
-from trialdw.review_page.csvout import neutralise_formula
+from trialdw.review_app import write_review_page
+from trialdw.review_app.csvout import neutralise_formula
 
 T1, T2, T3 = "20250301T020000Z", "20250401T020000Z", "20250501T020000Z"
 S1, S2 = f"{STUDY}-101-001", f"{STUDY}-101-002"
@@ -34,19 +45,26 @@ FORMULA = "=cmd|' /C calc'!A0"
 
 def site_101_files(night: int) -> dict[str, str]:
     files = base_files()
-    ae = [ae_row(S1, 1), ae_row(S1, 2, AESER=FORMULA if night == 1 else "N"),   # A: fixed on night 2
-          ae_row(S2, 1, AETERM=MARKUP + " ")]                                   # B: persists
+    ae = [
+        ae_row(S1, 1),
+        ae_row(S1, 2, AESER=FORMULA if night == 1 else "N"),  # A: fixed on night 2
+        ae_row(S2, 1, AETERM=MARKUP + " "),
+    ]  # B: persists
     files["AE.csv"] = csv_text(ae)
-    if night == 2:                                                              # C: new on night 2
+    if night == 2:  # C: new on night 2
         files["LB.csv"] = csv_text([lb_row(S1, "AFP", "2025-01-05"), lb_row(S2, "AFP", "2025-01-05", LBSTRESN="-5")])
     return files
 
 
 def site_102_files() -> dict[str, str]:
     u = f"{STUDY}-102-001"
-    return {"DM.csv": csv_text([dm_row("001", site="102", SITE_NOTE="x")]),   # extra column: a warning
-            "EX.csv": csv_text([ex_row(u, 1)]), "AE.csv": csv_text([ae_row(u, 1)]),
-            "TR.csv": csv_text([tr_row(u, "T01", "0")]), "LB.csv": csv_text([lb_row(u, "AFP", "2025-01-05")])}
+    return {
+        "DM.csv": csv_text([dm_row("001", site="102", SITE_NOTE="x")]),  # extra column: a warning
+        "EX.csv": csv_text([ex_row(u, 1)]),
+        "AE.csv": csv_text([ae_row(u, 1)]),
+        "TR.csv": csv_text([tr_row(u, "T01", "0")]),
+        "LB.csv": csv_text([lb_row(u, "AFP", "2025-01-05")]),
+    }
 
 
 def break_checksum(manifest: dict) -> dict:
@@ -74,8 +92,10 @@ def nights(tmp_path_factory):
 
 def findings(db, where: str = "TRUE") -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(f"SELECT SITEID, DOMAIN, COLUMN_NAME, RULE, SEVERITY, STATUS, FIRST_SEEN_TRANSFER "
-                           f"FROM audit.findings WHERE {where} ORDER BY ALL").fetchall()
+        return con.execute(
+            f"SELECT SITEID, DOMAIN, COLUMN_NAME, RULE, SEVERITY, STATUS, FIRST_SEEN_TRANSFER "
+            f"FROM audit.findings WHERE {where} ORDER BY ALL"
+        ).fetchall()
 
 
 def test_the_scenario_is_what_the_page_is_checked_against(nights):
@@ -101,21 +121,27 @@ def page(nights, tmp_path_factory):
 
 def test_counts_new_and_resolved_since_the_previous_night(page):
     summary, _ = page
-    assert summary.counts.as_dict() == {"open_reject": 3, "open_warning": 1, "open": 4, "new": 2,
-                                        "resolved_since": 1, "resolved_total": 1}
+    assert summary.counts.as_dict() == {
+        "open_reject": 3,
+        "open_warning": 1,
+        "open": 4,
+        "new": 2,
+        "resolved_since": 1,
+        "resolved_total": 1,
+    }
     assert summary.latest_run == "20250501T030000Z-bbbbbb"
     assert "night1.duckdb" in summary.basis
 
 
 def test_the_audit_trail_tells_the_same_news_without_a_previous_file(nights, tmp_path):
     db, _ = nights
-    summary = write_review_page(db, tmp_path)   # latest run = newest RUN_ID recorded in the file
+    summary = write_review_page(db, tmp_path)  # latest run = newest RUN_ID recorded in the file
     assert (summary.counts.new, summary.counts.resolved_since) == (2, 1)
     assert summary.latest_run == "20250501T030000Z-bbbbbb"
     night1 = write_review_page(db, tmp_path / "n1", run_id="20250301T030000Z-aaaaaa")
     # Seen from night 1's transfers: B and the extra column were first seen then and are still open (A was
     # too, but is resolved now); night 1 resolved nothing.
-    assert (night1.counts.new, night1.counts.resolved_since) == (2, 0)   # B and 102's warning still open
+    assert (night1.counts.new, night1.counts.resolved_since) == (2, 0)  # B and 102's warning still open
 
 
 def test_first_night_everything_open_is_new(nights, tmp_path):
@@ -139,30 +165,61 @@ def test_markdown_summary_for_the_run_artifact(page):
 def test_findings_csv_has_every_finding_with_its_life_cycle_and_no_live_formulas(page):
     _, out = page
     raw = (out / "findings.csv").read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")     # BOM: Excel reads UTF-8
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
     with open(out / "findings.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     by_rule = {(r["SITEID"], r["RULE"]): r for r in rows}
-    assert sorted(by_rule) == [("101", "checksum"), ("101", "codelist"), ("101", "range"), ("101", "whitespace"),
-                               ("102", "extra_columns")]
+    assert sorted(by_rule) == [
+        ("101", "checksum"),
+        ("101", "codelist"),
+        ("101", "range"),
+        ("101", "whitespace"),
+        ("102", "extra_columns"),
+    ]
     fixed = by_rule[("101", "codelist")]
-    assert (fixed["STATUS"], fixed["CHANGE"], fixed["FIRST_SEEN_TRANSFER"], fixed["LAST_SEEN_TRANSFER"],
-            fixed["RESOLVED_TRANSFER"]) == ("resolved", "resolved", T1, T1, T2)
-    assert fixed["VALUE"] == "'" + FORMULA                       # neutralised, still readable
-    assert fixed["MESSAGE"].startswith("AESER '=cmd")            # not at the start: harmless, untouched
+    assert (
+        fixed["STATUS"],
+        fixed["CHANGE"],
+        fixed["FIRST_SEEN_TRANSFER"],
+        fixed["LAST_SEEN_TRANSFER"],
+        fixed["RESOLVED_TRANSFER"],
+    ) == ("resolved", "resolved", T1, T1, T2)
+    assert fixed["VALUE"] == "'" + FORMULA  # neutralised, still readable
+    assert fixed["MESSAGE"].startswith("AESER '=cmd")  # not at the start: harmless, untouched
     assert (fixed["USUBJID"], fixed["RECORD_KEY"], fixed["SOURCE_FILE"], fixed["SOURCE_LINE"]) == (
-        S1, f"{S1}|2", f"{STUDY}/101/{T1}/AE.csv", "3")
+        S1,
+        f"{S1}|2",
+        f"{STUDY}/101/{T1}/AE.csv",
+        "3",
+    )
     negative = by_rule[("101", "range")]
     assert (negative["VALUE"], negative["STATUS"], negative["CHANGE"]) == ("'-5", "open", "new")
     persisting = by_rule[("101", "whitespace")]
     assert (persisting["VALUE"], persisting["CHANGE"], persisting["LAST_SEEN_TRANSFER"]) == (MARKUP + " ", "", T2)
     rejected = by_rule[("101", "checksum")]
-    assert (rejected["SOURCE_LINE"], rejected["CHANGE"], rejected["SOURCE_FILE"]) == ("", "new", f"{STUDY}/101/{T3}/DM.csv")
+    assert (rejected["SOURCE_LINE"], rejected["CHANGE"], rejected["SOURCE_FILE"]) == (
+        "",
+        "new",
+        f"{STUDY}/101/{T3}/DM.csv",
+    )
 
 
-@pytest.mark.parametrize("cell, shown", [
-    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
-    ("\r=1", "'\r=1"), ("Nausea", "Nausea"), ("1-2", "1-2"), ("", ""), (3, 3), (None, None)])
+@pytest.mark.parametrize(
+    "cell, shown",
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Nausea", "Nausea"),
+        ("1-2", "1-2"),
+        ("", ""),
+        (3, 3),
+        (None, None),
+    ],
+)
 def test_formula_guard(cell, shown):
     assert neutralise_formula(cell) == shown
 
@@ -172,8 +229,8 @@ def test_page_html_escapes_site_values(page):
     text = (out / "review.html").read_text(encoding="utf-8")
     assert "<script>window.__xss" not in text and "<img src=x" not in text
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;&lt;img src=x onerror=window.__xss=2&gt;" in text
-    assert text.count("<script>") == 1       # the page's own filter script, nothing else
-    assert "http://" not in text and "https://" not in text   # self-contained: no network
+    assert text.count("<script>") == 1  # the page's own filter script, nothing else
+    assert "http://" not in text and "https://" not in text  # self-contained: no network
 
 
 def test_page_shows_transfers_and_reconciliation(page):
@@ -181,46 +238,66 @@ def test_page_shows_transfers_and_reconciliation(page):
     text = (out / "review.html").read_text(encoding="utf-8")
     # 101: T1 and T2 x 5 domains, 102: T1 x 5 domains; the rejected T3 loaded nothing.
     assert "all 15 transfer × domain rows add up: loaded + quarantined = sent" in text
-    assert '<details id="reconciliation-section">' in text      # collapsed: nothing to look at
-    assert (f'<tr class="status-rejected"><td>{STUDY}</td><td>101</td><td>{T3}</td><td>rejected</td><td></td>'
-            '<td class="message">DM.csv sha256 is ') in text
+    assert '<details id="reconciliation-section">' in text  # collapsed: nothing to look at
+    assert (
+        f'<tr class="status-rejected"><td>{STUDY}</td><td>101</td><td>{T3}</td><td>rejected</td><td></td>'
+        '<td class="message">DM.csv sha256 is '
+    ) in text
     assert f'<tr class="status-superseded"><td>{STUDY}</td><td>101</td><td>{T1}</td><td>superseded</td>' in text
 
 
-needs_chromium = pytest.mark.skipif(chromium_path() is None,
-                                    reason="chromium is not installed: browser checks of review.html skipped")
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None, reason="chromium is not installed: browser checks of review.html skipped"
+)
 
-VISIBLE_ROWS = "Array.from(document.querySelectorAll('tr.finding')).filter(r => !r.hidden).map(r => r.dataset.site + ' ' + r.dataset.domain + ' ' + r.dataset.severity + ' ' + r.dataset.status + ' ' + r.dataset.change)"
+VISIBLE_ROWS = (
+    "Array.from(document.querySelectorAll('tr.finding')).filter(r => !r.hidden)"
+    ".map(r => r.dataset.site + ' ' + r.dataset.domain + ' ' + r.dataset.severity + ' ' + r.dataset.status"
+    " + ' ' + r.dataset.change)"
+)
 
 
 def set_filter(browser, name: str, value: str) -> None:
-    browser.evaluate(f"(() => {{ const s = document.getElementById('filter-{name}'); s.value = {json.dumps(value)};"
-                     " s.dispatchEvent(new Event('change')); })()")
+    browser.evaluate(
+        f"(() => {{ const s = document.getElementById('filter-{name}'); s.value = {json.dumps(value)};"
+        " s.dispatchEvent(new Event('change')); })()"
+    )
 
 
 @needs_chromium
 def test_page_in_a_browser_counts_filters_markup_as_text_and_data_docs(page, tmp_path):
     _, out = page
     with HeadlessChromium((out / "review.html").as_uri(), tmp_path) as browser:
-        counts = browser.evaluate("Object.fromEntries(Array.from(document.querySelectorAll('[data-count]'))"
-                                  ".map(c => [c.dataset.count, c.querySelector('dd').textContent]))")
-        assert counts == {"open-reject": "3", "open-warning": "1", "new": "2", "resolved-since": "1",
-                          "resolved-total": "1"}
+        counts = browser.evaluate(
+            "Object.fromEntries(Array.from(document.querySelectorAll('[data-count]'))"
+            ".map(c => [c.dataset.count, c.querySelector('dd').textContent]))"
+        )
+        assert counts == {
+            "open-reject": "3",
+            "open-warning": "1",
+            "new": "2",
+            "resolved-since": "1",
+            "resolved-total": "1",
+        }
 
         # Default view: open findings only, grouped site -> domain -> rule.
         site = f"{STUDY}/101"
         assert sorted(browser.evaluate(VISIBLE_ROWS)) == [
-            f"{site} AE reject open ", f"{site} DM reject open new", f"{site} LB reject open new",
-            f"{STUDY}/102 DM warning open "]
+            f"{site} AE reject open ",
+            f"{site} DM reject open new",
+            f"{site} LB reject open new",
+            f"{STUDY}/102 DM warning open ",
+        ]
         assert browser.evaluate("document.getElementById('shown-count').textContent") == "4"
 
         set_filter(browser, "site", f"{STUDY}/102")
         assert browser.evaluate(VISIBLE_ROWS) == [f"{STUDY}/102 DM warning open "]
         assert browser.evaluate("document.getElementById('shown-count').textContent") == "1"
         # Groups of the other site disappear with their rows.
-        assert browser.evaluate("Array.from(document.querySelectorAll('details.site')).filter(g => !g.hidden)"
-                                ".map(g => g.querySelector('summary').textContent.trim())") == [
-            f"{STUDY} · site 102 (1)"]
+        assert browser.evaluate(
+            "Array.from(document.querySelectorAll('details.site')).filter(g => !g.hidden)"
+            ".map(g => g.querySelector('summary').textContent.trim())"
+        ) == [f"{STUDY} · site 102 (1)"]
 
         set_filter(browser, "site", "")
         set_filter(browser, "severity", "warning")
@@ -240,8 +317,9 @@ def test_page_in_a_browser_counts_filters_markup_as_text_and_data_docs(page, tmp
         set_filter(browser, "change", "")
         assert browser.evaluate(f"document.body.innerText.includes({json.dumps(MARKUP)})") is True
 
-        link = browser.evaluate("(() => { const a = document.getElementById('data-docs');"
-                                " return [a.getAttribute('href'), a.href]; })()")
+        link = browser.evaluate(
+            "(() => { const a = document.getElementById('data-docs'); return [a.getAttribute('href'), a.href]; })()"
+        )
         assert link[0] == "data-docs/index.html"
         assert link[1] == (out / "data-docs" / "index.html").as_uri()
         browser.screenshot(tmp_path / "review.png")

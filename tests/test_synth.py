@@ -4,6 +4,7 @@ Real files on disk, read back with the csv module; the expectations (columns,
 RECIST arithmetic, life cycle of the planted defects) are transcribed from
 shared/spec/site-exports.md and analysis-tables.md, not from the generator.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from trialdw.config import load_studies
+from trialdw.study_config import load_studies
 from trialdw.synth import generate
 from trialdw.synth.recist import timepoint
 
@@ -38,10 +39,17 @@ SPEC_COLUMNS = {
     "GF": "USUBJID GFREFID VISIT VISITNUM GFCELLTY GFGENSY GFSTRESN GFSTRESU GFDTC",
 }
 SPEC_KEYS = {
-    "DM": ("USUBJID",), "SC": ("USUBJID", "SCTESTCD"), "EX": ("USUBJID", "EXSEQ"), "AE": ("USUBJID", "AESEQ"),
-    "TU": ("USUBJID", "TULNKID"), "TR": ("USUBJID", "TRLNKID", "TRTESTCD", "VISITNUM"),
-    "RS": ("USUBJID", "RSTESTCD", "RSEVAL", "VISITNUM"), "LB": ("USUBJID", "LBTESTCD", "LBDTC"),
-    "DS": ("USUBJID", "DSSCAT"), "SS": ("USUBJID", "SSDTC"), "CP": ("USUBJID", "CPREFID", "CPTESTCD"),
+    "DM": ("USUBJID",),
+    "SC": ("USUBJID", "SCTESTCD"),
+    "EX": ("USUBJID", "EXSEQ"),
+    "AE": ("USUBJID", "AESEQ"),
+    "TU": ("USUBJID", "TULNKID"),
+    "TR": ("USUBJID", "TRLNKID", "TRTESTCD", "VISITNUM"),
+    "RS": ("USUBJID", "RSTESTCD", "RSEVAL", "VISITNUM"),
+    "LB": ("USUBJID", "LBTESTCD", "LBDTC"),
+    "DS": ("USUBJID", "DSSCAT"),
+    "SS": ("USUBJID", "SSDTC"),
+    "CP": ("USUBJID", "CPREFID", "CPTESTCD"),
     "GF": ("USUBJID", "GFREFID", "GFCELLTY", "GFGENSY"),
 }
 
@@ -53,7 +61,7 @@ def read_records(path: Path) -> list[tuple[int, dict[str, str]]]:
         header = next(reader)
         out, line = [], reader.line_num + 1
         for values in reader:
-            out.append((line, dict(zip(header, values))))
+            out.append((line, dict(zip(header, values, strict=False))))
             line = reader.line_num + 1
     return out
 
@@ -89,6 +97,7 @@ def all_files(root: Path) -> dict[str, bytes]:
 
 # --- layout, manifest, format -------------------------------------------------------
 
+
 def test_deterministic_for_a_seed_and_fast(landing, tmp_path):
     out, summary, seconds = landing
     again = generate(tmp_path / "again")
@@ -103,8 +112,12 @@ def test_deterministic_for_a_seed_and_fast(landing, tmp_path):
 def test_layout_two_cumulative_transfers_per_study(landing):
     out, summary, _ = landing
     folders = sorted(str(p.parent.relative_to(out)) for p in out.rglob("manifest.json"))
-    assert folders == [f"HCC-REGO-PD1/101/{EARLY}", f"HCC-REGO-PD1/101/{LATE}",
-                       f"HCC-SURU-SC/101/{EARLY}", f"HCC-SURU-SC/101/{LATE}"]
+    assert folders == [
+        f"HCC-REGO-PD1/101/{EARLY}",
+        f"HCC-REGO-PD1/101/{LATE}",
+        f"HCC-SURU-SC/101/{EARLY}",
+        f"HCC-SURU-SC/101/{LATE}",
+    ]
     assert [t.transfer_id for t in summary.transfers] == [EARLY, LATE, EARLY, LATE]
     assert not list(out.rglob(".manifest.json.part"))
 
@@ -154,6 +167,7 @@ def test_usubjid_is_study_site_subjid(landing):
 
 # --- cumulative snapshots and defects --------------------------------------------------
 
+
 def defect_lines(summary) -> dict[str, set[int]]:
     lines = defaultdict(set)
     for d in summary.defects:
@@ -165,7 +179,10 @@ def test_earlier_transfer_records_reappear_in_the_later_one(landing):
     out, summary, _ = landing
     planted = defect_lines(summary)
     checked = 0
-    for study, site_dir in (("HCC-REGO-PD1", out / "HCC-REGO-PD1" / "101"), ("HCC-SURU-SC", out / "HCC-SURU-SC" / "101")):
+    for study, site_dir in (
+        ("HCC-REGO-PD1", out / "HCC-REGO-PD1" / "101"),
+        ("HCC-SURU-SC", out / "HCC-SURU-SC" / "101"),
+    ):
         for path in (site_dir / EARLY).glob("*.csv"):
             domain = path.stem
             key = SPEC_KEYS[domain]
@@ -188,7 +205,7 @@ def test_values_known_only_later_are_empty_in_the_earlier_transfer(landing):
     for transfer, cut in ((EARLY, "2026-07-20"), (LATE, "2026-11-19")):
         ex = rows(out, "HCC-REGO-PD1", "EX", transfer)
         ongoing = [r for r in ex if r["EXENDTC"] == ""]
-        assert ongoing, transfer                     # subjects still on treatment at the cut
+        assert ongoing, transfer  # subjects still on treatment at the cut
         assert all(r["EXSTDTC"] < cut for r in ex)
         assert all(r["EXENDTC"] >= r["EXSTDTC"] for r in ex if r["EXENDTC"])
     early = {(r["USUBJID"], r["EXSEQ"]): r for r in rows(out, "HCC-REGO-PD1", "EX", EARLY)}
@@ -200,9 +217,9 @@ def test_values_known_only_later_are_empty_in_the_earlier_transfer(landing):
 def test_planted_defects_are_where_the_summary_says(landing):
     out, summary, _ = landing
     assert summary.defects
-    seen = defaultdict(set)      # (study, column) -> transfers carrying it
+    seen = defaultdict(set)  # (study, column) -> transfers carrying it
     for d in summary.defects:
-        study, site, transfer, name = d.file.split("/")
+        study, _site, transfer, _name = d.file.split("/")
         records = dict(read_records(out / d.file))
         row = records[d.line]
         value = row[d.column]
@@ -219,7 +236,7 @@ def test_planted_defects_are_where_the_summary_says(landing):
         elif d.column == "AESEQ":
             same = [r for r in records.values() if (r["USUBJID"], r["AESEQ"]) == (row["USUBJID"], value)]
             assert len(same) == 2
-        elif d.column == "RSSTRESC":     # checked against TR in test_review_defects_...
+        elif d.column == "RSSTRESC":  # checked against TR in test_review_defects_...
             assert row["RSTESTCD"] in ("OVRLRESP", "TRGRESP") and value == "PR"
         elif d.column == "DSSTDTC":
             assert row["DSDECOD"] == "DEATH" and row["DSSCAT"] == "END OF STUDY"
@@ -231,13 +248,13 @@ def test_planted_defects_are_where_the_summary_says(landing):
         assert (d.category, d.rule is None) == (expected_category, expected_category == "row"), d
         seen[(study, d.column)].add(transfer)
     for study in ("HCC-REGO-PD1", "HCC-SURU-SC"):
-        assert seen[(study, "SEX")] == {EARLY}                        # corrected later -> resolved
-        assert seen[(study, "LBSTRESN")] == {EARLY, LATE}            # persists -> stays open
+        assert seen[(study, "SEX")] == {EARLY}  # corrected later -> resolved
+        assert seen[(study, "LBSTRESN")] == {EARLY, LATE}  # persists -> stays open
         assert seen[(study, "AEENDTC")] == {EARLY, LATE}
         assert seen[(study, "AETERM")] == {EARLY, LATE}
-        assert seen[(study, "AEOUT")] == {LATE}                       # new in the later transfer
+        assert seen[(study, "AEOUT")] == {LATE}  # new in the later transfer
         assert seen[(study, "AESEQ")] == {LATE}
-        assert seen[(study, "RSSTRESC")] == {LATE}                    # review defects: new in the later one
+        assert seen[(study, "RSSTRESC")] == {LATE}  # review defects: new in the later one
     assert seen[("HCC-REGO-PD1", "DSSTDTC")] == {LATE} and ("HCC-SURU-SC", "DSSTDTC") not in seen
     # The corrected row is the same record, now valid.
     bad_sex = next(d for d in summary.defects if d.column == "SEX" and d.file.startswith("HCC-REGO-PD1"))
@@ -262,19 +279,26 @@ def test_review_defects_disagree_across_records_and_are_new_in_the_latest_transf
         # nadir (no CR/PR before it, so the nadir is the smallest earlier sum).
         nadir = min(sod[v] for v in sod if v < visit)
         assert 0.7 * sod[0] < sod[visit] < 1.2 * nadir, (u, dict(sod))
-        ovrl = {int(r["VISITNUM"]): r["RSSTRESC"] for r in rows(out, study, "RS")
-                if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"}
-        assert ovrl[visit] == "PR" and ovrl[visit + 1] == "PR"              # a real PR follows: mild
-        assert sum(r in ("CR", "PR") for n, r in ovrl.items() if n > visit) >= 2   # ... already confirmed
+        ovrl = {
+            int(r["VISITNUM"]): r["RSSTRESC"]
+            for r in rows(out, study, "RS")
+            if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"
+        }
+        assert ovrl[visit] == "PR" and ovrl[visit + 1] == "PR"  # a real PR follows: mild
+        assert sum(r in ("CR", "PR") for n, r in ovrl.items() if n > visit) >= 2  # ... already confirmed
         assert not {"CR", "PR"} & {v for n, v in ovrl.items() if n < visit}
-        early = {int(r["VISITNUM"]): r["RSSTRESC"] for r in rows(out, study, "RS", EARLY)
-                 if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"}
-        assert early.get(visit, "SD") == "SD"                               # as read in the earlier transfer
+        early = {
+            int(r["VISITNUM"]): r["RSSTRESC"]
+            for r in rows(out, study, "RS", EARLY)
+            if r["USUBJID"] == u and r["RSTESTCD"] == "OVRLRESP"
+        }
+        assert early.get(visit, "SD") == "SD"  # as read in the earlier transfer
     (u, _), death = next(iter(planted_review(summary, "HCC-REGO-PD1", "DS").items()))
     dthdtc = next(r["DTHDTC"] for r in rows(out, "HCC-REGO-PD1", "DM") if r["USUBJID"] == u)
     assert dt.date.fromisoformat(death["DSSTDTC"]) - dt.date.fromisoformat(dthdtc) == dt.timedelta(days=1)
-    assert [r["DSSTDTC"] for r in rows(out, "HCC-REGO-PD1", "DS", EARLY)
-            if r["USUBJID"] == u and r["DSDECOD"] == "DEATH"] in ([], [dthdtc], [dthdtc, dthdtc])
+    assert [
+        r["DSSTDTC"] for r in rows(out, "HCC-REGO-PD1", "DS", EARLY) if r["USUBJID"] == u and r["DSDECOD"] == "DEATH"
+    ] in ([], [dthdtc], [dthdtc, dthdtc])
     assert not planted_review(summary, "HCC-SURU-SC", "DS")
     assert "[data review: ovr_vs_recist]" in summary.describe()
 
@@ -294,7 +318,7 @@ def test_review_defects_change_nothing_but_their_own_rows(landing, clean_landing
                 rel = f"{study}/101/{transfer}/{domain}.csv"
                 planted, unplanted = read_records(out / rel), read_records(clean / rel)
                 assert [line for line, _ in planted] == [line for line, _ in unplanted]
-                differ = {line for (line, a), (_, b) in zip(planted, unplanted) if a != b}
+                differ = {line for (line, a), (_, b) in zip(planted, unplanted, strict=False) if a != b}
                 assert differ == review_lines[rel], rel
             for domain in ("TU", "TR", "EX", "SS", "SC"):
                 rel = f"{study}/101/{transfer}/{domain}.csv"
@@ -303,6 +327,7 @@ def test_review_defects_change_nothing_but_their_own_rows(landing, clean_landing
 
 def test_defect_keeps_its_four_field_form():
     from trialdw.synth import Defect
+
     d = Defect("S/101/T/AE.csv", 2, "AEENDTC", "why")
     assert (d.category, d.rule, d.usubjid) == ("row", None, None) and d[:4] == ("S/101/T/AE.csv", 2, "AEENDTC", "why")
 
@@ -327,20 +352,24 @@ def test_clean_landing_has_no_defects(clean_landing):
 
 # --- clinical content -----------------------------------------------------------------
 
-@pytest.mark.parametrize("case, expected", [
-    # (target sizes, nodal flags, baseline SOD, nadir SOD, non-target states, new lesion) -> OVRLRESP
-    (({"T01": 35, "T02": 35}, {}, 100, 100, [], False), ("PR", None, "PR")),       # exactly -30 %
-    (({"T01": 36, "T02": 35}, {}, 100, 100, [], False), ("SD", None, "SD")),       # -29 %
-    (({"T01": 60}, {}, 100, 50, ["PRESENT"], False), ("PD", "NON-CR/NON-PD", "PD")),  # +20 %, +10 mm
-    (({"T01": 24}, {}, 30, 20, [], False), ("SD", None, "SD")),                    # +20 % but only +4 mm
-    (({"T01": 0, "T02": 9}, {"T02": True}, 50, 9, ["ABSENT"], False), ("CR", "CR", "CR")),  # node < 10 mm
-    (({"T01": 0, "T02": 10}, {"T02": True}, 50, 10, [], False), ("PR", None, "PR")),  # node 10 mm: not CR
-    (({"T01": 0}, {}, 50, 0, ["PRESENT"], False), ("CR", "NON-CR/NON-PD", "PR")),   # CR + NT present = PR
-    (({"T01": 30, "T02": None}, {}, 50, 40, [], False), ("NE", None, "NE")),       # lesion not measured
-    (({"T01": 49, "T02": None}, {}, 50, 40, [], False), ("PD", None, "PD")),       # PD evident anyway
-    (({}, {}, 0, 0, ["PRESENT"], True), (None, "NON-CR/NON-PD", "PD")),            # new lesion
-    (({}, {}, 0, 0, ["PRESENT", "PRESENT"], False), (None, "NON-CR/NON-PD", "NON-CR/NON-PD")),
-])
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        # (target sizes, nodal flags, baseline SOD, nadir SOD, non-target states, new lesion) -> OVRLRESP
+        (({"T01": 35, "T02": 35}, {}, 100, 100, [], False), ("PR", None, "PR")),  # exactly -30 %
+        (({"T01": 36, "T02": 35}, {}, 100, 100, [], False), ("SD", None, "SD")),  # -29 %
+        (({"T01": 60}, {}, 100, 50, ["PRESENT"], False), ("PD", "NON-CR/NON-PD", "PD")),  # +20 %, +10 mm
+        (({"T01": 24}, {}, 30, 20, [], False), ("SD", None, "SD")),  # +20 % but only +4 mm
+        (({"T01": 0, "T02": 9}, {"T02": True}, 50, 9, ["ABSENT"], False), ("CR", "CR", "CR")),  # node < 10 mm
+        (({"T01": 0, "T02": 10}, {"T02": True}, 50, 10, [], False), ("PR", None, "PR")),  # node 10 mm: not CR
+        (({"T01": 0}, {}, 50, 0, ["PRESENT"], False), ("CR", "NON-CR/NON-PD", "PR")),  # CR + NT present = PR
+        (({"T01": 30, "T02": None}, {}, 50, 40, [], False), ("NE", None, "NE")),  # lesion not measured
+        (({"T01": 49, "T02": None}, {}, 50, 40, [], False), ("PD", None, "PD")),  # PD evident anyway
+        (({}, {}, 0, 0, ["PRESENT"], True), (None, "NON-CR/NON-PD", "PD")),  # new lesion
+        (({}, {}, 0, 0, ["PRESENT", "PRESENT"], False), (None, "NON-CR/NON-PD", "NON-CR/NON-PD")),
+    ],
+)
 def test_recist_timepoint_hand_checked(case, expected):
     sizes, nodal, base, nadir, nt, new = case
     tp = timepoint(sizes, {k: nodal.get(k, False) for k in sizes}, base, nadir, nt, new)
@@ -368,7 +397,7 @@ def test_investigator_responses_agree_with_the_diameters(landing):
         tr = by_subject(rows(out, study, "TR"))
         rs = by_subject(rows(out, study, "RS"))
         for u, lesions in tu.items():
-            targets = {l["TULNKID"]: l["TULOC"] == "LYMPH NODE" for l in lesions if l["TUORRES"] == "TARGET"}
+            targets = {les["TULNKID"]: les["TULOC"] == "LYMPH NODE" for les in lesions if les["TUORRES"] == "TARGET"}
             visits = defaultdict(dict)
             for r in tr[u]:
                 if r["TRTESTCD"] == "LDIAM":
@@ -399,9 +428,12 @@ def test_investigator_responses_agree_with_the_diameters(landing):
                     nadir = min(nadir, sod)
                 compared += 1
     assert compared > 150
-    planted = {(study, u, int(row["VISITNUM"]), "PR", "SD")
-               for study in ("HCC-REGO-PD1", "HCC-SURU-SC")
-               for (u, testcd), row in planted_review(summary, study, "RS").items() if testcd == "TRGRESP"}
+    planted = {
+        (study, u, int(row["VISITNUM"]), "PR", "SD")
+        for study in ("HCC-REGO-PD1", "HCC-SURU-SC")
+        for (u, testcd), row in planted_review(summary, study, "RS").items()
+        if testcd == "TRGRESP"
+    }
     assert len(planted) == 2 and disagree == planted
 
 
@@ -420,7 +452,7 @@ def test_a_mix_of_courses_and_disposition(landing):
         return min(afp, key=lambda r: abs((dt.date.fromisoformat(r["LBDTC"]) - dt.date.fromisoformat(day)).days))
 
     cr_afp = [float(afp_near(u, r["RSDTC"])["LBSTRESN"]) for u in dm for r in ovr[u] if r["RSSTRESC"] == "CR"]
-    assert any(v <= 20 for v in cr_afp) and any(v > 20 for v in cr_afp)   # the marker rule matters
+    assert any(v <= 20 for v in cr_afp) and any(v > 20 for v in cr_afp)  # the marker rule matters
     never_dosed = [u for u in dm if not ex[u]]
     assert len(never_dosed) == 1 and not ovr[never_dosed[0]]
     assert any(r["RSSTRESC"] == "NON-CR/NON-PD" for u in dm for r in ovr[u])
@@ -435,7 +467,7 @@ def test_a_mix_of_courses_and_disposition(landing):
         deaths = [d["DSSTDTC"] for d in ds[u] if d["DSDECOD"] == "DEATH"]
         assert bool(deaths) == bool(r["DTHDTC"])
         death_dates_differ |= {u for d in deaths if d != r["DTHDTC"]}
-    assert death_dates_differ == {u for u, _ in planted_review(summary, study, "DS")}   # only the planted one
+    assert death_dates_differ == {u for u, _ in planted_review(summary, study, "DS")}  # only the planted one
 
 
 def test_dates_respect_treatment_and_death(landing):
@@ -453,7 +485,7 @@ def test_dates_respect_treatment_and_death(landing):
             for r in rows(out, study, domain):
                 death = dm[r["USUBJID"]]["DTHDTC"]
                 if death and r[column]:
-                    assert r[column][:len(death)] <= death, (domain, r)
+                    assert r[column][: len(death)] <= death, (domain, r)
         for r in rows(out, study, "SS"):
             death = dm[r["USUBJID"]]["DTHDTC"]
             assert (r["SSSTRESC"] == "DEAD") == bool(death and r["SSDTC"] > death)
@@ -471,7 +503,7 @@ def test_single_cell_samples(landing):
     for u, _, visit in samples:
         visits[u].add(visit)
     paired = [u for u, v in visits.items() if v == {"BASELINE", "ON TREATMENT"}]
-    assert len(visits) == 23 and len(paired) >= 12     # the never-dosed subject has no biopsy
+    assert len(visits) == 23 and len(paired) >= 12  # the never-dosed subject has no biopsy
     first_dose = {}
     for r in rows(out, "HCC-SURU-SC", "EX"):
         first_dose[r["USUBJID"]] = min(first_dose.get(r["USUBJID"], "9999"), r["EXSTDTC"])
@@ -487,11 +519,18 @@ def test_single_cell_samples(landing):
 def test_sites_and_folder_reuse(tmp_path):
     summary = generate(tmp_path, subjects=3, sites=2, transfers=1)
     assert sorted({(t.study, t.site) for t in summary.transfers}) == [
-        ("HCC-REGO-PD1", "101"), ("HCC-REGO-PD1", "102"), ("HCC-SURU-SC", "101"), ("HCC-SURU-SC", "102")]
+        ("HCC-REGO-PD1", "101"),
+        ("HCC-REGO-PD1", "102"),
+        ("HCC-SURU-SC", "101"),
+        ("HCC-SURU-SC", "102"),
+    ]
     assert {r["USUBJID"] for r in rows(tmp_path, "HCC-SURU-SC", "DM", site="102")} == {
-        "HCC-SURU-SC-102-0001", "HCC-SURU-SC-102-0002", "HCC-SURU-SC-102-0003"}
-    assert all(d.file.split("/")[1] == "101" for d in summary.defects)   # defects at the first site only
-    generate(tmp_path, subjects=3, sites=2, transfers=1)                   # rewriting its own files is fine
+        "HCC-SURU-SC-102-0001",
+        "HCC-SURU-SC-102-0002",
+        "HCC-SURU-SC-102-0003",
+    }
+    assert all(d.file.split("/")[1] == "101" for d in summary.defects)  # defects at the first site only
+    generate(tmp_path, subjects=3, sites=2, transfers=1)  # rewriting its own files is fine
     (tmp_path / "HCC-SURU-SC" / "101" / LATE / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError):
         generate(tmp_path, subjects=3, sites=2, transfers=1)

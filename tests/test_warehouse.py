@@ -1,4 +1,5 @@
 """Publishing: one writer, atomic replace, readers keep working."""
+
 from __future__ import annotations
 
 import duckdb
@@ -35,17 +36,20 @@ def test_building_file_starts_from_the_published_one_with_audit_schema(tmp_path)
     building = wh.start_building_file(paths, "next")
     with duckdb.connect(str(building), read_only=True) as con:
         assert con.execute("SELECT v FROM marker").fetchone() == (7,)
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit'").fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit'"
+            ).fetchall()
+        }
     assert {"transfers", "files", "reconciliation", "findings", "runs", "quarantine"} <= tables
 
 
 def test_second_writer_is_refused_with_a_clear_message(tmp_path):
     paths = wh.WarehousePaths(tmp_path / "w.duckdb")
-    with wh.writer_lock(paths):
-        with pytest.raises(wh.WarehouseBusy, match="another trialdw run is writing"):
-            with wh.writer_lock(paths):
-                pass
+    with wh.writer_lock(paths), pytest.raises(wh.WarehouseBusy, match="another trialdw run is writing"):  # noqa: SIM117
+        with wh.writer_lock(paths):  # the second writer, refused while the first holds the lock
+            pass
     with wh.writer_lock(paths):  # released: the next run gets it
         pass
 

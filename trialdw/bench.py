@@ -7,6 +7,7 @@ publish) directly, without Prefect's API server, so the figures are the work
 itself; the flow adds its own overhead on top (a few seconds against a running
 server, 20-30 s for a temporary one). Prints one table row per size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trialdw.settings import apply_quiet_offline_env
+from trialdw.environment import apply_quiet_offline_env
 
 
 def _timed(label: str, fn, timings: dict):
@@ -30,14 +31,14 @@ def bench_size(root: Path, subjects: int, sites: int) -> dict:
     import duckdb
 
     from trialdw import warehouse as wh
-    from trialdw.config import load_studies, write_config_tables
+    from trialdw.dbt_runner import dbt_build
     from trialdw.endpoints import compute_all
     from trialdw.ingest.contracts import load_contracts
     from trialdw.ingest.landing import ingest_landing
     from trialdw.ingest.load import ensure_raw_table
     from trialdw.readiness import run_readiness_checks
+    from trialdw.study_config import load_studies, write_config_tables
     from trialdw.synth import generate
-    from trialdw.transform import dbt_build
 
     studies = load_studies()
     timings: dict[str, float] = {}
@@ -58,8 +59,13 @@ def bench_size(root: Path, subjects: int, sites: int) -> dict:
     ready = _timed("readiness", lambda: run_readiness_checks(building, paths.reports / "data-docs"), timings)
     _timed("publish", lambda: wh.publish(building, paths), timings)
     rows = summary.rows_loaded + summary.rows_quarantined
-    return {"subjects": subjects * sites * len(studies), "rows": rows, "ready": ready.success,
-            "size_mb": paths.published.stat().st_size / 1e6, **timings}
+    return {
+        "subjects": subjects * sites * len(studies),
+        "rows": rows,
+        "ready": ready.success,
+        "size_mb": paths.published.stat().st_size / 1e6,
+        **timings,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| subjects | rows sent | " + " | ".join(f"{s} (s)" for s in steps) + " | ingest rows/s | file MB |")
     print("|---:|---:|" + "---:|" * len(steps) + "---:|---:|")
     for r in results:
-        print(f"| {r['subjects']} | {r['rows']} | " + " | ".join(f"{r[s]:.2f}" for s in steps)
-              + f" | {r['rows'] / r['ingest']:.0f} | {r['size_mb']:.1f} |")
+        print(
+            f"| {r['subjects']} | {r['rows']} | "
+            + " | ".join(f"{r[s]:.2f}" for s in steps)
+            + f" | {r['rows'] / r['ingest']:.0f} | {r['size_mb']:.1f} |"
+        )
     return 0
 
 

@@ -8,6 +8,7 @@
 Exit status: 0 when the command completed (quarantined rows are findings, not
 failures); 1 with a one-line reason when it could not; 2 for bad usage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ import importlib
 import sys
 from pathlib import Path
 
-from trialdw.config import PROJECT_ROOT, ConfigError
-from trialdw.settings import apply_quiet_offline_env
+from trialdw.environment import apply_quiet_offline_env
+from trialdw.project import PROJECT_ROOT
+from trialdw.study_config import ConfigError
 
 FLOW_FILE = PROJECT_ROOT / "flows" / "nightly.py"
 
@@ -40,11 +42,17 @@ def _fail(message: str) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from trialdw.config import load_studies
+    from trialdw.study_config import load_studies
     from trialdw.synth import generate
 
-    summary = generate(Path(args.out), seed=args.seed, subjects=args.subjects, sites=args.sites,
-                       studies=load_studies(args.studies), progress=lambda msg: print(f"  {msg}"))
+    summary = generate(
+        Path(args.out),
+        seed=args.seed,
+        subjects=args.subjects,
+        sites=args.sites,
+        studies=load_studies(args.studies),
+        progress=lambda msg: print(f"  {msg}"),
+    )
     print(summary.describe())
     return 0
 
@@ -53,13 +61,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing)
     if not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
-    from trialdw.config import load_studies
+    from trialdw.study_config import load_studies
 
     load_studies(args.studies)  # a broken study file fails here, before Prefect starts
     nightly = load_nightly_flow()
-    state = nightly(landing=str(landing), warehouse=str(Path(args.warehouse)),
-                    studies_dir=args.studies, readiness_contract=args.readiness_contract,
-                    return_state=True)
+    state = nightly(
+        landing=str(landing),
+        warehouse=str(Path(args.warehouse)),
+        studies_dir=args.studies,
+        readiness_contract=args.readiness_contract,
+        return_state=True,
+    )
     if not state.is_completed():
         from trialdw.warehouse import WarehouseBusy
 
@@ -72,31 +84,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = state.result()
     print(f"night     : {summary['news']}")
     print(f"warehouse : {summary['warehouse']}")
-    print(f"            query it read-only: trialdw sql {summary['warehouse']} "
-          "\"SELECT * FROM analysis.endpoints\"")
+    print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
     print(f"review    : {summary['review_page']}  (data managers: transfers, findings, findings.csv)")
     print(f"            {summary['reports']}  (run-summary.md, data-docs/index.html)")
     print(f"exports   : {summary['exports']}  (Parquet and SAS XPT per study)")
-    print(f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
-          " -> SELECT * FROM audit.findings WHERE STATUS = 'open'")
-    print(f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
-          f" in current transfers; {summary['subjects']} subjects")
+    print(
+        f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
+        " -> SELECT * FROM audit.findings WHERE STATUS = 'open'"
+    )
+    print(
+        f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
+        f" in current transfers; {summary['subjects']} subjects"
+    )
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Register the nightly deployment with its schedule and serve it until stopped."""
-    from trialdw.config import load_studies
     from trialdw.ops.serve import ServeError, serve_nightly
+    from trialdw.study_config import load_studies
 
     landing = Path(args.landing)
     if not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
     load_studies(args.studies)
     try:
-        serve_nightly(load_nightly_flow(), name=args.name, landing=landing, warehouse=Path(args.warehouse),
-                      studies_dir=args.studies, cron=args.cron, timezone=args.timezone)
+        serve_nightly(
+            load_nightly_flow(),
+            name=args.name,
+            landing=landing,
+            warehouse=Path(args.warehouse),
+            studies_dir=args.studies,
+            cron=args.cron,
+            timezone=args.timezone,
+        )
     except ServeError as exc:
         return _fail(str(exc))
     return 0
@@ -143,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
     run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
-    run.add_argument("--readiness-contract", default=None,
-                     help="readiness expectations (default: data_contracts/readiness.yml)")
+    run.add_argument(
+        "--readiness-contract", default=None, help="readiness expectations (default: data_contracts/readiness.yml)"
+    )
     run.set_defaults(func=cmd_run)
 
     from trialdw.ops.serve import DEFAULT_CRON, DEFAULT_NAME, DEFAULT_TIMEZONE
@@ -154,10 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
-    serve.add_argument("--timezone", default=DEFAULT_TIMEZONE,
-                       help=f"IANA time zone of the cron schedule (default {DEFAULT_TIMEZONE})")
-    serve.add_argument("--name", default=DEFAULT_NAME,
-                       help=f"deployment name: trialdw-nightly/<name> (default {DEFAULT_NAME})")
+    serve.add_argument(
+        "--timezone", default=DEFAULT_TIMEZONE, help=f"IANA time zone of the cron schedule (default {DEFAULT_TIMEZONE})"
+    )
+    serve.add_argument(
+        "--name", default=DEFAULT_NAME, help=f"deployment name: trialdw-nightly/<name> (default {DEFAULT_NAME})"
+    )
     serve.set_defaults(func=cmd_serve)
 
     sql = sub.add_parser("sql", help="query a warehouse file read-only")

@@ -28,6 +28,7 @@ XPT rules (SAS transport v5, what regulators accept):
   which the FDA's conformance guide does not accept in XPT, is written as
   UTF-8 and its columns are listed in ``ExportSummary.non_ascii``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 
-from trialdw.config import PROJECT_ROOT
+from trialdw.project import PROJECT_ROOT
 
 ADAM_MODELS_DIR = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "adam"
 EXPORTED_SCHEMAS = ("adam", "analysis")
@@ -54,8 +55,20 @@ SAS_EPOCH = dt.date(1960, 1, 1)
 _XPT_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # STUDYID and run ids become folder names: no separators, no leading dot.
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 
 
 class ExportError(RuntimeError):
@@ -78,6 +91,7 @@ class ExportSummary:
 
 
 # ------------------------------------------------------------------ labels
+
 
 def xpt_label(description: str | None) -> str | None:
     """A ≤ 40-character label from a dbt column description.
@@ -124,6 +138,7 @@ def adam_labels(models_dir: Path = ADAM_MODELS_DIR) -> dict[str, tuple[str | Non
 
 # ------------------------------------------------------------- the warehouse
 
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -137,20 +152,24 @@ def _tables(con) -> list[tuple[str, str]]:
     return con.execute(
         f"SELECT table_schema, table_name FROM information_schema.tables "
         f"WHERE table_schema IN ({placeholders}) ORDER BY table_schema, table_name",
-        list(EXPORTED_SCHEMAS)).fetchall()
+        list(EXPORTED_SCHEMAS),
+    ).fetchall()
 
 
 def _columns(con, schema: str, table: str) -> list[tuple[str, str]]:
     return con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
 
 
 def _studies(con, tables) -> list[str]:
     """Every configured study and every STUDYID present in an exported table."""
     selects = [f"SELECT STUDYID FROM {_quote(s)}.{_quote(t)}" for s, t in tables]
-    configured = con.execute("SELECT count(*) FROM information_schema.tables "
-                             "WHERE table_schema = 'config' AND table_name = 'studies'").fetchone()[0]
+    configured = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'config' AND table_name = 'studies'"
+    ).fetchone()[0]
     if configured:
         selects.append("SELECT STUDYID FROM config.studies")
     if not selects:
@@ -174,14 +193,13 @@ def _check_exportable(con, tables) -> None:
         if schema != XPT_SCHEMA:
             continue
         names = [table.upper()] + [c for c, _ in _columns(con, schema, table)]
-        problems += [f"{schema}.{table}: {n!r}" for n in names
-                     if len(n) > XPT_MAX_NAME or not _XPT_NAME.match(n)]
+        problems += [f"{schema}.{table}: {n!r}" for n in names if len(n) > XPT_MAX_NAME or not _XPT_NAME.match(n)]
     if problems:
-        raise ExportError("names not valid in SAS transport v5 (≤ 8 characters, A-Z 0-9 _): "
-                          + ", ".join(problems))
+        raise ExportError("names not valid in SAS transport v5 (≤ 8 characters, A-Z 0-9 _): " + ", ".join(problems))
 
 
 # ------------------------------------------------------------------ writers
+
 
 def _write_parquet(con, schema: str, table: str, study: str, path: Path) -> int:
     where = f"WHERE STUDYID = {_literal(study)}"
@@ -218,15 +236,22 @@ def _write_xpt(con, table: str, study: str, path: Path, labels, summary: ExportS
         values = frame[name].dropna()
         too_long = values[values.map(lambda v: len(v.encode("utf-8")) > XPT_MAX_CHAR_BYTES)]
         if not too_long.empty:
-            raise ExportError(f"{study} {dataset}.{name}: {len(too_long)} value(s) longer than "
-                              f"{XPT_MAX_CHAR_BYTES} bytes, e.g. {too_long.iloc[0][:60]!r}…")
+            raise ExportError(
+                f"{study} {dataset}.{name}: {len(too_long)} value(s) longer than "
+                f"{XPT_MAX_CHAR_BYTES} bytes, e.g. {too_long.iloc[0][:60]!r}…"
+            )
         if not values.map(str.isascii).all():
             summary.non_ascii.append(f"{study}/{dataset}.{name}")
     dataset_label, variable_labels = labels.get(table, (None, {}))
     pyreadstat.write_xport(
-        frame, str(path), file_label=dataset_label or "", table_name=dataset, file_format_version=5,
+        frame,
+        str(path),
+        file_label=dataset_label or "",
+        table_name=dataset,
+        file_format_version=5,
         column_labels={c: variable_labels.get(c) for c, _ in columns},
-        variable_format={c: "DATE9." for c, t in columns if t == "DATE"})
+        variable_format={c: "DATE9." for c, t in columns if t == "DATE"},
+    )
 
 
 def _write_run_folder(db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path) -> None:
@@ -236,8 +261,12 @@ def _write_run_folder(db_path: Path, folder: Path, summary: ExportSummary, model
         _check_exportable(con, tables)
         summary.studies = tuple(_studies(con, tables))
         adam_tables = [t for s, t in tables if s == XPT_SCHEMA]
-        summary.unlabelled = [f"{t.upper()}.{c}" for t in adam_tables for c, _ in _columns(con, XPT_SCHEMA, t)
-                              if c not in labels.get(t, (None, {}))[1]]
+        summary.unlabelled = [
+            f"{t.upper()}.{c}"
+            for t in adam_tables
+            for c, _ in _columns(con, XPT_SCHEMA, t)
+            if c not in labels.get(t, (None, {}))[1]
+        ]
         for study in summary.studies:
             for schema, table in tables:
                 target = folder / study / schema / f"{table}.parquet"
@@ -253,6 +282,7 @@ def _write_run_folder(db_path: Path, folder: Path, summary: ExportSummary, model
 
 # ------------------------------------------------------- latest and keeping
 
+
 def point_latest(out_root: Path, run_id: str) -> Path:
     """Make ``out_root/latest`` a relative symlink to the run folder, atomically
     (a new link under a temporary name, then ``os.replace`` over the old one)."""
@@ -267,8 +297,11 @@ def point_latest(out_root: Path, run_id: str) -> Path:
 def run_folders(out_root: Path) -> list[Path]:
     """Completed run folders, oldest first (folder mtime = when its last file was
     written; name breaks ties). Hidden entries and the latest link are not runs."""
-    folders = [p for p in out_root.iterdir()
-               if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != LATEST]
+    folders = [
+        p
+        for p in out_root.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != LATEST
+    ]
     return sorted(folders, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
@@ -281,8 +314,9 @@ def prune(out_root: Path, keep: int, current: Path) -> list[Path]:
     return doomed
 
 
-def write_exports(db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP,
-                  models_dir: Path = ADAM_MODELS_DIR) -> ExportSummary:
+def write_exports(
+    db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP, models_dir: Path = ADAM_MODELS_DIR
+) -> ExportSummary:
     """Export the warehouse at ``db_path`` (opened read-only) into
     ``out_root/run_id``, point ``out_root/latest`` at it and keep the newest
     ``keep`` run folders. XPT labels come from the dbt yml in ``models_dir``.
@@ -301,7 +335,7 @@ def write_exports(db_path: Path, out_root: Path, run_id: str, keep: int = DEFAUL
     out_root.mkdir(parents=True, exist_ok=True)
     partial = out_root / f".{run_id}.partial"
     if partial.exists():
-        shutil.rmtree(partial)                    # a crashed attempt of this same run
+        shutil.rmtree(partial)  # a crashed attempt of this same run
     summary = ExportSummary(run_folder=final, latest=out_root / LATEST, studies=())
     partial.mkdir()
     try:

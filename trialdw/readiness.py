@@ -15,6 +15,7 @@ built once at the end from all of their results.
 ``great_expectations`` is imported inside ``run_readiness_checks``: the import
 alone takes several seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trialdw.config import PROJECT_ROOT, read_yaml
+from trialdw.project import PROJECT_ROOT, read_yaml
 
 DEFAULT_CONTRACT = PROJECT_ROOT / "data_contracts" / "readiness.yml"
 ADAM_SCHEMA = "adam"
@@ -85,14 +86,17 @@ def load_contract(path: Path = DEFAULT_CONTRACT) -> list[TableSuite]:
         for i, entry in enumerate(body["expectations"]):
             if not isinstance(entry, dict) or not entry.get("expectation") or not entry.get("why"):
                 raise ReadinessContractError(f"{where}.expectations[{i}]: needs 'expectation' and 'why'")
-            specs.append(ExpectationSpec(str(entry["expectation"]), dict(entry.get("kwargs") or {}),
-                                         str(entry["why"]).strip()))
-        suites.append(TableSuite(
-            table=str(table),
-            row_ids=tuple(body.get("row_ids") or ("USUBJID",)),
-            derived={str(k): str(v) for k, v in (body.get("derived") or {}).items()},
-            expectations=tuple(specs),
-        ))
+            specs.append(
+                ExpectationSpec(str(entry["expectation"]), dict(entry.get("kwargs") or {}), str(entry["why"]).strip())
+            )
+        suites.append(
+            TableSuite(
+                table=str(table),
+                row_ids=tuple(body.get("row_ids") or ("USUBJID",)),
+                derived={str(k): str(v) for k, v in (body.get("derived") or {}).items()},
+                expectations=tuple(specs),
+            )
+        )
     return suites
 
 
@@ -140,7 +144,7 @@ def read_table(con, suite: TableSuite):
     ).fetchall()[0][0]
     if not exists:
         return None
-    derived = "".join(f",\n  ({sql}) AS \"{name}\"" for name, sql in suite.derived.items())
+    derived = "".join(f',\n  ({sql}) AS "{name}"' for name, sql in suite.derived.items())
     return con.sql(f'SELECT t.*{derived}\nFROM {ADAM_SCHEMA}."{suite.table}" AS t').df()
 
 
@@ -168,8 +172,7 @@ def _quiet_gx_context(docs_dir: Path):
             DOCS_SITE_NAME: {
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(docs_dir)},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
@@ -184,12 +187,17 @@ def _build_suite(gx, suite: TableSuite):
         if cls is None:
             raise ReadinessContractError(
                 f"readiness.yml: tables.{suite.table}.expectations[{i}]: "
-                f"'{spec.expectation}' is not a Great Expectations expectation class")
+                f"'{spec.expectation}' is not a Great Expectations expectation class"
+            )
         # meta carries what the failure line needs: the readable rule, the
         # contract's class name and position (GX does not keep result order).
-        gx_suite.add_expectation(cls(**spec.kwargs, notes=spec.why,
-                                     meta={"rule": spec.rule, "contract_expectation": spec.expectation,
-                                           "contract_position": i}))
+        gx_suite.add_expectation(
+            cls(
+                **spec.kwargs,
+                notes=spec.why,
+                meta={"rule": spec.rule, "contract_expectation": spec.expectation, "contract_position": i},
+            )
+        )
     return gx_suite
 
 
@@ -240,8 +248,7 @@ def failure_line(suite: TableSuite, expectation_result) -> str:
     return f"{suite.qualified_name}: {rule} failed{counts}{_examples(result, suite.row_ids)} [{class_name}]"
 
 
-def run_readiness_checks(db_path: Path, docs_dir: Path,
-                         contract_path: Path = DEFAULT_CONTRACT) -> ReadinessResult:
+def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DEFAULT_CONTRACT) -> ReadinessResult:
     """Validate the adam tables of the warehouse at db_path against the
     readiness contract and build Data Docs under docs_dir.
 
@@ -287,30 +294,32 @@ def run_readiness_checks(db_path: Path, docs_dir: Path,
         batch = datasource.add_dataframe_asset(suite.table).add_batch_definition_whole_dataframe("whole_table")
         gx_suite = context.suites.add(gx_suites[suite.table])
         validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.qualified_name, data=batch, suite=gx_suite))
+            gx.ValidationDefinition(name=suite.qualified_name, data=batch, suite=gx_suite)
+        )
         row_ids = [c for c in suite.row_ids if c in frame.columns]
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"{DOCS_SITE_NAME}.{suite.table}",
-            validation_definitions=[validation],
-            # SUMMARY keeps the ids of the first 20 failing rows (the failure line
-            # quotes a few); COMPLETE would carry every failing row into the
-            # results and the Data Docs pages, which a bad night could make huge.
-            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": row_ids},
-        ))
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"{DOCS_SITE_NAME}.{suite.table}",
+                validation_definitions=[validation],
+                # SUMMARY keeps the ids of the first 20 failing rows (the failure line
+                # quotes a few); COMPLETE would carry every failing row into the
+                # results and the Data Docs pages, which a bad night could make huge.
+                result_format={"result_format": "SUMMARY", "unexpected_index_column_names": row_ids},
+            )
+        )
         run = checkpoint.run(batch_parameters={"dataframe": frame})
         failed = 0
         for validation_result in run.run_results.values():
             evaluated += validation_result.statistics["evaluated_expectations"]
             successful += validation_result.statistics["successful_expectations"]
             in_contract_order = sorted(
-                validation_result.results,
-                key=lambda r: (r.expectation_config.meta or {}).get("contract_position", 0))
+                validation_result.results, key=lambda r: (r.expectation_config.meta or {}).get("contract_position", 0)
+            )
             for expectation_result in in_contract_order:
                 if not expectation_result.success:
                     failed += 1
                     failures.append(failure_line(suite, expectation_result))
-        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations),
-                                     "failed": failed}
+        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations), "failed": failed}
     validate_done = time.perf_counter()
 
     docs_dir.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,11 @@
 """What a night did, in figures: for audit.runs, the Prefect artifact and the CLI."""
+
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -18,7 +18,7 @@ class RunFailed(RuntimeError):
 
 @dataclass
 class StepTimer:
-    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     seconds: dict[str, float] = field(default_factory=dict)
     failed_step: str | None = None  # the step an exception left, for the run log
 
@@ -45,8 +45,13 @@ class RunSummary:
     details: dict = field(default_factory=dict)  # audit.runs DETAILS of this run
 
     def as_dict(self) -> dict:
-        return {"run_id": self.run_id, "warehouse": self.published, "news": self.news,
-                "reports": self.reports, **self.counts}
+        return {
+            "run_id": self.run_id,
+            "warehouse": self.published,
+            "news": self.news,
+            "reports": self.reports,
+            **self.counts,
+        }
 
 
 def _scalar(con, sql: str) -> int:
@@ -59,9 +64,17 @@ def contract_versions() -> dict[str, str]:
     return {name: str(c.version) for name, c in contracts.load_contracts().items()}
 
 
-def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehousePaths,
-                  loaded: list, timer: StepTimer, dbt_summary: dict,
-                  endpoint_summary: dict, readiness: dict) -> RunSummary:
+def summarise_run(
+    building: str,
+    run_id: str,
+    landing: str,
+    paths: wh.WarehousePaths,
+    loaded: list,
+    timer: StepTimer,
+    dbt_summary: dict,
+    endpoint_summary: dict,
+    readiness: dict,
+) -> RunSummary:
     """Count what the night did and say it in markdown (and as audit.runs DETAILS)."""
     with duckdb.connect(building) as con:
         transfers = con.execute(
@@ -71,21 +84,35 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
         counts = {
             "transfers_new": sum(1 for item in loaded if item.get("new")),
             "transfers_total": len(transfers),
-            "rows_loaded": _scalar(con, "SELECT sum(ROWS_LOADED) FROM audit.reconciliation r "
-                                        "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
-                                        "WHERE t.CURRENT = 'Y'"),
-            "rows_quarantined": _scalar(con, "SELECT sum(ROWS_QUARANTINED) FROM audit.reconciliation r "
-                                             "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
-                                             "WHERE t.CURRENT = 'Y'"),
+            "rows_loaded": _scalar(
+                con,
+                "SELECT sum(ROWS_LOADED) FROM audit.reconciliation r "
+                "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
+                "WHERE t.CURRENT = 'Y'",
+            ),
+            "rows_quarantined": _scalar(
+                con,
+                "SELECT sum(ROWS_QUARANTINED) FROM audit.reconciliation r "
+                "JOIN audit.transfers t USING (STUDYID, SITEID, TRANSFER_ID) "
+                "WHERE t.CURRENT = 'Y'",
+            ),
             "findings_open": _scalar(con, "SELECT count(*) FROM audit.findings WHERE STATUS = 'open'"),
             "findings_resolved": _scalar(con, "SELECT count(*) FROM audit.findings WHERE STATUS = 'resolved'"),
             "subjects": _scalar(con, "SELECT count(*) FROM adam.adsl"),
         }
-    details = {"steps_seconds": dict(timer.seconds), "counts": counts, "dbt": dbt_summary,
-               "endpoints": endpoint_summary, "readiness": readiness,
-               "transfers_this_run": [item for item in loaded if item.get("new")]}
-    news = (f"{counts['transfers_new']} new transfer(s) processed" if counts["transfers_new"]
-            else "nothing new: no transfer arrived since the last run; tables rebuilt from what was loaded")
+    details = {
+        "steps_seconds": dict(timer.seconds),
+        "counts": counts,
+        "dbt": dbt_summary,
+        "endpoints": endpoint_summary,
+        "readiness": readiness,
+        "transfers_this_run": [item for item in loaded if item.get("new")],
+    }
+    news = (
+        f"{counts['transfers_new']} new transfer(s) processed"
+        if counts["transfers_new"]
+        else "nothing new: no transfer arrived since the last run; tables rebuilt from what was loaded"
+    )
     lines = [
         f"# trialdw night {run_id}",
         "",
@@ -104,5 +131,4 @@ def summarise_run(building: str, run_id: str, landing: str, paths: wh.WarehouseP
         "",
         "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
     ]
-    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news,
-                      "\n".join(lines) + "\n", details)
+    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news, "\n".join(lines) + "\n", details)

@@ -6,6 +6,7 @@ builds into a private file beside the published one and, only when every
 step passed, moves it over the published file with ``os.replace`` (atomic on
 one filesystem). Readers holding the old file keep reading the old inode.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from trialdw.config import PROJECT_ROOT
 from trialdw.ops import testhook
+from trialdw.project import PROJECT_ROOT
 
 AUDIT_DDL = Path(__file__).with_name("sql") / "audit.sql"
 
@@ -75,7 +76,7 @@ def writer_lock(paths: WarehousePaths):
     never leaves a stale lock behind.
     """
     paths.folder.mkdir(parents=True, exist_ok=True)
-    handle = open(paths.lock, "a+")
+    handle = open(paths.lock, "a+")  # noqa: SIM115 (held for the whole run, closed in finally)
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -84,8 +85,7 @@ def writer_lock(paths: WarehousePaths):
             # going on has nothing to add, and a person gets the answer at once.
             holder = paths.lock.read_text().strip() or "?"
             raise WarehouseBusy(
-                f"another trialdw run is writing {paths.published} (pid {holder}); "
-                "try again when it has finished"
+                f"another trialdw run is writing {paths.published} (pid {holder}); try again when it has finished"
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -11,6 +11,7 @@ the term mappings themselves live in ``pharmaverse_terms``. Values are kept as
 the SDTM has them otherwise: nothing is "fixed" to get a match, so rows our
 contracts reject are quarantined by the pipeline like any site's.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -36,8 +37,8 @@ class ConversionSummary:
     transfers: list[Path] = field(default_factory=list)
     # pharmaverse USUBJID (01-701-1015) -> ours (CDISCPILOT01-701-1015)
     subject_map: dict[str, str] = field(default_factory=dict)
-    rows: Counter = field(default_factory=Counter)          # domain -> rows written
-    not_sent: Counter = field(default_factory=Counter)      # reason -> SDTM records not sent
+    rows: Counter = field(default_factory=Counter)  # domain -> rows written
+    not_sent: Counter = field(default_factory=Counter)  # reason -> SDTM records not sent
 
     @property
     def reverse_map(self) -> dict[str, str]:
@@ -73,12 +74,13 @@ def _consent_dates(dm: pl.DataFrame, ds: pl.DataFrame, sv: pl.DataFrame) -> dict
     visit date. The pilot has neither of the first two; consent precedes any
     study procedure, so the first (screening) visit is the closest recorded date
     on or after it. Documented as a derived value in docs/conformance.md."""
-    first_visit = dict(sv.filter(pl.col("SVSTDTC").str.len_chars() == 10)
-                       .group_by("USUBJID").agg(pl.col("SVSTDTC").min()).iter_rows())
-    consent_ds = dict(ds.filter(pl.col("DSDECOD").str.contains("INFORMED CONSENT"))
-                      .select("USUBJID", "DSSTDTC").iter_rows())
-    return {u: rf or consent_ds.get(u) or first_visit.get(u)
-            for u, rf in dm.select("USUBJID", "RFICDTC").iter_rows()}
+    first_visit = dict(
+        sv.filter(pl.col("SVSTDTC").str.len_chars() == 10).group_by("USUBJID").agg(pl.col("SVSTDTC").min()).iter_rows()
+    )
+    consent_ds = dict(
+        ds.filter(pl.col("DSDECOD").str.contains("INFORMED CONSENT")).select("USUBJID", "DSSTDTC").iter_rows()
+    )
+    return {u: rf or consent_ds.get(u) or first_visit.get(u) for u, rf in dm.select("USUBJID", "RFICDTC").iter_rows()}
 
 
 class _Converter:
@@ -108,15 +110,27 @@ class _Converter:
             ours = f"{r['STUDYID']}-{r['SITEID']}-{r['SUBJID']}"
             self.summary.subject_map[r["USUBJID"]] = ours
             self.site_of[r["USUBJID"]] = r["SITEID"]
-            rows.append({
-                "STUDYID": r["STUDYID"], "SITEID": r["SITEID"], "SUBJID": r["SUBJID"], "USUBJID": ours,
-                "RFICDTC": consent.get(r["USUBJID"]), "ENRLDTC": randomised[r["USUBJID"]],
-                "BRTHDTC": r["BRTHDTC"], "AGE": _integer_text(r["AGE"]), "SEX": r["SEX"],
-                "RACE": r["RACE"], "ETHNIC": r["ETHNIC"], "COUNTRY": r["COUNTRY"],
-                "ARMCD": r["ARMCD"], "ARM": r["ARM"],
-                "DTHDTC": r["DTHDTC"], "DTHFL": r["DTHFL"],
-                "SDTM_USUBJID": r["USUBJID"],
-            })
+            rows.append(
+                {
+                    "STUDYID": r["STUDYID"],
+                    "SITEID": r["SITEID"],
+                    "SUBJID": r["SUBJID"],
+                    "USUBJID": ours,
+                    "RFICDTC": consent.get(r["USUBJID"]),
+                    "ENRLDTC": randomised[r["USUBJID"]],
+                    "BRTHDTC": r["BRTHDTC"],
+                    "AGE": _integer_text(r["AGE"]),
+                    "SEX": r["SEX"],
+                    "RACE": r["RACE"],
+                    "ETHNIC": r["ETHNIC"],
+                    "COUNTRY": r["COUNTRY"],
+                    "ARMCD": r["ARMCD"],
+                    "ARM": r["ARM"],
+                    "DTHDTC": r["DTHDTC"],
+                    "DTHFL": r["DTHFL"],
+                    "SDTM_USUBJID": r["USUBJID"],
+                }
+            )
         return rows
 
     def _sent(self, domain: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -128,22 +142,40 @@ class _Converter:
 
     # --- domains --------------------------------------------------------------
     def ex_rows(self) -> list[dict]:
-        return [{
-            "USUBJID": r["USUBJID"], "EXSEQ": _integer_text(r["EXSEQ"]), "EXTRT": r["EXTRT"],
-            "EXDOSE": r["EXDOSE"], "EXDOSU": r["EXDOSU"], "EXDOSFRQ": r["EXDOSFRQ"],
-            "EXROUTE": None, "SDTM_EXROUTE": r["EXROUTE"],
-            "EXSTDTC": r["EXSTDTC"], "EXENDTC": r["EXENDTC"],
-        } for r in self._sent("EX", self.ex).iter_rows(named=True)]
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "EXSEQ": _integer_text(r["EXSEQ"]),
+                "EXTRT": r["EXTRT"],
+                "EXDOSE": r["EXDOSE"],
+                "EXDOSU": r["EXDOSU"],
+                "EXDOSFRQ": r["EXDOSFRQ"],
+                "EXROUTE": None,
+                "SDTM_EXROUTE": r["EXROUTE"],
+                "EXSTDTC": r["EXSTDTC"],
+                "EXENDTC": r["EXENDTC"],
+            }
+            for r in self._sent("EX", self.ex).iter_rows(named=True)
+        ]
 
     def ae_rows(self) -> list[dict]:
-        return [{
-            "USUBJID": r["USUBJID"], "AESEQ": _integer_text(r["AESEQ"]), "AETERM": r["AETERM"],
-            "AEDECOD": r["AEDECOD"], "AEBODSYS": r["AEBODSYS"],
-            "AESTDTC": r["AESTDTC"], "AEENDTC": r["AEENDTC"],
-            "AETOXGR": T.AESEV_TO_AETOXGR.get(r["AESEV"], r["AESEV"]),
-            "AESER": r["AESER"], "AEREL": T.AEREL_TO_OURS.get(r["AEREL"], r["AEREL"]),
-            "AEACN": r["AEACN"], "AEOUT": r["AEOUT"],
-        } for r in self._sent("AE", self.ae).iter_rows(named=True)]
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "AESEQ": _integer_text(r["AESEQ"]),
+                "AETERM": r["AETERM"],
+                "AEDECOD": r["AEDECOD"],
+                "AEBODSYS": r["AEBODSYS"],
+                "AESTDTC": r["AESTDTC"],
+                "AEENDTC": r["AEENDTC"],
+                "AETOXGR": T.AESEV_TO_AETOXGR.get(r["AESEV"], r["AESEV"]),
+                "AESER": r["AESER"],
+                "AEREL": T.AEREL_TO_OURS.get(r["AEREL"], r["AEREL"]),
+                "AEACN": r["AEACN"],
+                "AEOUT": r["AEOUT"],
+            }
+            for r in self._sent("AE", self.ae).iter_rows(named=True)
+        ]
 
     def ds_rows(self) -> list[dict]:
         ds = self._sent("DS", self.ds)
@@ -152,49 +184,85 @@ class _Converter:
             # RANDOMIZED becomes DM ENRLDTC; FINAL LAB/RETRIEVAL VISIT are
             # milestones, not disposition events (our DSCAT has only the latter).
             self.summary.not_sent[f"DS: {decod} (DSCAT not DISPOSITION EVENT)"] += n
-        return [{
-            "USUBJID": r["USUBJID"], "DSCAT": r["DSCAT"], "DSSCAT": T.DS_DISPOSITION_DSSCAT,
-            "DSDECOD": r["DSDECOD"], "DSSTDTC": r["DSSTDTC"],
-        } for r in ds.filter(pl.col("DSCAT") == "DISPOSITION EVENT").iter_rows(named=True)]
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "DSCAT": r["DSCAT"],
+                "DSSCAT": T.DS_DISPOSITION_DSSCAT,
+                "DSDECOD": r["DSDECOD"],
+                "DSSTDTC": r["DSSTDTC"],
+            }
+            for r in ds.filter(pl.col("DSCAT") == "DISPOSITION EVENT").iter_rows(named=True)
+        ]
 
     def _investigator(self, domain: str, frame: pl.DataFrame, column: str) -> pl.DataFrame:
         keep = frame.filter(pl.col(column) == T.INVESTIGATOR)
         self.summary.not_sent[f"{domain}: independent-review records (our {domain} has no evaluator)"] += (
-            frame.height - keep.height)
+            frame.height - keep.height
+        )
         return keep
 
     def tr_rows(self) -> list[dict]:
         tr = self._investigator("TR", self._sent("TR", self.tr), "TREVAL")
         lperp = tr.filter(pl.col("TRTESTCD") == "LPERP")
         self.summary.not_sent["TR: LPERP (perpendicular diameter, not a RECIST 1.1 test of ours)"] += lperp.height
-        return [{
-            "USUBJID": r["USUBJID"], "TRLNKID": r["TRLNKID"], "TRTESTCD": r["TRTESTCD"],
-            "TRORRES": r["TRORRES"], "TRSTRESN": r["TRSTRESN"], "TRSTRESU": r["TRSTRESU"],
-            "VISIT": r["VISIT"], "VISITNUM": r["VISITNUM"], "TRDTC": r["TRDTC"],
-        } for r in tr.filter(pl.col("TRTESTCD") != "LPERP").iter_rows(named=True)]
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "TRLNKID": r["TRLNKID"],
+                "TRTESTCD": r["TRTESTCD"],
+                "TRORRES": r["TRORRES"],
+                "TRSTRESN": r["TRSTRESN"],
+                "TRSTRESU": r["TRSTRESU"],
+                "VISIT": r["VISIT"],
+                "VISITNUM": r["VISITNUM"],
+                "TRDTC": r["TRDTC"],
+            }
+            for r in tr.filter(pl.col("TRTESTCD") != "LPERP").iter_rows(named=True)
+        ]
 
     def tu_rows(self) -> list[dict]:
         tu = self._investigator("TU", self._sent("TU", self.tu), "TUEVAL")
         # The RECIST add-on's TU has no TUDTC; the lesion was identified at the
         # scan of the TU visit, whose date is the investigator's TR date there.
-        scan_dates = dict(((u, v), d) for u, v, d in
-                          self.tr.filter(pl.col("TREVAL") == T.INVESTIGATOR)
-                          .select("USUBJID", "VISITNUM", "TRDTC").unique().iter_rows())
-        return [{
-            "USUBJID": r["USUBJID"], "TULNKID": r["TULNKID"], "TUORRES": r["TUORRES"], "TULOC": r["TULOC"],
-            "TUMETHOD": T.TUMETHOD_TO_OURS.get(r["TUMETHOD"], r["TUMETHOD"]),
-            "TUDTC": scan_dates.get((r["USUBJID"], r["VISITNUM"])), "VISIT": r["VISIT"],
-        } for r in tu.iter_rows(named=True)]
+        scan_dates = {
+            (u, v): d
+            for u, v, d in self.tr.filter(pl.col("TREVAL") == T.INVESTIGATOR)
+            .select("USUBJID", "VISITNUM", "TRDTC")
+            .unique()
+            .iter_rows()
+        }
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "TULNKID": r["TULNKID"],
+                "TUORRES": r["TUORRES"],
+                "TULOC": r["TULOC"],
+                "TUMETHOD": T.TUMETHOD_TO_OURS.get(r["TUMETHOD"], r["TUMETHOD"]),
+                "TUDTC": scan_dates.get((r["USUBJID"], r["VISITNUM"])),
+                "VISIT": r["VISIT"],
+            }
+            for r in tu.iter_rows(named=True)
+        ]
 
     def rs_rows(self) -> list[dict]:
         rs = self._sent("RS", self.rs)
-        keep = rs.filter((pl.col("RSEVAL") == T.INVESTIGATOR)
-                         | ((pl.col("RSEVAL") == T.INDEPENDENT) & (pl.col("RSACPTFL") == "Y")))
+        keep = rs.filter(
+            (pl.col("RSEVAL") == T.INVESTIGATOR) | ((pl.col("RSEVAL") == T.INDEPENDENT) & (pl.col("RSACPTFL") == "Y"))
+        )
         self.summary.not_sent["RS: independent reader record not accepted (RSACPTFL empty)"] += rs.height - keep.height
-        return [{
-            "USUBJID": r["USUBJID"], "RSTESTCD": r["RSTESTCD"], "RSSTRESC": r["RSSTRESC"], "RSEVAL": r["RSEVAL"],
-            "VISIT": r["VISIT"], "VISITNUM": r["VISITNUM"], "RSDTC": r["RSDTC"],
-        } for r in keep.iter_rows(named=True)]
+        return [
+            {
+                "USUBJID": r["USUBJID"],
+                "RSTESTCD": r["RSTESTCD"],
+                "RSSTRESC": r["RSSTRESC"],
+                "RSEVAL": r["RSEVAL"],
+                "VISIT": r["VISIT"],
+                "VISITNUM": r["VISITNUM"],
+                "RSDTC": r["RSDTC"],
+            }
+            for r in keep.iter_rows(named=True)
+        ]
 
 
 def _columns(contract, rows: list[dict]) -> tuple[str, ...]:
@@ -209,8 +277,15 @@ def build_landing(sdtm_dir: Path, out: Path) -> ConversionSummary:
     conv = _Converter(sdtm_dir)
     contracts = load_contracts()
     dm = conv.dm_rows()  # first: it decides the subjects and their sites
-    by_domain = {"DM": dm, "EX": conv.ex_rows(), "AE": conv.ae_rows(), "DS": conv.ds_rows(),
-                 "TU": conv.tu_rows(), "TR": conv.tr_rows(), "RS": conv.rs_rows()}
+    by_domain = {
+        "DM": dm,
+        "EX": conv.ex_rows(),
+        "AE": conv.ae_rows(),
+        "DS": conv.ds_rows(),
+        "TU": conv.tu_rows(),
+        "TR": conv.tr_rows(),
+        "RS": conv.rs_rows(),
+    }
     summary = conv.summary
     for site in sorted(set(conv.site_of.values())):
         folder = out / STUDY / site / TRANSFER_ID

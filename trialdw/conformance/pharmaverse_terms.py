@@ -4,6 +4,7 @@ Every mapping the converter applies is a table here, so docs/conformance.md and
 the code cannot drift apart. A value not listed is sent as it is (and our data
 contracts decide whether it loads).
 """
+
 from __future__ import annotations
 
 # AESEV -> AETOXGR. CTCAE v5.0 defines grade 1 as "Mild", 2 as "Moderate" and

@@ -4,6 +4,7 @@
 file and (re)writes analysis.endpoints, km_curves, ae_by_term,
 celltype_change and gene_change. Conventions: docs/endpoints.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,52 +15,101 @@ from ._db import read_all, split_by_study, study_ids, write_table
 
 # Row order of analysis.endpoints within a study (the spec's table order).
 ENDPOINTS = (
-    "PFS_MEDIAN", "PFS_RATE_3M_KM", "PFS_RATE_3M",
-    "OS_MEDIAN", "OS_RATE_12M_KM", "MORT_12M",
+    "PFS_MEDIAN",
+    "PFS_RATE_3M_KM",
+    "PFS_RATE_3M",
+    "OS_MEDIAN",
+    "OS_RATE_12M_KM",
+    "MORT_12M",
     "DOR_MEDIAN",
-    "ORR", "CRR", "PRR", "DCR", "SD_RATE",
-    "AE_ANY", "AE_G3", "AE_SER", "AE_DISC", "AE_FATAL", "ADR_ANY", "ADR_G3",
+    "ORR",
+    "CRR",
+    "PRR",
+    "DCR",
+    "SD_RATE",
+    "AE_ANY",
+    "AE_G3",
+    "AE_SER",
+    "AE_DISC",
+    "AE_FATAL",
+    "ADR_ANY",
+    "ADR_G3",
 )
 
 # Output contracts: column → DuckDB type, in column order.
 ENDPOINTS_COLUMNS = {
-    "STUDYID": "VARCHAR", "ENDPOINT": "VARCHAR", "POPULATION": "VARCHAR",
-    "N": "BIGINT", "N_EVENTS": "BIGINT", "ESTIMATE": "DOUBLE", "LCL": "DOUBLE",
-    "UCL": "DOUBLE", "UNIT": "VARCHAR", "METHOD": "VARCHAR",
+    "STUDYID": "VARCHAR",
+    "ENDPOINT": "VARCHAR",
+    "POPULATION": "VARCHAR",
+    "N": "BIGINT",
+    "N_EVENTS": "BIGINT",
+    "ESTIMATE": "DOUBLE",
+    "LCL": "DOUBLE",
+    "UCL": "DOUBLE",
+    "UNIT": "VARCHAR",
+    "METHOD": "VARCHAR",
 }
 KM_CURVES_COLUMNS = {
-    "STUDYID": "VARCHAR", "PARAMCD": "VARCHAR", "TIME": "DOUBLE", "SURVIVAL": "DOUBLE",
-    "LCL": "DOUBLE", "UCL": "DOUBLE", "AT_RISK": "BIGINT", "EVENTS": "BIGINT", "CENSORED": "BIGINT",
+    "STUDYID": "VARCHAR",
+    "PARAMCD": "VARCHAR",
+    "TIME": "DOUBLE",
+    "SURVIVAL": "DOUBLE",
+    "LCL": "DOUBLE",
+    "UCL": "DOUBLE",
+    "AT_RISK": "BIGINT",
+    "EVENTS": "BIGINT",
+    "CENSORED": "BIGINT",
 }
 AE_BY_TERM_COLUMNS = {
-    "STUDYID": "VARCHAR", "AEBODSYS": "VARCHAR", "AEDECOD": "VARCHAR", "N_SUBJECTS_SAF": "BIGINT",
+    "STUDYID": "VARCHAR",
+    "AEBODSYS": "VARCHAR",
+    "AEDECOD": "VARCHAR",
+    "N_SUBJECTS_SAF": "BIGINT",
     **{f"G{g}": "BIGINT" for g in ae.GRADES},
-    "ANY_GRADE": "BIGINT", "SERIOUS": "BIGINT", "RELATED": "BIGINT",
+    "ANY_GRADE": "BIGINT",
+    "SERIOUS": "BIGINT",
+    "RELATED": "BIGINT",
 }
 CELLTYPE_CHANGE_COLUMNS = {
-    "STUDYID": "VARCHAR", "CPTESTCD": "VARCHAR", "N_PAIRS": "BIGINT", "MEDIAN_BASE": "DOUBLE",
-    "MEDIAN_POST": "DOUBLE", "MEDIAN_CHG": "DOUBLE", "P_WILCOXON": "DOUBLE",
+    "STUDYID": "VARCHAR",
+    "CPTESTCD": "VARCHAR",
+    "N_PAIRS": "BIGINT",
+    "MEDIAN_BASE": "DOUBLE",
+    "MEDIAN_POST": "DOUBLE",
+    "MEDIAN_CHG": "DOUBLE",
+    "P_WILCOXON": "DOUBLE",
 }
 GENE_CHANGE_COLUMNS = {
-    "STUDYID": "VARCHAR", "CELLTYPE": "VARCHAR", "GENE": "VARCHAR", "N_PAIRS": "BIGINT",
-    "MEAN_PRE": "DOUBLE", "MEAN_POST": "DOUBLE", "MEAN_DIFF": "DOUBLE",
-    "P_WILCOXON": "DOUBLE", "Q_BH": "DOUBLE",
+    "STUDYID": "VARCHAR",
+    "CELLTYPE": "VARCHAR",
+    "GENE": "VARCHAR",
+    "N_PAIRS": "BIGINT",
+    "MEAN_PRE": "DOUBLE",
+    "MEAN_POST": "DOUBLE",
+    "MEAN_DIFF": "DOUBLE",
+    "P_WILCOXON": "DOUBLE",
+    "Q_BH": "DOUBLE",
 }
 
 
 @dataclass(frozen=True)
 class EndpointSummary:
     """What the step wrote: the studies analysed and rows per analysis table."""
+
     studies: tuple[str, ...]
     table_rows: dict[str, int]
 
 
 def study_endpoint_rows(data, fits: dict) -> list[dict]:
     """Every endpoint row of one study, in ENDPOINTS order."""
-    rows = (km.endpoint_rows(data, fits) + proportions.crude_rate_rows(data)
-            + proportions.response_rate_rows(data) + ae.endpoint_rows(data))
+    rows = (
+        km.endpoint_rows(data, fits)
+        + proportions.crude_rate_rows(data)
+        + proportions.response_rate_rows(data)
+        + ae.endpoint_rows(data)
+    )
     by_name = {r["ENDPOINT"]: r for r in rows}
-    if set(by_name) != set(ENDPOINTS):      # a catalogue/module mismatch is a code bug
+    if set(by_name) != set(ENDPOINTS):  # a catalogue/module mismatch is a code bug
         raise RuntimeError(f"endpoint rows out of step with ENDPOINTS: {sorted(set(by_name) ^ set(ENDPOINTS))}")
     return [by_name[e] for e in ENDPOINTS]
 
@@ -82,9 +132,13 @@ def compute_all(db_path: Path) -> EndpointSummary:
             out["ae_by_term"] += ae.by_term_rows(data)
             out["celltype_change"] += singlecell.celltype_rows(data)
             out["gene_change"] += singlecell.gene_rows(data)
-        contracts = {"endpoints": ENDPOINTS_COLUMNS, "km_curves": KM_CURVES_COLUMNS,
-                     "ae_by_term": AE_BY_TERM_COLUMNS, "celltype_change": CELLTYPE_CHANGE_COLUMNS,
-                     "gene_change": GENE_CHANGE_COLUMNS}
+        contracts = {
+            "endpoints": ENDPOINTS_COLUMNS,
+            "km_curves": KM_CURVES_COLUMNS,
+            "ae_by_term": AE_BY_TERM_COLUMNS,
+            "celltype_change": CELLTYPE_CHANGE_COLUMNS,
+            "gene_change": GENE_CHANGE_COLUMNS,
+        }
         con.execute("BEGIN TRANSACTION")
         counts = {name: write_table(con, f"analysis.{name}", contracts[name], out[name]) for name in contracts}
         con.execute("COMMIT")
@@ -93,4 +147,4 @@ def compute_all(db_path: Path) -> EndpointSummary:
     return EndpointSummary(studies=tuple(studies), table_rows=counts)
 
 
-__all__ = ["compute_all", "EndpointSummary", "ENDPOINTS"]
+__all__ = ["ENDPOINTS", "EndpointSummary", "compute_all"]

@@ -3,6 +3,7 @@
 Kept apart from the statistics so each statistics module works on plain
 pandas frames of one study and can be tested without a warehouse.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,12 @@ class MissingAdamTable(RuntimeError):
 
 
 def table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0])   # fetchall: DuckDB 2 refuses new work while a result is unfinished
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )  # fetchall: DuckDB 2 refuses new work while a result is unfinished
 
 
 def read_adam(con, table: str) -> pd.DataFrame:
@@ -39,6 +42,7 @@ def read_adam(con, table: str) -> pd.DataFrame:
 @dataclass(frozen=True)
 class StudyData:
     """The adam tables of one study (pandas frames, possibly empty)."""
+
     study: str
     adsl: pd.DataFrame
     adrs: pd.DataFrame
@@ -71,6 +75,7 @@ def split_by_study(tables: dict[str, pd.DataFrame], study: str) -> StudyData:
     def of(name: str) -> pd.DataFrame:
         df = tables[name]
         return df[df["STUDYID"] == study].reset_index(drop=True) if not df.empty else df
+
     return StudyData(study, **{name: of(name) for name in tables})
 
 
@@ -90,8 +95,7 @@ def write_table(con, name: str, columns: dict[str, str], rows: list[dict]) -> in
 
     Columns are cast explicitly so an empty result still has the contract's
     types (pandas would otherwise infer object/NULL columns)."""
-    frame = pd.DataFrame([{c: clean(r.get(c)) for c in columns} for r in rows],
-                         columns=list(columns), dtype=object)
+    frame = pd.DataFrame([{c: clean(r.get(c)) for c in columns} for r in rows], columns=list(columns), dtype=object)
     schema = name.split(".")[0]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())

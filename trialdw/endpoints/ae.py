@@ -3,6 +3,7 @@
 Both count treatment-emergent AEs (ADAE TRTEMFL = 'Y') of SAFFL subjects, and
 each subject once: incidence is "subjects with at least one such event".
 """
+
 from __future__ import annotations
 
 import pandas as pd

@@ -5,12 +5,13 @@ the log(-log) ("exponential Greenwood") one: lifelines ``_bounds`` computes
 exp(-exp(log(-log S) ± z·sqrt(Σ d/(n(n-d))) / log S)) (see docs/endpoints.md).
 AVAL is in days; everything written to analysis.* is in months.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-DAYS_PER_MONTH = 30.4375          # 365.25 / 12
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
 METHOD = "Kaplan-Meier log-log"
 UNIT_MONTHS = "months"
 UNIT_PROPORTION = "proportion"
@@ -55,7 +56,7 @@ def _first_time_at_or_below_half(column: pd.DataFrame) -> float | None:
     from lifelines.utils import median_survival_times
 
     value = float(median_survival_times(column.round(_ROUND)))
-    return value if np.isfinite(value) else None          # inf = not reached
+    return value if np.isfinite(value) else None  # inf = not reached
 
 
 def median_days(km) -> tuple[float | None, float | None, float | None]:
@@ -64,9 +65,11 @@ def median_days(km) -> tuple[float | None, float | None, float | None]:
     if km is None:
         return None, None, None
     ci = km.confidence_interval_
-    return (_first_time_at_or_below_half(km.survival_function_),
-            _first_time_at_or_below_half(ci.iloc[:, [0]]),
-            _first_time_at_or_below_half(ci.iloc[:, [1]]))
+    return (
+        _first_time_at_or_below_half(km.survival_function_),
+        _first_time_at_or_below_half(ci.iloc[:, [0]]),
+        _first_time_at_or_below_half(ci.iloc[:, [1]]),
+    )
 
 
 def rate_at(km, t_days: float) -> tuple[float | None, float | None, float | None]:
@@ -87,12 +90,21 @@ def rate_at(km, t_days: float) -> tuple[float | None, float | None, float | None
 
 
 def _row(study, endpoint, paramcd, km, estimate_ci, unit) -> dict:
-    n = 0 if km is None else int(len(km.durations))
+    n = 0 if km is None else len(km.durations)
     events = 0 if km is None else int(np.sum(km.event_observed))
     est, lcl, ucl = estimate_ci
-    return {"STUDYID": study, "ENDPOINT": endpoint, "POPULATION": KM_PARAMETERS[paramcd],
-            "N": n, "N_EVENTS": events, "ESTIMATE": est, "LCL": lcl, "UCL": ucl,
-            "UNIT": unit, "METHOD": METHOD}
+    return {
+        "STUDYID": study,
+        "ENDPOINT": endpoint,
+        "POPULATION": KM_PARAMETERS[paramcd],
+        "N": n,
+        "N_EVENTS": events,
+        "ESTIMATE": est,
+        "LCL": lcl,
+        "UCL": ucl,
+        "UNIT": unit,
+        "METHOD": METHOD,
+    }
 
 
 def fits_for_study(data) -> dict:
@@ -123,9 +135,16 @@ def curve_rows(study: str, paramcd: str, km) -> list[dict]:
     surv = km.survival_function_.iloc[:, 0]
     ci = km.confidence_interval_
     return [
-        {"STUDYID": study, "PARAMCD": paramcd, "TIME": float(t) / DAYS_PER_MONTH,
-         "SURVIVAL": float(surv.loc[t]), "LCL": float(ci.iloc[:, 0].loc[t]),
-         "UCL": float(ci.iloc[:, 1].loc[t]), "AT_RISK": int(table.at[t, "at_risk"]),
-         "EVENTS": int(table.at[t, "observed"]), "CENSORED": int(table.at[t, "censored"])}
+        {
+            "STUDYID": study,
+            "PARAMCD": paramcd,
+            "TIME": float(t) / DAYS_PER_MONTH,
+            "SURVIVAL": float(surv.loc[t]),
+            "LCL": float(ci.iloc[:, 0].loc[t]),
+            "UCL": float(ci.iloc[:, 1].loc[t]),
+            "AT_RISK": int(table.at[t, "at_risk"]),
+            "EVENTS": int(table.at[t, "observed"]),
+            "CENSORED": int(table.at[t, "censored"]),
+        }
         for t in table.index
     ]

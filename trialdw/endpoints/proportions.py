@@ -4,6 +4,7 @@ Crude rates (PFS_RATE_3M, MORT_12M) and best-overall-response rates. Every
 denominator is a population flag from ADSL; the numerator only ever counts
 subjects of that population, each once.
 """
+
 from __future__ import annotations
 
 from .km import DAYS_PER_MONTH
@@ -13,17 +14,19 @@ UNIT = "proportion"
 
 # Seed 000: "progression-free and followed past 3 months": strictly more than
 # 3 months, so AVAL = 91.3125 exactly does not count.
-PFS_CRUDE_DAYS = 3 * DAYS_PER_MONTH          # 91.3125
+PFS_CRUDE_DAYS = 3 * DAYS_PER_MONTH  # 91.3125
 # Seed 000 12-month mortality: death on or before 12 months (365.25 counts).
-MORTALITY_DAYS = 12 * DAYS_PER_MONTH         # 365.25
+MORTALITY_DAYS = 12 * DAYS_PER_MONTH  # 365.25
 
-# ENDPOINT → CBOR values in the numerator; denominator EFFFL.
+# ENDPOINT → the ADRS parameter record that decides it and the AVALC values
+# counted; denominator EFFFL. RSP and DCR are derived once, in dbt
+# (int_rs_subject_parameters); here they are only counted.
 RESPONSE_RATES = {
-    "ORR": ("CR", "PR"),
-    "CRR": ("CR",),
-    "PRR": ("PR",),
-    "DCR": ("CR", "PR", "SD"),
-    "SD_RATE": ("SD",),
+    "ORR": ("RSP", ("Y",)),
+    "CRR": ("CBOR", ("CR",)),
+    "PRR": ("CBOR", ("PR",)),
+    "DCR": ("DCR", ("Y",)),
+    "SD_RATE": ("CBOR", ("SD",)),
 }
 
 
@@ -42,9 +45,18 @@ def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float | N
 
 def proportion_row(study: str, endpoint: str, population: str, k: int, n: int) -> dict:
     estimate, lcl, ucl = clopper_pearson(k, n)
-    return {"STUDYID": study, "ENDPOINT": endpoint, "POPULATION": population, "N": n,
-            "N_EVENTS": k if n else 0, "ESTIMATE": estimate, "LCL": lcl, "UCL": ucl,
-            "UNIT": UNIT, "METHOD": METHOD}
+    return {
+        "STUDYID": study,
+        "ENDPOINT": endpoint,
+        "POPULATION": population,
+        "N": n,
+        "N_EVENTS": k if n else 0,
+        "ESTIMATE": estimate,
+        "LCL": lcl,
+        "UCL": ucl,
+        "UNIT": UNIT,
+        "METHOD": METHOD,
+    }
 
 
 def _tte(data, paramcd: str, population: set[str]):
@@ -62,8 +74,7 @@ def crude_rate_rows(data) -> list[dict]:
 
     itt = data.subjects("ITTFL")
     os_ = _tte(data, "OS", itt)
-    died_12m = (set(os_.loc[(os_["CNSR"] == 0) & (os_["AVAL"] <= MORTALITY_DAYS), "USUBJID"])
-                if not os_.empty else set())
+    died_12m = set(os_.loc[(os_["CNSR"] == 0) & (os_["AVAL"] <= MORTALITY_DAYS), "USUBJID"]) if not os_.empty else set()
     return [
         proportion_row(data.study, "PFS_RATE_3M", "EFFFL", len(pfs_past_3m), len(eff)),
         proportion_row(data.study, "MORT_12M", "ITTFL", len(died_12m), len(itt)),
@@ -71,14 +82,17 @@ def crude_rate_rows(data) -> list[dict]:
 
 
 def response_rate_rows(data) -> list[dict]:
-    """ORR, CRR, PRR, DCR, SD_RATE from confirmed best overall response (CBOR).
+    """ORR, CRR, PRR, DCR, SD_RATE from the ADRS parameter records RSP, DCR and
+    CBOR (confirmed best overall response).
 
-    An EFFFL subject without a CBOR row stays in the denominator (counts as NE)."""
+    An EFFFL subject without the parameter record stays in the denominator."""
     eff = data.subjects("EFFFL")
     rs = data.adrs
-    cbor = rs[(rs["PARAMCD"] == "CBOR") & rs["USUBJID"].isin(eff)] if not rs.empty else rs
     rows = []
-    for endpoint, values in RESPONSE_RATES.items():
-        hits = set(cbor.loc[cbor["AVALC"].isin(values), "USUBJID"]) if not cbor.empty else set()
+    for endpoint, (paramcd, values) in RESPONSE_RATES.items():
+        hits = set()
+        if not rs.empty:
+            records = rs[(rs["PARAMCD"] == paramcd) & rs["USUBJID"].isin(eff)]
+            hits = set(records.loc[records["AVALC"].isin(values), "USUBJID"])
         rows.append(proportion_row(data.study, endpoint, "EFFFL", len(hits), len(eff)))
     return rows

@@ -4,6 +4,7 @@ analysis.celltype_change from adam.adcp (cell-type proportions) and
 analysis.gene_change from adam.adgf (mean expression per cell type × gene).
 A pair is a subject with a baseline value (BASE) and an ON TREATMENT sample.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def wilcoxon_p(differences) -> float | None:
 
     nonzero = np.abs(d[d != 0])
     exact = nonzero.size == d.size and nonzero.size < _EXACT_MAX_N and np.unique(nonzero).size == nonzero.size
-    result = wilcoxon(d, zero_method="wilcox", alternative="two-sided",
-                      method="exact" if exact else "approx", correction=not exact)
+    result = wilcoxon(
+        d, zero_method="wilcox", alternative="two-sided", method="exact" if exact else "approx", correction=not exact
+    )
     return float(result.pvalue)
 
 
@@ -58,8 +60,13 @@ def pairs(table: pd.DataFrame, sample_id: str, by: list[str]) -> pd.DataFrame:
     so every subject weighs the same in a paired test."""
     if table.empty:
         return table
-    post = table[(table["VISIT"] == "ON TREATMENT") & (table["ABLFL"] != "Y")
-                 & table["BASE"].notna() & table["AVAL"].notna() & table["CHG"].notna()]
+    post = table[
+        (table["VISIT"] == "ON TREATMENT")
+        & (table["ABLFL"] != "Y")
+        & table["BASE"].notna()
+        & table["AVAL"].notna()
+        & table["CHG"].notna()
+    ]
     post = post.sort_values(["ADT", "VISITNUM", sample_id])
     return post.drop_duplicates(["USUBJID", *by], keep="first")
 
@@ -69,9 +76,15 @@ def celltype_rows(data) -> list[dict]:
     if paired.empty:
         return []
     return [
-        {"STUDYID": data.study, "CPTESTCD": code, "N_PAIRS": len(g),
-         "MEDIAN_BASE": g["BASE"].median(), "MEDIAN_POST": g["AVAL"].median(),
-         "MEDIAN_CHG": g["CHG"].median(), "P_WILCOXON": wilcoxon_p(g["CHG"])}
+        {
+            "STUDYID": data.study,
+            "CPTESTCD": code,
+            "N_PAIRS": len(g),
+            "MEDIAN_BASE": g["BASE"].median(),
+            "MEDIAN_POST": g["AVAL"].median(),
+            "MEDIAN_CHG": g["CHG"].median(),
+            "P_WILCOXON": wilcoxon_p(g["CHG"]),
+        }
         for code, g in paired.groupby("PARAMCD", sort=True)
     ]
 
@@ -81,12 +94,19 @@ def gene_rows(data) -> list[dict]:
     if paired.empty:
         return []
     rows = [
-        {"STUDYID": data.study, "CELLTYPE": cell, "GENE": gene, "N_PAIRS": len(g),
-         "MEAN_PRE": g["BASE"].mean(), "MEAN_POST": g["AVAL"].mean(),
-         "MEAN_DIFF": g["CHG"].mean(), "P_WILCOXON": wilcoxon_p(g["CHG"])}
+        {
+            "STUDYID": data.study,
+            "CELLTYPE": cell,
+            "GENE": gene,
+            "N_PAIRS": len(g),
+            "MEAN_PRE": g["BASE"].mean(),
+            "MEAN_POST": g["AVAL"].mean(),
+            "MEAN_DIFF": g["CHG"].mean(),
+            "P_WILCOXON": wilcoxon_p(g["CHG"]),
+        }
         for (cell, gene), g in paired.groupby(["CELLTYPE", "GENE"], sort=True)
     ]
     # BH within the study: the family is every cell type × gene tested in it.
-    for row, q in zip(rows, bh_qvalues([r["P_WILCOXON"] for r in rows])):
+    for row, q in zip(rows, bh_qvalues([r["P_WILCOXON"] for r in rows]), strict=False):
         row["Q_BH"] = q
     return rows

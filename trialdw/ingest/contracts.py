@@ -2,19 +2,32 @@
 pandera (polars backend) schemas at run time. No schema class is written per
 domain: the YAML is the single source of truth (format: data_contracts/README.md).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from trialdw.config import ALL_DOMAINS, PROJECT_ROOT, read_yaml
 from trialdw.ingest import rules as R
+from trialdw.project import ALL_DOMAINS, PROJECT_ROOT, read_yaml
 
 DEFAULT_CONTRACTS_DIR = PROJECT_ROOT / "data_contracts"
 TYPES = ("text", "integer", "number", "date", "partial_date")
-COLUMN_KEYS = {"name", "type", "required", "nullable", "codelist", "min", "max", "min_exclusive",
-               "max_exclusive", "pattern", "pattern_message", "description"}
+COLUMN_KEYS = {
+    "name",
+    "type",
+    "required",
+    "nullable",
+    "codelist",
+    "min",
+    "max",
+    "min_exclusive",
+    "max_exclusive",
+    "pattern",
+    "pattern_message",
+    "description",
+}
 CONTRACT_KEYS = {"domain", "version", "description", "record_key", "free_text", "columns", "rules"}
 
 
@@ -26,8 +39,8 @@ class ContractError(ValueError):
 class ColumnSpec:
     name: str
     type: str = "text"
-    required: bool = True          # the column must be in the header
-    nullable: bool = False         # the value may be empty
+    required: bool = True  # the column must be in the header
+    nullable: bool = False  # the value may be empty
     codelist: tuple[str, ...] | None = None
     min: float | None = None
     max: float | None = None
@@ -89,14 +102,17 @@ def _column(doc: dict, where: str) -> ColumnSpec:
         raise ContractError(f"{where}: column {doc['name']}: min/max need type integer or number")
     codelist = doc.get("codelist")
     return ColumnSpec(
-        name=str(doc["name"]), type=kind,
-        required=bool(doc.get("required", True)), nullable=bool(doc.get("nullable", False)),
+        name=str(doc["name"]),
+        type=kind,
+        required=bool(doc.get("required", True)),
+        nullable=bool(doc.get("nullable", False)),
         codelist=tuple(str(v) for v in codelist) if codelist is not None else None,
         min=float(doc["min"]) if doc.get("min") is not None else None,
         max=float(doc["max"]) if doc.get("max") is not None else None,
         min_exclusive=bool(doc.get("min_exclusive", False)),
         max_exclusive=bool(doc.get("max_exclusive", False)),
-        pattern=pattern, pattern_message=doc.get("pattern_message"),
+        pattern=pattern,
+        pattern_message=doc.get("pattern_message"),
     )
 
 
@@ -127,7 +143,7 @@ def parse_contract(doc: dict, where: str = "<contract>") -> Contract:
     for entry in doc.get("rules") or ():
         if not isinstance(entry, dict) or len(entry) != 1:
             raise ContractError(f"{where}: each rule is a one-key mapping {{rule_name: parameters}}, got {entry!r}")
-        (name, params), = entry.items()
+        ((name, params),) = entry.items()
         if name not in R.RULES:
             raise ContractError(f"{where}: unknown rule {name!r}; known: {sorted(R.RULES)}")
         params = dict(params or {})
@@ -140,8 +156,12 @@ def parse_contract(doc: dict, where: str = "<contract>") -> Contract:
             raise ContractError(f"{where}: rule {name}: severity must be reject or warning")
         rules.append((name, params))
     return Contract(
-        domain=str(doc["domain"]), version=str(doc["version"]), columns=columns,
-        record_key=record_key, free_text=free_text, rules=tuple(rules),
+        domain=str(doc["domain"]),
+        version=str(doc["version"]),
+        columns=columns,
+        record_key=record_key,
+        free_text=free_text,
+        rules=tuple(rules),
         description=str(doc.get("description", "")),
     )
 
@@ -189,8 +209,8 @@ def build_schema(contract: Contract, ctx: R.RuleContext):
     Every check is named ``c<n>`` so a pandera failure case maps back to its rule;
     an empty required value is pandera's own ``not_nullable`` failure.
     """
-    import polars as pl
     import pandera.polars as pa
+    import polars as pl
 
     checks = row_checks(contract, ctx)
     by_name = {f"c{i}": check for i, check in enumerate(checks)}

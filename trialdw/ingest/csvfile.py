@@ -8,6 +8,7 @@ and record counting happen in a single pass without holding the file in memory.
 Blank lines are not records (they are skipped, as every CSV reader does) but
 they still count as physical lines for SOURCE_LINE.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,7 +39,7 @@ class _HashingRaw(io.RawIOBase):
     def __init__(self, fd: int):
         self._file = os.fdopen(fd, "rb", buffering=0)
         self.digest = hashlib.sha256()
-        self.saw_nul = False    # Python >= 3.11's csv reader accepts NUL silently; we do not
+        self.saw_nul = False  # Python >= 3.11's csv reader accepts NUL silently; we do not
 
     def readable(self) -> bool:
         return True
@@ -116,7 +117,7 @@ def iter_records(path: Path, raw: _HashingRaw | None = None) -> Iterator[tuple[i
                 raise CsvProblem("csv_syntax", f"{path.name} line {reader.line_num}: {exc}") from None
             start = previous_line + 1
             previous_line = reader.line_num
-            if not fields:          # blank line
+            if not fields:  # blank line
                 continue
             seen_any = True
             yield start, fields
@@ -138,8 +139,10 @@ def _encoding_message(path: Path, exc: UnicodeDecodeError) -> str:
                 line.decode("utf-8")
             except UnicodeDecodeError as err:
                 byte = line[err.start]
-                return (f"{path.name} is not UTF-8: byte 0x{byte:02X} on line {number} cannot be "
-                        f"decoded (Windows-1252/Latin-1?); the site must export UTF-8")
+                return (
+                    f"{path.name} is not UTF-8: byte 0x{byte:02X} on line {number} cannot be "
+                    f"decoded (Windows-1252/Latin-1?); the site must export UTF-8"
+                )
     return f"{path.name} is not UTF-8 ({exc.reason}); the site must export UTF-8"
 
 
@@ -161,8 +164,8 @@ def scan_csv(path: Path) -> CsvScan:
     """
     raw = _HashingRaw(open_no_follow(path))
     scan = CsvScan(sha256="")
-    first_bad: tuple[int, int] | None = None    # (line, fields) of the first wrong-width record
-    last: tuple[int, int] | None = None         # (line, fields) of the last record
+    first_bad: tuple[int, int] | None = None  # (line, fields) of the first wrong-width record
+    last: tuple[int, int] | None = None  # (line, fields) of the last record
     try:
         for line, fields in iter_records(path, raw):
             if scan.header is None:
@@ -178,23 +181,29 @@ def scan_csv(path: Path) -> CsvScan:
         try:
             raw.drain()
             scan.sha256 = raw.digest.hexdigest()
-        finally:                # an I/O error while reading must not leak the descriptor
+        finally:  # an I/O error while reading must not leak the descriptor
             raw.release()
     if first_bad is not None:
         width = len(scan.header)
         line, count = first_bad
         if first_bad == last and count < width:
-            scan.problems.append(CsvProblem(
-                "truncated", f"{path.name} is truncated: the last record (line {line}) has "
-                             f"{count} fields, the header has {width}"))
+            scan.problems.append(
+                CsvProblem(
+                    "truncated",
+                    f"{path.name} is truncated: the last record (line {line}) has "
+                    f"{count} fields, the header has {width}",
+                )
+            )
         else:
-            scan.problems.append(CsvProblem(
-                "field_count", f"{path.name} line {line} has {count} fields, the header has {width}"))
+            scan.problems.append(
+                CsvProblem("field_count", f"{path.name} line {line} has {count} fields, the header has {width}")
+            )
     if scan.header is not None and not scan.problems:
         separator = _other_separator(scan.header)
         if separator:
-            scan.problems.append(CsvProblem(
-                "separator", f"{path.name} uses {separator} as separator; the format is comma-separated"))
+            scan.problems.append(
+                CsvProblem("separator", f"{path.name} uses {separator} as separator; the format is comma-separated")
+            )
     return scan
 
 

@@ -18,6 +18,7 @@ Life cycle choices (the spec is silent on the details):
 - A transfer older than the newest one already applied for the site (late arrival)
   records its occurrences but neither moves LAST_SEEN backwards nor resolves.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,11 +26,11 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from trialdw.ingest.model import FINDING_COLUMNS
+from trialdw.ingest.types import FINDING_COLUMNS
 
 ROW = "row"
 TRANSFER = "transfer"
-REVIEW = "review"          # data-review findings computed by dbt over the current data
+REVIEW = "review"  # data-review findings computed by dbt over the current data
 REJECT = "reject"
 WARNING = "warning"
 
@@ -39,23 +40,39 @@ def finding_id(*parts: object) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def transfer_finding(ref, file_name: str | None, rule: str, message: str,
-                     *, severity: str = REJECT, domain: str | None = None,
-                     value: str | None = None, column: str | None = None) -> dict:
+def transfer_finding(
+    ref,
+    file_name: str | None,
+    rule: str,
+    message: str,
+    *,
+    severity: str = REJECT,
+    domain: str | None = None,
+    value: str | None = None,
+    column: str | None = None,
+) -> dict:
     """A problem of a whole transfer or file (SOURCE_LINE NULL)."""
     file_name = file_name or "(transfer)"
     return {
         "FINDING_ID": finding_id(ref.study, ref.site, file_name, rule),
-        "STUDYID": ref.study, "SITEID": ref.site, "TRANSFER_ID": ref.transfer_id,
-        "DOMAIN": domain, "USUBJID": None, "RECORD_KEY": None,
-        "SOURCE_FILE": ref.source_file(file_name), "SOURCE_LINE": None,
-        "COLUMN_NAME": column, "VALUE": value, "RULE": rule, "SEVERITY": severity,
-        "MESSAGE": message, "CATEGORY": TRANSFER,
+        "STUDYID": ref.study,
+        "SITEID": ref.site,
+        "TRANSFER_ID": ref.transfer_id,
+        "DOMAIN": domain,
+        "USUBJID": None,
+        "RECORD_KEY": None,
+        "SOURCE_FILE": ref.source_file(file_name),
+        "SOURCE_LINE": None,
+        "COLUMN_NAME": column,
+        "VALUE": value,
+        "RULE": rule,
+        "SEVERITY": severity,
+        "MESSAGE": message,
+        "CATEGORY": TRANSFER,
     }
 
 
-def row_finding_id(study: str, site: str, domain: str, record_key: str | None,
-                   column: str | None, rule: str) -> str:
+def row_finding_id(study: str, site: str, domain: str, record_key: str | None, column: str | None, rule: str) -> str:
     return finding_id(study, site, domain, record_key, column, rule)
 
 
@@ -84,16 +101,26 @@ def merge_shared_transfer_findings(frame: pl.DataFrame) -> pl.DataFrame:
     joined = {"COLUMN_NAME": ",", "VALUE": "; ", "MESSAGE": "; "}
     merged = (
         transfer.group_by("FINDING_ID", maintain_order=True)
-        .agg(*[pl.col(c).first() for c in FINDING_COLUMNS if c != "FINDING_ID" and c not in joined],
-             *[pl.col(c).drop_nulls().str.join(sep) for c, sep in joined.items()])
+        .agg(
+            *[pl.col(c).first() for c in FINDING_COLUMNS if c != "FINDING_ID" and c not in joined],
+            *[pl.col(c).drop_nulls().str.join(sep) for c, sep in joined.items()],
+        )
         .with_columns([pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in joined])
         .select(FINDING_COLUMNS)
     )
     return pl.concat([frame.filter(~is_transfer), merged])
 
 
-def apply_findings(con, study: str, site: str, transfer_id: str, findings: Iterable[dict] | str,
-                   *, accepted: bool = True, categories: tuple[str, ...] = (ROW, TRANSFER)) -> None:
+def apply_findings(
+    con,
+    study: str,
+    site: str,
+    transfer_id: str,
+    findings: Iterable[dict] | str,
+    *,
+    accepted: bool = True,
+    categories: tuple[str, ...] = (ROW, TRANSFER),
+) -> None:
     """Merge one transfer's findings into audit.findings / audit.finding_occurrences.
 
     ``findings`` is an iterable of finding dicts or the path of a findings Parquet

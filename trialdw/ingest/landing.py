@@ -7,6 +7,7 @@ one rejected because a file could not be read at all (``unreadable``: a landing-
 problem such as permissions, not a data defect), are looked at again. Each transfer
 is one DuckDB transaction.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,15 +17,17 @@ from pathlib import Path
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.findings import apply_findings
 from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
-from trialdw.ingest.model import INCOMPLETE, REJECTED, IngestSummary
 from trialdw.ingest.rows import validate_transfer
 from trialdw.ingest.transfers import UNREADABLE, check_transfer, discover
+from trialdw.ingest.types import INCOMPLETE, REJECTED, IngestSummary
 
 
 def _recorded(con, ref) -> tuple[str, str | None] | None:
     """(STATUS, MANIFEST_SHA256) of the transfer's audit row, or None."""
-    found = con.execute("SELECT STATUS, MANIFEST_SHA256 FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? "
-                        "AND TRANSFER_ID = ?", [ref.study, ref.site, ref.transfer_id]).fetchall()
+    found = con.execute(
+        "SELECT STATUS, MANIFEST_SHA256 FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+        [ref.study, ref.site, ref.transfer_id],
+    ).fetchall()
     return found[0] if found else None
 
 
@@ -34,28 +37,34 @@ def _manifest_sha(ref) -> str | None:
         return None
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:         # unreadable now: nothing new can be loaded from it either
+    except OSError:  # unreadable now: nothing new can be loaded from it either
         return None
 
 
 def _rejected_as_unreadable(con, ref) -> bool:
     """Was the recorded rejection (also) caused by a file the warehouse could not read?"""
-    return bool(con.execute(
-        """SELECT count(*) FROM audit.finding_occurrences AS o JOIN audit.findings AS f USING (FINDING_ID)
+    return bool(
+        con.execute(
+            """SELECT count(*) FROM audit.finding_occurrences AS o JOIN audit.findings AS f USING (FINDING_ID)
            WHERE f.STUDYID = ? AND f.SITEID = ? AND o.TRANSFER_ID = ? AND f.RULE = ?""",
-        [ref.study, ref.site, ref.transfer_id, UNREADABLE]).fetchall()[0][0])
+            [ref.study, ref.site, ref.transfer_id, UNREADABLE],
+        ).fetchall()[0][0]
+    )
 
 
 def _forget_attempt(con, ref) -> None:
     """Drop the audit.transfers / audit.files rows of an attempt that is retried (the
     attempt's findings and their occurrences stay: they are its history)."""
     for table in ("audit.transfers", "audit.files"):
-        con.execute(f"DELETE FROM {table} WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
-                    [ref.study, ref.site, ref.transfer_id])
+        con.execute(
+            f"DELETE FROM {table} WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+            [ref.study, ref.site, ref.transfer_id],
+        )
 
 
-def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, run_id: str | None,
-                    summary: IngestSummary) -> str:
+def ingest_transfer(
+    con, ref, studies: dict, contracts: dict, work_dir: Path, run_id: str | None, summary: IngestSummary
+) -> str:
     """Check, validate and load one transfer (one transaction); returns what happened:
     ``skipped`` (already recorded, same manifest), ``conflict`` (recorded id, other
     manifest: nothing overwritten in place) or the transfer's STATUS."""
@@ -86,9 +95,14 @@ def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, ru
         if validated is not None:
             load_transfer(con, validated, contracts)
         record_transfer(con, ref, check, run_id)
-        apply_findings(con, ref.study, ref.site, ref.transfer_id,
-                       validated.findings_path if validated else check.findings,
-                       accepted=check.accepted)
+        apply_findings(
+            con,
+            ref.study,
+            ref.site,
+            ref.transfer_id,
+            validated.findings_path if validated else check.findings,
+            accepted=check.accepted,
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -100,8 +114,9 @@ def ingest_transfer(con, ref, studies: dict, contracts: dict, work_dir: Path, ru
     return check.status
 
 
-def ingest_landing(con, landing: Path, studies: dict, work_dir: Path, run_id: str | None,
-                   contracts: dict | None = None) -> IngestSummary:
+def ingest_landing(
+    con, landing: Path, studies: dict, work_dir: Path, run_id: str | None, contracts: dict | None = None
+) -> IngestSummary:
     contracts = contracts or load_contracts()
     ensure_audit(con)
     summary = IngestSummary()

@@ -5,16 +5,26 @@ audit.reconciliation (load_transfer) and audit.transfers / audit.files
 These functions do not open transactions themselves; ``landing.ingest_landing``
 wraps each transfer in one so a transfer is loaded completely or not at all.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
-from trialdw.config import PROJECT_ROOT
-from trialdw.ingest.model import ACCEPTED, SUPERSEDED, ReconciliationError, TransferCheck, TransferRef, ValidatedTransfer
+from trialdw.ingest.types import (
+    ACCEPTED,
+    SUPERSEDED,
+    ReconciliationError,
+    TransferCheck,
+    TransferRef,
+    ValidatedTransfer,
+)
+from trialdw.project import PROJECT_ROOT
 
 AUDIT_SQL = PROJECT_ROOT / "trialdw" / "sql" / "audit.sql"
-LINEAGE_DDL = ('"_studyid" VARCHAR, "_siteid" VARCHAR, "_transfer_id" VARCHAR, '
-               '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON')
+LINEAGE_DDL = (
+    '"_studyid" VARCHAR, "_siteid" VARCHAR, "_transfer_id" VARCHAR, '
+    '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON'
+)
 
 
 def ensure_audit(con) -> None:
@@ -35,9 +45,13 @@ def ensure_raw_table(con, contract) -> None:
     table = raw_table(contract.domain)
     columns = ", ".join(f'"{c}" VARCHAR' for c in contract.column_names)
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {LINEAGE_DDL})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-        [contract.domain.lower()]).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+            [contract.domain.lower()],
+        ).fetchall()
+    }
     for column in contract.column_names:
         if column not in existing:
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" VARCHAR')
@@ -53,36 +67,49 @@ def load_transfer(con, validated: ValidatedTransfer, contracts: dict | None = No
     ensure_audit(con)
     already = con.execute(
         "SELECT count(*) FROM audit.reconciliation WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
-        [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
+        [ref.study, ref.site, ref.transfer_id],
+    ).fetchall()[0][0]
     if already:
         raise RuntimeError(f"{ref.relpath} is already loaded (audit.reconciliation has it); not loading twice")
     for out in validated.domains:
         if out.rows_loaded + out.rows_quarantined != out.rows_sent:
-            raise ReconciliationError(f"{out.source_file}: {out.rows_loaded} + {out.rows_quarantined} != {out.rows_sent}")
+            raise ReconciliationError(
+                f"{out.source_file}: {out.rows_loaded} + {out.rows_quarantined} != {out.rows_sent}"
+            )
         contract = contracts[out.domain]
         ensure_raw_table(con, contract)
-        columns = ", ".join(f'"{c}"' for c in (*contract.column_names, "_studyid", "_siteid", "_transfer_id",
-                                                "_source_file", "_source_line"))
+        columns = ", ".join(
+            f'"{c}"'
+            for c in (*contract.column_names, "_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line")
+        )
         con.execute(
-            f"INSERT INTO {raw_table(out.domain)} ({columns}, \"_extra\") "
-            f"SELECT {columns}, CAST(\"_extra\" AS JSON) FROM read_parquet(?)",
-            [str(out.valid_path)])
+            f'INSERT INTO {raw_table(out.domain)} ({columns}, "_extra") '
+            f'SELECT {columns}, CAST("_extra" AS JSON) FROM read_parquet(?)',
+            [str(out.valid_path)],
+        )
         con.execute(
             "INSERT INTO audit.quarantine SELECT STUDYID, SITEID, TRANSFER_ID, DOMAIN, SOURCE_FILE, "
             "SOURCE_LINE, USUBJID, RULES, CAST(RECORD AS JSON) FROM read_parquet(?)",
-            [str(out.quarantine_path)])
-        con.execute("INSERT INTO audit.reconciliation VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [ref.study, ref.site, ref.transfer_id, out.domain,
-                     out.rows_sent, out.rows_loaded, out.rows_quarantined])
+            [str(out.quarantine_path)],
+        )
+        con.execute(
+            "INSERT INTO audit.reconciliation VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [ref.study, ref.site, ref.transfer_id, out.domain, out.rows_sent, out.rows_loaded, out.rows_quarantined],
+        )
         # Prove it from the database, not from our own counters.
-        loaded = con.execute(f"SELECT count(*) FROM {raw_table(out.domain)} WHERE _studyid = ? AND _siteid = ? "
-                             f"AND _transfer_id = ?", [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
-        quarantined = con.execute("SELECT count(*) FROM audit.quarantine WHERE STUDYID = ? AND SITEID = ? "
-                                  "AND TRANSFER_ID = ? AND DOMAIN = ?",
-                                  [ref.study, ref.site, ref.transfer_id, out.domain]).fetchall()[0][0]
+        loaded = con.execute(
+            f"SELECT count(*) FROM {raw_table(out.domain)} WHERE _studyid = ? AND _siteid = ? AND _transfer_id = ?",
+            [ref.study, ref.site, ref.transfer_id],
+        ).fetchall()[0][0]
+        quarantined = con.execute(
+            "SELECT count(*) FROM audit.quarantine WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? AND DOMAIN = ?",
+            [ref.study, ref.site, ref.transfer_id, out.domain],
+        ).fetchall()[0][0]
         if loaded + quarantined != out.rows_sent:
-            raise ReconciliationError(f"{out.source_file}: database holds {loaded} loaded + {quarantined} "
-                                      f"quarantined rows, the file had {out.rows_sent}")
+            raise ReconciliationError(
+                f"{out.source_file}: database holds {loaded} loaded + {quarantined} "
+                f"quarantined rows, the file had {out.rows_sent}"
+            )
 
 
 def record_transfer(con, ref: TransferRef, check: TransferCheck, run_id: str | None) -> None:
@@ -93,18 +120,34 @@ def record_transfer(con, ref: TransferRef, check: TransferCheck, run_id: str | N
     the time the warehouse first processed the complete transfer.
     """
     ensure_audit(con)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con.execute("DELETE FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? "
-                "AND STATUS = 'incomplete'", [ref.study, ref.site, ref.transfer_id])
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(
+        "DELETE FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? AND STATUS = 'incomplete'",
+        [ref.study, ref.site, ref.transfer_id],
+    )
     con.execute(
         "INSERT INTO audit.transfers VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-        [ref.study, ref.site, ref.transfer_id, check.status, check.reason, now, check.exported_at,
-         check.manifest_sha256, str(ref.path), run_id])
+        [
+            ref.study,
+            ref.site,
+            ref.transfer_id,
+            check.status,
+            check.reason,
+            now,
+            check.exported_at,
+            check.manifest_sha256,
+            str(ref.path),
+            run_id,
+        ],
+    )
     if check.files:
         con.executemany(
             "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[ref.study, ref.site, ref.transfer_id, f.name, f.domain, f.sha256, f.manifest_rows, f.status, f.reason]
-             for f in check.files])
+            [
+                [ref.study, ref.site, ref.transfer_id, f.name, f.domain, f.sha256, f.manifest_rows, f.status, f.reason]
+                for f in check.files
+            ],
+        )
     recompute_current(con, ref.study, ref.site)
 
 
@@ -118,15 +161,27 @@ def recompute_current(con, study: str, site: str) -> None:
             FROM (SELECT max(TRANSFER_ID) AS newest FROM audit.transfers
                   WHERE STUDYID = ? AND SITEID = ? AND STATUS IN ('{ACCEPTED}', '{SUPERSEDED}')) AS n
             WHERE t.STUDYID = ? AND t.SITEID = ? AND t.STATUS IN ('{ACCEPTED}', '{SUPERSEDED}')""",
-        [study, site, study, site])
+        [study, site, study, site],
+    )
 
 
 def record_incomplete(con, ref: TransferRef, run_id: str | None) -> None:
     """An incomplete transfer (no manifest yet): recorded once, not an error."""
     ensure_audit(con)
-    exists = con.execute("SELECT count(*) FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
-                         [ref.study, ref.site, ref.transfer_id]).fetchall()[0][0]
+    exists = con.execute(
+        "SELECT count(*) FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+        [ref.study, ref.site, ref.transfer_id],
+    ).fetchall()[0][0]
     if not exists:
-        con.execute("INSERT INTO audit.transfers VALUES (?, ?, ?, 'incomplete', ?, ?, NULL, NULL, NULL, ?, ?)",
-                    [ref.study, ref.site, ref.transfer_id, ref.problem,
-                     dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), str(ref.path), run_id])
+        con.execute(
+            "INSERT INTO audit.transfers VALUES (?, ?, ?, 'incomplete', ?, ?, NULL, NULL, NULL, ?, ?)",
+            [
+                ref.study,
+                ref.site,
+                ref.transfer_id,
+                ref.problem,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                str(ref.path),
+                run_id,
+            ],
+        )

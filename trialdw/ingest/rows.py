@@ -16,25 +16,34 @@ Choices where the spec is silent:
 - A record key with an empty part cannot identify a record across transfers, so
   that finding's identity also uses the line (it may reappear under a new id).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import polars as pl
 
-from trialdw.config import ALL_DOMAINS
 from trialdw.ingest import contracts as C
 from trialdw.ingest import rules as R
 from trialdw.ingest.csvfile import iter_records
 from trialdw.ingest.findings import ROW, findings_frame, row_finding_id
-from trialdw.ingest.model import (DomainOutput, ReconciliationError, TransferCheck, TransferRef,
-                                  ValidatedTransfer)
+from trialdw.ingest.types import DomainOutput, ReconciliationError, TransferCheck, TransferRef, ValidatedTransfer
+from trialdw.project import ALL_DOMAINS
 
 BATCH = 50_000
 LINE = "_source_line"
 LINEAGE = ("_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra")
-QUARANTINE_COLUMNS = ("STUDYID", "SITEID", "TRANSFER_ID", "DOMAIN", "SOURCE_FILE", "SOURCE_LINE",
-                      "USUBJID", "RULES", "RECORD")
+QUARANTINE_COLUMNS = (
+    "STUDYID",
+    "SITEID",
+    "TRANSFER_ID",
+    "DOMAIN",
+    "SOURCE_FILE",
+    "SOURCE_LINE",
+    "USUBJID",
+    "RULES",
+    "RECORD",
+)
 
 
 def read_as_text(path: Path) -> tuple[tuple[str, ...], pl.DataFrame]:
@@ -47,7 +56,7 @@ def read_as_text(path: Path) -> tuple[tuple[str, ...], pl.DataFrame]:
 
     def flush():
         if rows:
-            frame = pl.DataFrame(rows, schema={c: pl.String for c in header}, orient="row")
+            frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
             frames.append(frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)))
             rows.clear()
             lines.clear()
@@ -61,13 +70,14 @@ def read_as_text(path: Path) -> tuple[tuple[str, ...], pl.DataFrame]:
         if len(rows) >= BATCH:
             flush()
     flush()
-    schema = {**{c: pl.String for c in header}, LINE: pl.Int64}
+    schema = {**dict.fromkeys(header, pl.String), LINE: pl.Int64}
     return header, (pl.concat(frames) if frames else pl.DataFrame(schema=schema))
 
 
 def _required_check(column: str) -> R.RowCheck:
-    return R.RowCheck("required", column, pl.col(column).is_not_null(),
-                      pl.format("{} is empty; a value is required", pl.lit(column)))
+    return R.RowCheck(
+        "required", column, pl.col(column).is_not_null(), pl.format("{} is empty; a value is required", pl.lit(column))
+    )
 
 
 def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowCheck, list[int]]]:
@@ -89,9 +99,11 @@ def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowChec
             check = _required_check(column)
         elif name in checks:
             check = checks[name]
-        else:   # a failure we did not ask for (e.g. a check that raised): never swallow it
-            raise RuntimeError(f"unexpected pandera failure {name!r} on column {column!r}: "
-                               f"{cases.filter(pl.col('check') == name).head(3)}")
+        else:  # a failure we did not ask for (e.g. a check that raised): never swallow it
+            raise RuntimeError(
+                f"unexpected pandera failure {name!r} on column {column!r}: "
+                f"{cases.filter(pl.col('check') == name).head(3)}"
+            )
         if any(i is None for i in index):
             raise RuntimeError(f"pandera reported check {name!r} without row positions")
         result.append((check, sorted(set(index))))
@@ -108,31 +120,35 @@ def _row_findings(ref: TransferRef, contract, frame: pl.DataFrame, failures, sou
     key_complete = pl.all_horizontal([pl.col(k).is_not_null() for k in contract.record_key])
     for check, index in failures:
         sub = frame[index]
-        pieces.append(sub.select(
-            pl.lit(contract.domain).alias("DOMAIN"),
-            pl.col("USUBJID") if "USUBJID" in sub.columns else pl.lit(None, pl.String).alias("USUBJID"),
-            _key_text(contract.record_key).alias("RECORD_KEY"),
-            key_complete.alias("_key_complete"),
-            pl.col(LINE).alias("SOURCE_LINE"),
-            pl.lit(check.column).alias("COLUMN_NAME"),
-            check.value_expr.cast(pl.String).alias("VALUE"),
-            pl.lit(check.rule).alias("RULE"),
-            pl.lit(check.severity).alias("SEVERITY"),
-            check.message.cast(pl.String).alias("MESSAGE"),
-        ))
+        pieces.append(
+            sub.select(
+                pl.lit(contract.domain).alias("DOMAIN"),
+                pl.col("USUBJID") if "USUBJID" in sub.columns else pl.lit(None, pl.String).alias("USUBJID"),
+                _key_text(contract.record_key).alias("RECORD_KEY"),
+                key_complete.alias("_key_complete"),
+                pl.col(LINE).alias("SOURCE_LINE"),
+                pl.lit(check.column).alias("COLUMN_NAME"),
+                check.value_expr.cast(pl.String).alias("VALUE"),
+                pl.lit(check.rule).alias("RULE"),
+                pl.lit(check.severity).alias("SEVERITY"),
+                check.message.cast(pl.String).alias("MESSAGE"),
+            )
+        )
     if not pieces:
         return findings_frame([])
     found = pl.concat(pieces)
     ids = [
-        row_finding_id(ref.study, ref.site, contract.domain,
-                       key if complete else f"{key}@line{line}", column, rule)
+        row_finding_id(ref.study, ref.site, contract.domain, key if complete else f"{key}@line{line}", column, rule)
         for key, complete, line, column, rule in found.select(
-            "RECORD_KEY", "_key_complete", "SOURCE_LINE", "COLUMN_NAME", "RULE").iter_rows()
+            "RECORD_KEY", "_key_complete", "SOURCE_LINE", "COLUMN_NAME", "RULE"
+        ).iter_rows()
     ]
     found = found.with_columns(
         pl.Series("FINDING_ID", ids, dtype=pl.String),
-        pl.lit(ref.study).alias("STUDYID"), pl.lit(ref.site).alias("SITEID"),
-        pl.lit(ref.transfer_id).alias("TRANSFER_ID"), pl.lit(source_file).alias("SOURCE_FILE"),
+        pl.lit(ref.study).alias("STUDYID"),
+        pl.lit(ref.site).alias("SITEID"),
+        pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
+        pl.lit(source_file).alias("SOURCE_FILE"),
         pl.lit(ROW).alias("CATEGORY"),
     )
     return found.select(findings_frame([]).columns).sort("SOURCE_LINE", "COLUMN_NAME", "RULE")
@@ -142,17 +158,27 @@ def _extra_columns_finding(ref, contract, extras, source_file) -> dict:
     names = ",".join(extras)
     return {
         "FINDING_ID": row_finding_id(ref.study, ref.site, contract.domain, "", names, "extra_columns"),
-        "STUDYID": ref.study, "SITEID": ref.site, "TRANSFER_ID": ref.transfer_id,
-        "DOMAIN": contract.domain, "USUBJID": None, "RECORD_KEY": None,
-        "SOURCE_FILE": source_file, "SOURCE_LINE": 1, "COLUMN_NAME": names, "VALUE": None,
-        "RULE": "extra_columns", "SEVERITY": R.WARNING, "CATEGORY": ROW,
+        "STUDYID": ref.study,
+        "SITEID": ref.site,
+        "TRANSFER_ID": ref.transfer_id,
+        "DOMAIN": contract.domain,
+        "USUBJID": None,
+        "RECORD_KEY": None,
+        "SOURCE_FILE": source_file,
+        "SOURCE_LINE": 1,
+        "COLUMN_NAME": names,
+        "VALUE": None,
+        "RULE": "extra_columns",
+        "SEVERITY": R.WARNING,
+        "CATEGORY": ROW,
         "MESSAGE": f"{contract.file_name} has column(s) not in the contract: {', '.join(extras)} "
-                   f"(kept in _extra, not validated)",
+        f"(kept in _extra, not validated)",
     }
 
 
-def validate_file(ref: TransferRef, contract, path: Path, ctx: R.RuleContext, out_dir: Path,
-                  expected_records: int | None) -> tuple[DomainOutput, pl.DataFrame, frozenset[str]]:
+def validate_file(
+    ref: TransferRef, contract, path: Path, ctx: R.RuleContext, out_dir: Path, expected_records: int | None
+) -> tuple[DomainOutput, pl.DataFrame, frozenset[str]]:
     """Validate one domain file; write its valid and quarantine Parquet files.
 
     Returns the output record, the findings and the USUBJIDs of the valid rows.
@@ -160,8 +186,9 @@ def validate_file(ref: TransferRef, contract, path: Path, ctx: R.RuleContext, ou
     source_file = ref.source_file(contract.file_name)
     header, sent = read_as_text(path)
     if expected_records is not None and sent.height != expected_records:
-        raise ReconciliationError(f"{source_file}: read {sent.height} records, the transfer check counted "
-                                  f"{expected_records}")
+        raise ReconciliationError(
+            f"{source_file}: read {sent.height} records, the transfer check counted {expected_records}"
+        )
     extras = [c for c in header if c not in contract.column_names]
     frame = sent.with_columns([pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in header])
     frame = frame.with_columns([pl.lit(None, pl.String).alias(c) for c in contract.column_names if c not in header])
@@ -178,30 +205,40 @@ def validate_file(ref: TransferRef, contract, path: Path, ctx: R.RuleContext, ou
         in_quarantine = in_quarantine.scatter(rejected, True)
 
     lineage = [
-        pl.lit(ref.study).alias("_studyid"), pl.lit(ref.site).alias("_siteid"),
-        pl.lit(ref.transfer_id).alias("_transfer_id"), pl.lit(source_file).alias("_source_file"),
+        pl.lit(ref.study).alias("_studyid"),
+        pl.lit(ref.site).alias("_siteid"),
+        pl.lit(ref.transfer_id).alias("_transfer_id"),
+        pl.lit(source_file).alias("_source_file"),
         pl.col(LINE).alias("_source_line"),
         (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("_extra"),
     ]
     valid = frame.filter(~in_quarantine).select(*contract.column_names, *lineage)
 
-    rules_by_line = (findings.filter(pl.col("SEVERITY") == R.REJECT)
-                     .group_by("SOURCE_LINE").agg(pl.col("RULE").unique().sort().str.join(",").alias("RULES")))
+    rules_by_line = (
+        findings.filter(pl.col("SEVERITY") == R.REJECT)
+        .group_by("SOURCE_LINE")
+        .agg(pl.col("RULE").unique().sort().str.join(",").alias("RULES"))
+    )
     quarantined = (
         sent.filter(in_quarantine)
         .with_columns(pl.struct(list(header)).struct.json_encode().alias("RECORD"))
         .join(rules_by_line, left_on=LINE, right_on="SOURCE_LINE", how="left")
         .select(
-            pl.lit(ref.study).alias("STUDYID"), pl.lit(ref.site).alias("SITEID"),
-            pl.lit(ref.transfer_id).alias("TRANSFER_ID"), pl.lit(contract.domain).alias("DOMAIN"),
-            pl.lit(source_file).alias("SOURCE_FILE"), pl.col(LINE).alias("SOURCE_LINE"),
+            pl.lit(ref.study).alias("STUDYID"),
+            pl.lit(ref.site).alias("SITEID"),
+            pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
+            pl.lit(contract.domain).alias("DOMAIN"),
+            pl.lit(source_file).alias("SOURCE_FILE"),
+            pl.col(LINE).alias("SOURCE_LINE"),
             (pl.col("USUBJID") if "USUBJID" in header else pl.lit(None, pl.String)).alias("USUBJID"),
-            pl.col("RULES"), pl.col("RECORD"),
+            pl.col("RULES"),
+            pl.col("RECORD"),
         )
     )
     if valid.height + quarantined.height != sent.height:
         raise ReconciliationError(
-            f"{source_file}: loaded {valid.height} + quarantined {quarantined.height} != sent {sent.height}")
+            f"{source_file}: loaded {valid.height} + quarantined {quarantined.height} != sent {sent.height}"
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     valid_path = out_dir / f"{contract.domain}.valid.parquet"
@@ -209,16 +246,25 @@ def validate_file(ref: TransferRef, contract, path: Path, ctx: R.RuleContext, ou
     valid.write_parquet(valid_path)
     quarantined.write_parquet(quarantine_path)
     output = DomainOutput(
-        domain=contract.domain, file_name=contract.file_name, source_file=source_file,
-        valid_path=valid_path, quarantine_path=quarantine_path, rows_sent=sent.height,
-        rows_loaded=valid.height, rows_quarantined=quarantined.height, contract_version=contract.version,
+        domain=contract.domain,
+        file_name=contract.file_name,
+        source_file=source_file,
+        valid_path=valid_path,
+        quarantine_path=quarantine_path,
+        rows_sent=sent.height,
+        rows_loaded=valid.height,
+        rows_quarantined=quarantined.height,
+        contract_version=contract.version,
     )
-    subjects = frozenset(valid.get_column("USUBJID").drop_nulls().to_list()) if "USUBJID" in valid.columns else frozenset()
+    subjects = (
+        frozenset(valid.get_column("USUBJID").drop_nulls().to_list()) if "USUBJID" in valid.columns else frozenset()
+    )
     return output, findings, subjects
 
 
-def validate_transfer(ref: TransferRef, check: TransferCheck, study, contracts: dict,
-                      work_dir: Path) -> ValidatedTransfer:
+def validate_transfer(
+    ref: TransferRef, check: TransferCheck, study, contracts: dict, work_dir: Path
+) -> ValidatedTransfer:
     """Validate every file of an accepted transfer, DM first (orphans need its subjects).
 
     Output goes to ``work_dir/<study>/<site>/<transfer_id>/``. The findings Parquet
@@ -235,8 +281,9 @@ def validate_transfer(ref: TransferRef, check: TransferCheck, study, contracts: 
     for domain in order:
         info = files[domain]
         ctx = R.RuleContext(study=study, site=ref.site, dm_subjects=dm_subjects)
-        output, findings, subjects = validate_file(ref, contracts[domain], ref.path / info.name, ctx,
-                                                   out_dir, info.records)
+        output, findings, subjects = validate_file(
+            ref, contracts[domain], ref.path / info.name, ctx, out_dir, info.records
+        )
         if domain == "DM":
             dm_subjects = subjects
         outputs.append(output)

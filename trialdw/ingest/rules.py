@@ -9,6 +9,7 @@ Column-level rules come from the column's own keys (``type``, ``codelist``,
 ``min``/``max``, ``pattern``, ``nullable``); cross-field and study-dependent rules
 are listed under ``rules:`` in the contract (see data_contracts/README.md).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,7 +34,8 @@ MOJIBAKE_RE = r"[ÂÃâ][\x{80}-\x{BF}€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’�
 class RuleContext:
     """What a rule may depend on besides the row: the study, the site folder and
     the subjects with an accepted DM row in the same transfer."""
-    study: object                      # trialdw.config.StudyConfig
+
+    study: object  # trialdw.config.StudyConfig
     site: str
     dm_subjects: frozenset[str] | None = None
 
@@ -41,11 +43,11 @@ class RuleContext:
 @dataclass(frozen=True)
 class RowCheck:
     rule: str
-    column: str            # the column the finding names
-    ok: pl.Expr            # True where the row passes; never null
-    message: pl.Expr       # evaluated on failing rows only
+    column: str  # the column the finding names
+    ok: pl.Expr  # True where the row passes; never null
+    message: pl.Expr  # evaluated on failing rows only
     severity: str = REJECT
-    column_level: bool = False   # attach to the pandera Column (single-column rules)
+    column_level: bool = False  # attach to the pandera Column (single-column rules)
     value: pl.Expr | None = None  # what VALUE shows; the column's value by default
 
     @property
@@ -79,9 +81,12 @@ def valid_partial_date(column: str) -> pl.Expr:
     c = pl.col(column)
     as_month = pl.concat_str([c, _lit("-01")]).str.to_date("%Y-%m-%d", strict=False)
     return (
-        pl.when(~c.str.contains(PARTIAL_DATE_RE)).then(False)
-        .when(c.str.len_chars() == 4).then(True)
-        .when(c.str.len_chars() == 7).then(as_month.is_not_null())
+        pl.when(~c.str.contains(PARTIAL_DATE_RE))
+        .then(False)
+        .when(c.str.len_chars() == 4)
+        .then(True)
+        .when(c.str.len_chars() == 7)
+        .then(as_month.is_not_null())
         .otherwise(c.str.to_date("%Y-%m-%d", strict=False).is_not_null())
     )
 
@@ -111,6 +116,7 @@ def _listing(values, limit: int = 8) -> str:
 
 # --- column-level rules (from a column's own keys) -------------------------------
 
+
 def column_checks(spec, free_text: bool) -> list[RowCheck]:
     """Checks for one column of a contract (``spec`` is a contracts.ColumnSpec).
 
@@ -122,9 +128,15 @@ def column_checks(spec, free_text: bool) -> list[RowCheck]:
     # A value with stray spaces gets the whitespace finding only: one defect, one
     # finding ("'N ' has trailing spaces", not also "'N ' is not in the codelist").
     spaced = (c != c.str.strip_chars()).fill_null(False)
-    checks = [RowCheck(
-        "whitespace", name, _passes(c != c.str.strip_chars()),
-        pl.format("{} {} has leading or trailing spaces", _lit(name), _q(name)), column_level=True)]
+    checks = [
+        RowCheck(
+            "whitespace",
+            name,
+            _passes(c != c.str.strip_chars()),
+            pl.format("{} {} has leading or trailing spaces", _lit(name), _q(name)),
+            column_level=True,
+        )
+    ]
     type_ok = None
     if spec.type == "integer":
         type_ok = c.str.contains(INTEGER_RE)
@@ -141,17 +153,32 @@ def column_checks(spec, free_text: bool) -> list[RowCheck]:
     if type_ok is not None:
         message = pl.format("{} {} is not {}", _lit(name), _q(name), _lit(what))
         if spec.type == "date":
-            message = (pl.when(valid_partial_date(name))
-                       .then(pl.format("{} {} is a partial date; a complete date YYYY-MM-DD is required",
-                                       _lit(name), _q(name)))
-                       .otherwise(message))
-        checks.append(RowCheck("type", name, pl.when(c.is_null() | spaced).then(True).otherwise(type_ok).fill_null(False),
-                               message, column_level=True))
+            message = (
+                pl.when(valid_partial_date(name))
+                .then(
+                    pl.format("{} {} is a partial date; a complete date YYYY-MM-DD is required", _lit(name), _q(name))
+                )
+                .otherwise(message)
+            )
+        checks.append(
+            RowCheck(
+                "type",
+                name,
+                pl.when(c.is_null() | spaced).then(True).otherwise(type_ok).fill_null(False),
+                message,
+                column_level=True,
+            )
+        )
     if spec.codelist is not None:
-        checks.append(RowCheck(
-            "codelist", name, _passes(~c.is_in(list(spec.codelist)) & ~spaced),
-            pl.format("{} {} is not one of: {}", _lit(name), _q(name), _lit(_listing(spec.codelist))),
-            column_level=True))
+        checks.append(
+            RowCheck(
+                "codelist",
+                name,
+                _passes(~c.is_in(list(spec.codelist)) & ~spaced),
+                pl.format("{} {} is not one of: {}", _lit(name), _q(name), _lit(_listing(spec.codelist))),
+                column_level=True,
+            )
+        )
     if spec.min is not None or spec.max is not None:
         value = as_number(name)
         too_low = pl.lit(False)
@@ -160,21 +187,41 @@ def column_checks(spec, free_text: bool) -> list[RowCheck]:
             too_low = value <= spec.min if spec.min_exclusive else value < spec.min
         if spec.max is not None:
             too_high = value >= spec.max if spec.max_exclusive else value > spec.max
-        checks.append(RowCheck(
-            "range", name, _passes(too_low | too_high),
-            pl.format("{} {} is outside the allowed range {}", _lit(name), _q(name), _lit(spec.range_text)),
-            column_level=True))
+        checks.append(
+            RowCheck(
+                "range",
+                name,
+                _passes(too_low | too_high),
+                pl.format("{} {} is outside the allowed range {}", _lit(name), _q(name), _lit(spec.range_text)),
+                column_level=True,
+            )
+        )
     if spec.pattern is not None:
         hint = spec.pattern_message or f"the pattern {spec.pattern}"
-        checks.append(RowCheck(
-            "pattern", name, _passes(~c.str.contains(f"^(?:{spec.pattern})$") & ~spaced),
-            pl.format("{} {} does not match {}", _lit(name), _q(name), _lit(hint)), column_level=True))
+        checks.append(
+            RowCheck(
+                "pattern",
+                name,
+                _passes(~c.str.contains(f"^(?:{spec.pattern})$") & ~spaced),
+                pl.format("{} {} does not match {}", _lit(name), _q(name), _lit(hint)),
+                column_level=True,
+            )
+        )
     if free_text:
-        checks.append(RowCheck(
-            "mojibake", name, _passes(c.str.contains(MOJIBAKE_RE)),
-            pl.format("{} {} looks like mis-decoded text (mojibake); check the site's export encoding",
-                      _lit(name), _q(name)),
-            severity=WARNING, column_level=True))
+        checks.append(
+            RowCheck(
+                "mojibake",
+                name,
+                _passes(c.str.contains(MOJIBAKE_RE)),
+                pl.format(
+                    "{} {} looks like mis-decoded text (mojibake); check the site's export encoding",
+                    _lit(name),
+                    _q(name),
+                ),
+                severity=WARNING,
+                column_level=True,
+            )
+        )
     return checks
 
 
@@ -191,6 +238,7 @@ def rule(name: str, columns: Callable[[dict], list[str]]):
         RULES[name] = builder
         RULE_COLUMNS[name] = columns
         return builder
+
     return register
 
 
@@ -202,20 +250,30 @@ def _severity(p: dict) -> str:
 def _not_before(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """``column`` may not be before ``after``; only checked when both are complete dates."""
     col, after = p["column"], p["after"]
-    return [RowCheck(
-        "not_before", col, _passes(complete_date(col) < complete_date(after)),
-        pl.format("{} {} is before {} {}", _lit(col), pl.col(col), _lit(after), pl.col(after)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "not_before",
+            col,
+            _passes(complete_date(col) < complete_date(after)),
+            pl.format("{} {} is before {} {}", _lit(col), pl.col(col), _lit(after), pl.col(after)),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("not_above", lambda p: [p["column"], p["limit"]])
 def _not_above(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """Numeric ``column`` ≤ ``limit`` (e.g. LBSTNRLO ≤ LBSTNRHI) when both are numbers."""
     col, limit = p["column"], p["limit"]
-    return [RowCheck(
-        "not_above", col, _passes(as_number(col) > as_number(limit)),
-        pl.format("{} {} is above {} {}", _lit(col), pl.col(col), _lit(limit), pl.col(limit)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "not_above",
+            col,
+            _passes(as_number(col) > as_number(limit)),
+            pl.format("{} {} is above {} {}", _lit(col), pl.col(col), _lit(limit), pl.col(limit)),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("iff", lambda p: [p["column"], p["other_present"]])
@@ -225,13 +283,28 @@ def _iff(p: dict, ctx: RuleContext) -> list[RowCheck]:
     flagged = (pl.col(col) == value).fill_null(False)
     present = pl.col(other).is_not_null()
     return [
-        RowCheck("iff", other, ~(flagged & ~present),
-                 pl.format("{} is {} but {} is empty", _lit(col), _lit(value), _lit(other)),
-                 severity=_severity(p)),
-        RowCheck("iff", col, ~(~flagged & present),
-                 pl.format("{} is {} but {} is {} (must be {} when {} is present)",
-                           _lit(other), pl.col(other), _lit(col), _q(col), _lit(value), _lit(other)),
-                 severity=_severity(p)),
+        RowCheck(
+            "iff",
+            other,
+            ~(flagged & ~present),
+            pl.format("{} is {} but {} is empty", _lit(col), _lit(value), _lit(other)),
+            severity=_severity(p),
+        ),
+        RowCheck(
+            "iff",
+            col,
+            ~(~flagged & present),
+            pl.format(
+                "{} is {} but {} is {} (must be {} when {} is present)",
+                _lit(other),
+                pl.col(other),
+                _lit(col),
+                _q(col),
+                _lit(value),
+                _lit(other),
+            ),
+            severity=_severity(p),
+        ),
     ]
 
 
@@ -239,19 +312,29 @@ def _iff(p: dict, ctx: RuleContext) -> list[RowCheck]:
 def _equivalent(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """``if`` holds exactly when ``then`` holds, checked in both directions; the
     finding names the column that disagrees with the other one."""
-    (a, a_value), = p["if"].items()
-    (b, b_value), = p["then"].items()
+    ((a, a_value),) = p["if"].items()
+    ((b, b_value),) = p["then"].items()
     a_holds = (pl.col(a) == str(a_value)).fill_null(False)
     b_holds = (pl.col(b) == str(b_value)).fill_null(False)
     return [
-        RowCheck("equivalent", b, ~(a_holds & ~b_holds),
-                 pl.format("{} is {} but {} is {} (must be {})",
-                           _lit(a), _lit(str(a_value)), _lit(b), _q(b), _lit(str(b_value))),
-                 severity=_severity(p)),
-        RowCheck("equivalent", a, ~(b_holds & ~a_holds),
-                 pl.format("{} is {} but {} is {} (must be {})",
-                           _lit(b), _lit(str(b_value)), _lit(a), _q(a), _lit(str(a_value))),
-                 severity=_severity(p)),
+        RowCheck(
+            "equivalent",
+            b,
+            ~(a_holds & ~b_holds),
+            pl.format(
+                "{} is {} but {} is {} (must be {})", _lit(a), _lit(str(a_value)), _lit(b), _q(b), _lit(str(b_value))
+            ),
+            severity=_severity(p),
+        ),
+        RowCheck(
+            "equivalent",
+            a,
+            ~(b_holds & ~a_holds),
+            pl.format(
+                "{} is {} but {} is {} (must be {})", _lit(b), _lit(str(b_value)), _lit(a), _q(a), _lit(str(a_value))
+            ),
+            severity=_severity(p),
+        ),
     ]
 
 
@@ -261,11 +344,15 @@ def _usubjid_parts(p: dict, ctx: RuleContext) -> list[RowCheck]:
     usubjid = p.get("usubjid", "USUBJID")
     parts = p.get("parts", ["STUDYID", "SITEID", "SUBJID"])
     expected = pl.concat_str([pl.col(x) for x in parts], separator="-")
-    return [RowCheck(
-        "usubjid_parts", usubjid, _passes(pl.col(usubjid) != expected),
-        pl.format("{} {} does not equal {} ({})", _lit(usubjid), pl.col(usubjid),
-                  _lit("-".join(parts)), expected),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "usubjid_parts",
+            usubjid,
+            _passes(pl.col(usubjid) != expected),
+            pl.format("{} {} does not equal {} ({})", _lit(usubjid), pl.col(usubjid), _lit("-".join(parts)), expected),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("matches_transfer", lambda p: list(p))
@@ -276,11 +363,21 @@ def _matches_transfer(p: dict, ctx: RuleContext) -> list[RowCheck]:
         if column == "severity":
             continue
         expected = ctx.study.study if what == "study" else ctx.site
-        checks.append(RowCheck(
-            "matches_transfer", column, _passes(pl.col(column) != expected),
-            pl.format("{} {} does not match the transfer folder's {} {}",
-                      _lit(column), pl.col(column), _lit(what), _lit(expected)),
-            severity=_severity(p)))
+        checks.append(
+            RowCheck(
+                "matches_transfer",
+                column,
+                _passes(pl.col(column) != expected),
+                pl.format(
+                    "{} {} does not match the transfer folder's {} {}",
+                    _lit(column),
+                    pl.col(column),
+                    _lit(what),
+                    _lit(expected),
+                ),
+                severity=_severity(p),
+            )
+        )
     return checks
 
 
@@ -291,16 +388,36 @@ def _study_arm(p: dict, ctx: RuleContext) -> list[RowCheck]:
     names = {a.armcd: a.arm for a in ctx.study.arms}
     listing = _listing([f"{a.armcd} = {a.arm}" for a in ctx.study.arms])
     return [
-        RowCheck("study_arm", armcd_col, _passes(~pl.col(armcd_col).is_in(list(names))),
-                 pl.format("{} {} is not an arm of study {} ({})", _lit(armcd_col), _q(armcd_col),
-                           _lit(ctx.study.study), _lit(listing)),
-                 severity=_severity(p)),
-        RowCheck("study_arm", arm_col,
-                 _passes(pl.col(armcd_col).is_in(list(names))
-                         & (pl.col(arm_col) != pl.col(armcd_col).replace_strict(names, default=None))),
-                 pl.format("{} {} is not the name of arm {} in study {} ({})", _lit(arm_col), _q(arm_col),
-                           pl.col(armcd_col), _lit(ctx.study.study), _lit(listing)),
-                 severity=_severity(p)),
+        RowCheck(
+            "study_arm",
+            armcd_col,
+            _passes(~pl.col(armcd_col).is_in(list(names))),
+            pl.format(
+                "{} {} is not an arm of study {} ({})",
+                _lit(armcd_col),
+                _q(armcd_col),
+                _lit(ctx.study.study),
+                _lit(listing),
+            ),
+            severity=_severity(p),
+        ),
+        RowCheck(
+            "study_arm",
+            arm_col,
+            _passes(
+                pl.col(armcd_col).is_in(list(names))
+                & (pl.col(arm_col) != pl.col(armcd_col).replace_strict(names, default=None))
+            ),
+            pl.format(
+                "{} {} is not the name of arm {} in study {} ({})",
+                _lit(arm_col),
+                _q(arm_col),
+                pl.col(armcd_col),
+                _lit(ctx.study.study),
+                _lit(listing),
+            ),
+            severity=_severity(p),
+        ),
     ]
 
 
@@ -309,12 +426,21 @@ def _positive_unless_placebo(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """A dose is > 0, except for a treatment the study configures as placebo (dose 0)."""
     col, trt = p["column"], p["treatment"]
     placebo = list(ctx.study.placebo_names)
-    return [RowCheck(
-        "positive_unless_placebo", col,
-        _passes((as_number(col) <= 0) & ~pl.col(trt).is_in(placebo)),
-        pl.format("{} {} is not > 0 for {} {} (only a placebo may have dose 0)", _lit(col), _q(col),
-                  _lit(trt), pl.col(trt)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "positive_unless_placebo",
+            col,
+            _passes((as_number(col) <= 0) & ~pl.col(trt).is_in(placebo)),
+            pl.format(
+                "{} {} is not > 0 for {} {} (only a placebo may have dose 0)",
+                _lit(col),
+                _q(col),
+                _lit(trt),
+                pl.col(trt),
+            ),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("in_study_treatments", lambda p: [p["column"]])
@@ -322,31 +448,51 @@ def _in_study_treatments(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """The column (EXTRT) must name one of the study's configured treatments."""
     col = p["column"]
     names = list(ctx.study.treatment_names)
-    return [RowCheck(
-        "in_study_treatments", col, _passes(~pl.col(col).is_in(names)),
-        pl.format("{} {} is not a treatment of study {} ({})", _lit(col), _q(col),
-                  _lit(ctx.study.study), _lit(", ".join(names))),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "in_study_treatments",
+            col,
+            _passes(~pl.col(col).is_in(names)),
+            pl.format(
+                "{} {} is not a treatment of study {} ({})",
+                _lit(col),
+                _q(col),
+                _lit(ctx.study.study),
+                _lit(", ".join(names)),
+            ),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("empty_when", lambda p: [p["column"], *p["when"]])
 def _empty_when(p: dict, ctx: RuleContext) -> list[RowCheck]:
     col = p["column"]
     cond, words = _condition(p["when"])
-    return [RowCheck(
-        "empty_when", col, ~(cond & pl.col(col).is_not_null()),
-        pl.format("{} must be empty when {} (got {})", _lit(col), _lit(words), _q(col)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "empty_when",
+            col,
+            ~(cond & pl.col(col).is_not_null()),
+            pl.format("{} must be empty when {} (got {})", _lit(col), _lit(words), _q(col)),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("present_unless", lambda p: [p["column"], *p["unless"]])
 def _present_unless(p: dict, ctx: RuleContext) -> list[RowCheck]:
     col = p["column"]
     cond, words = _condition(p["unless"])
-    return [RowCheck(
-        "present_unless", col, ~(~cond & pl.col(col).is_null()),
-        pl.format("{} is empty; it is required unless {}", _lit(col), _lit(words)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "present_unless",
+            col,
+            ~(~cond & pl.col(col).is_null()),
+            pl.format("{} is empty; it is required unless {}", _lit(col), _lit(words)),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("pattern_by_value", lambda p: [p["column"], p["by"]])
@@ -360,10 +506,15 @@ def _pattern_by_value(p: dict, ctx: RuleContext) -> list[RowCheck]:
         hit = pl.col(by) == str(value)
         failing = pl.when(hit).then(~pl.col(col).str.contains(f"^(?:{pattern})$")).otherwise(failing)
         expected = pl.when(hit).then(_lit(pattern)).otherwise(expected)
-    return [RowCheck(
-        "pattern_by_value", col, _passes(failing),
-        pl.format("{} {} does not match {} for {} {}", _lit(col), _q(col), expected, _lit(by), pl.col(by)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "pattern_by_value",
+            col,
+            _passes(failing),
+            pl.format("{} {} does not match {} for {} {}", _lit(col), _q(col), expected, _lit(by), pl.col(by)),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("codelist_by_value", lambda p: [p["column"], p["by"]])
@@ -378,11 +529,17 @@ def _codelist_by_value(p: dict, ctx: RuleContext) -> list[RowCheck]:
         hit = pl.col(by) == str(value)
         failing = pl.when(hit).then(~pl.col(col).is_in(allowed)).otherwise(failing)
         allowed_text = pl.when(hit).then(_lit(_listing(allowed))).otherwise(allowed_text)
-    return [RowCheck(
-        "codelist_by_value", col, _passes(failing),
-        pl.format("{} {} is not allowed for {} {} (allowed: {})", _lit(col), _q(col), _lit(by),
-                  pl.col(by), allowed_text),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "codelist_by_value",
+            col,
+            _passes(failing),
+            pl.format(
+                "{} {} is not allowed for {} {} (allowed: {})", _lit(col), _q(col), _lit(by), pl.col(by), allowed_text
+            ),
+            severity=_severity(p),
+        )
+    ]
 
 
 @rule("orphan", lambda p: [p.get("column", "USUBJID")])
@@ -391,10 +548,15 @@ def _orphan(p: dict, ctx: RuleContext) -> list[RowCheck]:
     validated first; ``ctx.dm_subjects`` holds its loaded USUBJIDs)."""
     col = p.get("column", "USUBJID")
     subjects = sorted(ctx.dm_subjects or ())
-    return [RowCheck(
-        "orphan", col, _passes(~pl.col(col).is_in(subjects)),
-        pl.format("{} {} has no accepted DM row in this transfer", _lit(col), pl.col(col)),
-        severity=_severity(p))]
+    return [
+        RowCheck(
+            "orphan",
+            col,
+            _passes(~pl.col(col).is_in(subjects)),
+            pl.format("{} {} has no accepted DM row in this transfer", _lit(col), pl.col(col)),
+            severity=_severity(p),
+        )
+    ]
 
 
 def duplicate_key_check(key: tuple[str, ...]) -> RowCheck:
@@ -402,6 +564,9 @@ def duplicate_key_check(key: tuple[str, ...]) -> RowCheck:
     second one only: the site must say which is right)."""
     joined = pl.concat_str([pl.col(k).fill_null("") for k in key], separator="|")
     return RowCheck(
-        "duplicate_key", ",".join(key), ~pl.struct(list(key)).is_duplicated(),
+        "duplicate_key",
+        ",".join(key),
+        ~pl.struct(list(key)).is_duplicated(),
         pl.format("record key {} = {} appears on more than one row", _lit(", ".join(key)), joined),
-        value=joined)
+        value=joined,
+    )

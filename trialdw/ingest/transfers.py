@@ -12,6 +12,7 @@ landing zone's (permissions, a half-synced mount), not a defect of the site's
 data, so ``landing.ingest_transfer`` checks a transfer rejected for it again on
 the next run, instead of skipping it as already recorded.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,21 +25,22 @@ from pathlib import Path
 
 from trialdw.ingest.csvfile import open_no_follow, scan_csv
 from trialdw.ingest.findings import REJECT, WARNING, transfer_finding
-from trialdw.ingest.model import (ACCEPTED, INCOMPLETE, REJECTED, FileInfo, TransferCheck,
-                                  TransferRef)
+from trialdw.ingest.types import ACCEPTED, INCOMPLETE, REJECTED, FileInfo, TransferCheck, TransferRef
 
 MANIFEST = "manifest.json"
 TRANSFER_ID_RE = re.compile(r"^\d{8}T\d{6}Z$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST_FIELDS = ("study", "site", "transfer_id", "exported_at", "files")
-MAX_MANIFEST_BYTES = 1 << 20   # a manifest is a few hundred bytes; refuse to read a huge one
+MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few hundred bytes; refuse to read a huge one
 UNREADABLE = "unreadable"
 
 
 def unreadable_message(what: str, exc: OSError) -> str:
-    return (f"{what} cannot be read by the warehouse ({exc.strerror or exc}); nothing of the transfer is "
-            f"loaded. This is a landing-zone problem, not a data defect: the transfer is checked again "
-            f"on the next run")
+    return (
+        f"{what} cannot be read by the warehouse ({exc.strerror or exc}); nothing of the transfer is "
+        f"loaded. This is a landing-zone problem, not a data defect: the transfer is checked again "
+        f"on the next run"
+    )
 
 
 def _manifest_present(folder: Path) -> bool:
@@ -90,26 +92,47 @@ def discover(landing: Path) -> list[TransferRef]:
                 continue
             for folder in _subdirs(Path(site.path)):
                 path = Path(folder.path)
-                base = dict(study=study.name, site=site.name, transfer_id=folder.name, path=path)
+                base = {"study": study.name, "site": site.name, "transfer_id": folder.name, "path": path}
                 if folder.is_symlink():
-                    refs.append(TransferRef(**base, status=REJECTED, problem_rule="symlink",
-                                            problem=f"transfer folder {folder.name} is a symbolic link; it is not followed"))
+                    refs.append(
+                        TransferRef(
+                            **base,
+                            status=REJECTED,
+                            problem_rule="symlink",
+                            problem=f"transfer folder {folder.name} is a symbolic link; it is not followed",
+                        )
+                    )
                 elif not folder.is_dir(follow_symlinks=False):
                     continue
                 elif not is_transfer_id(folder.name):
-                    refs.append(TransferRef(**base, status=REJECTED, problem_rule="folder_name",
-                                            problem=f"folder name {folder.name!r} is not a TRANSFER_ID (YYYYMMDDTHHMMSSZ)"))
+                    refs.append(
+                        TransferRef(
+                            **base,
+                            status=REJECTED,
+                            problem_rule="folder_name",
+                            problem=f"folder name {folder.name!r} is not a TRANSFER_ID (YYYYMMDDTHHMMSSZ)",
+                        )
+                    )
                 elif not _manifest_present(path):
-                    refs.append(TransferRef(**base, status=INCOMPLETE,
-                                            problem="no manifest.json yet (transfer still being written)"))
+                    refs.append(
+                        TransferRef(
+                            **base, status=INCOMPLETE, problem="no manifest.json yet (transfer still being written)"
+                        )
+                    )
                 else:
                     refs.append(TransferRef(**base))
     return sorted(refs, key=lambda r: (r.study, r.site, r.transfer_id))
 
 
 def _plain_name(name: str) -> bool:
-    return (bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
-            and "\x00" not in name and os.path.basename(name) == name)
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and os.path.basename(name) == name
+    )
 
 
 class _Collector:
@@ -121,8 +144,11 @@ class _Collector:
         self.files: dict[str, FileInfo] = {}
 
     def add(self, file_name, rule, message, *, severity=REJECT, domain=None, value=None, column=None):
-        self.findings.append(transfer_finding(self.ref, file_name, rule, message, severity=severity,
-                                              domain=domain, value=value, column=column))
+        self.findings.append(
+            transfer_finding(
+                self.ref, file_name, rule, message, severity=severity, domain=domain, value=value, column=column
+            )
+        )
 
     @property
     def rejected(self) -> bool:
@@ -136,9 +162,14 @@ class _Collector:
             if len(rejects) > 1:
                 reason += f" (and {len(rejects) - 1} more problem{'s' if len(rejects) > 2 else ''})"
         return TransferCheck(
-            ref=self.ref, status=REJECTED if rejects else ACCEPTED, reason=reason,
-            findings=tuple(self.findings), files=tuple(self.files[k] for k in sorted(self.files)),
-            manifest_sha256=manifest_sha256, exported_at=exported_at, contract_versions=versions or {},
+            ref=self.ref,
+            status=REJECTED if rejects else ACCEPTED,
+            reason=reason,
+            findings=tuple(self.findings),
+            files=tuple(self.files[k] for k in sorted(self.files)),
+            manifest_sha256=manifest_sha256,
+            exported_at=exported_at,
+            contract_versions=versions or {},
         )
 
 
@@ -151,9 +182,13 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
         c.add(MANIFEST, UNREADABLE, unreadable_message(MANIFEST, exc))
         return None, None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        c.add(MANIFEST, "symlink" if stat.S_ISLNK(info.st_mode) else "manifest_invalid",
-              "manifest.json is a symbolic link; it is not followed" if stat.S_ISLNK(info.st_mode)
-              else "manifest.json is not a regular file")
+        c.add(
+            MANIFEST,
+            "symlink" if stat.S_ISLNK(info.st_mode) else "manifest_invalid",
+            "manifest.json is a symbolic link; it is not followed"
+            if stat.S_ISLNK(info.st_mode)
+            else "manifest.json is not a regular file",
+        )
         return None, None
     if info.st_size > MAX_MANIFEST_BYTES:
         c.add(MANIFEST, "manifest_invalid", f"manifest.json is {info.st_size} bytes; too large to be a manifest")
@@ -182,21 +217,32 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
         return None, digest
     bad = []
     for name, entry in manifest["files"].items():
-        ok = (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
-              and SHA256_RE.match(entry["sha256"].lower() if isinstance(entry.get("sha256"), str) else "")
-              and isinstance(entry.get("rows"), int) and not isinstance(entry.get("rows"), bool)
-              and entry["rows"] >= 0)
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and SHA256_RE.match(entry["sha256"].lower() if isinstance(entry.get("sha256"), str) else "")
+            and isinstance(entry.get("rows"), int)
+            and not isinstance(entry.get("rows"), bool)
+            and entry["rows"] >= 0
+        )
         if not ok:
             bad.append(name)
     if bad:
-        c.add(MANIFEST, "manifest_fields",
-              f"manifest.json entries need a 64-hex sha256 and a whole-number rows: {', '.join(map(repr, bad))}")
+        c.add(
+            MANIFEST,
+            "manifest_fields",
+            f"manifest.json entries need a 64-hex sha256 and a whole-number rows: {', '.join(map(repr, bad))}",
+        )
         return None, digest
     for key, expected in (("study", c.ref.study), ("site", c.ref.site), ("transfer_id", c.ref.transfer_id)):
         if str(manifest[key]) != expected:
-            c.add(MANIFEST, "manifest_mismatch",
-                  f"manifest.json says {key} {manifest[key]!r} but the folder is {expected!r}",
-                  column=key, value=str(manifest[key]))
+            c.add(
+                MANIFEST,
+                "manifest_mismatch",
+                f"manifest.json says {key} {manifest[key]!r} but the folder is {expected!r}",
+                column=key,
+                value=str(manifest[key]),
+            )
     return manifest, digest
 
 
@@ -215,8 +261,7 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
         c.add(None, ref.problem_rule, ref.problem)
         return c.result()
     if study is None:
-        c.add(None, "study_not_configured",
-              f"study {ref.study} is not configured (no studies/*.yml names it)")
+        c.add(None, "study_not_configured", f"study {ref.study} is not configured (no studies/*.yml names it)")
         return c.result()
 
     manifest, manifest_sha = _read_manifest(c)
@@ -235,48 +280,63 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
     for name, entry in present.items():
         if entry.is_symlink():
             c.add(name, "symlink", f"{name} is a symbolic link; it is not followed")
-            c.files[name] = FileInfo(name, allowed.get(name), None, None, None, status="rejected",
-                                     reason="symbolic link")
+            c.files[name] = FileInfo(
+                name, allowed.get(name), None, None, None, status="rejected", reason="symbolic link"
+            )
         elif name not in listed:
             kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
             c.add(name, "file_unlisted", f"{kind} {name} is in the transfer folder but not in manifest.json")
-            c.files[name] = FileInfo(name, allowed.get(name), None, None, None, status="unlisted",
-                                     reason="not in manifest")
+            c.files[name] = FileInfo(
+                name, allowed.get(name), None, None, None, status="unlisted", reason="not in manifest"
+            )
 
     for name, entry in listed.items():
         rows = entry["rows"]
         if not _plain_name(name):
-            c.add(name, "unsafe_path", f"manifest entry {name!r} is not a plain file name in the transfer folder",
-                  value=name)
+            c.add(
+                name,
+                "unsafe_path",
+                f"manifest entry {name!r} is not a plain file name in the transfer folder",
+                value=name,
+            )
             continue
         domain = allowed.get(name)
         if name not in present:
             c.add(name, "file_missing", f"{name} is listed in manifest.json but missing", domain=domain)
             c.files[name] = FileInfo(name, domain, None, rows, None, status="missing", reason="listed, missing")
             continue
-        if name in c.files:             # symlink, already reported
+        if name in c.files:  # symlink, already reported
             continue
         if not present[name].is_file(follow_symlinks=False):
             c.add(name, "unsafe_path", f"{name} is not a regular file", value=name)
             continue
         if domain is None:
-            c.add(name, "unknown_file",
-                  f"{name} is not a domain file of study {study.study} "
-                  f"(expected some of {', '.join(sorted(allowed))}; names are case-sensitive)")
+            c.add(
+                name,
+                "unknown_file",
+                f"{name} is not a domain file of study {study.study} "
+                f"(expected some of {', '.join(sorted(allowed))}; names are case-sensitive)",
+            )
             c.files[name] = FileInfo(name, None, None, rows, None, status="rejected", reason="unknown file")
             continue
         c.files[name] = _check_file(c, name, domain, entry, contracts[domain])
 
     if "DM.csv" not in listed:
-        c.add("DM.csv", "file_missing", "DM.csv is not in the transfer; every other domain depends on it",
-              domain="DM")
+        c.add("DM.csv", "file_missing", "DM.csv is not in the transfer; every other domain depends on it", domain="DM")
     for name, domain in allowed.items():
         if name not in listed and domain != "DM":
-            c.add(name, "domain_absent",
-                  f"{name} is not in this transfer: the site's {domain} data will be empty until a transfer sends it",
-                  severity=WARNING, domain=domain)
-    versions = {info.domain: contracts[info.domain].version for info in c.files.values()
-                if info.domain in contracts and info.status == "ok"}
+            c.add(
+                name,
+                "domain_absent",
+                f"{name} is not in this transfer: the site's {domain} data will be empty until a transfer sends it",
+                severity=WARNING,
+                domain=domain,
+            )
+    versions = {
+        info.domain: contracts[info.domain].version
+        for info in c.files.values()
+        if info.domain in contracts and info.status == "ok"
+    }
     return c.result(manifest_sha, exported_at, versions)
 
 
@@ -298,13 +358,24 @@ def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) ->
         reject(problem.rule, problem.message)
     structural = any(p.rule in ("encoding", "empty_file", "csv_syntax", "truncated") for p in scan.problems)
     if not structural and scan.records != entry["rows"]:
-        reject("row_count", f"{name} has {scan.records} records, manifest.json says {entry['rows']}",
-               value=str(scan.records))
+        reject(
+            "row_count",
+            f"{name} has {scan.records} records, manifest.json says {entry['rows']}",
+            value=str(scan.records),
+        )
     header = scan.header or ()
     if header and not any(p.rule == "separator" for p in scan.problems):
         _check_header(c, name, domain, header, contract, reject)
-    return FileInfo(name, domain, scan.sha256, entry["rows"], scan.records, header,
-                    status="rejected" if problems else "ok", reason=problems[0] if problems else None)
+    return FileInfo(
+        name,
+        domain,
+        scan.sha256,
+        entry["rows"],
+        scan.records,
+        header,
+        status="rejected" if problems else "ok",
+        reason=problems[0] if problems else None,
+    )
 
 
 def _check_header(c: _Collector, name: str, domain: str, header, contract, reject) -> None:
@@ -326,5 +397,11 @@ def _check_header(c: _Collector, name: str, domain: str, header, contract, rejec
     if absent:
         # Allowed by the spec, but a silently missing optional column (AEENDTC, DTHDTC …)
         # changes what the data means, so the data manager hears about it.
-        c.add(name, "column_absent", f"{name} has no optional column(s) {', '.join(absent)}; they load as empty",
-              severity=WARNING, domain=domain, column=",".join(absent))
+        c.add(
+            name,
+            "column_absent",
+            f"{name} has no optional column(s) {', '.join(absent)}; they load as empty",
+            severity=WARNING,
+            domain=domain,
+            column=",".join(absent),
+        )

@@ -7,6 +7,7 @@ in the data or the code: a rejected transfer (that is an outcome, not an
 exception), a failed dbt test, a bug. Missing files and permissions do not fix
 themselves within seconds either.
 """
+
 from __future__ import annotations
 
 NOT_TRANSIENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
@@ -35,4 +36,4 @@ def retry_if_transient(task, task_run, state) -> bool:
 
 
 # Prefect task options: 2 retries after 2 s and 10 s, for transient faults only.
-TRANSIENT_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_if_transient)
+TRANSIENT_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": retry_if_transient}

@@ -12,6 +12,7 @@ the writer lock, when no other run can be going on, such a run is reported as
 ``interrupted``. Lines are appended with one ``write`` on an ``O_APPEND`` file
 and fsync'ed; a torn last line (machine stopped mid-write) is skipped.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,13 +25,13 @@ from pathlib import Path
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
-REFUSED = "refused"          # another run held the writer lock; nothing was done
+REFUSED = "refused"  # another run held the writer lock; nothing was done
 INTERRUPTED = "interrupted"  # started, never ended: the process was killed
 END_STATUSES = (COMPLETED, FAILED, REFUSED)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def one_line(exc: BaseException) -> str:
@@ -51,9 +52,16 @@ class RunRecord:
 
     def row(self) -> list:
         """A row of audit.runs (timestamps in UTC, without zone, like the rest of audit)."""
-        naive = lambda t: t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t else None  # noqa: E731
-        return [self.run_id, naive(self.started_at), naive(self.ended_at), self.status, self.message,
-                self.code_version, json.dumps(self.details, default=str, sort_keys=True)]
+        naive = lambda t: t.astimezone(dt.UTC).replace(tzinfo=None) if t else None  # noqa: E731
+        return [
+            self.run_id,
+            naive(self.started_at),
+            naive(self.ended_at),
+            self.status,
+            self.message,
+            self.code_version,
+            json.dumps(self.details, default=str, sort_keys=True),
+        ]
 
 
 class RunLog:
@@ -79,14 +87,29 @@ class RunLog:
             return fh.read(1) == b"\n"
 
     def start(self, run_id: str, started_at: dt.datetime, code_version: str, details: dict) -> None:
-        self._append({"event": "start", "run_id": run_id, "at": started_at.isoformat(),
-                      "code_version": code_version, "details": details})
+        self._append(
+            {
+                "event": "start",
+                "run_id": run_id,
+                "at": started_at.isoformat(),
+                "code_version": code_version,
+                "details": details,
+            }
+        )
 
     def end(self, run_id: str, status: str, message: str, details: dict) -> None:
         if status not in END_STATUSES:
             raise ValueError(f"a run ends {'/'.join(END_STATUSES)}, not {status!r}")
-        self._append({"event": "end", "run_id": run_id, "at": _now().isoformat(), "status": status,
-                      "message": message, "details": details})
+        self._append(
+            {
+                "event": "end",
+                "run_id": run_id,
+                "at": _now().isoformat(),
+                "status": status,
+                "message": message,
+                "details": details,
+            }
+        )
 
     def records(self, running: str | None = None) -> list[RunRecord]:
         """Every run in the log, oldest first. A run without an end line is
@@ -101,8 +124,9 @@ class RunLog:
                 continue  # torn line of a run that died mid-write
             at = dt.datetime.fromisoformat(event["at"])
             if event["event"] == "start":
-                runs[event["run_id"]] = RunRecord(event["run_id"], at, code_version=event.get("code_version"),
-                                                  details=event.get("details") or {})
+                runs[event["run_id"]] = RunRecord(
+                    event["run_id"], at, code_version=event.get("code_version"), details=event.get("details") or {}
+                )
             elif event["event"] == "end" and event["run_id"] in runs:
                 record = runs[event["run_id"]]
                 record.ended_at, record.status, record.message = at, event["status"], event.get("message")
@@ -117,12 +141,20 @@ class RunLog:
 @dataclass
 class Outcome:
     """What the body of ``RunLog.recording`` says about a run that went well."""
+
     message: str = ""
 
 
 @contextlib.contextmanager
-def recording(log: RunLog, run_id: str, started_at: dt.datetime, code_version: str,
-              start_details: dict, steps_seconds: dict, failed_step=lambda: None):
+def recording(
+    log: RunLog,
+    run_id: str,
+    started_at: dt.datetime,
+    code_version: str,
+    start_details: dict,
+    steps_seconds: dict,
+    failed_step=lambda: None,
+):
     """Write the run's start line, then its end line however the body ends.
 
     An exception ends the run ``failed`` (``refused`` for
@@ -136,8 +168,12 @@ def recording(log: RunLog, run_id: str, started_at: dt.datetime, code_version: s
     try:
         yield outcome
     except BaseException as exc:  # failures, refusals, cancellation: all recorded
-        log.end(run_id, REFUSED if isinstance(exc, WarehouseBusy) else FAILED, one_line(exc),
-                {"steps_seconds": dict(steps_seconds), "failed_step": failed_step()})
+        log.end(
+            run_id,
+            REFUSED if isinstance(exc, WarehouseBusy) else FAILED,
+            one_line(exc),
+            {"steps_seconds": dict(steps_seconds), "failed_step": failed_step()},
+        )
         raise
     log.end(run_id, COMPLETED, outcome.message, {"steps_seconds": dict(steps_seconds)})
 
@@ -150,7 +186,6 @@ def write_runs_table(con, records: list[RunRecord]) -> None:
     died after publishing, before its end line: the warehouse is right.
     """
     recorded = dict(con.execute("SELECT RUN_ID, STATUS FROM audit.runs").fetchall())
-    rows = [r.row() for r in records
-            if not (r.status == INTERRUPTED and recorded.get(r.run_id) == COMPLETED)]
+    rows = [r.row() for r in records if not (r.status == INTERRUPTED and recorded.get(r.run_id) == COMPLETED)]
     if rows:
         con.executemany("INSERT OR REPLACE INTO audit.runs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)

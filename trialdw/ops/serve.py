@@ -6,6 +6,7 @@ scheduled runs and runs triggered by hand. Prefect's temporary (ephemeral)
 server runs no scheduler, so serving without ``PREFECT_API_URL`` would register
 a schedule that never fires: refused.
 """
+
 from __future__ import annotations
 
 import zoneinfo
@@ -50,14 +51,20 @@ def nightly_schedule(cron: str, timezone: str):
     return Cron(cron, timezone=timezone)
 
 
-def serve_nightly(flow, *, name: str, landing: Path, warehouse: Path, studies_dir: str | None,
-                  cron: str, timezone: str) -> None:
+def serve_nightly(
+    flow, *, name: str, landing: Path, warehouse: Path, studies_dir: str | None, cron: str, timezone: str
+) -> None:
     """Register the deployment and serve it until stopped (Ctrl-C / SIGTERM)."""
     if not configured_api_url():
-        raise ServeError("serving needs a running Prefect server: start `prefect server start` and set "
-                         "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server schedules nothing)")
+        raise ServeError(
+            "serving needs a running Prefect server: start `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (the temporary server schedules nothing)"
+        )
     schedule = nightly_schedule(cron, timezone)
-    flow.serve(name=name, schedules=[schedule],
-               parameters=deployment_parameters(landing, warehouse, studies_dir),
-               limit=1,  # one run at a time from this server; the writer lock guards the rest
-               description=f"trialdw nightly run: {landing} -> {warehouse}")
+    flow.serve(
+        name=name,
+        schedules=[schedule],
+        parameters=deployment_parameters(landing, warehouse, studies_dir),
+        limit=1,  # one run at a time from this server; the writer lock guards the rest
+        description=f"trialdw nightly run: {landing} -> {warehouse}",
+    )

@@ -5,6 +5,7 @@ run writes its pid to the file named by ``TRIALDW_TEST_PAUSE_MARKER`` when it
 reaches that stage, then sleeps until the test SIGKILLs it. Without the
 variable a pause point is one dictionary lookup. Never set it in production.
 """
+
 from __future__ import annotations
 
 import os

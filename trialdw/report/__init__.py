@@ -8,6 +8,7 @@ target-lesion sum, a swimmer plot, the AE table and, for single-cell studies,
 paired cell-type plots and their table. What each plot shows and why:
 docs/report.md.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,9 +22,11 @@ from .tables import ae_table, celltype_table, endpoints_table, esc
 
 KM_ORDER = ("PFS", "OS", "DOR")
 MEDIAN_ENDPOINT = {"PFS": "PFS_MEDIAN", "OS": "OS_MEDIAN", "DOR": "DOR_MEDIAN"}
-KM_ABSENT = {"PFS": "No subjects in the PFS analysis set (EFFFL).",
-             "OS": "No subjects in the OS analysis set (ITTFL).",
-             "DOR": "No confirmed responders, so no duration of response to plot."}
+KM_ABSENT = {
+    "PFS": "No subjects in the PFS analysis set (EFFFL).",
+    "OS": "No subjects in the OS analysis set (ITTFL).",
+    "DOR": "No confirmed responders, so no duration of response to plot.",
+}
 
 
 def page_file_name(study: str) -> str:
@@ -37,9 +40,11 @@ def _km_section(data: StudyReportData) -> str:
         curve = data.km_curves[data.km_curves["PARAMCD"] == paramcd] if not data.km_curves.empty else data.km_curves
         median = _endpoint(data, MEDIAN_ENDPOINT[paramcd])
         svg = km_plot.km_svg(paramcd, curve, median, f"fig-km-{paramcd.lower()}") if not curve.empty else None
-        caption = (f"Kaplan–Meier estimate of {esc(km_plot.TITLES[paramcd].lower())} with its pointwise 95 % "
-                   "confidence band (log-log); ticks mark censored subjects; dashed line at 50 %. "
-                   "Source: analysis.km_curves.")
+        caption = (
+            f"Kaplan–Meier estimate of {esc(km_plot.TITLES[paramcd].lower())} with its pointwise 95 % "
+            "confidence band (log-log); ticks mark censored subjects; dashed line at 50 %. "
+            "Source: analysis.km_curves."
+        )
         parts.append(figure(f"fig-km-{paramcd.lower()}", svg, caption, KM_ABSENT[paramcd]))
     return "".join(parts)
 
@@ -53,59 +58,81 @@ def _endpoint(data: StudyReportData, name: str):
 
 def _response_section(data: StudyReportData) -> str:
     if data.target_sums is None:
-        waterfall_html = figure("fig-waterfall", None, "", "Waterfall plot not drawn: this warehouse has no "
-                                "intermediate.int_tr_target_sums (built by dbt).")
+        waterfall_html = figure(
+            "fig-waterfall",
+            None,
+            "",
+            "Waterfall plot not drawn: this warehouse has no intermediate.int_tr_target_sums (built by dbt).",
+        )
     else:
         best = waterfall.best_percent_change(data.target_sums, data.adsl, data.adrs)
         efficacy = int((data.adsl["EFFFL"] == "Y").sum()) if not data.adsl.empty else 0
-        caption = (f"Each bar is one subject's smallest % change from baseline in the sum of target-lesion "
-                   f"diameters, over assessments with every target lesion measured, up to the first "
-                   f"progression; colour = confirmed best overall response (CBOR). Dashed lines: +20 % "
-                   f"(progression threshold) and −30 % (partial-response threshold). "
-                   f"{efficacy - len(best)} of {efficacy} efficacy-evaluable subjects have no such "
-                   f"assessment and are not shown.")
+        caption = (
+            f"Each bar is one subject's smallest % change from baseline in the sum of target-lesion "
+            f"diameters, over assessments with every target lesion measured, up to the first "
+            f"progression; colour = confirmed best overall response (CBOR). Dashed lines: +20 % "
+            f"(progression threshold) and −30 % (partial-response threshold). "
+            f"{efficacy - len(best)} of {efficacy} efficacy-evaluable subjects have no such "
+            f"assessment and are not shown."
+        )
         svg = waterfall.waterfall_svg(best, "fig-waterfall") if not best.empty else None
-        waterfall_html = figure("fig-waterfall", svg, caption,
-                                "No efficacy-evaluable subject has a complete post-baseline tumour assessment yet.")
+        waterfall_html = figure(
+            "fig-waterfall",
+            svg,
+            caption,
+            "No efficacy-evaluable subject has a complete post-baseline tumour assessment yet.",
+        )
     lanes = swimmer.swimmer_lanes(data.adsl, data.adrs)
-    caption = ("Bars: first to last dose (ADSL TRTSDT–TRTEDT); arrow: treatment ongoing. Markers: first CR "
-               "and first PR (investigator overall response, analysis window), first progression, death; "
-               "markers beyond a bar happened after the last dose.")
+    caption = (
+        "Bars: first to last dose (ADSL TRTSDT–TRTEDT); arrow: treatment ongoing. Markers: first CR "
+        "and first PR (investigator overall response, analysis window), first progression, death; "
+        "markers beyond a bar happened after the last dose."
+    )
     svg = swimmer.swimmer_svg(lanes, "fig-swimmer") if not lanes.empty else None
     return waterfall_html + figure("fig-swimmer", svg, caption, "No dosed subjects.")
 
 
 def _single_cell_section(data: StudyReportData) -> str:
     paired = celltype_plot.celltype_pairs(data.adcp)
-    caption = ("One line per subject: proportion of the cell type among all cells of the baseline sample "
-               "and of the first on-treatment sample (adam.adcp); red: medians. p: Wilcoxon signed-rank, "
-               "two-sided, from analysis.celltype_change.")
+    caption = (
+        "One line per subject: proportion of the cell type among all cells of the baseline sample "
+        "and of the first on-treatment sample (adam.adcp); red: medians. p: Wilcoxon signed-rank, "
+        "two-sided, from analysis.celltype_change."
+    )
     svg = celltype_plot.celltype_svg(paired, data.celltype_change, "fig-celltype") if not paired.empty else None
-    names = dict(zip(paired["PARAMCD"], paired["PARAM"])) if not paired.empty else {}
-    return (figure("fig-celltype", svg, caption, "No subject has both a baseline and an on-treatment sample.")
-            + celltype_table(data.celltype_change, names))
+    names = dict(zip(paired["PARAMCD"], paired["PARAM"], strict=False)) if not paired.empty else {}
+    return figure(
+        "fig-celltype", svg, caption, "No subject has both a baseline and an on-treatment sample."
+    ) + celltype_table(data.celltype_change, names)
 
 
 def study_page(data: StudyReportData, generated_at: dt.datetime, source_name: str) -> str:
-    sections = [("endpoints", "Endpoints", endpoints_table(data.endpoints)),
-                ("time-to-event", "Time to event", _km_section(data)),
-                ("response", "Tumour response", _response_section(data)),
-                ("safety", "Adverse events", ae_table(data.ae_by_term))]
+    sections = [
+        ("endpoints", "Endpoints", endpoints_table(data.endpoints)),
+        ("time-to-event", "Time to event", _km_section(data)),
+        ("response", "Tumour response", _response_section(data)),
+        ("safety", "Adverse events", ae_table(data.ae_by_term)),
+    ]
     if data.single_cell:
         sections.append(("single-cell", "Single-cell: cell-type proportions", _single_cell_section(data)))
     nav = "<nav>" + "".join(f'<a href="#{sid}">{title}</a>' for sid, title, _ in sections) + "</nav>"
-    body = header(data, generated_at, source_name) + nav + "".join(
-        f'<section id="{sid}"><h2>{title}</h2>{content}</section>' for sid, title, content in sections)
-    body += ("<footer>Statistics are those of the warehouse's analysis tables; this page derives only the "
-             "waterfall best % change, the swimmer timelines and the AE grade ≥ 3 column (sum of the worst-grade "
-             "3, 4 and 5 counts) — see docs/report.md.</footer>")
+    body = (
+        header(data, generated_at, source_name)
+        + nav
+        + "".join(f'<section id="{sid}"><h2>{title}</h2>{content}</section>' for sid, title, content in sections)
+    )
+    body += (
+        "<footer>Statistics are those of the warehouse's analysis tables; this page derives only the "
+        "waterfall best % change, the swimmer timelines and the AE grade ≥ 3 column (sum of the worst-grade "
+        "3, 4 and 5 counts) — see docs/report.md.</footer>"
+    )
     return document(f"{data.study} – study report", body)
 
 
 def write_reports(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None) -> list[Path]:
     """Write one HTML page per study plus index.html into `out_dir`; return the
     paths written (study pages in STUDYID order, then the index)."""
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, listed = [], []
@@ -119,4 +146,4 @@ def write_reports(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | N
     return [*written, index]
 
 
-__all__ = ["write_reports", "page_file_name"]
+__all__ = ["page_file_name", "write_reports"]

@@ -5,6 +5,7 @@ The pairs are the ones analysis.celltype_change tested: the pairing rule is
 ``trialdw.endpoints.singlecell.pairs`` (baseline BASE vs the earliest ON
 TREATMENT sample), reused here so plot and table cannot disagree.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,30 +37,50 @@ def celltype_svg(paired: pd.DataFrame, change: pd.DataFrame, fig_id: str) -> str
     ncols = min(4, len(codes))
     nrows = math.ceil(len(codes) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols + 0.6, 2.3 * nrows), squeeze=False)
-    p_by_code = dict(zip(change.get("CPTESTCD", []), change.get("P_WILCOXON", [])))
-    for ax, code in zip(axes.flat, codes):
+    p_by_code = dict(zip(change.get("CPTESTCD", []), change.get("P_WILCOXON", []), strict=False))
+    for ax, code in zip(axes.flat, codes, strict=False):
         panel = paired[paired["PARAMCD"] == code]
         base, post = 100 * panel["BASE"].to_numpy(float), 100 * panel["AVAL"].to_numpy(float)
-        for b, a in zip(base, post):
+        for b, a in zip(base, post, strict=False):
             ax.plot([0, 1], [b, a], color=LINE_COLOUR, linewidth=0.8, marker="o", markersize=2.5, alpha=0.8)
-        ax.plot([0, 1], [np.median(base), np.median(post)], color=MEDIAN_COLOUR, linewidth=2.2,
-                marker="o", markersize=4, zorder=3)
+        ax.plot(
+            [0, 1],
+            [np.median(base), np.median(post)],
+            color=MEDIAN_COLOUR,
+            linewidth=2.2,
+            marker="o",
+            markersize=4,
+            zorder=3,
+        )
         name = panel["PARAM"].iloc[0] if panel["PARAM"].notna().any() else code
         ax.set_title(plain(name), fontsize=8.5, loc="center")
         p = p_value(p_by_code.get(code))
         p = f"p {p}" if p.startswith("<") else f"p = {p}"
-        ax.text(0.5, 0.98, f"n = {len(panel)}, {p}", transform=ax.transAxes,
-                ha="center", va="top", fontsize=7, color="#444444")
+        ax.text(
+            0.5,
+            0.98,
+            f"n = {len(panel)}, {p}",
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="#444444",
+        )
         ax.set_xticks([0, 1], ["Baseline", "On treatment"], fontsize=7.5)
         ax.set_xlim(-0.25, 1.25)
         top = max(base.max(), post.max()) if len(panel) else 1.0
         ax.set_ylim(0, top * 1.22)
         ax.tick_params(axis="y", labelsize=7)
-    for ax in axes.flat[len(codes):]:
+    for ax in axes.flat[len(codes) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("% of cells in sample")
-    fig.suptitle("Cell-type proportions, baseline vs on treatment (red: median)", x=0.01, ha="left",
-                 fontsize=10, fontweight="bold")
+    fig.suptitle(
+        "Cell-type proportions, baseline vs on treatment (red: median)",
+        x=0.01,
+        ha="left",
+        fontsize=10,
+        fontweight="bold",
+    )
     fig.tight_layout()
     return to_inline_svg(fig, fig_id)

@@ -6,6 +6,7 @@ dates from adam.*; target-lesion sums from dbt's intermediate.int_tr_target_sums
 (the RECIST sum rule lives there, not here). What the report computes itself
 (best % change per subject, swimmer timelines) is in the plot modules.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ class StudyReportData:
     study: str
     title: str
     data_cutoff: dt.date | None
-    transfers: pd.DataFrame          # audit.transfers CURRENT = 'Y': SITEID TRANSFER_ID EXPORTED_AT RECEIVED_AT
+    transfers: pd.DataFrame  # audit.transfers CURRENT = 'Y': SITEID TRANSFER_ID EXPORTED_AT RECEIVED_AT
     endpoints: pd.DataFrame
     km_curves: pd.DataFrame
     ae_by_term: pd.DataFrame
@@ -37,9 +38,11 @@ class StudyReportData:
 
 def _exists(con, schema: str, name: str) -> bool:
     """Tables and views (dbt's staging/intermediate models are views)."""
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        ).fetchall()[0][0]
+    )
 
 
 def _study_rows(con, schema: str, table: str, study: str, order: str = "") -> pd.DataFrame | None:
@@ -74,9 +77,14 @@ def read_study(con, study: str) -> StudyReportData:
     if _exists(con, "audit", "transfers"):
         transfers = con.execute(
             """SELECT SITEID, TRANSFER_ID, EXPORTED_AT, RECEIVED_AT FROM audit.transfers
-               WHERE STUDYID = ? AND CURRENT = 'Y' ORDER BY SITEID""", [study]).df()
+               WHERE STUDYID = ? AND CURRENT = 'Y' ORDER BY SITEID""",
+            [study],
+        ).df()
     return StudyReportData(
-        study=study, title=title, data_cutoff=cutoff, transfers=transfers,
+        study=study,
+        title=title,
+        data_cutoff=cutoff,
+        transfers=transfers,
         endpoints=_or_empty(_study_rows(con, "analysis", "endpoints", study)),
         km_curves=_or_empty(_study_rows(con, "analysis", "km_curves", study, "PARAMCD, TIME")),
         ae_by_term=_or_empty(_study_rows(con, "analysis", "ae_by_term", study)),

@@ -7,13 +7,14 @@
   the last follow-up): "NE".
 - N = 0: nothing was analysed: "–" for the estimate and its CI.
 """
+
 from __future__ import annotations
 
 import math
 
 import pandas as pd
 
-DASH = "–"   # en dash
+DASH = "–"  # en dash
 
 
 def missing(value) -> bool:
@@ -33,8 +34,9 @@ def ci_text(row: pd.Series, unit: str | None = None) -> str:
     if missing(row["N"]) or int(row["N"]) == 0:
         return DASH
     suffix = " months" if unit == "months" and not missing(row["ESTIMATE"]) else ""
-    return (f"{number(row['ESTIMATE'], unit)}{suffix} "
-            f"(95 % CI {number(row['LCL'], unit)}{DASH}{number(row['UCL'], unit)})")
+    return (
+        f"{number(row['ESTIMATE'], unit)}{suffix} (95 % CI {number(row['LCL'], unit)}{DASH}{number(row['UCL'], unit)})"
+    )
 
 
 def estimate_cell(row: pd.Series) -> str:
@@ -48,7 +50,7 @@ def estimate_cell(row: pd.Series) -> str:
 def count_pct(n, denominator) -> str:
     """'3 (7.5)' — a subject count with its percentage of the denominator; zero is '0'."""
     n = 0 if missing(n) else int(n)
-    if n == 0 or missing(denominator) or int(denominator) == 0:   # '0', not '0 (0.0)': less noise
+    if n == 0 or missing(denominator) or int(denominator) == 0:  # '0', not '0 (0.0)': less noise
         return str(n)
     return f"{n} ({100 * n / int(denominator):.1f})"
 

@@ -7,6 +7,7 @@ tick sits on the curve at the censoring time (after that time's events, the
 usual convention). The curve stops at the last observed time — KM says nothing
 beyond follow-up.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,11 @@ from .formatting import ci_text
 from .svg import report_style, to_inline_svg
 
 TITLES = {"PFS": "Progression-free survival", "OS": "Overall survival", "DOR": "Duration of response"}
-X_LABELS = {"PFS": "Months since first dose", "OS": "Months since enrolment",
-            "DOR": "Months since first response (CR or PR)"}
+X_LABELS = {
+    "PFS": "Months since first dose",
+    "OS": "Months since enrolment",
+    "DOR": "Months since first response (CR or PR)",
+}
 CURVE_COLOUR = "#1f5f8b"
 
 
@@ -43,8 +47,9 @@ def with_time_zero(curve: pd.DataFrame) -> pd.DataFrame:
     curve = curve.sort_values("TIME").reset_index(drop=True)
     if curve.empty or curve["TIME"].iloc[0] > 0:
         n = int(curve["AT_RISK"].iloc[0]) if not curve.empty else 0
-        start = pd.DataFrame([{"TIME": 0.0, "SURVIVAL": 1.0, "LCL": 1.0, "UCL": 1.0,
-                               "AT_RISK": n, "EVENTS": 0, "CENSORED": 0}])
+        start = pd.DataFrame(
+            [{"TIME": 0.0, "SURVIVAL": 1.0, "LCL": 1.0, "UCL": 1.0, "AT_RISK": n, "EVENTS": 0, "CENSORED": 0}]
+        )
         curve = pd.concat([start, curve], ignore_index=True)
     return curve
 
@@ -52,8 +57,7 @@ def with_time_zero(curve: pd.DataFrame) -> pd.DataFrame:
 def median_label(endpoint: pd.Series | None) -> str:
     if endpoint is None:
         return ""
-    return (f"Median {ci_text(endpoint, unit='months')}  ·  N = {int(endpoint['N'])}, "
-            f"{int(endpoint['N_EVENTS'])} events")
+    return f"Median {ci_text(endpoint, unit='months')}  ·  N = {int(endpoint['N'])}, {int(endpoint['N_EVENTS'])} events"
 
 
 @report_style
@@ -66,14 +70,29 @@ def km_svg(paramcd: str, curve: pd.DataFrame, median_row: pd.Series | None, fig_
     step = risk_tick_step(max_t)
     ticks = np.arange(0, max_t + 1e-9, step)
 
-    fig, (ax, risk_ax) = plt.subplots(2, 1, figsize=(7.2, 4.6),
-                                      gridspec_kw={"height_ratios": [6, 1], "hspace": 0.42})
-    ax.fill_between(t, curve["LCL"], curve["UCL"], step="post", color=CURVE_COLOUR, alpha=0.18,
-                    linewidth=0, label="95 % CI (log-log)")
+    fig, (ax, risk_ax) = plt.subplots(2, 1, figsize=(7.2, 4.6), gridspec_kw={"height_ratios": [6, 1], "hspace": 0.42})
+    ax.fill_between(
+        t,
+        curve["LCL"],
+        curve["UCL"],
+        step="post",
+        color=CURVE_COLOUR,
+        alpha=0.18,
+        linewidth=0,
+        label="95 % CI (log-log)",
+    )
     ax.step(t, curve["SURVIVAL"], where="post", color=CURVE_COLOUR, linewidth=1.6, label="Kaplan–Meier estimate")
     censored = curve[curve["CENSORED"] > 0]
-    ax.plot(censored["TIME"], censored["SURVIVAL"], linestyle="none", marker="|", markersize=7,
-            markeredgewidth=1.2, color=CURVE_COLOUR, label="Censored")
+    ax.plot(
+        censored["TIME"],
+        censored["SURVIVAL"],
+        linestyle="none",
+        marker="|",
+        markersize=7,
+        markeredgewidth=1.2,
+        color=CURVE_COLOUR,
+        label="Censored",
+    )
     ax.axhline(0.5, color="#999999", linewidth=0.7, linestyle=(0, (4, 3)), zorder=0)
     ax.set_ylim(0, 1.03)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
@@ -82,8 +101,17 @@ def km_svg(paramcd: str, curve: pd.DataFrame, median_row: pd.Series | None, fig_
     ax.set_xlim(*x_limits)
     ax.set_title(f"{TITLES.get(paramcd, paramcd)} ({paramcd})", pad=38)
     # Above the plot, in one row under the title: inside it would hide part of a curve or its band.
-    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=8, title=median_label(median_row),
-              title_fontsize=8.5, alignment="left", borderaxespad=0.3, handlelength=1.6)
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=3,
+        fontsize=8,
+        title=median_label(median_row),
+        title_fontsize=8.5,
+        alignment="left",
+        borderaxespad=0.3,
+        handlelength=1.6,
+    )
     ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
 
     # Numbers-at-risk table: one text per tick, aligned with the x axis above
@@ -95,7 +123,7 @@ def km_svg(paramcd: str, curve: pd.DataFrame, median_row: pd.Series | None, fig_
         spine.set_visible(False)
     risk_ax.tick_params(axis="x", length=0, labelbottom=False)
     risk_ax.set_title("Number at risk", fontsize=8, loc="left", pad=2)
-    for i, (x, n) in enumerate(zip(ticks, at_risk(curve, ticks))):
+    for i, (x, n) in enumerate(zip(ticks, at_risk(curve, ticks), strict=False)):
         # gid → <g id="…-at-risk-i">: the count at each tick can be found in the SVG
         risk_ax.text(x, 0.5, str(n), ha="center", va="center", fontsize=8, gid=f"at-risk-{i}")
     ax.set_xticks(ticks)

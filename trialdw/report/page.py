@@ -1,6 +1,7 @@
 """Assembling the self-contained HTML pages (inline CSS and SVG, no scripts,
 nothing fetched: the Content-Security-Policy forbids any request, so a stray
 URL could not load even if one slipped in)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,10 +41,12 @@ footer { margin-top: 2.5rem; font-size: .8rem; color: #666; border-top: 1px soli
 
 
 def document(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def figure(fig_id: str, svg: str | None, caption: str, absent: str = "") -> str:
@@ -51,8 +54,7 @@ def figure(fig_id: str, svg: str | None, caption: str, absent: str = "") -> str:
     note saying why (never an empty frame that looks like a finished plot)."""
     if svg is None:
         return f'<p class="absent" id="{fig_id}">{esc(absent)}</p>'
-    return (f'<figure id="{fig_id}">{svg}'
-            f'<figcaption id="{fig_id}-caption">{caption}</figcaption></figure>')
+    return f'<figure id="{fig_id}">{svg}<figcaption id="{fig_id}-caption">{caption}</figcaption></figure>'
 
 
 def _timestamp(value) -> str:
@@ -79,19 +81,23 @@ def data_as_of(transfers: pd.DataFrame) -> str:
 def population_counts(adsl: pd.DataFrame) -> str:
     if adsl.empty:
         return "no subjects"
-    return ", ".join(f"{label} {int((adsl[flag] == 'Y').sum())}"
-                     for flag, label in (("ITTFL", "ITT"), ("SAFFL", "safety"), ("EFFFL", "efficacy-evaluable")))
+    return ", ".join(
+        f"{label} {int((adsl[flag] == 'Y').sum())}"
+        for flag, label in (("ITTFL", "ITT"), ("SAFFL", "safety"), ("EFFFL", "efficacy-evaluable"))
+    )
 
 
 def header(data: StudyReportData, generated_at: dt.datetime, source_name: str) -> str:
     cutoff = esc(data.data_cutoff) if data.data_cutoff is not None else "none"
-    return (f'<header><h1>{esc(data.study)}<span class="sub">{esc(data.title)}</span></h1>'
-            '<dl class="meta">'
-            f"<dt>Data as of</dt><dd>{data_as_of(data.transfers)}</dd>"
-            f"<dt>Data cut-off</dt><dd>{cutoff}</dd>"
-            f"<dt>Subjects</dt><dd>{esc(population_counts(data.adsl))}</dd>"
-            f"<dt>Generated</dt><dd>{esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} "
-            f"from {esc(source_name)}</dd></dl></header>")
+    return (
+        f'<header><h1>{esc(data.study)}<span class="sub">{esc(data.title)}</span></h1>'
+        '<dl class="meta">'
+        f"<dt>Data as of</dt><dd>{data_as_of(data.transfers)}</dd>"
+        f"<dt>Data cut-off</dt><dd>{cutoff}</dd>"
+        f"<dt>Subjects</dt><dd>{esc(population_counts(data.adsl))}</dd>"
+        f"<dt>Generated</dt><dd>{esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} "
+        f"from {esc(source_name)}</dd></dl></header>"
+    )
 
 
 def index_page(studies: list[tuple[StudyReportData, str]], generated_at: dt.datetime) -> str:
@@ -99,9 +105,12 @@ def index_page(studies: list[tuple[StudyReportData, str]], generated_at: dt.date
     rows = "".join(
         f'<tr><td><a href="{esc(page)}">{esc(d.study)}</a></td><td>{esc(d.title)}</td>'
         f"<td>{esc(population_counts(d.adsl))}</td><td>{data_as_of(d.transfers)}</td></tr>"
-        for d, page in studies)
-    body = ("<header><h1>Study reports</h1></header>"
-            '<table id="study-index"><thead><tr><th>Study</th><th>Title</th><th>Subjects</th>'
-            f"<th>Data as of</th></tr></thead><tbody>{rows}</tbody></table>"
-            f"<footer>Generated {esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by trialdw.</footer>")
+        for d, page in studies
+    )
+    body = (
+        "<header><h1>Study reports</h1></header>"
+        '<table id="study-index"><thead><tr><th>Study</th><th>Title</th><th>Subjects</th>'
+        f"<th>Data as of</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<footer>Generated {esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by trialdw.</footer>"
+    )
     return document("Study reports", body)

@@ -11,6 +11,7 @@ matplotlib's SVG is a standalone XML document, so before inlining it:
   page (clip paths are referenced by id, so a collision can clip the wrong plot).
 Text is emitted as <text> (svg.fonttype none); matplotlib escapes it for XML.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,12 +19,12 @@ import re
 
 import matplotlib
 
-matplotlib.use("Agg")   # no display; must precede pyplot
+matplotlib.use("Agg")  # no display; must precede pyplot
 
 FONT_STACK = ["DejaVu Sans", "Helvetica", "Arial", "sans-serif"]
 STYLE = {
     "svg.fonttype": "none",
-    "svg.hashsalt": "trialdw",          # stable ids → byte-identical reports for identical data
+    "svg.hashsalt": "trialdw",  # stable ids → byte-identical reports for identical data
     "font.family": "sans-serif",
     "font.sans-serif": FONT_STACK,
     "font.size": 9,
@@ -35,7 +36,7 @@ STYLE = {
     "legend.frameon": False,
 }
 
-_TAG = re.compile(r"<[^<>]+>")      # rewrites touch tags only, never data text between them
+_TAG = re.compile(r"<[^<>]+>")  # rewrites touch tags only, never data text between them
 _ID = re.compile(r'(\sid=")([^"]+)"')
 _REF = re.compile(r'(url\(#|href="#)([^)"]+)')
 
@@ -46,7 +47,7 @@ def plain(text) -> str:
 
 
 def _prefixed_ids(tag: str, prefix: str) -> str:
-    tag = tag.replace("xlink:href=", "href=")          # SVG 2 spelling: no namespace needed
+    tag = tag.replace("xlink:href=", "href=")  # SVG 2 spelling: no namespace needed
     tag = _ID.sub(lambda m: f'{m.group(1)}{prefix}-{m.group(2)}"', tag)
     return _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", tag)
 
@@ -56,11 +57,15 @@ def to_inline_svg(fig, prefix: str) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None,
-                                                                      "Format": None, "Type": None})
+    fig.savefig(
+        buffer,
+        format="svg",
+        bbox_inches="tight",
+        metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+    )
     plt.close(fig)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
     root_end = svg.index(">") + 1
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg[:root_end]) + svg[root_end:]
@@ -78,4 +83,5 @@ def report_style(plot):
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(STYLE):
             return plot(*args, **kwargs)
+
     return wrapper

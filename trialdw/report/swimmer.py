@@ -10,6 +10,7 @@ dose):
 - PD: ADRS PD (the first progression);
 - death: ADSL DTHDT.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,15 +67,28 @@ def swimmer_svg(lanes: pd.DataFrame, fig_id: str) -> str:
     y = np.arange(n)
     ax.barh(y, lanes["END"], height=0.62, color=BAR_COLOUR, edgecolor="none")
     ongoing = lanes[lanes["ONGOING"]]
-    ax.plot(ongoing["END"] + 0.15, y[lanes["ONGOING"].to_numpy()], linestyle="none", marker=">",
-            markersize=5, color="#1f5f8b")
-    for column, (label, marker, colour, size) in MARKERS.items():
+    ax.plot(
+        ongoing["END"] + 0.15,
+        y[lanes["ONGOING"].to_numpy()],
+        linestyle="none",
+        marker=">",
+        markersize=5,
+        color="#1f5f8b",
+    )
+    for column, (_label, marker, colour, size) in MARKERS.items():
         has = lanes[column].notna().to_numpy()
-        ax.scatter(lanes.loc[has, column], y[has], marker=marker, s=size, color=colour,
-                   edgecolors="white", linewidths=0.4, zorder=3)
+        ax.scatter(
+            lanes.loc[has, column],
+            y[has],
+            marker=marker,
+            s=size,
+            color=colour,
+            edgecolors="white",
+            linewidths=0.4,
+            zorder=3,
+        )
     ax.set_yticks(y)
-    ax.set_yticklabels([plain(s) for s in lanes["SUBJID"].fillna(lanes["USUBJID"])],
-                       fontsize=7 if n <= 60 else 5)
+    ax.set_yticklabels([plain(s) for s in lanes["SUBJID"].fillna(lanes["USUBJID"])], fontsize=7 if n <= 60 else 5)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlim(left=0)
     ax.set_xlabel("Months since first dose")
@@ -82,9 +96,13 @@ def swimmer_svg(lanes: pd.DataFrame, fig_id: str) -> str:
     ax.set_title("Treatment duration and response (dosed subjects)")
     ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
     ax.set_axisbelow(True)
-    handles = [Patch(color=BAR_COLOUR, label="On treatment"),
-               Line2D([], [], linestyle="none", marker=">", color="#1f5f8b", label="Treatment ongoing")]
-    handles += [Line2D([], [], linestyle="none", marker=m, color=c, markersize=7, label=lbl)
-                for lbl, m, c, _ in MARKERS.values()]
+    handles = [
+        Patch(color=BAR_COLOUR, label="On treatment"),
+        Line2D([], [], linestyle="none", marker=">", color="#1f5f8b", label="Treatment ongoing"),
+    ]
+    handles += [
+        Line2D([], [], linestyle="none", marker=m, color=c, markersize=7, label=lbl)
+        for lbl, m, c, _ in MARKERS.values()
+    ]
     ax.legend(handles=handles, loc="lower right", fontsize=8)
     return to_inline_svg(fig, fig_id)

@@ -1,4 +1,5 @@
 """The report's HTML tables. Every data value passes through ``esc``."""
+
 from __future__ import annotations
 
 import html
@@ -38,8 +39,10 @@ def esc(value) -> str:
 
 def _table(table_id: str, caption: str, head: list[str], body: list[str]) -> str:
     th = "".join(f"<th>{h}</th>" for h in head)
-    return (f'<table id="{table_id}"><caption>{caption}</caption>'
-            f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f'<table id="{table_id}"><caption>{caption}</caption>'
+        f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def endpoints_table(endpoints: pd.DataFrame) -> str:
@@ -50,50 +53,77 @@ def endpoints_table(endpoints: pd.DataFrame) -> str:
             f'<tr data-endpoint="{esc(r["ENDPOINT"])}"><td class="code">{esc(r["ENDPOINT"])}</td>'
             f"<td>{esc(ENDPOINT_LABELS.get(r['ENDPOINT'], ''))}</td><td>{esc(r['POPULATION'])}</td>"
             f'<td class="num">{esc(r["N"])}</td><td class="num">{esc(r["N_EVENTS"])}</td>'
-            f'<td class="num">{esc(estimate_cell(r))}</td><td>{esc(r["METHOD"])}</td></tr>')
-    caption = ("Endpoints (analysis.endpoints). Months: median (95 % CI), NR = not reached; "
-               "proportions: % (exact 95 % CI), NE = not estimable.")
+            f'<td class="num">{esc(estimate_cell(r))}</td><td>{esc(r["METHOD"])}</td></tr>'
+        )
+    caption = (
+        "Endpoints (analysis.endpoints). Months: median (95 % CI), NR = not reached; "
+        "proportions: % (exact 95 % CI), NE = not estimable."
+    )
     return _table("endpoints-table", caption, head, body)
 
 
 def ae_table(ae: pd.DataFrame) -> str:
     """SOC rows (bold, ordered by subjects with any grade) with their preferred
     terms beneath; counts are subjects by worst grade, n (% of the safety set)."""
-    head = ["System organ class / preferred term", "Any grade",
-            *(f"Grade {g}" for g in GRADES), "Grade ≥ 3", "Serious", "Related"]
+    head = [
+        "System organ class / preferred term",
+        "Any grade",
+        *(f"Grade {g}" for g in GRADES),
+        "Grade ≥ 3",
+        "Serious",
+        "Related",
+    ]
     if ae.empty:
         return _table("ae-table", "Treatment-emergent adverse events: none recorded.", head, [])
     denominator = ae["N_SUBJECTS_SAF"].iloc[0]
     ae = ae.assign(G3PLUS=ae[["G3", "G4", "G5"]].fillna(0).sum(axis=1))
-    soc_order = (ae.groupby("AEBODSYS", dropna=False)["ANY_GRADE"].max()
-                 .reset_index().sort_values(["ANY_GRADE", "AEBODSYS"], ascending=[False, True]))
+    soc_order = (
+        ae.groupby("AEBODSYS", dropna=False)["ANY_GRADE"]
+        .max()
+        .reset_index()
+        .sort_values(["ANY_GRADE", "AEBODSYS"], ascending=[False, True])
+    )
     body = []
     for soc in soc_order["AEBODSYS"]:
         terms = ae[ae["AEBODSYS"] == soc] if not missing(soc) else ae[ae["AEBODSYS"].isna()]
         body.append(f'<tr class="soc"><td colspan="{len(head)}">{esc(soc)}</td></tr>')
         for _, r in terms.sort_values(["ANY_GRADE", "AEDECOD"], ascending=[False, True]).iterrows():
             cells = [r["ANY_GRADE"], *(r[f"G{g}"] for g in GRADES), r["G3PLUS"], r["SERIOUS"], r["RELATED"]]
-            body.append(f'<tr><td class="pt">{esc(r["AEDECOD"])}</td>'
-                        + "".join(f'<td class="num">{esc(count_pct(c, denominator))}</td>' for c in cells)
-                        + "</tr>")
-    caption = (f"Treatment-emergent adverse events by system organ class and preferred term "
-               f"(analysis.ae_by_term): subjects, n (%), by their worst grade (CTCAE v5.0); "
-               f"safety set N = {esc(denominator)}.")
+            body.append(
+                f'<tr><td class="pt">{esc(r["AEDECOD"])}</td>'
+                + "".join(f'<td class="num">{esc(count_pct(c, denominator))}</td>' for c in cells)
+                + "</tr>"
+            )
+    caption = (
+        f"Treatment-emergent adverse events by system organ class and preferred term "
+        f"(analysis.ae_by_term): subjects, n (%), by their worst grade (CTCAE v5.0); "
+        f"safety set N = {esc(denominator)}."
+    )
     return _table("ae-table", caption, head, body)
 
 
 def celltype_table(change: pd.DataFrame, names: dict[str, str]) -> str:
-    head = ["Cell type", "Pairs", "Median baseline (%)", "Median on treatment (%)",
-            "Median change (points)", "Wilcoxon p"]
+    head = [
+        "Cell type",
+        "Pairs",
+        "Median baseline (%)",
+        "Median on treatment (%)",
+        "Median change (points)",
+        "Wilcoxon p",
+    ]
     body = []
     for _, r in change.iterrows():
         pct = [DASH if missing(r[c]) else f"{100 * r[c]:.1f}" for c in ("MEDIAN_BASE", "MEDIAN_POST")]
         chg = DASH if missing(r["MEDIAN_CHG"]) else f"{100 * r['MEDIAN_CHG']:+.1f}"
         name = names.get(r["CPTESTCD"], r["CPTESTCD"])
-        body.append(f'<tr><td>{esc(name)} <span class="code">{esc(r["CPTESTCD"])}</span></td>'
-                    f'<td class="num">{esc(r["N_PAIRS"])}</td><td class="num">{esc(pct[0])}</td>'
-                    f'<td class="num">{esc(pct[1])}</td><td class="num">{esc(chg)}</td>'
-                    f'<td class="num">{esc(p_value(r["P_WILCOXON"]))}</td></tr>')
-    caption = ("Cell-type proportions, paired baseline vs on treatment (analysis.celltype_change); "
-               "two-sided Wilcoxon signed-rank test, not adjusted for multiplicity.")
+        body.append(
+            f'<tr><td>{esc(name)} <span class="code">{esc(r["CPTESTCD"])}</span></td>'
+            f'<td class="num">{esc(r["N_PAIRS"])}</td><td class="num">{esc(pct[0])}</td>'
+            f'<td class="num">{esc(pct[1])}</td><td class="num">{esc(chg)}</td>'
+            f'<td class="num">{esc(p_value(r["P_WILCOXON"]))}</td></tr>'
+        )
+    caption = (
+        "Cell-type proportions, paired baseline vs on treatment (analysis.celltype_change); "
+        "two-sided Wilcoxon signed-rank test, not adjusted for multiplicity."
+    )
     return _table("celltype-table", caption, head, body)

@@ -12,6 +12,7 @@ warehouse's RECIST derivation. Choices (docs/report.md):
 - best change = the smallest (most negative) % change; subjects with no such
   assessment are counted in the caption, not drawn.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def best_percent_change(target_sums: pd.DataFrame, adsl: pd.DataFrame, adrs: pd.
     if target_sums is None or target_sums.empty or adsl.empty:
         return pd.DataFrame(columns=["USUBJID", "BEST_PCHG", "CBOR"])
     efficacy = set(adsl.loc[adsl["EFFFL"] == "Y", "USUBJID"])
-    sums = target_sums[target_sums["USUBJID"].isin(efficacy)
-                       & (target_sums["N_MEASURED"] == target_sums["N_TARGET"])].copy()
+    sums = target_sums[
+        target_sums["USUBJID"].isin(efficacy) & (target_sums["N_MEASURED"] == target_sums["N_TARGET"])
+    ].copy()
     sums["SOD"] = sums["SOD"].astype(float)
     sums["BASE_SOD"] = sums["BASE_SOD"].astype(float)
     sums = sums[sums["BASE_SOD"] > 0]
@@ -77,8 +79,13 @@ def waterfall_svg(best: pd.DataFrame, fig_id: str) -> str:
     ax.set_title("Best percentage change in target-lesion sum of diameters")
     shown = [r for r in RESPONSE_ORDER if r in set(best["CBOR"])]
     # Lower left: bars there point upwards (largest increase first), so it is empty.
-    ax.legend(handles=[Patch(color=RESPONSE_COLOURS[r], label=f"{r} – {RESPONSE_NAMES[r]}") for r in shown],
-              title="Confirmed best response", title_fontsize=8, fontsize=8, loc="lower left")
+    ax.legend(
+        handles=[Patch(color=RESPONSE_COLOURS[r], label=f"{r} – {RESPONSE_NAMES[r]}") for r in shown],
+        title="Confirmed best response",
+        title_fontsize=8,
+        fontsize=8,
+        loc="lower left",
+    )
     low = min(-100.0, float(best["BEST_PCHG"].min()) if n else 0.0)
     high = max(40.0, float(best["BEST_PCHG"].max()) if n else 0.0)
     ax.set_ylim(low - 5, high + 10)

@@ -2,6 +2,7 @@
 
 See docs/synth.md for what is generated and which defects are planted.
 """
+
 from trialdw.synth.defects import Defect
 from trialdw.synth.generate import SynthSummary, TransferSummary, generate
 
@@ -10,4 +11,5 @@ __all__ = ["Defect", "SynthSummary", "TransferSummary", "generate", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     from trialdw.synth.__main__ import main as _main
+
     return _main(argv)

@@ -3,6 +3,7 @@
 The ``trialdw synth`` console command (trialdw/cli.py) calls ``generate`` the
 same way; this entry point exists for running the generator on its own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trialdw.config import load_studies
+    from trialdw.study_config import load_studies
     from trialdw.synth.generate import generate
 
     parser = argparse.ArgumentParser(prog="python -m trialdw.synth", description=__doc__.splitlines()[0])
@@ -23,9 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="no deliberate defects")
     parser.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     args = parser.parse_args(argv)
-    summary = generate(Path(args.out), seed=args.seed, subjects=args.subjects, sites=args.sites,
-                       studies=load_studies(args.studies), progress=lambda m: print(f"  {m}"),
-                       transfers=args.transfers, defects=not args.clean)
+    summary = generate(
+        Path(args.out),
+        seed=args.seed,
+        subjects=args.subjects,
+        sites=args.sites,
+        studies=load_studies(args.studies),
+        progress=lambda m: print(f"  {m}"),
+        transfers=args.transfers,
+        defects=not args.clean,
+    )
     print(summary.describe())
     return 0
 

@@ -4,6 +4,7 @@ Weights are per drug *class* so a third study with another VEGFR inhibitor or
 checkpoint inhibitor gets a plausible AE profile without code changes; an
 unknown EXTRT falls back to the class ``ANY``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,10 +12,19 @@ from dataclasses import dataclass
 # --- treatments ------------------------------------------------------------
 
 DRUG_CLASS = {
-    "REGORAFENIB": "TKI", "SURUFATINIB": "TKI", "SORAFENIB": "TKI", "LENVATINIB": "TKI",
-    "CABOZANTINIB": "TKI", "APATINIB": "TKI",
-    "PD-1 INHIBITOR": "IO", "CAMRELIZUMAB": "IO", "SINTILIMAB": "IO", "TISLELIZUMAB": "IO",
-    "NIVOLUMAB": "IO", "PEMBROLIZUMAB": "IO", "ATEZOLIZUMAB": "IO",
+    "REGORAFENIB": "TKI",
+    "SURUFATINIB": "TKI",
+    "SORAFENIB": "TKI",
+    "LENVATINIB": "TKI",
+    "CABOZANTINIB": "TKI",
+    "APATINIB": "TKI",
+    "PD-1 INHIBITOR": "IO",
+    "CAMRELIZUMAB": "IO",
+    "SINTILIMAB": "IO",
+    "TISLELIZUMAB": "IO",
+    "NIVOLUMAB": "IO",
+    "PEMBROLIZUMAB": "IO",
+    "ATEZOLIZUMAB": "IO",
 }
 CYCLE_DAYS = 28
 INFUSION_INTERVAL_DAYS = {"Q2W": 14, "Q3W": 21, "Q4W": 28}
@@ -32,13 +42,14 @@ def days_on_per_cycle(schedule: str | None) -> int:
 
 # --- adverse events (MedDRA-like PT / SOC) ------------------------------------
 
-@dataclass(frozen=True, eq=False)   # compared and hashed by identity (a catalogue entry)
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (a catalogue entry)
 class AeTerm:
     decod: str
     bodsys: str
     verbatims: tuple[str, ...]
-    drug_related: bool          # typical of the drug (relatedness skews to related)
-    weight: dict[str, float]    # by drug class: TKI, IO, ANY
+    drug_related: bool  # typical of the drug (relatedness skews to related)
+    weight: dict[str, float]  # by drug class: TKI, IO, ANY
 
 
 SKIN = "Skin and subcutaneous tissue disorders"
@@ -50,36 +61,62 @@ RESP = "Respiratory, thoracic and mediastinal disorders"
 HEPATO = "Hepatobiliary disorders"
 
 AE_TERMS: tuple[AeTerm, ...] = (
-    AeTerm("Palmar-plantar erythrodysaesthesia syndrome", SKIN,
-           ("Hand-foot skin reaction", "HFSR", "Hand foot syndrome",
+    AeTerm(
+        "Palmar-plantar erythrodysaesthesia syndrome",
+        SKIN,
+        (
+            "Hand-foot skin reaction",
+            "HFSR",
+            "Hand foot syndrome",
             # EDC free text with a line break: a CSV record spanning two lines.
-            "Hand-foot skin reaction\n(soles of both feet)"),
-           True, {"TKI": 10}),
-    AeTerm("Hypertension", "Vascular disorders", ("Hypertension", "High blood pressure", "Elevated BP"),
-           True, {"TKI": 9, "ANY": 1}),
+            "Hand-foot skin reaction\n(soles of both feet)",
+        ),
+        True,
+        {"TKI": 10},
+    ),
+    AeTerm(
+        "Hypertension",
+        "Vascular disorders",
+        ("Hypertension", "High blood pressure", "Elevated BP"),
+        True,
+        {"TKI": 9, "ANY": 1},
+    ),
     AeTerm("Diarrhoea", GI, ("Diarrhea", "Diarrhoea", "Loose stools"), True, {"TKI": 6, "IO": 2, "ANY": 2}),
     AeTerm("Fatigue", GENERAL, ("Fatigue", "Tiredness"), True, {"TKI": 5, "IO": 3, "ANY": 3}),
-    AeTerm("Proteinuria", "Renal and urinary disorders", ("Proteinuria", "Protein in urine"),
-           True, {"TKI": 6}),
-    AeTerm("Alanine aminotransferase increased", INVEST, ("ALT increased", "Elevated ALT"),
-           True, {"TKI": 4, "IO": 3, "ANY": 1}),
-    AeTerm("Aspartate aminotransferase increased", INVEST, ("AST increased", "AST elevation"),
-           True, {"TKI": 4, "IO": 3, "ANY": 1}),
-    AeTerm("Blood bilirubin increased", INVEST, ("Bilirubin increased", "Total bilirubin elevated"),
-           True, {"TKI": 3, "ANY": 1}),
-    AeTerm("Hypothyroidism", "Endocrine disorders", ("Hypothyroidism", "Low thyroid function"),
-           True, {"IO": 5, "TKI": 1.5}),
+    AeTerm("Proteinuria", "Renal and urinary disorders", ("Proteinuria", "Protein in urine"), True, {"TKI": 6}),
+    AeTerm(
+        "Alanine aminotransferase increased",
+        INVEST,
+        ("ALT increased", "Elevated ALT"),
+        True,
+        {"TKI": 4, "IO": 3, "ANY": 1},
+    ),
+    AeTerm(
+        "Aspartate aminotransferase increased",
+        INVEST,
+        ("AST increased", "AST elevation"),
+        True,
+        {"TKI": 4, "IO": 3, "ANY": 1},
+    ),
+    AeTerm(
+        "Blood bilirubin increased",
+        INVEST,
+        ("Bilirubin increased", "Total bilirubin elevated"),
+        True,
+        {"TKI": 3, "ANY": 1},
+    ),
+    AeTerm(
+        "Hypothyroidism", "Endocrine disorders", ("Hypothyroidism", "Low thyroid function"), True, {"IO": 5, "TKI": 1.5}
+    ),
     AeTerm("Rash", SKIN, ("Rash", "Skin rash"), True, {"IO": 4, "TKI": 2}),
-    AeTerm("Decreased appetite", METAB, ("Decreased appetite", "Loss of appetite"),
-           True, {"TKI": 4, "ANY": 1}),
-    AeTerm("Hypertriglyceridaemia", METAB, ("Hypertriglyceridemia", "High triglycerides"),
-           True, {"TKI": 2}),
-    AeTerm("Platelet count decreased", INVEST, ("Platelet count decreased", "Low platelets"),
-           True, {"TKI": 3, "ANY": 1}),
+    AeTerm("Decreased appetite", METAB, ("Decreased appetite", "Loss of appetite"), True, {"TKI": 4, "ANY": 1}),
+    AeTerm("Hypertriglyceridaemia", METAB, ("Hypertriglyceridemia", "High triglycerides"), True, {"TKI": 2}),
+    AeTerm(
+        "Platelet count decreased", INVEST, ("Platelet count decreased", "Low platelets"), True, {"TKI": 3, "ANY": 1}
+    ),
     AeTerm("Dysphonia", RESP, ("Hoarseness", "Dysphonia"), True, {"TKI": 3}),
     AeTerm("Pneumonitis", RESP, ("Pneumonitis", "Immune-related pneumonitis"), True, {"IO": 1.5}),
-    AeTerm("Immune-mediated hepatitis", HEPATO, ("Immune hepatitis", "Immune-mediated hepatitis"),
-           True, {"IO": 1}),
+    AeTerm("Immune-mediated hepatitis", HEPATO, ("Immune hepatitis", "Immune-mediated hepatitis"), True, {"IO": 1}),
     AeTerm("Pyrexia", GENERAL, ("Fever", "Pyrexia"), False, {"ANY": 2}),
     AeTerm("Abdominal pain", GI, ("Abdominal pain", "Upper abdominal pain"), False, {"ANY": 2}),
     AeTerm("Ascites", GI, ("Ascites", "Increasing ascites"), False, {"ANY": 1.5}),
@@ -88,31 +125,42 @@ AE_TERMS: tuple[AeTerm, ...] = (
 # A death without radiological progression is an AE with CTCAE grade 5.
 FATAL_AE_TERMS: tuple[AeTerm, ...] = (
     AeTerm("Hepatic failure", HEPATO, ("Hepatic failure", "Liver failure"), False, {"ANY": 1}),
-    AeTerm("Upper gastrointestinal haemorrhage", GI, ("Upper GI bleeding", "Upper gastrointestinal haemorrhage"),
-           False, {"ANY": 1}),
+    AeTerm(
+        "Upper gastrointestinal haemorrhage",
+        GI,
+        ("Upper GI bleeding", "Upper gastrointestinal haemorrhage"),
+        False,
+        {"ANY": 1},
+    ),
 )
 
-RELATED_WEIGHTS = {"NOT RELATED": 5, "UNLIKELY RELATED": 15, "POSSIBLY RELATED": 35,
-                   "PROBABLY RELATED": 30, "DEFINITELY RELATED": 15}
+RELATED_WEIGHTS = {
+    "NOT RELATED": 5,
+    "UNLIKELY RELATED": 15,
+    "POSSIBLY RELATED": 35,
+    "PROBABLY RELATED": 30,
+    "DEFINITELY RELATED": 15,
+}
 UNRELATED_WEIGHTS = {"NOT RELATED": 60, "UNLIKELY RELATED": 35, "POSSIBLY RELATED": 5}
 
 # --- laboratory ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LabTest:
     code: str
     unit: str
-    low: str          # LBSTNRLO as sent
-    high: str         # LBSTNRHI as sent
+    low: str  # LBSTNRLO as sent
+    high: str  # LBSTNRHI as sent
     decimals: int
-    typical: float    # centre of a typical HCC patient's value
-    spread: float     # relative between-subject spread (log scale)
+    typical: float  # centre of a typical HCC patient's value
+    spread: float  # relative between-subject spread (log scale)
 
 
 # AFP upper limit 20 ng/mL: the marker rule's "normalised" threshold.
 AFP_ULN = 20.0
 LAB_TESTS: tuple[LabTest, ...] = (
-    LabTest("AFP", "ng/mL", "0", "20", 1, 0, 0),     # AFP follows the tumour, see subject.py
+    LabTest("AFP", "ng/mL", "0", "20", 1, 0, 0),  # AFP follows the tumour, see subject.py
     LabTest("ALT", "U/L", "9", "50", 0, 42, 0.45),
     LabTest("AST", "U/L", "15", "40", 0, 48, 0.45),
     LabTest("BILI", "umol/L", "3.4", "20.5", 1, 15, 0.35),
@@ -136,7 +184,7 @@ SC_TESTS = {
 # Prior systemic therapy depends on the line of therapy, which the study file
 # does not say; known demo studies get a profile, others "NONE" mostly.
 PRIOR_SYSTEMIC = {
-    "HCC-REGO-PD1": {"SORAFENIB": 6, "LENVATINIB": 4},      # 2nd line after a TKI
+    "HCC-REGO-PD1": {"SORAFENIB": 6, "LENVATINIB": 4},  # 2nd line after a TKI
     "HCC-SURU-SC": {"NONE": 7, "SORAFENIB": 2, "LENVATINIB": 1},
 }
 DEFAULT_PRIOR_SYSTEMIC = {"NONE": 8, "SORAFENIB": 1, "LENVATINIB": 1}
@@ -147,7 +195,7 @@ DEFAULT_PRIOR_SYSTEMIC = {"NONE": 8, "SORAFENIB": 1, "LENVATINIB": 1}
 TARGET_SITES = (
     ("LIVER", 6, (15, 95)),
     ("LUNG", 3, (10, 32)),
-    ("LYMPH NODE", 2, (15, 32)),      # short axis; >= 15 mm to be a target node
+    ("LYMPH NODE", 2, (15, 32)),  # short axis; >= 15 mm to be a target node
     ("PERITONEUM", 1, (12, 40)),
     ("ADRENAL GLAND", 1, (12, 40)),
 )

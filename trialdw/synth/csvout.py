@@ -9,6 +9,7 @@ A quoted value may contain a line break, so a record can span several physical
 lines; ``write`` returns the physical line where the record starts (header =
 line 1), which is what a text editor and the warehouse findings show.
 """
+
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,7 @@ class TrackedCsvWriter:
         self._next_line = 1
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer, lineterminator=LINE_TERMINATOR, quoting=csv.QUOTE_MINIMAL)
-        self._file = open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 (closed by close(); the writer streams)
         self._emit(list(columns))
         self.rows = 0  # the header is not a data record
 
@@ -56,11 +57,15 @@ class TrackedCsvWriter:
         return self._sha.hexdigest(), self.rows
 
 
-def write_manifest(folder: Path, study: str, site: str, transfer_id: str, exported_at: str,
-                   files: dict[str, tuple[str, int]]) -> Path:
+def write_manifest(
+    folder: Path, study: str, site: str, transfer_id: str, exported_at: str, files: dict[str, tuple[str, int]]
+) -> Path:
     """Written last: a transfer folder is complete only once its manifest exists."""
     manifest = {
-        "study": study, "site": site, "transfer_id": transfer_id, "exported_at": exported_at,
+        "study": study,
+        "site": site,
+        "transfer_id": transfer_id,
+        "exported_at": exported_at,
         "files": {name: {"sha256": sha, "rows": rows} for name, (sha, rows) in files.items()},
     }
     path = folder / "manifest.json"

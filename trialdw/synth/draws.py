@@ -1,4 +1,5 @@
 """Random draws shared by the simulation modules (always from a subject's own ``random.Random``)."""
+
 from __future__ import annotations
 
 import random

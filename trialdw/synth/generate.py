@@ -4,15 +4,16 @@ Streaming: one subject is simulated at a time and its rows go straight to the
 open CSV writers of every transfer of its site (one writer per transfer ×
 domain), so memory does not grow with the number of subjects.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from trialdw.config import StudyConfig
+from trialdw.study_config import StudyConfig
 from trialdw.synth import layout
 from trialdw.synth.csvout import TrackedCsvWriter, write_manifest
 from trialdw.synth.defects import Defect, DefectInjector
@@ -28,7 +29,7 @@ class TransferSummary:
     site: str
     transfer_id: str
     path: Path
-    files: dict[str, tuple[str, int]]     # file name -> (sha256, rows)
+    files: dict[str, tuple[str, int]]  # file name -> (sha256, rows)
     subjects: int
 
 
@@ -43,12 +44,16 @@ class SynthSummary:
         lines = [f"landing folder {self.out} (seed {self.seed})"]
         for t in self.transfers:
             rows = sum(r for _, r in t.files.values())
-            lines.append(f"  {t.study}/{t.site}/{t.transfer_id}: {t.subjects} subjects, "
-                         f"{len(t.files)} files, {rows} rows")
+            lines.append(
+                f"  {t.study}/{t.site}/{t.transfer_id}: {t.subjects} subjects, {len(t.files)} files, {rows} rows"
+            )
         if self.defects:
             lines.append(f"deliberate defects ({len(self.defects)} rows; see docs/synth.md):")
-            lines += [f"  {d.file}:{d.line} {d.column}: {d.description}"
-                      + (f" [data review: {d.rule}]" if d.category == "review" else "") for d in self.defects]
+            lines += [
+                f"  {d.file}:{d.line} {d.column}: {d.description}"
+                + (f" [data review: {d.rule}]" if d.category == "review" else "")
+                for d in self.defects
+            ]
         else:
             lines.append("no deliberate defects (clean landing)")
         return "\n".join(lines)
@@ -60,18 +65,28 @@ def site_roster(seed: int, study: StudyConfig, siteid: str, site_index: int, sub
     courses: list[str] = []
     while len(courses) < subjects:
         deck = list(COURSES)
-        rng.shuffle(deck)          # every course appears once per round of len(COURSES) subjects
+        rng.shuffle(deck)  # every course appears once per round of len(COURSES) subjects
         courses += deck
     # A subject or two who never get a dose, in sites big enough to show it.
     never_dosed = set(rng.sample(range(1, subjects), (subjects >= 12) + (subjects >= 40))) if subjects > 1 else set()
-    country = "CHN" if site_index == 0 else rng.choices(list(OTHER_SITE_COUNTRIES),
-                                                        weights=list(OTHER_SITE_COUNTRIES.values()))[0]
-    opened = layout.STUDY_START + dt.timedelta(days=14 * site_index)   # later sites open a little later
-    return [SubjectPlan(studyid=study.study, siteid=siteid, subjid=f"{i + 1:04d}", course=courses[i],
-                        never_dosed=i in never_dosed, country=country,
-                        enrolled=opened + dt.timedelta(days=i * layout.ENROLMENT_DAYS // subjects
-                                                       + rng.randint(0, 6)))
-            for i in range(subjects)]
+    country = (
+        "CHN"
+        if site_index == 0
+        else rng.choices(list(OTHER_SITE_COUNTRIES), weights=list(OTHER_SITE_COUNTRIES.values()))[0]
+    )
+    opened = layout.STUDY_START + dt.timedelta(days=14 * site_index)  # later sites open a little later
+    return [
+        SubjectPlan(
+            studyid=study.study,
+            siteid=siteid,
+            subjid=f"{i + 1:04d}",
+            course=courses[i],
+            never_dosed=i in never_dosed,
+            country=country,
+            enrolled=opened + dt.timedelta(days=i * layout.ENROLMENT_DAYS // subjects + rng.randint(0, 6)),
+        )
+        for i in range(subjects)
+    ]
 
 
 def _prepare_folder(folder: Path, file_names: set[str]) -> None:
@@ -79,7 +94,7 @@ def _prepare_folder(folder: Path, file_names: set[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / "manifest.json"
     if manifest.exists():
-        manifest.unlink()          # first, so an interrupted rewrite leaves an incomplete transfer
+        manifest.unlink()  # first, so an interrupted rewrite leaves an incomplete transfer
     for entry in folder.iterdir():
         if entry.name in file_names or entry.name == ".manifest.json.part":
             entry.unlink()
@@ -87,9 +102,17 @@ def _prepare_folder(folder: Path, file_names: set[str]) -> None:
             raise FileExistsError(f"{entry} was not written by the generator; refusing to mix it into a transfer")
 
 
-def _write_site(out: Path, seed: int, study: StudyConfig, siteid: str, roster: list[SubjectPlan],
-                cuts: list[dt.date], injector: DefectInjector | None, defects: list[Defect],
-                gf_background: dict | None) -> list[TransferSummary]:
+def _write_site(
+    out: Path,
+    seed: int,
+    study: StudyConfig,
+    siteid: str,
+    roster: list[SubjectPlan],
+    cuts: list[dt.date],
+    injector: DefectInjector | None,
+    defects: list[Defect],
+    gf_background: dict | None,
+) -> list[TransferSummary]:
     domains = [d for d in study.domains if d in layout.DOMAIN_COLUMNS]
     file_names = {f"{d}.csv" for d in domains}
     folders = [out / study.study / siteid / layout.transfer_id(cut) for cut in cuts]
@@ -118,17 +141,24 @@ def _write_site(out: Path, seed: int, study: StudyConfig, siteid: str, roster: l
     finally:
         closed = [{f"{d}.csv": w.close() for d, w in ws.items()} for ws in writers]
     summaries = []
-    for folder, cut, files, n in zip(folders, cuts, closed, subjects_in):
+    for folder, cut, files, n in zip(folders, cuts, closed, subjects_in, strict=False):
         tid = layout.transfer_id(cut)
         write_manifest(folder, study.study, siteid, tid, layout.exported_at(cut), files)
         summaries.append(TransferSummary(study.study, siteid, tid, folder, files, n))
     return summaries
 
 
-def generate(out: Path, seed: int = 20261121, subjects: int = 24, sites: int = 1,
-             studies: dict[str, StudyConfig] | None = None,
-             progress: Callable[[str], None] | None = None, *,
-             transfers: int = 2, defects: bool = True) -> SynthSummary:
+def generate(
+    out: Path,
+    seed: int = 20261121,
+    subjects: int = 24,
+    sites: int = 1,
+    studies: dict[str, StudyConfig] | None = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    transfers: int = 2,
+    defects: bool = True,
+) -> SynthSummary:
     """Write ``<out>/<STUDYID>/<SITEID>/<TRANSFER_ID>/`` for every study and site.
 
     ``subjects`` is per study *and site* (site numbers 101, 102, …); ``transfers``
@@ -138,7 +168,8 @@ def generate(out: Path, seed: int = 20261121, subjects: int = 24, sites: int = 1
     if subjects < 1 or sites < 1:
         raise ValueError("subjects and sites must be >= 1")
     if studies is None:
-        from trialdw.config import load_studies
+        from trialdw.study_config import load_studies
+
         studies = load_studies()
     out = Path(out)
     cuts = layout.transfer_cuts(transfers)
@@ -148,6 +179,7 @@ def generate(out: Path, seed: int = 20261121, subjects: int = 24, sites: int = 1
         gf_background = None
         if study.single_cell:
             from trialdw.synth.singlecell import background_expression
+
             gf_background = background_expression(seed, study.study)
         for site_index in range(sites):
             siteid = str(FIRST_SITE_NUMBER + site_index)
@@ -161,7 +193,9 @@ def generate(out: Path, seed: int = 20261121, subjects: int = 24, sites: int = 1
             summary.transfers += written
             if progress is not None:
                 for t in written:
-                    progress(f"{t.study} site {t.site} transfer {t.transfer_id}: {t.subjects} subjects, "
-                             f"{sum(r for _, r in t.files.values())} rows")
+                    progress(
+                        f"{t.study} site {t.site} transfer {t.transfer_id}: {t.subjects} subjects, "
+                        f"{sum(r for _, r in t.files.values())} rows"
+                    )
     summary.defects.sort(key=lambda d: (d.file, d.line))
     return summary

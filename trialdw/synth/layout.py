@@ -5,6 +5,7 @@ Columns come from the data contracts (which implement
 order, we keep the spec's so a reviewer can compare a file with the spec line
 by line.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,7 @@ DOMAIN_COLUMNS: dict[str, tuple[str, ...]] = {
 # TRANSFER_SPACING_DAYS before it. A record dated on the cut day itself is not
 # in that transfer (the export ran at 02:00, before the day's data entry).
 LATEST_CUT = dt.date(2026, 11, 19)
-TRANSFER_SPACING_DAYS = 122   # about four months
+TRANSFER_SPACING_DAYS = 122  # about four months
 EXPORT_TIME = "020000"
 
 # Enrolment opens here; subjects are enrolled over ENROLMENT_DAYS.
@@ -34,8 +35,7 @@ def transfer_cuts(transfers: int) -> list[dt.date]:
     """Cut dates, earliest first; the last one is LATEST_CUT."""
     if transfers < 1:
         raise ValueError("transfers must be >= 1")
-    return [LATEST_CUT - dt.timedelta(days=TRANSFER_SPACING_DAYS * k)
-            for k in range(transfers - 1, -1, -1)]
+    return [LATEST_CUT - dt.timedelta(days=TRANSFER_SPACING_DAYS * k) for k in range(transfers - 1, -1, -1)]
 
 
 def transfer_id(cut: dt.date) -> str:

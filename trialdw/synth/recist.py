@@ -5,6 +5,7 @@ investigator would, so RS always agrees with TR/TU (apart from deliberate
 defects). Integer millimetres and integer arithmetic: no float edge cases at
 exactly 30 % / 20 %.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,14 +13,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Timepoint:
-    trgresp: str | None      # None when the subject has no target lesions
-    ntrgresp: str | None     # None when the subject has no non-target lesions
-    newlprog: str            # Y / N
+    trgresp: str | None  # None when the subject has no target lesions
+    ntrgresp: str | None  # None when the subject has no non-target lesions
+    newlprog: str  # Y / N
     ovrlresp: str
 
 
-def target_response(sizes: dict[str, int | None], nodal: dict[str, bool], baseline_sod: int,
-                    nadir_sod: int) -> str:
+def target_response(sizes: dict[str, int | None], nodal: dict[str, bool], baseline_sod: int, nadir_sod: int) -> str:
     """CR/PR/SD/PD/NE from target diameters (None = lesion not measured)."""
     measured = [v for v in sizes.values() if v is not None]
     sod = sum(measured)
@@ -57,8 +57,14 @@ def overall_response(trg: str | None, ntrg: str | None, new_lesion: bool) -> str
     return trg  # PR, SD, NE (non-target non-PD does not change them)
 
 
-def timepoint(sizes: dict[str, int | None], nodal: dict[str, bool], baseline_sod: int,
-              nadir_sod: int, nontarget_states: list[str], new_lesion: bool) -> Timepoint:
+def timepoint(
+    sizes: dict[str, int | None],
+    nodal: dict[str, bool],
+    baseline_sod: int,
+    nadir_sod: int,
+    nontarget_states: list[str],
+    new_lesion: bool,
+) -> Timepoint:
     trg = target_response(sizes, nodal, baseline_sod, nadir_sod) if sizes else None
     ntrg = nontarget_response(nontarget_states)
     return Timepoint(trg, ntrg, "Y" if new_lesion else "N", overall_response(trg, ntrg, new_lesion))

@@ -6,6 +6,7 @@ the cut is not there yet, and a value that only became known later (an end
 date, an outcome, a death) is still empty. That is what makes the transfers
 cumulative snapshots with stable record keys.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 class Record:
     domain: str
     row: dict[str, str]
-    visible_from: dt.date                         # in a transfer cut on C iff visible_from < C
+    visible_from: dt.date  # in a transfer cut on C iff visible_from < C
     updates: list[tuple[dt.date, dict[str, str]]] = field(default_factory=list)
 
     def as_of(self, cut: dt.date) -> dict[str, str] | None:

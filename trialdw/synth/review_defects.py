@@ -19,15 +19,17 @@ order (never the subject that carries the invalid-SEX row defect).
   DM DTHDTC (the day death was reported taken for the day it happened). ADSL
   keeps DM's date (int_subject_death), so no analysis date moves.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from trialdw.synth.records import Record
 
-REVIEW = "review"   # Defect.category of these defects, as in audit.findings.CATEGORY
+REVIEW = "review"  # Defect.category of these defects, as in audit.findings.CATEGORY
 
 Mutate = Callable[[dict[str, str]], list[dict[str, str]]]
 
@@ -35,6 +37,7 @@ Mutate = Callable[[dict[str, str]], list[dict[str, str]]]
 @dataclass(frozen=True)
 class PlannedEdit:
     """One record a review defect edits, how, and how the summary describes it."""
+
     record: Record
     column: str
     description: str
@@ -43,9 +46,9 @@ class PlannedEdit:
 
 @dataclass(frozen=True)
 class ReviewDefectSpec:
-    rule: str                                            # the review rule expected (review_findings.sql)
-    studies: tuple[str, ...] | None                      # None = every study
-    choose: Callable[[list[Record], dt.date], list[PlannedEdit]]   # [] when the subject does not qualify
+    rule: str  # the review rule expected (review_findings.sql)
+    studies: tuple[str, ...] | None  # None = every study
+    choose: Callable[[list[Record], dt.date], list[PlannedEdit]]  # [] when the subject does not qualify
 
     def applies_to(self, study: str) -> bool:
         return self.studies is None or study in self.studies
@@ -66,22 +69,34 @@ def choose_sd_read_as_pr(records: list[Record], latest_cut: dt.date) -> list[Pla
         if row["RSEVAL"] == "INVESTIGATOR":
             by_visit.setdefault(float(row["VISITNUM"]), {})[row["RSTESTCD"]] = record
     visits = sorted(by_visit)
-    for this, following in zip(visits, visits[1:]):
+    for this, following in itertools.pairwise(visits):
         now, then = by_visit[this], by_visit[following]
         ovr = {v: by_visit[v]["OVRLRESP"].row["RSSTRESC"] for v in visits if "OVRLRESP" in by_visit[v]}
         earlier = {r for v, r in ovr.items() if v < this}
         responses_after = [r for v, r in ovr.items() if v > this and r in ("CR", "PR")]
-        if ("TRGRESP" in now and "OVRLRESP" in now and "OVRLRESP" in then
-                and now["TRGRESP"].row["RSSTRESC"] == now["OVRLRESP"].row["RSSTRESC"] == "SD"
-                and then["OVRLRESP"].row["RSSTRESC"] == "PR"
-                and len(responses_after) >= 2          # the real PR is already confirmed: BOR/CBOR unchanged
-                and not {"CR", "PR"} & earlier):
-            why = ("investigator reads PR where the target sum gives SD (RECIST 1.1 from TU/TR); "
-                   "data-review finding ovr_vs_recist, new in the latest transfer")
-            return [PlannedEdit(now["OVRLRESP"], "RSSTRESC", f"OVRLRESP: {why}", _read_as_pr),
-                    PlannedEdit(now["TRGRESP"], "RSSTRESC",
-                                "TRGRESP: the target response of the same misread, PR where the sum gives SD "
-                                "(the review finding is on OVRLRESP)", _read_as_pr)]
+        if (
+            "TRGRESP" in now
+            and "OVRLRESP" in now
+            and "OVRLRESP" in then
+            and now["TRGRESP"].row["RSSTRESC"] == now["OVRLRESP"].row["RSSTRESC"] == "SD"
+            and then["OVRLRESP"].row["RSSTRESC"] == "PR"
+            and len(responses_after) >= 2  # the real PR is already confirmed: BOR/CBOR unchanged
+            and not {"CR", "PR"} & earlier
+        ):
+            why = (
+                "investigator reads PR where the target sum gives SD (RECIST 1.1 from TU/TR); "
+                "data-review finding ovr_vs_recist, new in the latest transfer"
+            )
+            return [
+                PlannedEdit(now["OVRLRESP"], "RSSTRESC", f"OVRLRESP: {why}", _read_as_pr),
+                PlannedEdit(
+                    now["TRGRESP"],
+                    "RSSTRESC",
+                    "TRGRESP: the target response of the same misread, PR where the sum gives SD "
+                    "(the review finding is on OVRLRESP)",
+                    _read_as_pr,
+                ),
+            ]
     return []
 
 
@@ -94,10 +109,15 @@ def choose_death_day_after(records: list[Record], latest_cut: dt.date) -> list[P
     for record, row in _visible(records, latest_cut, "DS"):
         if row["DSSCAT"] == "END OF STUDY" and row["DSDECOD"] == "DEATH" and row["DSSTDTC"] == death:
             day_after = (dt.date.fromisoformat(death) + dt.timedelta(days=1)).isoformat()
-            return [PlannedEdit(record, "DSSTDTC",
-                                f"DS DEATH date {day_after} is one day after DM DTHDTC {death} (analyses keep "
-                                "DM's date); data-review finding death_date_disagreement, new in the latest transfer",
-                                lambda r, d=day_after: [{**r, "DSSTDTC": d}])]
+            return [
+                PlannedEdit(
+                    record,
+                    "DSSTDTC",
+                    f"DS DEATH date {day_after} is one day after DM DTHDTC {death} (analyses keep "
+                    "DM's date); data-review finding death_date_disagreement, new in the latest transfer",
+                    lambda r, d=day_after: [{**r, "DSSTDTC": d}],
+                )
+            ]
     return []
 
 

@@ -6,6 +6,7 @@ assessments (the course decides response and progression) → adverse events
 disposition, death. Every value comes from the subject's own
 ``random.Random``, so a subject is the same whatever else is generated.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from trialdw.config import StudyConfig
+from trialdw.study_config import StudyConfig
 from trialdw.synth import catalogues as cat
 from trialdw.synth.draws import pick
 from trialdw.synth.records import Record, iso
@@ -26,6 +27,7 @@ __all__ = ["COURSES", "SubjectPlan", "simulate_subject"]
 @dataclass(frozen=True)
 class SubjectPlan:
     """What is decided per site before any subject is simulated (cheap to hold)."""
+
     studyid: str
     siteid: str
     subjid: str
@@ -41,6 +43,7 @@ class SubjectPlan:
 
 # --- the other domains ------------------------------------------------------------
 
+
 def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
@@ -48,7 +51,7 @@ def _days(n: int) -> dt.timedelta:
 def _baseline_characteristics(rng: random.Random, study: StudyConfig, course: Course) -> dict[str, str]:
     """SC values that agree with the scan: MVI from a portal vein lesion, EHS from any
     lesion outside the liver, BCLC C when either (or ECOG >= 1) is present."""
-    locations = {l.loc for l in course.targets + course.nontargets}
+    locations = {lesion.loc for lesion in course.targets + course.nontargets}
     mvi = "PORTAL VEIN" in locations or rng.random() < 0.1
     ehs = bool(locations - {"LIVER", "PORTAL VEIN"})
     ecog = pick(rng, {0: 45, 1: 52, 2: 3})
@@ -67,16 +70,39 @@ def _baseline_characteristics(rng: random.Random, study: StudyConfig, course: Co
 def _tumour_records(u: str, course: Course) -> list[Record]:
     records = []
     for lesion in course.targets + course.nontargets:
-        records.append(Record("TU", {"USUBJID": u, "TULNKID": lesion.lnkid,
-                                     "TUORRES": "TARGET" if lesion in course.targets else "NON-TARGET",
-                                     "TULOC": lesion.loc, "TUMETHOD": course.method,
-                                     "TUDTC": iso(course.scan_date), "VISIT": "SCREENING"}, course.scan_date))
+        records.append(
+            Record(
+                "TU",
+                {
+                    "USUBJID": u,
+                    "TULNKID": lesion.lnkid,
+                    "TUORRES": "TARGET" if lesion in course.targets else "NON-TARGET",
+                    "TULOC": lesion.loc,
+                    "TUMETHOD": course.method,
+                    "TUDTC": iso(course.scan_date),
+                    "VISIT": "SCREENING",
+                },
+                course.scan_date,
+            )
+        )
 
     def tr(lnkid, testcd, value, visit, visitnum, day):
         measured = testcd == "LDIAM"
-        return Record("TR", {"USUBJID": u, "TRLNKID": lnkid, "TRTESTCD": testcd, "TRORRES": str(value),
-                             "TRSTRESN": str(value) if measured else "", "TRSTRESU": "mm" if measured else "",
-                             "VISIT": visit, "VISITNUM": visitnum, "TRDTC": iso(day)}, day)
+        return Record(
+            "TR",
+            {
+                "USUBJID": u,
+                "TRLNKID": lnkid,
+                "TRTESTCD": testcd,
+                "TRORRES": str(value),
+                "TRSTRESN": str(value) if measured else "",
+                "TRSTRESU": "mm" if measured else "",
+                "VISIT": visit,
+                "VISITNUM": visitnum,
+                "TRDTC": iso(day),
+            },
+            day,
+        )
 
     for t in course.targets:
         records.append(tr(t.lnkid, "LDIAM", t.base_mm, "SCREENING", "0", course.scan_date))
@@ -90,17 +116,45 @@ def _tumour_records(u: str, course: Course) -> list[Record]:
         for lnkid, state in a.nt_states.items():
             records.append(tr(lnkid, "TUMSTATE", state, a.visit, num, a.date))
         if a.new_lesion is not None:
-            records.append(Record("TU", {"USUBJID": u, "TULNKID": a.new_lesion.lnkid, "TUORRES": "NEW",
-                                         "TULOC": a.new_lesion.loc, "TUMETHOD": course.method,
-                                         "TUDTC": iso(a.date), "VISIT": a.visit}, a.date))
+            records.append(
+                Record(
+                    "TU",
+                    {
+                        "USUBJID": u,
+                        "TULNKID": a.new_lesion.lnkid,
+                        "TUORRES": "NEW",
+                        "TULOC": a.new_lesion.loc,
+                        "TUMETHOD": course.method,
+                        "TUDTC": iso(a.date),
+                        "VISIT": a.visit,
+                    },
+                    a.date,
+                )
+            )
             records.append(tr(a.new_lesion.lnkid, "TUMSTATE", "PRESENT", a.visit, num, a.date))
         r = a.response
-        for testcd, value in (("TRGRESP", r.trgresp), ("NTRGRESP", r.ntrgresp), ("NEWLPROG", r.newlprog),
-                              ("OVRLRESP", r.ovrlresp)):
+        for testcd, value in (
+            ("TRGRESP", r.trgresp),
+            ("NTRGRESP", r.ntrgresp),
+            ("NEWLPROG", r.newlprog),
+            ("OVRLRESP", r.ovrlresp),
+        ):
             if value is not None:
-                records.append(Record("RS", {"USUBJID": u, "RSTESTCD": testcd, "RSSTRESC": value,
-                                             "RSEVAL": "INVESTIGATOR", "VISIT": a.visit, "VISITNUM": num,
-                                             "RSDTC": iso(a.date)}, a.date))
+                records.append(
+                    Record(
+                        "RS",
+                        {
+                            "USUBJID": u,
+                            "RSTESTCD": testcd,
+                            "RSSTRESC": value,
+                            "RSEVAL": "INVESTIGATOR",
+                            "VISIT": a.visit,
+                            "VISITNUM": num,
+                            "RSDTC": iso(a.date),
+                        },
+                        a.date,
+                    )
+                )
     return records
 
 
@@ -117,15 +171,28 @@ def _lab_records(rng: random.Random, u: str, course: Course) -> list[Record]:
     for visit, day, afp in draws:
         for test in cat.LAB_TESTS:
             value = afp if test.code == "AFP" else subject_level[test.code] * math.exp(rng.gauss(0, test.spread / 3))
-            records.append(Record("LB", {"USUBJID": u, "LBTESTCD": test.code,
-                                         "LBSTRESN": f"{value:.{test.decimals}f}", "LBSTRESU": test.unit,
-                                         "LBSTNRLO": test.low, "LBSTNRHI": test.high, "VISIT": visit,
-                                         "LBDTC": iso(day)}, day))
+            records.append(
+                Record(
+                    "LB",
+                    {
+                        "USUBJID": u,
+                        "LBTESTCD": test.code,
+                        "LBSTRESN": f"{value:.{test.decimals}f}",
+                        "LBSTRESU": test.unit,
+                        "LBSTNRLO": test.low,
+                        "LBSTNRHI": test.high,
+                        "VISIT": visit,
+                        "LBDTC": iso(day),
+                    },
+                    day,
+                )
+            )
     return records
 
 
-def simulate_subject(plan: SubjectPlan, study: StudyConfig, seed: int, horizon: dt.date,
-                     gf_background: dict | None = None) -> list[Record]:
+def simulate_subject(
+    plan: SubjectPlan, study: StudyConfig, seed: int, horizon: dt.date, gf_background: dict | None = None
+) -> list[Record]:
     """All records of one subject over the whole course up to ``horizon`` (the latest cut)."""
     rng = random.Random(f"{seed}|{plan.usubjid}")
     u, enrl = plan.usubjid, plan.enrolled
@@ -158,7 +225,7 @@ def simulate_subject(plan: SubjectPlan, study: StudyConfig, seed: int, horizon: 
             aes = [ae for ae in aes if ae.start <= stop + _days(30)]
             for ae in aes:
                 if ae.start > stop:
-                    ae.acn = "NOT APPLICABLE"   # treatment already stopped
+                    ae.acn = "NOT APPLICABLE"  # treatment already stopped
             eot_date = death if eot_reason == "DEATH" else stop + _days(rng.randint(0, 7))
         if death is None and stop is not None and eot_reason != "DEATH":
             chance = 0.75 if course.pd_date else 0.2
@@ -185,7 +252,7 @@ def simulate_subject(plan: SubjectPlan, study: StudyConfig, seed: int, horizon: 
             if lost_after is not None and len(ss) >= lost_after:
                 eos = (contact + _days(rng.randint(60, 90)), "LOST TO FOLLOW-UP")
                 if death is not None and death > contact:
-                    death = known = None    # the site never learns of it
+                    death = known = None  # the site never learns of it
                 break
         if death is not None:
             ss.append(("DEAD", known))
@@ -205,38 +272,82 @@ def simulate_subject(plan: SubjectPlan, study: StudyConfig, seed: int, horizon: 
             course.pd_date = None
 
     records: list[Record] = []
-    dm = Record("DM", {"STUDYID": plan.studyid, "SITEID": plan.siteid, "SUBJID": plan.subjid, "USUBJID": u,
-                       "RFICDTC": iso(rfic), "ENRLDTC": iso(enrl), "BRTHDTC": f"{birth:%Y-%m}",
-                       "AGE": str(age_at_consent), "SEX": pick(rng, {"M": 85, "F": 15}), "RACE": "ASIAN",
-                       "ETHNIC": "NOT HISPANIC OR LATINO", "COUNTRY": plan.country, "ARMCD": study.armcd,
-                       "ARM": study.arm, "DTHDTC": "", "DTHFL": ""}, enrl)
+    dm = Record(
+        "DM",
+        {
+            "STUDYID": plan.studyid,
+            "SITEID": plan.siteid,
+            "SUBJID": plan.subjid,
+            "USUBJID": u,
+            "RFICDTC": iso(rfic),
+            "ENRLDTC": iso(enrl),
+            "BRTHDTC": f"{birth:%Y-%m}",
+            "AGE": str(age_at_consent),
+            "SEX": pick(rng, {"M": 85, "F": 15}),
+            "RACE": "ASIAN",
+            "ETHNIC": "NOT HISPANIC OR LATINO",
+            "COUNTRY": plan.country,
+            "ARMCD": study.armcd,
+            "ARM": study.arm,
+            "DTHDTC": "",
+            "DTHFL": "",
+        },
+        enrl,
+    )
     if death is not None:
         dm.updates.append((known, {"DTHDTC": iso(death), "DTHFL": "Y"}))
     records.append(dm)
     for code, value in sc.items():
-        records.append(Record("SC", {"USUBJID": u, "SCTESTCD": code, "SCTEST": cat.SC_TESTS[code],
-                                     "SCORRES": value, "SCDTC": iso(scan)}, scan))
+        records.append(
+            Record(
+                "SC",
+                {"USUBJID": u, "SCTESTCD": code, "SCTEST": cat.SC_TESTS[code], "SCORRES": value, "SCDTC": iso(scan)},
+                scan,
+            )
+        )
     if trtsdt is not None:
         records += exposure_records(u, study, trtsdt, stop, aes, horizon, rng)
         records += ae_records(u, aes)
     records += _tumour_records(u, course)
     records += _lab_records(rng, u, course)
     if eot_date is not None:
-        records.append(Record("DS", {"USUBJID": u, "DSCAT": "DISPOSITION EVENT", "DSSCAT": "END OF TREATMENT",
-                                     "DSDECOD": eot_reason, "DSSTDTC": iso(eot_date)},
-                              known if eot_reason == "DEATH" else eot_date))
+        records.append(
+            Record(
+                "DS",
+                {
+                    "USUBJID": u,
+                    "DSCAT": "DISPOSITION EVENT",
+                    "DSSCAT": "END OF TREATMENT",
+                    "DSDECOD": eot_reason,
+                    "DSSTDTC": iso(eot_date),
+                },
+                known if eot_reason == "DEATH" else eot_date,
+            )
+        )
     if eos is not None:
-        records.append(Record("DS", {"USUBJID": u, "DSCAT": "DISPOSITION EVENT", "DSSCAT": "END OF STUDY",
-                                     "DSDECOD": eos[1], "DSSTDTC": iso(eos[0])},
-                              known if eos[1] == "DEATH" else eos[0]))
+        records.append(
+            Record(
+                "DS",
+                {
+                    "USUBJID": u,
+                    "DSCAT": "DISPOSITION EVENT",
+                    "DSSCAT": "END OF STUDY",
+                    "DSDECOD": eos[1],
+                    "DSSTDTC": iso(eos[0]),
+                },
+                known if eos[1] == "DEATH" else eos[0],
+            )
+        )
     for status, day in ss:
         records.append(Record("SS", {"USUBJID": u, "SSTESTCD": "SURVSTAT", "SSSTRESC": status, "SSDTC": iso(day)}, day))
     if study.single_cell and trtsdt is not None:
         # The baseline biopsy is taken at the pre-dose visit, which a never-dosed subject did not attend.
         from trialdw.synth.singlecell import biopsy_records
+
         last_on_treatment = min(d for d in (stop, death, horizon) if d is not None)
-        records += biopsy_records(rng, u, plan.siteid, plan.subjid, gf_background or {}, rfic, trtsdt,
-                                  last_on_treatment, horizon)
+        records += biopsy_records(
+            rng, u, plan.siteid, plan.subjid, gf_background or {}, rfic, trtsdt, last_on_treatment, horizon
+        )
     for record in records:
         # Screening data reach the EDC with the enrolment (no rows before the DM row).
         record.visible_from = max(record.visible_from, enrl)

@@ -1,4 +1,5 @@
 """Treatment: adverse events and the exposure they shape (interruptions, reductions)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +7,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from trialdw.config import StudyConfig
+from trialdw.study_config import StudyConfig
 from trialdw.synth import catalogues as cat
 from trialdw.synth.draws import pick
 from trialdw.synth.records import Record, iso
@@ -15,6 +16,7 @@ DAY = dt.timedelta(days=1)
 
 
 # --- adverse events -------------------------------------------------------------------
+
 
 @dataclass
 class AdverseEvent:
@@ -26,8 +28,8 @@ class AdverseEvent:
     serious: bool
     rel: str
     acn: str
-    fatal_on: dt.date | None = None       # grade 5: set when the death becomes known
-    start_precision: str = "D"            # D / M / Y: how much of the start date the site knows
+    fatal_on: dt.date | None = None  # grade 5: set when the death becomes known
+    start_precision: str = "D"  # D / M / Y: how much of the start date the site knows
     end_precision: str = "D"
 
 
@@ -35,8 +37,9 @@ def _ae_weight(term: cat.AeTerm, classes: set[str]) -> float:
     return sum(term.weight.get(c, 0) for c in classes | {"ANY"})
 
 
-def simulate_aes(rng: random.Random, study: StudyConfig, trtsdt: dt.date, window_end: dt.date,
-                 horizon: dt.date) -> list[AdverseEvent]:
+def simulate_aes(
+    rng: random.Random, study: StudyConfig, trtsdt: dt.date, window_end: dt.date, horizon: dt.date
+) -> list[AdverseEvent]:
     classes = {cat.DRUG_CLASS.get(t.extrt, "ANY") for t in study.treatments}
     weights = {t: _ae_weight(t, classes) for t in cat.AE_TERMS}
     weights = {t: w for t, w in weights.items() if w > 0}
@@ -53,18 +56,33 @@ def simulate_aes(rng: random.Random, study: StudyConfig, trtsdt: dt.date, window
         end = start + dt.timedelta(days=rng.randint(3, 20) * grade) if rng.random() > 0.15 else None
         serious = grade == 4 or (grade == 3 and rng.random() < 0.35) or rng.random() < 0.03
         rel = pick(rng, cat.RELATED_WEIGHTS if term.drug_related else cat.UNRELATED_WEIGHTS)
-        acn = pick(rng, {
-            1: {"DOSE NOT CHANGED": 1},
-            2: {"DOSE NOT CHANGED": 70, "DRUG INTERRUPTED": 20, "DOSE REDUCED": 10},
-            3: {"DRUG INTERRUPTED": 45, "DOSE REDUCED": 45, "DRUG WITHDRAWN": 10},
-            4: {"DRUG WITHDRAWN": 45, "DRUG INTERRUPTED": 55},
-        }[grade])
+        acn = pick(
+            rng,
+            {
+                1: {"DOSE NOT CHANGED": 1},
+                2: {"DOSE NOT CHANGED": 70, "DRUG INTERRUPTED": 20, "DOSE REDUCED": 10},
+                3: {"DRUG INTERRUPTED": 45, "DOSE REDUCED": 45, "DRUG WITHDRAWN": 10},
+                4: {"DRUG WITHDRAWN": 45, "DRUG INTERRUPTED": 55},
+            }[grade],
+        )
         if rel == "NOT RELATED" and acn != "DOSE NOT CHANGED":
             acn = "DOSE NOT CHANGED" if grade < 3 else acn
         start_precision = pick(rng, {"D": 93, "M": 6, "Y": 1})
         end_precision = pick(rng, {"D": 95, "M": 5})
-        events.append(AdverseEvent(term, rng.choice(term.verbatims), start, end, grade, serious, rel, acn,
-                                   start_precision=start_precision, end_precision=end_precision))
+        events.append(
+            AdverseEvent(
+                term,
+                rng.choice(term.verbatims),
+                start,
+                end,
+                grade,
+                serious,
+                rel,
+                acn,
+                start_precision=start_precision,
+                end_precision=end_precision,
+            )
+        )
     return events
 
 
@@ -72,8 +90,9 @@ def fatal_ae(rng: random.Random, death: dt.date, known: dt.date) -> AdverseEvent
     term = rng.choice(cat.FATAL_AE_TERMS)
     start = death - dt.timedelta(days=rng.randint(1, 8))
     # Entered at onset as a grade 4 SAE, upgraded to grade 5 when the death is known.
-    return AdverseEvent(term, rng.choice(term.verbatims), start, death, 4, True, "UNLIKELY RELATED",
-                        "NOT APPLICABLE", fatal_on=known)
+    return AdverseEvent(
+        term, rng.choice(term.verbatims), start, death, 4, True, "UNLIKELY RELATED", "NOT APPLICABLE", fatal_on=known
+    )
 
 
 def _partial(day: dt.date, precision: str) -> str:
@@ -84,10 +103,20 @@ def ae_records(usubjid: str, events: list[AdverseEvent]) -> list[Record]:
     records = []
     for seq, ae in enumerate(sorted(events, key=lambda e: (e.start, e.term.decod)), start=1):
         ongoing_out = "RECOVERING/RESOLVING" if ae.grade <= 2 else "NOT RECOVERED/NOT RESOLVED"
-        row = {"USUBJID": usubjid, "AESEQ": str(seq), "AETERM": ae.verbatim, "AEDECOD": ae.term.decod,
-               "AEBODSYS": ae.term.bodsys, "AESTDTC": _partial(ae.start, ae.start_precision), "AEENDTC": "",
-               "AETOXGR": str(ae.grade), "AESER": "Y" if ae.serious else "N", "AEREL": ae.rel,
-               "AEACN": ae.acn, "AEOUT": ongoing_out}
+        row = {
+            "USUBJID": usubjid,
+            "AESEQ": str(seq),
+            "AETERM": ae.verbatim,
+            "AEDECOD": ae.term.decod,
+            "AEBODSYS": ae.term.bodsys,
+            "AESTDTC": _partial(ae.start, ae.start_precision),
+            "AEENDTC": "",
+            "AETOXGR": str(ae.grade),
+            "AESER": "Y" if ae.serious else "N",
+            "AEREL": ae.rel,
+            "AEACN": ae.acn,
+            "AEOUT": ongoing_out,
+        }
         record = Record("AE", row, ae.start)
         if ae.fatal_on is not None:
             record.updates.append((ae.fatal_on, {"AETOXGR": "5", "AEENDTC": iso(ae.end), "AEOUT": "FATAL"}))
@@ -101,6 +130,7 @@ def ae_records(usubjid: str, events: list[AdverseEvent]) -> list[Record]:
 
 # --- exposure -----------------------------------------------------------------------
 
+
 def _reduced(dose: float) -> float:
     """One dose level down (-25 %, to whole capsules): 300 -> 250 mg, 80 -> 60 mg."""
     unit = 50 if dose >= 200 else 10
@@ -111,8 +141,15 @@ def _fmt_dose(dose: float) -> str:
     return f"{dose:g}"
 
 
-def exposure_records(usubjid: str, study: StudyConfig, trtsdt: dt.date, stop: dt.date | None,
-                     aes: list[AdverseEvent], horizon: dt.date, rng: random.Random) -> list[Record]:
+def exposure_records(
+    usubjid: str,
+    study: StudyConfig,
+    trtsdt: dt.date,
+    stop: dt.date | None,
+    aes: list[AdverseEvent],
+    horizon: dt.date,
+    rng: random.Random,
+) -> list[Record]:
     """Oral drugs: one row per cycle's dosing run (split at interruptions and
     dose reductions). Infusions: one row per infusion. ``stop`` None = still
     on treatment at the cut: the current period's EXENDTC is still empty."""
@@ -125,7 +162,7 @@ def exposure_records(usubjid: str, study: StudyConfig, trtsdt: dt.date, stop: dt
                 interruptions.append((ae.start, ae.start + dt.timedelta(days=rng.randint(5, 14))))
             elif ae.acn == "DOSE REDUCED":
                 reductions.append(ae.start)
-    periods: list[tuple[dt.date, int, dict]] = []   # (start, treatment order, row)
+    periods: list[tuple[dt.date, int, dict]] = []  # (start, treatment order, row)
     for order, t in enumerate(study.treatments):
         if t.dose is None:
             raise ValueError(f"{study.study}: treatment {t.extrt} has no dose; the generator needs one")
@@ -136,8 +173,9 @@ def exposure_records(usubjid: str, study: StudyConfig, trtsdt: dt.date, stop: dt
             while day <= last_day and day < horizon:
                 skipped = any(a <= day <= b for a, b in interruptions)
                 if not skipped:
-                    periods.append((day, order, {**base, "EXDOSE": _fmt_dose(t.dose), "EXSTDTC": iso(day),
-                                                 "_end": day}))
+                    periods.append(
+                        (day, order, {**base, "EXDOSE": _fmt_dose(t.dose), "EXSTDTC": iso(day), "_end": day})
+                    )
                 day += dt.timedelta(days=step)
             continue
         on_days = cat.days_on_per_cycle(t.schedule)
@@ -152,14 +190,29 @@ def exposure_records(usubjid: str, study: StudyConfig, trtsdt: dt.date, stop: dt
                 # Still on treatment at the cut: the running period has no known end yet.
                 dosing = (stop is None or day <= stop) and not any(a <= day <= b for a, b in interruptions)
                 if run_start is not None and (not dosing or dose != run_dose):
-                    periods.append((run_start, order, {**base, "EXDOSE": _fmt_dose(run_dose),
-                                                       "EXSTDTC": iso(run_start), "_end": day - DAY}))
+                    periods.append(
+                        (
+                            run_start,
+                            order,
+                            {**base, "EXDOSE": _fmt_dose(run_dose), "EXSTDTC": iso(run_start), "_end": day - DAY},
+                        )
+                    )
                     run_start = None
                 if dosing and run_start is None and day < horizon:
                     run_start, run_dose = day, dose
             if run_start is not None:
-                periods.append((run_start, order, {**base, "EXDOSE": _fmt_dose(run_dose), "EXSTDTC": iso(run_start),
-                                                   "_end": cycle + dt.timedelta(days=on_days - 1)}))
+                periods.append(
+                    (
+                        run_start,
+                        order,
+                        {
+                            **base,
+                            "EXDOSE": _fmt_dose(run_dose),
+                            "EXSTDTC": iso(run_start),
+                            "_end": cycle + dt.timedelta(days=on_days - 1),
+                        },
+                    )
+                )
             cycle += dt.timedelta(days=cat.CYCLE_DAYS)
     records = []
     for seq, (start, _, row) in enumerate(sorted(periods, key=lambda p: (p[0], p[1])), start=1):
@@ -167,6 +220,6 @@ def exposure_records(usubjid: str, study: StudyConfig, trtsdt: dt.date, stop: dt
         if stop is not None and end > stop:
             end = stop
         record = Record("EX", {**row, "EXSEQ": str(seq), "EXENDTC": ""}, start)
-        record.updates.append((end, {"EXENDTC": iso(end)}))   # entered once the period is over
+        record.updates.append((end, {"EXENDTC": iso(end)}))  # entered once the period is over
         records.append(record)
     return records

@@ -4,6 +4,7 @@ Each course name is an *intent*; the RS rows are read from the generated
 diameters (``recist.timepoint``), so RS and TR agree even where noise changes
 the intent.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from trialdw.config import StudyConfig
+from trialdw.study_config import StudyConfig
 from trialdw.synth import catalogues as cat
 from trialdw.synth.draws import pick, uniform
 from trialdw.synth.recist import Timepoint, timepoint
@@ -22,17 +23,32 @@ from trialdw.synth.recist import Timepoint, timepoint
 # 16 subjects shows every course; about a third of a deck responds (confirmed
 # CR/PR), a little above the 20-30 % ORR reported for these regimens, so the
 # demo has responders to show.
-COURSES = ("confirmed_pr", "confirmed_cr", "cr_high_afp", "sd", "early_pd", "pr_then_pd",
-           "unconfirmed_pr", "death_without_pd", "nontarget_only", "sd", "confirmed_pr", "early_pd",
-           "sd", "early_pd", "sd", "pr_then_pd")
+COURSES = (
+    "confirmed_pr",
+    "confirmed_cr",
+    "cr_high_afp",
+    "sd",
+    "early_pd",
+    "pr_then_pd",
+    "unconfirmed_pr",
+    "death_without_pd",
+    "nontarget_only",
+    "sd",
+    "confirmed_pr",
+    "early_pd",
+    "sd",
+    "early_pd",
+    "sd",
+    "pr_then_pd",
+)
 
 
 @dataclass
 class Step:
-    kind: str                    # ratio / cr / pd
+    kind: str  # ratio / cr / pd
     ratio: float = 1.0
-    pd_mode: str = "growth"      # growth / new / nt
-    missing: bool = False        # one target lesion not measured -> NE
+    pd_mode: str = "growth"  # growth / new / nt
+    missing: bool = False  # one target lesion not measured -> NE
 
 
 @dataclass
@@ -64,7 +80,7 @@ class Course:
     baseline_afp: float
     assessments: list[Assessment] = field(default_factory=list)
     pd_date: dt.date | None = None
-    death: dt.date | None = None      # only deaths the course itself causes
+    death: dt.date | None = None  # only deaths the course itself causes
 
 
 def _baseline_lesions(rng: random.Random, nontarget_only: bool) -> tuple[list[Lesion], list[Lesion]]:
@@ -74,8 +90,7 @@ def _baseline_lesions(rng: random.Random, nontarget_only: bool) -> tuple[list[Le
         per_organ: dict[str, int] = {}
         sites = {loc: (w, size) for loc, w, size in cat.TARGET_SITES}
         while len(targets) < wanted:
-            loc = "LIVER" if not targets else pick(rng, {k: v[0] for k, v in sites.items()
-                                                        if per_organ.get(k, 0) < 2})
+            loc = "LIVER" if not targets else pick(rng, {k: v[0] for k, v in sites.items() if per_organ.get(k, 0) < 2})
             per_organ[loc] = per_organ.get(loc, 0) + 1
             lo, hi = sites[loc][1]
             targets.append(Lesion(f"T{len(targets) + 1:02d}", loc, rng.randint(lo, hi), loc == "LYMPH NODE"))
@@ -91,31 +106,37 @@ def _course_steps(rng: random.Random, course: str) -> tuple[list[Step], bool]:
     pd_mode = pick(rng, {"growth": 5, "new": 4, "nt": 1})
     if course == "confirmed_pr":
         hold = [Step("ratio", uniform(rng, 0.45, 0.62)) for _ in range(rng.randint(2, 7))]
-        steps = [Step("ratio", uniform(rng, 0.75, 0.88)), Step("ratio", uniform(rng, 0.50, 0.64))] + hold
-        return (steps + [Step("pd", pd_mode=pd_mode)], False) if rng.random() < 0.6 else (steps, True)
+        steps = [Step("ratio", uniform(rng, 0.75, 0.88)), Step("ratio", uniform(rng, 0.5, 0.64)), *hold]
+        return ([*steps, Step("pd", pd_mode=pd_mode)], False) if rng.random() < 0.6 else (steps, True)
     if course in ("confirmed_cr", "cr_high_afp"):
         steps = [Step("ratio", uniform(rng, 0.55, 0.68)), Step("ratio", uniform(rng, 0.25, 0.40))]
         steps += [Step("cr") for _ in range(rng.randint(3, 8))]
-        return (steps + [Step("pd", pd_mode="new")], False) if rng.random() < 0.3 else (steps, True)
+        return ([*steps, Step("pd", pd_mode="new")], False) if rng.random() < 0.3 else (steps, True)
     if course == "sd":
         steps = [Step("ratio", uniform(rng, 0.85, 1.08)) for _ in range(rng.randint(2, 6))]
-        return (steps + [Step("pd", pd_mode=pd_mode)], False) if rng.random() < 0.75 else (steps, True)
+        return ([*steps, Step("pd", pd_mode=pd_mode)], False) if rng.random() < 0.75 else (steps, True)
     if course == "early_pd":
         return [Step("pd", pd_mode=pd_mode)], False
     if course == "pr_then_pd":
         nadir = uniform(rng, 0.50, 0.62)
-        return [Step("ratio", 0.8), Step("ratio", nadir), Step("ratio", nadir + 0.03),
-                Step("pd", pd_mode="new")], False
+        return [Step("ratio", 0.8), Step("ratio", nadir), Step("ratio", nadir + 0.03), Step("pd", pd_mode="new")], False
     if course == "unconfirmed_pr":
         first = uniform(rng, 0.62, 0.66)  # PR, then SD (< 20 % above the nadir): not confirmed
-        return [Step("ratio", first), Step("ratio", first + 0.08), Step("ratio", first + 0.10),
-                Step("pd", pd_mode=pd_mode)], False
+        return [
+            Step("ratio", first),
+            Step("ratio", first + 0.08),
+            Step("ratio", first + 0.10),
+            Step("pd", pd_mode=pd_mode),
+        ], False
     if course == "death_without_pd":
         return [Step("ratio", uniform(rng, 0.85, 1.05)) for _ in range(rng.randint(1, 3))], False
     if course == "nontarget_only":
         steps = [Step("ratio") for _ in range(rng.randint(2, 6))]
-        return (steps + [Step("pd", pd_mode=pick(rng, {"new": 1, "nt": 1}))], False) \
-            if rng.random() < 0.6 else (steps, True)
+        return (
+            ([*steps, Step("pd", pd_mode=pick(rng, {"new": 1, "nt": 1}))], False)
+            if rng.random() < 0.6
+            else (steps, True)
+        )
     raise ValueError(f"unknown course {course!r}")
 
 
@@ -135,15 +156,26 @@ def _sizes_for(step: Step, targets: list[Lesion], nadir_ratio: float, rng: rando
     return sizes
 
 
-def simulate_tumour(rng: random.Random, course_name: str, study: StudyConfig, scan_date: dt.date,
-                    trtsdt: dt.date | None, horizon: dt.date) -> Course:
+def simulate_tumour(
+    rng: random.Random,
+    course_name: str,
+    study: StudyConfig,
+    scan_date: dt.date,
+    trtsdt: dt.date | None,
+    horizon: dt.date,
+) -> Course:
     targets, nontargets = _baseline_lesions(rng, course_name == "nontarget_only")
     afp_median = {"confirmed_cr": 900.0, "cr_high_afp": 2500.0}.get(course_name, 150.0)
     baseline_afp = min(max(math.exp(rng.gauss(math.log(afp_median), 1.2 if afp_median > 150 else 1.8)), 1.5), 60000.0)
     if course_name in ("confirmed_cr", "cr_high_afp"):
         baseline_afp = max(baseline_afp, 220.0)  # normalisation only means something from a high value
-    course = Course(method="MRI" if rng.random() < 0.4 else "CT", scan_date=scan_date, targets=targets,
-                    nontargets=nontargets, baseline_afp=baseline_afp)
+    course = Course(
+        method="MRI" if rng.random() < 0.4 else "CT",
+        scan_date=scan_date,
+        targets=targets,
+        nontargets=nontargets,
+        baseline_afp=baseline_afp,
+    )
     if trtsdt is None:
         return course
 
@@ -184,8 +216,9 @@ def simulate_tumour(rng: random.Random, course_name: str, study: StudyConfig, sc
                 nadir_sod = sod
             nadir_ratio = min(nadir_ratio, {"ratio": step.ratio, "cr": 0.0}.get(step.kind, nadir_ratio))
         afp = _afp_at(rng, course_name, step, response, baseline_afp, afp)
-        course.assessments.append(Assessment(k, f"WEEK {k * interval // 7}", day, sizes, nt_states,
-                                             new_lesion, response, afp))
+        course.assessments.append(
+            Assessment(k, f"WEEK {k * interval // 7}", day, sizes, nt_states, new_lesion, response, afp)
+        )
         if response.ovrlresp == "PD":
             course.pd_date = day
             break
@@ -195,10 +228,11 @@ def simulate_tumour(rng: random.Random, course_name: str, study: StudyConfig, sc
     return course
 
 
-def _afp_at(rng: random.Random, course: str, step: Step, response: Timepoint, baseline: float,
-            previous: float) -> float:
+def _afp_at(
+    rng: random.Random, course: str, step: Step, response: Timepoint, baseline: float, previous: float
+) -> float:
     if response.ovrlresp == "PD":
         return previous * uniform(rng, 1.4, 3.0)
     if step.kind == "cr":
         return uniform(rng, 2.5, 15.0) if course != "cr_high_afp" else uniform(rng, 45.0, 300.0)
-    return max(baseline * (step.ratio ** 1.6) * math.exp(rng.gauss(0, 0.15)), 0.8)
+    return max(baseline * (step.ratio**1.6) * math.exp(rng.gauss(0, 0.15)), 0.8)

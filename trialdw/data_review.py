@@ -6,6 +6,7 @@ list is merged into ``audit.findings`` against the site's current transfer, with
 the same identity recipe and life cycle as row findings: a problem that is gone
 from the current data is resolved by the transfer that no longer has it.
 """
+
 from __future__ import annotations
 
 from trialdw.ingest.findings import REVIEW, WARNING, apply_findings, row_finding_id
@@ -22,13 +23,24 @@ def merge_review_findings(con) -> int:
     ).fetchall()
     by_site: dict[tuple[str, str], list[dict]] = {}
     for study, site, domain, usubjid, key, column, value, rule, message in rows:
-        by_site.setdefault((study, site), []).append({
-            "FINDING_ID": row_finding_id(study, site, domain, key, column, rule),
-            "STUDYID": study, "SITEID": site, "DOMAIN": domain, "USUBJID": usubjid,
-            "RECORD_KEY": key, "SOURCE_FILE": None, "SOURCE_LINE": None,
-            "COLUMN_NAME": column, "VALUE": value, "RULE": rule, "SEVERITY": WARNING,
-            "MESSAGE": message, "CATEGORY": REVIEW,
-        })
+        by_site.setdefault((study, site), []).append(
+            {
+                "FINDING_ID": row_finding_id(study, site, domain, key, column, rule),
+                "STUDYID": study,
+                "SITEID": site,
+                "DOMAIN": domain,
+                "USUBJID": usubjid,
+                "RECORD_KEY": key,
+                "SOURCE_FILE": None,
+                "SOURCE_LINE": None,
+                "COLUMN_NAME": column,
+                "VALUE": value,
+                "RULE": rule,
+                "SEVERITY": WARNING,
+                "MESSAGE": message,
+                "CATEGORY": REVIEW,
+            }
+        )
     for study, site, transfer_id in sites:
         findings = by_site.get((study, site), [])
         for finding in findings:

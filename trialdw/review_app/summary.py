@@ -1,9 +1,10 @@
 """The figures at the top of the page and the short markdown for the run artifact."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from trialdw.review_page.changes import NEW, RESOLVED
+from trialdw.review_app.changes import NEW, RESOLVED
 
 
 def site_key(row: dict) -> str:
@@ -36,8 +37,13 @@ def count_findings(findings: list[dict]) -> Counts:
     def n(**where) -> int:
         return sum(1 for f in findings if all(f[k] == v for k, v in where.items()))
 
-    return Counts(open_reject=n(STATUS="open", SEVERITY="reject"), open_warning=n(STATUS="open", SEVERITY="warning"),
-                  new=n(CHANGE=NEW), resolved_since=n(CHANGE=RESOLVED), resolved_total=n(STATUS="resolved"))
+    return Counts(
+        open_reject=n(STATUS="open", SEVERITY="reject"),
+        open_warning=n(STATUS="open", SEVERITY="warning"),
+        new=n(CHANGE=NEW),
+        resolved_since=n(CHANGE=RESOLVED),
+        resolved_total=n(STATUS="resolved"),
+    )
 
 
 def _md_cell(text) -> str:
@@ -57,12 +63,17 @@ def markdown_summary(findings: list[dict], transfers: list[dict], counts: Counts
     ]
     sites = sorted({site_key(f) for f in findings if f["STATUS"] == "open" or f["CHANGE"]})
     if sites:
-        lines += ["", "| study | site | open reject | open warning | new | resolved since last run |",
-                  "|---|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| study | site | open reject | open warning | new | resolved since last run |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for key in sites:
             mine = [f for f in findings if site_key(f) == key]
             c = count_findings(mine)
             study, site = key.split("/", 1)
-            lines.append(f"| {_md_cell(study)} | {_md_cell(site)} | {c.open_reject} | {c.open_warning} "
-                         f"| {c.new} | {c.resolved_since} |")
+            lines.append(
+                f"| {_md_cell(study)} | {_md_cell(site)} | {c.open_reject} | {c.open_warning} "
+                f"| {c.new} | {c.resolved_since} |"
+            )
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
 """Plain data passed between the ingest steps (paths and counts, never DataFrames)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,8 +12,20 @@ SUPERSEDED = "superseded"
 
 # The finding row layout of docs/architecture.md, plus its stable id.
 FINDING_COLUMNS = (
-    "FINDING_ID", "STUDYID", "SITEID", "TRANSFER_ID", "DOMAIN", "USUBJID", "RECORD_KEY",
-    "SOURCE_FILE", "SOURCE_LINE", "COLUMN_NAME", "VALUE", "RULE", "SEVERITY", "MESSAGE",
+    "FINDING_ID",
+    "STUDYID",
+    "SITEID",
+    "TRANSFER_ID",
+    "DOMAIN",
+    "USUBJID",
+    "RECORD_KEY",
+    "SOURCE_FILE",
+    "SOURCE_LINE",
+    "COLUMN_NAME",
+    "VALUE",
+    "RULE",
+    "SEVERITY",
+    "MESSAGE",
     "CATEGORY",
 )
 
@@ -25,6 +38,7 @@ class TransferRef:
     symbolic link, no manifest): ``status`` is then ``rejected`` or ``incomplete``
     before any file is opened.
     """
+
     study: str
     site: str
     transfer_id: str
@@ -45,20 +59,21 @@ class TransferRef:
 @dataclass(frozen=True)
 class FileInfo:
     """One file of a transfer: listed in the manifest, found in the folder, or both."""
+
     name: str
     domain: str | None
     sha256: str | None
     manifest_rows: int | None
-    records: int | None          # data records counted by the CSV parser
+    records: int | None  # data records counted by the CSV parser
     header: tuple[str, ...] = ()
-    status: str = "ok"           # ok / rejected / unlisted / missing
+    status: str = "ok"  # ok / rejected / unlisted / missing
     reason: str | None = None
 
 
 @dataclass(frozen=True)
 class TransferCheck:
     ref: TransferRef
-    status: str                  # accepted / rejected / incomplete
+    status: str  # accepted / rejected / incomplete
     reason: str | None
     findings: tuple[dict, ...] = ()
     files: tuple[FileInfo, ...] = ()
@@ -76,8 +91,8 @@ class DomainOutput:
     domain: str
     file_name: str
     source_file: str
-    valid_path: Path             # Parquet: contract columns (VARCHAR) + lineage
-    quarantine_path: Path        # Parquet: audit.quarantine layout
+    valid_path: Path  # Parquet: contract columns (VARCHAR) + lineage
+    quarantine_path: Path  # Parquet: audit.quarantine layout
     rows_sent: int
     rows_loaded: int
     rows_quarantined: int
@@ -89,7 +104,7 @@ class ValidatedTransfer:
     ref: TransferRef
     check: TransferCheck
     domains: tuple[DomainOutput, ...]
-    findings_path: Path          # Parquet: FINDING_COLUMNS, transfer + row findings
+    findings_path: Path  # Parquet: FINDING_COLUMNS, transfer + row findings
 
     def domain(self, name: str) -> DomainOutput:
         return next(d for d in self.domains if d.domain == name)
@@ -102,8 +117,8 @@ class ReconciliationError(RuntimeError):
 @dataclass
 class IngestSummary:
     processed: list[tuple[str, str, str, str]] = field(default_factory=list)  # study, site, transfer, status
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)         # already recorded, same manifest
-    conflicts: list[tuple[str, str, str]] = field(default_factory=list)       # recorded id, different manifest
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # already recorded, same manifest
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # recorded id, different manifest
     rows_loaded: int = 0
     rows_quarantined: int = 0
 

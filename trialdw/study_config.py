@@ -4,18 +4,18 @@ One YAML file per study in ``studies/``. The flow writes them into the
 warehouse as ``config.studies`` / ``config.study_treatments`` so that dbt models
 read protocol rules as data (a third study needs a file, not code).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from trialdw.project import ALL_DOMAINS, PROJECT_ROOT, read_yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STUDIES_DIR = PROJECT_ROOT / "studies"
-
-ALL_DOMAINS = ("DM", "SC", "EX", "AE", "TU", "TR", "RS", "LB", "DS", "SS", "CP", "GF")
 REFERENCE_DATES = ("TRTSDT", "ENRLDT")
 EVALUATORS = ("INVESTIGATOR", "INDEPENDENT ASSESSOR")
 
@@ -32,7 +32,7 @@ class Treatment:
     dosfrq: str
     route: str
     schedule: str | None = None
-    placebo: bool = False          # a placebo's EXDOSE is 0 (SDTM), not a finding
+    placebo: bool = False  # a placebo's EXDOSE is 0 (SDTM), not a finding
 
 
 @dataclass(frozen=True)
@@ -85,24 +85,56 @@ class StudyConfig:
         return "CP" in self.domains
 
 
+# Every key a study file may hold, by section: anything else is refused, so a
+# misspelt ``cr_marker`` cannot switch a protocol rule off without a word.
+STUDY_KEYS = frozenset({"study", "title", "arm", "arms", "treatments", "domains", "visits", "response", "data_cutoff"})
+ARM_KEYS = frozenset({"armcd", "arm"})
+TREATMENT_KEYS = frozenset({"extrt", "dose", "dosu", "dosfrq", "route", "schedule", "placebo"})
+VISITS_KEYS = frozenset({"assessment_interval_days"})
+RESPONSE_KEYS = frozenset({"evaluator", "reference_date", "confirmation_days", "sd_minimum_days", "cr_marker"})
+CR_MARKER_KEYS = frozenset({"lbtestcd", "window_days"})
+# STUDYID names folders (landing, exports): letters, digits, '.', '_', '-'.
+STUDYID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 def _require(doc: dict, key: str, where: str):
     if key not in doc or doc[key] is None:
         raise ConfigError(f"{where}: missing required key '{key}'")
     return doc[key]
 
 
+def _mapping(doc, where: str, known: frozenset[str]) -> dict:
+    """``doc`` as a mapping holding only ``known`` keys; the first stranger is named."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: must be a mapping of keys, got {type(doc).__name__}")
+    for key in doc:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(sorted(known))})"
+            raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+    return doc
+
+
 def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}: not a YAML mapping")
+    _mapping(doc, where, STUDY_KEYS)
+    study = str(_require(doc, "study", where))
+    if not STUDYID_RE.match(study):
+        raise ConfigError(f"{where}: study {study!r} must be letters, digits, '.', '_' or '-' (it names folders)")
     if ("arm" in doc) == ("arms" in doc):
         raise ConfigError(f"{where}: give either 'arm' (single-arm study) or 'arms' (a list), not both or neither")
     arm_docs = doc["arms"] if "arms" in doc else [doc["arm"]]
     if not isinstance(arm_docs, list) or not arm_docs:
         raise ConfigError(f"{where}: 'arms' must be a non-empty list")
-    arms = tuple(Arm(armcd=str(_require(a, "armcd", f"{where}: arms")), arm=str(_require(a, "arm", f"{where}: arms")))
-                 for a in arm_docs)
-    response = _require(doc, "response", where)
-    visits = _require(doc, "visits", where)
+    arm_docs = [_mapping(a, f"{where}: arms", ARM_KEYS) for a in arm_docs]
+    arms = tuple(
+        Arm(armcd=str(_require(a, "armcd", f"{where}: arms")), arm=str(_require(a, "arm", f"{where}: arms")))
+        for a in arm_docs
+    )
+    response = _mapping(_require(doc, "response", where), f"{where}: response", RESPONSE_KEYS)
+    visits = _mapping(_require(doc, "visits", where), f"{where}: visits", VISITS_KEYS)
+    treatment_docs = [_mapping(t, f"{where}: treatments", TREATMENT_KEYS) for t in _require(doc, "treatments", where)]
     treatments = tuple(
         Treatment(
             extrt=str(_require(t, "extrt", f"{where}: treatments")),
@@ -113,7 +145,7 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
             schedule=t.get("schedule"),
             placebo=bool(t.get("placebo", False)),
         )
-        for t in _require(doc, "treatments", where)
+        for t in treatment_docs
     )
     if not treatments:
         raise ConfigError(f"{where}: 'treatments' is empty")
@@ -128,11 +160,18 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     if evaluator not in EVALUATORS:
         raise ConfigError(f"{where}: response.evaluator must be one of {EVALUATORS}")
     marker = response.get("cr_marker")
+    if marker is not None:
+        marker = _mapping(marker, f"{where}: response.cr_marker", CR_MARKER_KEYS)
     cutoff = doc.get("data_cutoff")
     if isinstance(cutoff, str):
-        cutoff = dt.date.fromisoformat(cutoff)
+        try:
+            cutoff = dt.date.fromisoformat(cutoff)
+        except ValueError:
+            raise ConfigError(f"{where}: data_cutoff {cutoff!r} is not an ISO date YYYY-MM-DD") from None
+    elif cutoff is not None and not isinstance(cutoff, dt.date):
+        raise ConfigError(f"{where}: data_cutoff must be an ISO date YYYY-MM-DD or null")
     return StudyConfig(
-        study=str(_require(doc, "study", where)),
+        study=study,
         title=str(doc.get("title", "")),
         arms=arms,
         treatments=treatments,
@@ -142,18 +181,13 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
         reference_date=reference,
         confirmation_days=int(_require(response, "confirmation_days", f"{where}: response")),
         sd_minimum_days=int(_require(response, "sd_minimum_days", f"{where}: response")),
-        cr_marker=CrMarker(str(marker["lbtestcd"]), int(marker.get("window_days", 14))) if marker else None,
+        cr_marker=CrMarker(
+            str(_require(marker, "lbtestcd", f"{where}: response.cr_marker")), int(marker.get("window_days", 14))
+        )
+        if marker
+        else None,
         data_cutoff=cutoff,
     )
-
-
-def read_yaml(path: Path, error: type[Exception], what: str):
-    """A YAML file's content; a missing or malformed file raises ``error`` with
-    a one-line message naming the file (configuration is data a person edits)."""
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise error(f"{path}: cannot read {what} ({' '.join(str(exc).split())})") from exc
 
 
 def load_study(path: Path) -> StudyConfig:
@@ -200,11 +234,19 @@ def write_config_tables(con, studies: dict[str, StudyConfig]) -> None:
     for s in studies.values():
         con.execute(
             "INSERT INTO config.studies VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [s.study, s.title, s.assessment_interval_days, s.evaluator,
-             s.reference_date, s.confirmation_days, s.sd_minimum_days,
-             s.cr_marker.lbtestcd if s.cr_marker else None,
-             s.cr_marker.window_days if s.cr_marker else None,
-             s.data_cutoff, s.single_cell],
+            [
+                s.study,
+                s.title,
+                s.assessment_interval_days,
+                s.evaluator,
+                s.reference_date,
+                s.confirmation_days,
+                s.sd_minimum_days,
+                s.cr_marker.lbtestcd if s.cr_marker else None,
+                s.cr_marker.window_days if s.cr_marker else None,
+                s.data_cutoff,
+                s.single_cell,
+            ],
         )
         for a in s.arms:
             con.execute("INSERT INTO config.study_arms VALUES (?,?,?)", [s.study, a.armcd, a.arm])

@@ -10,12 +10,13 @@ in the file; numbers the warehouse itself writes (SOURCE_LINE) are never
 touched. Encoding is UTF-8 with a byte-order mark so that Excel does not guess
 a legacy code page for non-ASCII terms.
 """
+
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from trialdw.review_page.data import FINDING_FIELDS
+from trialdw.review_app.data import FINDING_FIELDS
 
 CSV_COLUMNS = ("FINDING_ID", "STATUS", "CHANGE", *[c for c in FINDING_FIELDS if c not in ("FINDING_ID", "STATUS")])
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -30,7 +31,7 @@ def neutralise_formula(value):
 
 def write_findings_csv(findings: list[dict], path: Path) -> Path:
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)   # RFC 4180 quoting; embedded line breaks stay inside quotes
+        writer = csv.writer(fh)  # RFC 4180 quoting; embedded line breaks stay inside quotes
         writer.writerow(CSV_COLUMNS)
         for finding in findings:
             writer.writerow(["" if finding[c] is None else neutralise_formula(finding[c]) for c in CSV_COLUMNS])

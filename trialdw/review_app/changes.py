@@ -20,6 +20,7 @@ This is the one place that decides it. Two sources, the first one available wins
 A missing ``previous_db`` path (first night: nothing published yet) counts as an
 empty warehouse: every open finding is new.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,9 +35,10 @@ RESOLVED = "resolved"
 @dataclass(frozen=True)
 class Changes:
     """FINDING_IDs new / resolved since the last run, and how that was decided."""
+
     new: frozenset[str]
     resolved: frozenset[str]
-    basis: str           # human-readable: what "last run" meant here
+    basis: str  # human-readable: what "last run" meant here
     latest_run: str | None
 
     def change_of(self, finding_id: str) -> str:
@@ -65,8 +67,8 @@ def _previous_statuses(previous_db: Path) -> dict[str, str]:
         return {}
     with duckdb.connect(str(previous_db), read_only=True) as old:
         has_findings = old.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'audit' AND table_name = 'findings'").fetchone()[0]
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'findings'"
+        ).fetchone()[0]
         return _statuses(old) if has_findings else {}
 
 
@@ -74,8 +76,11 @@ def changes_since_previous_file(con, previous_db: Path, run_id: str | None = Non
     before, now = _previous_statuses(previous_db), _statuses(con)
     new = {fid for fid, status in now.items() if status == "open" and before.get(fid) != "open"}
     resolved = {fid for fid, status in now.items() if status == "resolved" and before.get(fid) != "resolved"}
-    basis = (f"compared with the previously published warehouse {previous_db.name}"
-             if previous_db.exists() else "first published night: no earlier warehouse to compare with")
+    basis = (
+        f"compared with the previously published warehouse {previous_db.name}"
+        if previous_db.exists()
+        else "first published night: no earlier warehouse to compare with"
+    )
     return Changes(frozenset(new), frozenset(resolved), basis, latest_run_id(con, run_id))
 
 
@@ -91,10 +96,17 @@ def changes_from_audit_trail(con, run_id: str | None = None) -> Changes:
            FROM audit.findings AS f""",
         [run],
     ).fetchall()
-    basis = (f"findings first seen / resolved in the transfers processed by run {run}" if run
-             else "no run recorded in this warehouse")
-    return Changes(frozenset(fid for fid, is_new, _ in rows if is_new),
-                   frozenset(fid for fid, _, is_resolved in rows if is_resolved), basis, run)
+    basis = (
+        f"findings first seen / resolved in the transfers processed by run {run}"
+        if run
+        else "no run recorded in this warehouse"
+    )
+    return Changes(
+        frozenset(fid for fid, is_new, _ in rows if is_new),
+        frozenset(fid for fid, _, is_resolved in rows if is_resolved),
+        basis,
+        run,
+    )
 
 
 def changes_since_last_run(con, previous_db: Path | None = None, run_id: str | None = None) -> Changes:

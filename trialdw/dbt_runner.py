@@ -7,6 +7,7 @@ can say why the night stopped.
 
 dbt is imported inside the function: importing it costs seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trialdw.config import PROJECT_ROOT
+from trialdw.project import PROJECT_ROOT
 
 # Node statuses dbt reports; anything else (error, fail, runtime error) is a failure.
 _OK_STATUSES = {"success", "pass"}
@@ -64,16 +65,23 @@ def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "war
     with tempfile.TemporaryDirectory(prefix="trialdw-dbt-") as work_dir, _env("TRIALDW_DB_PATH", str(db_path)):
         args = [
             "build",
-            "--project-dir", str(dbt_project_dir()),
-            "--profiles-dir", str(dbt_profiles_dir()),
-            "--target-path", str(Path(work_dir) / "target"),
-            "--log-path", str(Path(work_dir) / "logs"),
-            "--log-level", log_level,
-            "--log-level-file", "none",
+            "--project-dir",
+            str(dbt_project_dir()),
+            "--profiles-dir",
+            str(dbt_profiles_dir()),
+            "--target-path",
+            str(Path(work_dir) / "target"),
+            "--log-path",
+            str(Path(work_dir) / "logs"),
+            "--log-level",
+            log_level,
+            "--log-level-file",
+            "none",
             "--no-use-colors",
             "--no-send-anonymous-usage-stats",
             "--no-version-check",
-            "--threads", "1",
+            "--threads",
+            "1",
         ]
         if select:
             args += ["--select", select]
@@ -87,8 +95,15 @@ def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "war
 def _summarise(outcome) -> DbtBuildResult:
     if outcome.exception is not None and outcome.result is None:
         return DbtBuildResult(success=False, failures=(f"dbt: {outcome.exception}",))
-    counts = {"models": 0, "tests_ok": 0, "tests_failed": 0, "unit_ok": 0, "unit_failed": 0,
-              "warnings": 0, "skipped": 0}
+    counts = {
+        "models": 0,
+        "tests_ok": 0,
+        "tests_failed": 0,
+        "unit_ok": 0,
+        "unit_failed": 0,
+        "warnings": 0,
+        "skipped": 0,
+    }
     failures: list[str] = []
     for node_result in getattr(outcome.result, "results", None) or []:
         node = node_result.node

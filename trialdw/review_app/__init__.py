@@ -3,6 +3,7 @@
 Written into the run's reports folder beside the Data Docs; see
 docs/data-managers.md for what the page shows and how to read it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 
-from trialdw.review_page.changes import Changes, changes_since_last_run
-from trialdw.review_page.csvout import write_findings_csv
-from trialdw.review_page.data import read_review_data
-from trialdw.review_page.render import render_page
-from trialdw.review_page.summary import Counts, count_findings, markdown_summary
+from trialdw.review_app.changes import Changes, changes_since_last_run
+from trialdw.review_app.csvout import write_findings_csv
+from trialdw.review_app.data import read_review_data
+from trialdw.review_app.render import render_page
+from trialdw.review_app.summary import Counts, count_findings, markdown_summary
 
 __all__ = ["ReviewPageSummary", "write_review_page"]
 
@@ -24,14 +25,20 @@ class ReviewPageSummary:
     html_path: Path
     csv_path: Path
     counts: Counts
-    basis: str           # what "since last run" was measured against
+    basis: str  # what "since last run" was measured against
     latest_run: str | None
-    markdown: str        # a few lines for the Prefect run artifact
+    markdown: str  # a few lines for the Prefect run artifact
 
 
-def write_review_page(db_path: Path, out_dir: Path, *, data_docs: str | None = "data-docs/index.html",
-                      previous_db: Path | None = None, run_id: str | None = None,
-                      warehouse_name: str | None = None) -> ReviewPageSummary:
+def write_review_page(
+    db_path: Path,
+    out_dir: Path,
+    *,
+    data_docs: str | None = "data-docs/index.html",
+    previous_db: Path | None = None,
+    run_id: str | None = None,
+    warehouse_name: str | None = None,
+) -> ReviewPageSummary:
     """Write ``<out_dir>/review.html`` and ``<out_dir>/findings.csv`` from the warehouse at ``db_path``.
 
     ``data_docs``: link to the Great Expectations Data Docs, relative to ``out_dir``
@@ -48,9 +55,10 @@ def write_review_page(db_path: Path, out_dir: Path, *, data_docs: str | None = "
         data = read_review_data(con, changes)
     counts = count_findings(data.findings)
     html_path = out_dir / "review.html"
-    html_path.write_text(render_page(data, counts, warehouse_name=warehouse_name or Path(db_path).name,
-                                     data_docs=data_docs),
-                         encoding="utf-8")
+    html_path.write_text(
+        render_page(data, counts, warehouse_name=warehouse_name or Path(db_path).name, data_docs=data_docs),
+        encoding="utf-8",
+    )
     csv_path = write_findings_csv(data.findings, out_dir / "findings.csv")
     markdown = markdown_summary(data.findings, data.transfers, counts, changes.basis)
     return ReviewPageSummary(html_path, csv_path, counts, changes.basis, changes.latest_run, markdown)

@@ -3,11 +3,12 @@
 Set before prefect, dbt or great_expectations are imported: they read these
 at import time. ``setdefault`` so an operator's explicit setting wins.
 """
+
 from __future__ import annotations
 
 import os
 
-from trialdw.config import PROJECT_ROOT
+from trialdw.project import PROJECT_ROOT
 
 QUIET_OFFLINE = {
     "DO_NOT_TRACK": "1",

@@ -4,6 +4,7 @@
 are computed from the bytes written, so a transfer is valid unless a test breaks
 it on purpose (``manifest_edit`` or writing files after the manifest).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,58 +13,110 @@ import io
 import json
 from pathlib import Path
 
-from trialdw.config import parse_study
+from trialdw.study_config import parse_study
 
 STUDY = "HCC-TEST"
 SITE = "101"
 
 
 def study_config(domains=("DM", "AE", "EX", "TR", "LB"), study: str = STUDY):
-    return parse_study({
-        "study": study, "title": "test study",
-        "arm": {"armcd": "DRUGX", "arm": "DRUG X"},
-        "treatments": [{"extrt": "DRUG X", "dose": 100, "dosu": "mg", "dosfrq": "QD", "route": "ORAL"}],
-        "domains": list(domains),
-        "visits": {"assessment_interval_days": 42},
-        "response": {"confirmation_days": 28, "sd_minimum_days": 28},
-    }, "<test study>")
+    return parse_study(
+        {
+            "study": study,
+            "title": "test study",
+            "arm": {"armcd": "DRUGX", "arm": "DRUG X"},
+            "treatments": [{"extrt": "DRUG X", "dose": 100, "dosu": "mg", "dosfrq": "QD", "route": "ORAL"}],
+            "domains": list(domains),
+            "visits": {"assessment_interval_days": 42},
+            "response": {"confirmation_days": 28, "sd_minimum_days": 28},
+        },
+        "<test study>",
+    )
 
 
 def dm_row(subjid: str, site: str = SITE, study: str = STUDY, **over) -> dict:
-    row = {"STUDYID": study, "SITEID": site, "SUBJID": subjid, "USUBJID": f"{study}-{site}-{subjid}",
-           "RFICDTC": "2025-01-02", "ENRLDTC": "2025-01-10", "BRTHDTC": "1960", "AGE": "64", "SEX": "M",
-           "RACE": "ASIAN", "ETHNIC": "NOT HISPANIC OR LATINO", "COUNTRY": "CHN", "ARMCD": "DRUGX",
-           "ARM": "DRUG X", "DTHDTC": "", "DTHFL": ""}
+    row = {
+        "STUDYID": study,
+        "SITEID": site,
+        "SUBJID": subjid,
+        "USUBJID": f"{study}-{site}-{subjid}",
+        "RFICDTC": "2025-01-02",
+        "ENRLDTC": "2025-01-10",
+        "BRTHDTC": "1960",
+        "AGE": "64",
+        "SEX": "M",
+        "RACE": "ASIAN",
+        "ETHNIC": "NOT HISPANIC OR LATINO",
+        "COUNTRY": "CHN",
+        "ARMCD": "DRUGX",
+        "ARM": "DRUG X",
+        "DTHDTC": "",
+        "DTHFL": "",
+    }
     return {**row, **over}
 
 
 def ae_row(usubjid: str, seq: int, **over) -> dict:
-    row = {"USUBJID": usubjid, "AESEQ": str(seq), "AETERM": "Nausea", "AEDECOD": "Nausea",
-           "AEBODSYS": "Gastrointestinal disorders", "AESTDTC": "2025-02-01", "AEENDTC": "2025-02-10",
-           "AETOXGR": "1", "AESER": "N", "AEREL": "POSSIBLY RELATED", "AEACN": "DOSE NOT CHANGED",
-           "AEOUT": "RECOVERED/RESOLVED"}
+    row = {
+        "USUBJID": usubjid,
+        "AESEQ": str(seq),
+        "AETERM": "Nausea",
+        "AEDECOD": "Nausea",
+        "AEBODSYS": "Gastrointestinal disorders",
+        "AESTDTC": "2025-02-01",
+        "AEENDTC": "2025-02-10",
+        "AETOXGR": "1",
+        "AESER": "N",
+        "AEREL": "POSSIBLY RELATED",
+        "AEACN": "DOSE NOT CHANGED",
+        "AEOUT": "RECOVERED/RESOLVED",
+    }
     return {**row, **over}
 
 
 def ex_row(usubjid: str, seq: int, **over) -> dict:
-    row = {"USUBJID": usubjid, "EXSEQ": str(seq), "EXTRT": "DRUG X", "EXDOSE": "100", "EXDOSU": "mg",
-           "EXDOSFRQ": "QD", "EXROUTE": "ORAL", "EXSTDTC": "2025-01-11", "EXENDTC": "2025-02-07"}
+    row = {
+        "USUBJID": usubjid,
+        "EXSEQ": str(seq),
+        "EXTRT": "DRUG X",
+        "EXDOSE": "100",
+        "EXDOSU": "mg",
+        "EXDOSFRQ": "QD",
+        "EXROUTE": "ORAL",
+        "EXSTDTC": "2025-01-11",
+        "EXENDTC": "2025-02-07",
+    }
     return {**row, **over}
 
 
 def tr_row(usubjid: str, lnkid: str, visitnum: str, **over) -> dict:
     target = lnkid.startswith("T")
-    row = {"USUBJID": usubjid, "TRLNKID": lnkid, "TRTESTCD": "LDIAM" if target else "TUMSTATE",
-           "TRORRES": "25" if target else "PRESENT", "TRSTRESN": "25" if target else "",
-           "TRSTRESU": "mm" if target else "", "VISIT": "SCREENING", "VISITNUM": visitnum,
-           "TRDTC": "2025-01-05"}
+    row = {
+        "USUBJID": usubjid,
+        "TRLNKID": lnkid,
+        "TRTESTCD": "LDIAM" if target else "TUMSTATE",
+        "TRORRES": "25" if target else "PRESENT",
+        "TRSTRESN": "25" if target else "",
+        "TRSTRESU": "mm" if target else "",
+        "VISIT": "SCREENING",
+        "VISITNUM": visitnum,
+        "TRDTC": "2025-01-05",
+    }
     return {**row, **over}
 
 
 def lb_row(usubjid: str, testcd: str, date: str, **over) -> dict:
     units = {"AFP": "ng/mL", "ALT": "U/L"}
-    row = {"USUBJID": usubjid, "LBTESTCD": testcd, "LBSTRESN": "12.5", "LBSTRESU": units[testcd],
-           "LBSTNRLO": "0", "LBSTNRHI": "20", "VISIT": "SCREENING", "LBDTC": date}
+    row = {
+        "USUBJID": usubjid,
+        "LBTESTCD": testcd,
+        "LBSTRESN": "12.5",
+        "LBSTRESU": units[testcd],
+        "LBSTNRLO": "0",
+        "LBSTNRHI": "20",
+        "VISIT": "SCREENING",
+        "LBDTC": date,
+    }
     return {**row, **over}
 
 
@@ -79,12 +132,20 @@ def csv_text(rows: list[dict], columns: list[str] | None = None) -> str:
 
 
 def count_records(data: bytes) -> int:
-    text = data.decode("utf-8-sig", errors="replace")   # count even a badly encoded file
+    text = data.decode("utf-8-sig", errors="replace")  # count even a badly encoded file
     return max(0, sum(1 for rec in csv.reader(io.StringIO(text, newline="")) if rec) - 1)
 
 
-def write_transfer(landing: Path, transfer_id: str, files: dict[str, str | bytes],
-                   *, study: str = STUDY, site: str = SITE, manifest_edit=None, manifest: bool = True) -> Path:
+def write_transfer(
+    landing: Path,
+    transfer_id: str,
+    files: dict[str, str | bytes],
+    *,
+    study: str = STUDY,
+    site: str = SITE,
+    manifest_edit=None,
+    manifest: bool = True,
+) -> Path:
     """Write ``<landing>/<study>/<site>/<transfer_id>/`` with the files and a correct
     manifest. ``manifest_edit(dict)`` may change the manifest before it is written."""
     folder = Path(landing) / study / site / transfer_id
@@ -94,8 +155,13 @@ def write_transfer(landing: Path, transfer_id: str, files: dict[str, str | bytes
         data = content.encode("utf-8") if isinstance(content, str) else content
         (folder / name).write_bytes(data)
         entries[name] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": count_records(data)}
-    doc = {"study": study, "site": site, "transfer_id": transfer_id,
-           "exported_at": f"{transfer_id[:4]}-{transfer_id[4:6]}-{transfer_id[6:8]}T02:00:00Z", "files": entries}
+    doc = {
+        "study": study,
+        "site": site,
+        "transfer_id": transfer_id,
+        "exported_at": f"{transfer_id[:4]}-{transfer_id[4:6]}-{transfer_id[6:8]}T02:00:00Z",
+        "files": entries,
+    }
     if manifest_edit:
         doc = manifest_edit(doc) or doc
     if manifest:
