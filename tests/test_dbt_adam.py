@@ -2,7 +2,8 @@
 
 The warehouse is a real DuckDB file in tmp_path with raw.* (all 12 domains,
 VARCHAR as the loader writes them), audit.transfers (DDL trialdw/sql/audit.sql)
-and config.* (trialdw.config.write_config_tables over the real studies/*.yml).
+and config.* (trialdw.study_config.write_config_tables over the real studies/*.yml),
+written by tests/helpers/dbt_warehouse.py.
 The build runs once per module: it costs seconds.
 """
 
@@ -11,161 +12,27 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
-from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.load import ensure_raw_table
-from trialdw.project import PROJECT_ROOT
-from trialdw.study_config import load_studies, write_config_tables
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 OLD_TRANSFER, CURRENT_TRANSFER = "20260401T020000Z", "20260601T020000Z"
-
-# raw.<domain> columns in input-spec order (all VARCHAR): the data contracts'
-# columns, as the loader creates them (trialdw.ingest.load.ensure_raw_table).
-CONTRACTS = load_contracts()
-RAW_COLUMNS = {domain.lower(): contract.column_names for domain, contract in CONTRACTS.items()}
-
-
-def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], transfers: list[tuple]) -> None:
-    """A warehouse as the loader leaves it: audit DDL, config, all 12 raw tables.
-
-    rows_by_domain: domain -> rows (dicts of column -> text) each with the
-    lineage keys _studyid/_siteid/_transfer_id. transfers: (study, site, id, current).
-    """
-    con = duckdb.connect(str(db_path))
-    try:
-        con.execute((PROJECT_ROOT / "trialdw" / "sql" / "audit.sql").read_text())
-        write_config_tables(con, load_studies())
-        for domain, names in RAW_COLUMNS.items():
-            ensure_raw_table(con, CONTRACTS[domain.upper()])
-            for line, row in enumerate(rows_by_domain.get(domain, []), start=2):
-                values = [row.get(c) for c in names] + [
-                    row["_studyid"],
-                    row["_siteid"],
-                    row["_transfer_id"],
-                    f"{row['_studyid']}/{row['_siteid']}/{row['_transfer_id']}/{domain.upper()}.csv",
-                    line,
-                    None,
-                ]
-                con.execute(f"INSERT INTO raw.{domain} VALUES ({', '.join('?' * len(values))})", values)
-        for study, site, transfer_id, current in transfers:
-            con.execute(
-                "INSERT INTO audit.transfers (STUDYID, SITEID, TRANSFER_ID, STATUS, CURRENT) VALUES (?,?,?,?,?)",
-                [study, site, transfer_id, "accepted" if current else "superseded", "Y" if current else None],
-            )
-    finally:
-        con.close()
-
 
 # ---------------------------------------------------------------- hand-written subjects
 
 
 def _subject_rows() -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
-
-    def add(domain, usubjid, transfer=CURRENT_TRANSFER, **values):
-        study = REGO if usubjid.startswith(REGO) else SURU
-        site = usubjid[len(study) + 1 :].split("-")[0]
-        rows[domain].append(
-            {"USUBJID": usubjid, "_studyid": study, "_siteid": site, "_transfer_id": transfer, **values}
-        )
-
-    def dm(usubjid, rfic, enrl, age="60", dthdtc=None, transfer=CURRENT_TRANSFER):
-        study = REGO if usubjid.startswith(REGO) else SURU
-        site, subjid = usubjid[len(study) + 1 :].split("-")
-        arm = {"HCC-REGO-PD1": ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR"), "HCC-SURU-SC": ("SURU", "SURUFATINIB")}[
-            study
-        ]
-        add(
-            "dm",
-            usubjid,
-            transfer,
-            STUDYID=study,
-            SITEID=site,
-            SUBJID=subjid,
-            RFICDTC=rfic,
-            ENRLDTC=enrl,
-            AGE=age,
-            SEX="M",
-            RACE="ASIAN",
-            COUNTRY="CHN",
-            ARMCD=arm[0],
-            ARM=arm[1],
-            DTHDTC=dthdtc,
-            DTHFL="Y" if dthdtc else None,
-        )
-
-    def ex(usubjid, seq, extrt, start, end=None):
-        add(
-            "ex",
-            usubjid,
-            EXSEQ=str(seq),
-            EXTRT=extrt,
-            EXDOSE="80",
-            EXDOSU="mg",
-            EXDOSFRQ="QD",
-            EXROUTE="ORAL",
-            EXSTDTC=start,
-            EXENDTC=end,
-        )
-
-    def ae(usubjid, seq, start, end, grade="2", rel="NOT RELATED", out=None):
-        add(
-            "ae",
-            usubjid,
-            AESEQ=str(seq),
-            AETERM=f"TERM {seq}",
-            AEDECOD=f"Term {seq}",
-            AEBODSYS="SOC",
-            AESTDTC=start,
-            AEENDTC=end,
-            AETOXGR=grade,
-            AESER="N",
-            AEREL=rel,
-            AEACN="DOSE NOT CHANGED",
-            AEOUT=out or ("NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED"),
-        )
-
-    def target(usubjid, tudtc):
-        add(
-            "tu", usubjid, TULNKID="T01", TUORRES="TARGET", TULOC="LIVER", TUMETHOD="CT", TUDTC=tudtc, VISIT="SCREENING"
-        )
-
-    def ovr(usubjid, visitnum, rsdtc, response, evaluator="INVESTIGATOR"):
-        add(
-            "rs",
-            usubjid,
-            RSTESTCD="OVRLRESP",
-            RSSTRESC=response,
-            RSEVAL=evaluator,
-            VISIT=f"VISIT {visitnum}",
-            VISITNUM=str(visitnum),
-            RSDTC=rsdtc,
-        )
-
-    def afp(usubjid, lbdtc, value):
-        add(
-            "lb",
-            usubjid,
-            LBTESTCD="AFP",
-            LBSTRESN=str(value),
-            LBSTRESU="ng/mL",
-            LBSTNRLO="0",
-            LBSTNRHI="10",
-            VISIT=None,
-            LBDTC=lbdtc,
-        )
+    r = RawRows(CURRENT_TRANSFER)
 
     # S1: ongoing EX period, PR-NE-PR, AE partial-date imputations, alive.
     s1 = f"{REGO}-101-001"
-    dm(s1, "2026-01-02", "2026-01-05", age="55", transfer=OLD_TRANSFER)  # superseded: must not count
-    dm(s1, "2026-01-02", "2026-01-05", age="56")
-    ex(s1, 1, "REGORAFENIB", "2026-01-10", "2026-01-30")
-    ex(s1, 2, "PD-1 INHIBITOR", "2026-01-10", "2026-01-10")
-    ex(s1, 3, "REGORAFENIB", "2026-02-07", None)  # ongoing
+    r.dm(s1, "2026-01-02", "2026-01-05", age="55", transfer=OLD_TRANSFER)  # superseded: must not count
+    r.dm(s1, "2026-01-02", "2026-01-05", age="56")
+    r.ex(s1, 1, "2026-01-10", "2026-01-30", extrt="REGORAFENIB")
+    r.ex(s1, 2, "2026-01-10", "2026-01-10", extrt="PD-1 INHIBITOR")
+    r.ex(s1, 3, "2026-02-07", None, extrt="REGORAFENIB")  # ongoing
     for code, value in [
         ("ECOG", "1"),
         ("CHILDPGH", "A"),
@@ -175,68 +42,68 @@ def _subject_rows() -> dict[str, list[dict]]:
         ("MVI", "N"),
         ("EHS", "Y"),
     ]:
-        add("sc", s1, SCTESTCD=code, SCTEST=code, SCORRES=value, SCDTC="2026-01-03")
-    afp(s1, "2026-01-03", 400)
-    afp(s1, "2026-01-09", 350)
-    afp(s1, "2026-01-12", 300)
-    target(s1, "2026-01-08")
-    ovr(s1, 1, "2026-02-21", "PR")
-    ovr(s1, 1, "2026-02-21", "CR", evaluator="INDEPENDENT ASSESSOR")  # not the study's evaluator
-    ovr(s1, 2, "2026-04-04", "NE")
-    ovr(s1, 3, "2026-05-16", "PR")
-    ae(s1, 1, "2026-01", "2026-02-03", grade="3", rel="POSSIBLY RELATED")  # TRTSDT month, ends after
-    ae(s1, 2, "2026-01", "2026-01-05")  # TRTSDT month but ended before TRTSDT
-    ae(s1, 3, "2026", "2026-03")  # year only; end month only
-    ae(s1, 4, "2026-03-15", None)  # ongoing
-    add("ss", s1, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-06-01")
+        r.add("sc", s1, SCTESTCD=code, SCTEST=code, SCORRES=value, SCDTC="2026-01-03")
+    r.afp(s1, "2026-01-03", 400)
+    r.afp(s1, "2026-01-09", 350)
+    r.afp(s1, "2026-01-12", 300)
+    r.lesion(s1, "T01", "TARGET", "LIVER", "2026-01-08")
+    r.ovr(s1, 1, "2026-02-21", "PR")
+    r.ovr(s1, 1, "2026-02-21", "CR", evaluator="INDEPENDENT ASSESSOR")  # not the study's evaluator
+    r.ovr(s1, 2, "2026-04-04", "NE")
+    r.ovr(s1, 3, "2026-05-16", "PR")
+    r.ae(s1, 1, "2026-01", "2026-02-03", grade="3", rel="POSSIBLY RELATED")  # TRTSDT month, ends after
+    r.ae(s1, 2, "2026-01", "2026-01-05")  # TRTSDT month but ended before TRTSDT
+    r.ae(s1, 3, "2026", "2026-03")  # year only; end month only
+    r.ae(s1, 4, "2026-03-15", None)  # ongoing
+    r.add("ss", s1, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-06-01")
 
     # S2: PD (worst of day), dies; a lab after death; end-of-treatment AE.
     s2 = f"{REGO}-101-002"
-    dm(s2, "2026-01-04", "2026-01-06", dthdtc="2026-04-10")
-    ex(s2, 1, "REGORAFENIB", "2026-01-12", "2026-03-05")
-    target(s2, "2026-01-10")
-    ovr(s2, 1, "2026-02-23", "SD")
-    ovr(s2, 1.1, "2026-02-23", "PD")  # same date: the worst (PD) is kept
-    ovr(s2, 2, "2026-03-20", "SD")  # after the first PD: outside ANL01FL
-    add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF TREATMENT", DSDECOD="ADVERSE EVENT", DSSTDTC="2026-03-05")
-    add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-04-10")
-    add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-20")
-    add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="DEAD", SSDTC="2026-04-20")
-    afp(s2, "2026-04-15", 50)  # dated after death: LSTALVDT must stay at DTHDT
-    ae(s2, 1, "2026-04", "2026-04", grade="5", out="FATAL")  # end imputed 30 Apr -> capped at DTHDT
+    r.dm(s2, "2026-01-04", "2026-01-06", dthdtc="2026-04-10")
+    r.ex(s2, 1, "2026-01-12", "2026-03-05", extrt="REGORAFENIB")
+    r.lesion(s2, "T01", "TARGET", "LIVER", "2026-01-10")
+    r.ovr(s2, 1, "2026-02-23", "SD")
+    r.ovr(s2, 1.1, "2026-02-23", "PD")  # same date: the worst (PD) is kept
+    r.ovr(s2, 2, "2026-03-20", "SD")  # after the first PD: outside ANL01FL
+    r.add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF TREATMENT", DSDECOD="ADVERSE EVENT", DSSTDTC="2026-03-05")
+    r.add("ds", s2, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-04-10")
+    r.add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-20")
+    r.add("ss", s2, SSTESTCD="SURVSTAT", SSSTRESC="DEAD", SSDTC="2026-04-20")
+    r.afp(s2, "2026-04-15", 50)  # dated after death: LSTALVDT must stay at DTHDT
+    r.ae(s2, 1, "2026-04", "2026-04", grade="5", out="FATAL")  # end imputed 30 Apr -> capped at DTHDT
 
     # S3: never dosed; death known from DS only.
     s3 = f"{REGO}-101-003"
-    dm(s3, "2026-01-28", "2026-02-01")
-    afp(s3, "2026-01-30", 12)
-    add("ss", s3, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-01")
-    add("ds", s3, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-05-01")
+    r.dm(s3, "2026-01-28", "2026-02-01")
+    r.afp(s3, "2026-01-30", 12)
+    r.add("ss", s3, SSTESTCD="SURVSTAT", SSSTRESC="ALIVE", SSDTC="2026-03-01")
+    r.add("ds", s3, DSCAT="DISPOSITION EVENT", DSSCAT="END OF STUDY", DSDECOD="DEATH", DSSTDTC="2026-05-01")
 
     # S4: the AFP marker rule (tie -> higher value; normal; no result in window).
     s4 = f"{REGO}-101-004"
-    dm(s4, "2026-01-10", "2026-01-12")
-    ex(s4, 1, "REGORAFENIB", "2026-01-15", "2026-03-15")
-    target(s4, "2026-01-13")
-    ovr(s4, 1, "2026-02-26", "CR")
-    afp(s4, "2026-02-20", 5)
-    afp(s4, "2026-03-04", 20)  # equally close (6 days): the higher (20 > 10) decides -> PR
-    ovr(s4, 2, "2026-04-09", "CR")
-    afp(s4, "2026-04-01", 4)  # 8 days, normal -> CR stays
-    ovr(s4, 3, "2026-05-21", "CR")  # no AFP within 14 days -> PR
+    r.dm(s4, "2026-01-10", "2026-01-12")
+    r.ex(s4, 1, "2026-01-15", "2026-03-15", extrt="REGORAFENIB")
+    r.lesion(s4, "T01", "TARGET", "LIVER", "2026-01-13")
+    r.ovr(s4, 1, "2026-02-26", "CR")
+    r.afp(s4, "2026-02-20", 5)
+    r.afp(s4, "2026-03-04", 20)  # equally close (6 days): the higher (20 > 10) decides -> PR
+    r.ovr(s4, 2, "2026-04-09", "CR")
+    r.afp(s4, "2026-04-01", 4)  # 8 days, normal -> CR stays
+    r.ovr(s4, 3, "2026-05-21", "CR")  # no AFP within 14 days -> PR
 
     # S5 (SURU, no marker rule, SD minimum 42): CR then PR confirms a PR (the † rule); single cell.
     s5 = f"{SURU}-201-005"
-    dm(s5, "2026-02-20", "2026-02-25")
-    ex(s5, 1, "SURUFATINIB", "2026-03-02", None)
-    target(s5, "2026-03-01")
-    ovr(s5, 1, "2026-04-13", "CR")
-    ovr(s5, 2, "2026-05-25", "PR")
+    r.dm(s5, "2026-02-20", "2026-02-25")
+    r.ex(s5, 1, "2026-03-02", None, extrt="SURUFATINIB")
+    r.lesion(s5, "T01", "TARGET", "LIVER", "2026-03-01")
+    r.ovr(s5, 1, "2026-04-13", "CR")
+    r.ovr(s5, 2, "2026-05-25", "PR")
     for sample, visit, visitnum, date, counts in [
         ("S5-B", "BASELINE", "0", "2026-02-28", {"TUMOR": 60, "TCELL": 30, "MACRO": 10}),
         ("S5-T", "ON TREATMENT", "2", "2026-04-20", {"TUMOR": 20, "TCELL": 60, "MACRO": 20}),
     ]:
         for code, cells in counts.items():
-            add(
+            r.add(
                 "cp",
                 s5,
                 CPREFID=sample,
@@ -250,7 +117,7 @@ def _subject_rows() -> dict[str, list[dict]]:
                 CPMETHOD="SCRNA-SEQ",
                 CPDTC=date,
             )
-        add(
+        r.add(
             "gf",
             s5,
             GFREFID=sample,
@@ -265,12 +132,12 @@ def _subject_rows() -> dict[str, list[dict]]:
 
     # S6 (SURU): SD 35 days after TRTSDT is before the 42-day minimum, then PD.
     s6 = f"{SURU}-201-006"
-    dm(s6, "2026-02-20", "2026-02-25")
-    ex(s6, 1, "SURUFATINIB", "2026-03-02", "2026-05-20")
-    target(s6, "2026-03-01")
-    ovr(s6, 1, "2026-04-06", "SD")
-    ovr(s6, 2, "2026-05-18", "PD")
-    return rows
+    r.dm(s6, "2026-02-20", "2026-02-25")
+    r.ex(s6, 1, "2026-03-02", "2026-05-20", extrt="SURUFATINIB")
+    r.lesion(s6, "T01", "TARGET", "LIVER", "2026-03-01")
+    r.ovr(s6, 1, "2026-04-06", "SD")
+    r.ovr(s6, 2, "2026-05-18", "PD")
+    return r.rows
 
 
 @pytest.fixture(scope="module")
@@ -289,17 +156,6 @@ def warehouse(tmp_path_factory) -> Path:
     assert result.success, "\n".join(result.failures)
     assert result.unit_tests_failed == 0 and result.tests_failed == 0
     return db_path
-
-
-def query(db_path: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-def one(db_path: Path, sql: str) -> tuple:
-    rows = query(db_path, sql)
-    assert len(rows) == 1, rows
-    return rows[0]
 
 
 D = dt.date.fromisoformat

@@ -1,6 +1,6 @@
 """The analysis spec's boundary cases, end to end through a real dbt build.
 
-Same harness as test_dbt_adam.py: a real DuckDB warehouse in tmp_path holding
+Same harness as test_dbt_adam.py (tests/helpers/dbt_warehouse.py): a real DuckDB warehouse in tmp_path holding
 raw.* (as the loader writes it), audit.transfers and config.* from the real
 studies/*.yml, then the whole `dbt build` (models, dbt tests, unit tests).
 Every subject sits on one boundary of ../shared/spec/analysis-tables.md; the
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
+from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
 
 STUDY, SITE, TRANSFER = "HCC-REGO-PD1", "101", "20260801T020000Z"
@@ -37,103 +37,25 @@ SD_TOO_EARLY_THEN_DEATH, DEATH_AT_LAST_ASSESSMENT, NO_ASSESSMENT = usubjid(5), u
 AFP_BOUNDARIES, FIRST_PR_UNCONFIRMED, AE_DATES = usubjid(8), usubjid(9), usubjid(10)
 
 
-class BoundaryRows:
-    """raw.<domain> rows (text values + lineage keys) for one study and site."""
+class BoundaryRows(RawRows):
+    """The shared raw-row builder, plus this module's two scenario steps."""
 
     def __init__(self):
-        self.rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
-
-    def add(self, domain: str, subject: str, **values) -> None:
-        self.rows[domain].append(
-            {"USUBJID": subject, "_studyid": STUDY, "_siteid": SITE, "_transfer_id": TRANSFER, **values}
-        )
+        super().__init__(TRANSFER)
 
     def subject(
         self, subject: str, *, dthdtc: str | None = None, ex_end: str | None = None, target_lesion: bool = True
     ) -> None:
         """Enrolled 2026-01-05, dosed from TRTSDT (ex_end None = ongoing), a baseline target lesion."""
-        self.add(
-            "dm",
-            subject,
-            STUDYID=STUDY,
-            SITEID=SITE,
-            SUBJID=subject[-3:],
-            RFICDTC="2026-01-02",
-            ENRLDTC="2026-01-05",
-            AGE="60",
-            SEX="M",
-            ARMCD="REGOPD1",
-            ARM="REGORAFENIB + PD-1 INHIBITOR",
-            DTHDTC=dthdtc,
-            DTHFL="Y" if dthdtc else None,
-        )
-        self.add(
-            "ex",
-            subject,
-            EXSEQ="1",
-            EXTRT="REGORAFENIB",
-            EXDOSE="80",
-            EXDOSU="mg",
-            EXDOSFRQ="QD",
-            EXROUTE="ORAL",
-            EXSTDTC=TRTSDT,
-            EXENDTC=ex_end,
-        )
+        self.dm(subject, "2026-01-02", "2026-01-05", dthdtc=dthdtc)
+        self.ex(subject, 1, TRTSDT, ex_end, extrt="REGORAFENIB")
         if target_lesion:
-            self.add(
-                "tu",
-                subject,
-                TULNKID="T01",
-                TUORRES="TARGET",
-                TULOC="LIVER",
-                TUMETHOD="CT",
-                TUDTC="2026-01-08",
-                VISIT="SCREENING",
-            )
+            self.lesion(subject, "T01", "TARGET", "LIVER", "2026-01-08")
 
     def responses(self, subject: str, *dated: tuple[str, str]) -> None:
         """Investigator overall responses, (RSDTC, OVRLRESP), one visit each."""
         for visitnum, (rsdtc, response) in enumerate(dated, start=1):
-            self.add(
-                "rs",
-                subject,
-                RSTESTCD="OVRLRESP",
-                RSSTRESC=response,
-                RSEVAL="INVESTIGATOR",
-                VISIT=f"VISIT {visitnum}",
-                VISITNUM=str(visitnum),
-                RSDTC=rsdtc,
-            )
-
-    def afp(self, subject: str, lbdtc: str, value: str) -> None:
-        self.add(
-            "lb",
-            subject,
-            LBTESTCD="AFP",
-            LBSTRESN=value,
-            LBSTRESU="ng/mL",
-            LBSTNRLO="0",
-            LBSTNRHI="10",
-            VISIT=None,
-            LBDTC=lbdtc,
-        )
-
-    def ae(self, subject: str, seq: int, start: str, end: str | None, *, soc: str, pt: str, grade: int) -> None:
-        self.add(
-            "ae",
-            subject,
-            AESEQ=str(seq),
-            AETERM=pt,
-            AEDECOD=pt,
-            AEBODSYS=soc,
-            AESTDTC=start,
-            AEENDTC=end,
-            AETOXGR=str(grade),
-            AESER="N",
-            AEREL="NOT RELATED",
-            AEACN="DOSE NOT CHANGED",
-            AEOUT="NOT RECOVERED/NOT RESOLVED" if end is None else "RECOVERED/RESOLVED",
-        )
+            self.ovr(subject, visitnum, rsdtc, response)
 
 
 def _subject_rows() -> dict[str, list[dict]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dbt_adam import RAW_COLUMNS, create_warehouse, one, query
+from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
@@ -26,96 +26,16 @@ R1, R2, R3, R4 = (f"{SURU}-201-{n}" for n in ("101", "102", "103", "104"))
 R5, R6, R7 = (f"{REGO}-101-{n}" for n in ("105", "106", "107"))
 
 
-class SubjectRows:
-    """raw.<domain> rows as the loader writes them (text values + lineage keys)."""
+class SubjectRows(RawRows):
+    """The shared raw-row builder, plus this module's dosed-subject step."""
 
     def __init__(self):
-        self.rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
-
-    def add(self, domain: str, usubjid: str, **values) -> None:
-        study = REGO if usubjid.startswith(REGO) else SURU
-        site = usubjid[len(study) + 1 :].split("-")[0]
-        self.rows[domain].append(
-            {"USUBJID": usubjid, "_studyid": study, "_siteid": site, "_transfer_id": TRANSFER, **values}
-        )
+        super().__init__(TRANSFER)
 
     def dosed_subject(self, usubjid: str, trtsdt: str, dthdtc: str | None = None) -> None:
-        study = REGO if usubjid.startswith(REGO) else SURU
-        site, subjid = usubjid[len(study) + 1 :].split("-")
-        armcd, arm, extrt = {
-            REGO: ("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR", "REGORAFENIB"),
-            SURU: ("SURU", "SURUFATINIB", "SURUFATINIB"),
-        }[study]
-        self.add(
-            "dm",
-            usubjid,
-            STUDYID=study,
-            SITEID=site,
-            SUBJID=subjid,
-            RFICDTC="2026-01-02",
-            ENRLDTC="2026-01-05",
-            AGE="60",
-            SEX="F",
-            ARMCD=armcd,
-            ARM=arm,
-            DTHDTC=dthdtc,
-            DTHFL="Y" if dthdtc else None,
-        )
-        self.add(
-            "ex",
-            usubjid,
-            EXSEQ="1",
-            EXTRT=extrt,
-            EXDOSE="80",
-            EXDOSU="mg",
-            EXDOSFRQ="QD",
-            EXROUTE="ORAL",
-            EXSTDTC=trtsdt,
-            EXENDTC=None,
-        )
-
-    def lesion(self, usubjid: str, lnkid: str, kind: str, loc: str, tudtc: str, visit: str = "SCREENING") -> None:
-        self.add("tu", usubjid, TULNKID=lnkid, TUORRES=kind, TULOC=loc, TUMETHOD="CT", TUDTC=tudtc, VISIT=visit)
-
-    def diameter(self, usubjid: str, lnkid: str, mm: str, visitnum: str, trdtc: str) -> None:
-        self.add(
-            "tr",
-            usubjid,
-            TRLNKID=lnkid,
-            TRTESTCD="LDIAM",
-            TRORRES=mm,
-            TRSTRESN=mm,
-            TRSTRESU="mm",
-            VISIT=f"VISIT {visitnum}",
-            VISITNUM=visitnum,
-            TRDTC=trdtc,
-        )
-
-    def state(self, usubjid: str, lnkid: str, state: str, visitnum: str, trdtc: str) -> None:
-        self.add(
-            "tr",
-            usubjid,
-            TRLNKID=lnkid,
-            TRTESTCD="TUMSTATE",
-            TRORRES=state,
-            TRSTRESN=None,
-            TRSTRESU=None,
-            VISIT=f"VISIT {visitnum}",
-            VISITNUM=visitnum,
-            TRDTC=trdtc,
-        )
-
-    def ovr(self, usubjid: str, response: str, visitnum: str, rsdtc: str) -> None:
-        self.add(
-            "rs",
-            usubjid,
-            RSTESTCD="OVRLRESP",
-            RSSTRESC=response,
-            RSEVAL="INVESTIGATOR",
-            VISIT=f"VISIT {visitnum}",
-            VISITNUM=visitnum,
-            RSDTC=rsdtc,
-        )
+        """Enrolled 2026-01-05, dosed from ``trtsdt`` with the study's treatment, ongoing."""
+        self.dm(usubjid, "2026-01-02", "2026-01-05", sex="F", dthdtc=dthdtc)
+        self.ex(usubjid, 1, trtsdt, None)
 
 
 def _subject_rows() -> dict[str, list[dict]]:
@@ -139,7 +59,7 @@ def _subject_rows() -> dict[str, list[dict]]:
         for lnkid, mm in sizes.items():
             s.diameter(R1, lnkid, mm, visitnum, date)
         s.state(R1, "NT01", "PRESENT", visitnum, date)
-        s.ovr(R1, response, visitnum, date)
+        s.ovr(R1, visitnum, date, response)
 
     # R2: baseline scanned on TRTSDT itself (still baseline): 30 + 15 = 45. Nodal 9 mm
     # with the liver lesion gone is CR; nodal 10 mm is not (PR: -77.8 %, +11 % over nadir 9).
@@ -151,7 +71,7 @@ def _subject_rows() -> dict[str, list[dict]]:
     for visitnum, date, node in (("1", "2026-04-13", "9"), ("2", "2026-05-25", "10")):
         s.diameter(R2, "T01", "0", visitnum, date)
         s.diameter(R2, "T02", node, visitnum, date)
-        s.ovr(R2, "CR", visitnum, date)
+        s.ovr(R2, visitnum, date, "CR")
 
     # R3: a target lesion missing and a new lesion on the same day: PD (not NE). The
     # later scan is after the first PD: outside ANL01FL.
@@ -163,10 +83,10 @@ def _subject_rows() -> dict[str, list[dict]]:
     s.diameter(R3, "T01", "35", "1", "2026-04-13")
     s.lesion(R3, "NEW01", "NEW", "PERITONEUM", "2026-04-13", visit="VISIT 1")
     s.state(R3, "NEW01", "PRESENT", "1", "2026-04-13")
-    s.ovr(R3, "PD", "1", "2026-04-13")
+    s.ovr(R3, "1", "2026-04-13", "PD")
     s.diameter(R3, "T01", "36", "2", "2026-05-25")
     s.diameter(R3, "T02", "28", "2", "2026-05-25")
-    s.ovr(R3, "SD", "2", "2026-05-25")
+    s.ovr(R3, "2", "2026-05-25", "SD")
 
     # R4: non-target disease only: NON-CR/NON-PD, then unequivocal progression of NT02.
     s.dosed_subject(R4, "2026-03-02")
@@ -175,10 +95,10 @@ def _subject_rows() -> dict[str, list[dict]]:
     for lnkid in ("NT01", "NT02"):
         s.state(R4, lnkid, "PRESENT", "0", "2026-02-27")
         s.state(R4, lnkid, "PRESENT", "1", "2026-04-13")
-    s.ovr(R4, "NON-CR/NON-PD", "1", "2026-04-13")
+    s.ovr(R4, "1", "2026-04-13", "NON-CR/NON-PD")
     s.state(R4, "NT01", "PRESENT", "2", "2026-05-25")
     s.state(R4, "NT02", "UNEQUIVOCAL PROGRESSION", "2", "2026-05-25")
-    s.ovr(R4, "PD", "2", "2026-05-25")
+    s.ovr(R4, "2", "2026-05-25", "PD")
 
     # R5 (AFP marker rule): RECIST CR with AFP 30 > ULN 10 five days before: counted as PR,
     # like the investigator's CR. The next OVR (SD) has no scan at all: RECIST NE.
@@ -186,7 +106,7 @@ def _subject_rows() -> dict[str, list[dict]]:
     s.lesion(R5, "T01", "TARGET", "LIVER", "2026-01-13")
     s.diameter(R5, "T01", "40", "0", "2026-01-13")
     s.diameter(R5, "T01", "0", "1", "2026-02-26")
-    s.ovr(R5, "CR", "1", "2026-02-26")
+    s.ovr(R5, "1", "2026-02-26", "CR")
     s.add(
         "lb",
         R5,
@@ -198,7 +118,7 @@ def _subject_rows() -> dict[str, list[dict]]:
         VISIT=None,
         LBDTC="2026-02-21",
     )
-    s.ovr(R5, "SD", "2", "2026-04-09")
+    s.ovr(R5, "2", "2026-04-09", "SD")
 
     # R6: DM says death on 10 Apr, DS END OF STUDY says 12 Apr; an AFP on 15 Apr is after death.
     s.dosed_subject(R6, "2026-01-15", dthdtc="2026-04-10")

@@ -1,4 +1,4 @@
-"""trialdw.transform: the wrapper around dbt build (real dbt, real DuckDB files)."""
+"""trialdw.dbt_runner: the wrapper around dbt build (real dbt, real DuckDB files)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import duckdb
 
-from tests.test_dbt_adam import create_warehouse
+from tests.helpers.dbt_warehouse import create_warehouse
 from trialdw.dbt_runner import dbt_build, dbt_project_dir
 
 
