@@ -86,7 +86,7 @@ def _warehouse(root: Path, landing: Path) -> Path:
     from trialdw.dbt_runner import dbt_build
     from trialdw.ingest.contracts import load_contracts
     from trialdw.ingest.landing import ingest_landing
-    from trialdw.ingest.load import ensure_audit, ensure_raw_table
+    from trialdw.ingest.load import ensure_audit
     from trialdw.study_config import load_study, write_config_tables
 
     study = load_study(CONFIG)
@@ -96,8 +96,6 @@ def _warehouse(root: Path, landing: Path) -> Path:
     with duckdb.connect(str(db)) as con:
         write_config_tables(con, studies)
         ensure_audit(con)
-        for contract in contracts.values():
-            ensure_raw_table(con, contract)
         ingest_landing(con, landing, studies, root / "work", "conformance", contracts=contracts)
     result = dbt_build(db)
     assert result.success, result.failures

@@ -41,9 +41,7 @@ def warehouse(tmp_path_factory) -> Path:
     from trialdw import warehouse as wh
     from trialdw.dbt_runner import dbt_build
     from trialdw.endpoints import compute_all
-    from trialdw.ingest.contracts import load_contracts
     from trialdw.ingest.landing import ingest_landing
-    from trialdw.ingest.load import ensure_raw_table
     from trialdw.study_config import load_studies, write_config_tables
     from trialdw.synth import generate
 
@@ -55,8 +53,6 @@ def warehouse(tmp_path_factory) -> Path:
     building = wh.start_building_file(paths, "test")
     with duckdb.connect(str(building)) as con:
         write_config_tables(con, studies)
-        for contract in load_contracts().values():
-            ensure_raw_table(con, contract)
         ingest_landing(con, root / "landing", studies, paths.work, "test")
     result = dbt_build(building)
     assert result.success, result.failures[:2]

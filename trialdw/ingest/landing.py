@@ -14,6 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from trialdw import history
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.findings import apply_findings
 from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
@@ -119,6 +120,7 @@ def ingest_landing(
 ) -> IngestSummary:
     contracts = contracts or load_contracts()
     ensure_audit(con)
+    history.ensure_history(con, contracts)
     summary = IngestSummary()
     for ref in discover(Path(landing)):
         ingest_transfer(con, ref, studies, contracts, work_dir, run_id, summary)

@@ -1,8 +1,9 @@
-"""Loading validated transfers into the warehouse: raw.<domain>, audit.quarantine,
-audit.reconciliation (load_transfer) and audit.transfers / audit.files
-(record_transfer). Bulk inserts from Parquet through DuckDB, never row by row.
+"""Loading validated transfers into the history store: record versions
+(trialdw.history), audit.quarantine, audit.reconciliation (load_transfer) and
+audit.transfers / audit.files (record_transfer). Bulk inserts from Parquet
+through DuckDB, never row by row.
 
-These functions do not open transactions themselves; ``landing.ingest_landing``
+These functions do not open transactions themselves; ``landing.ingest_transfer``
 wraps each transfer in one so a transfer is loaded completely or not at all.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from trialdw import history
 from trialdw.ingest.types import (
     ACCEPTED,
     SUPERSEDED,
@@ -21,9 +23,12 @@ from trialdw.ingest.types import (
 from trialdw.project import PROJECT_ROOT
 
 AUDIT_SQL = PROJECT_ROOT / "trialdw" / "sql" / "audit.sql"
+# raw.<domain> of a build file: the contract's columns (VARCHAR) then lineage.
+# _record_key is written once, by the loader (trialdw.history), and read by
+# every later step (staging, data-review findings).
 LINEAGE_DDL = (
     '"_studyid" VARCHAR, "_siteid" VARCHAR, "_transfer_id" VARCHAR, '
-    '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON'
+    '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON, "_record_key" VARCHAR'
 )
 
 
@@ -37,56 +42,37 @@ def raw_table(domain: str) -> str:
 
 
 def ensure_raw_table(con, contract) -> None:
-    """raw.<domain>: the contract's columns, all VARCHAR, in spec order, then lineage.
-
-    A column added to a contract later is added to an existing table (older rows
-    read NULL); nothing is dropped.
-    """
+    """A physical raw.<domain> (a study build file's current rows): the contract's
+    columns, all VARCHAR, in spec order, then lineage. In the history store
+    raw.<domain> is a view instead (trialdw.history.ensure_history)."""
     table = raw_table(contract.domain)
     columns = ", ".join(f'"{c}" VARCHAR' for c in contract.column_names)
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, {LINEAGE_DDL})")
-    existing = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
-            [contract.domain.lower()],
-        ).fetchall()
-    }
-    for column in contract.column_names:
-        if column not in existing:
-            con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" VARCHAR')
 
 
 def load_transfer(con, validated: ValidatedTransfer, contracts: dict | None = None) -> None:
-    """Insert the valid rows, the quarantined rows and the reconciliation counts of
-    one validated transfer. Refuses to load the same transfer twice."""
+    """Append the valid rows (as record versions), the quarantined rows and the
+    reconciliation counts of one validated transfer. Refuses to load the same
+    transfer twice."""
     from trialdw.ingest.contracts import load_contracts
 
     contracts = contracts or load_contracts()
     ref = validated.ref
     ensure_audit(con)
+    history.ensure_history(con, contracts)
     already = con.execute(
         "SELECT count(*) FROM audit.reconciliation WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
         [ref.study, ref.site, ref.transfer_id],
     ).fetchall()[0][0]
     if already:
         raise RuntimeError(f"{ref.relpath} is already loaded (audit.reconciliation has it); not loading twice")
+    previous = history.predecessor(con, ref.study, ref.site, ref.transfer_id)
     for out in validated.domains:
         if out.rows_loaded + out.rows_quarantined != out.rows_sent:
             raise ReconciliationError(
                 f"{out.source_file}: {out.rows_loaded} + {out.rows_quarantined} != {out.rows_sent}"
             )
-        contract = contracts[out.domain]
-        ensure_raw_table(con, contract)
-        columns = ", ".join(
-            f'"{c}"'
-            for c in (*contract.column_names, "_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line")
-        )
-        con.execute(
-            f'INSERT INTO {raw_table(out.domain)} ({columns}, "_extra") '
-            f'SELECT {columns}, CAST("_extra" AS JSON) FROM read_parquet(?)',
-            [str(out.valid_path)],
-        )
+        history.load_domain(con, contracts[out.domain], ref, out.valid_path, out.rows_loaded, previous)
         con.execute(
             "INSERT INTO audit.quarantine SELECT STUDYID, SITEID, TRANSFER_ID, DOMAIN, SOURCE_FILE, "
             "SOURCE_LINE, USUBJID, RULES, CAST(RECORD AS JSON) FROM read_parquet(?)",
@@ -96,18 +82,15 @@ def load_transfer(con, validated: ValidatedTransfer, contracts: dict | None = No
             "INSERT INTO audit.reconciliation VALUES (?, ?, ?, ?, ?, ?, ?)",
             [ref.study, ref.site, ref.transfer_id, out.domain, out.rows_sent, out.rows_loaded, out.rows_quarantined],
         )
-        # Prove it from the database, not from our own counters.
-        loaded = con.execute(
-            f"SELECT count(*) FROM {raw_table(out.domain)} WHERE _studyid = ? AND _siteid = ? AND _transfer_id = ?",
-            [ref.study, ref.site, ref.transfer_id],
-        ).fetchall()[0][0]
+        # Prove it from the database, not from our own counters (history.load_domain
+        # proved the loaded rows from its runs).
         quarantined = con.execute(
             "SELECT count(*) FROM audit.quarantine WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? AND DOMAIN = ?",
             [ref.study, ref.site, ref.transfer_id, out.domain],
         ).fetchall()[0][0]
-        if loaded + quarantined != out.rows_sent:
+        if out.rows_loaded + quarantined != out.rows_sent:
             raise ReconciliationError(
-                f"{out.source_file}: database holds {loaded} loaded + {quarantined} "
+                f"{out.source_file}: database holds {out.rows_loaded} loaded + {quarantined} "
                 f"quarantined rows, the file had {out.rows_sent}"
             )
 

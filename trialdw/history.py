@@ -1,0 +1,256 @@
+"""The history store: every row a site ever sent, kept as record versions.
+
+Sites send cumulative snapshots, so storing each transfer in full would store a
+site that exports nightly for two years ~700 times over. Instead each domain
+keeps **record versions** (``history.<domain>``): one row per distinct content
+of a record, identified by the spec's record key (``_record_key``, the key
+values ``|``-joined, written once here and read by every later step) and a
+content hash (``_row_hash``: md5 of the values). A transfer that repeats a
+record unchanged reuses its version; a changed record gets a new version.
+
+Which versions a transfer held, in which order and on which lines, is kept in
+``history.layout`` as *runs*: consecutive records of the file whose version ids
+and physical lines both go up by one. Unchanged records keep their ids, so a
+new cumulative transfer is a handful of runs (one per stretch between inserts
+and changes), not a row per record. ``history.changes`` says what each
+transfer inserted, changed or dropped against the site's previous accepted
+transfer.
+
+Any accepted transfer is rebuilt exactly (values, ``_extra``, SOURCE_LINE) by
+``raw.<domain>``: a view over layout and versions with the columns raw.* always
+had. Nothing is ever updated or deleted: versions, runs and changes are only
+appended, inside the transfer's transaction.
+
+Algorithm of ``load_domain`` (one validated domain file of one transfer):
+ 1. read the valid rows (Parquet, file order) and compute record key and hash;
+ 2. take the versions of the site's previous accepted transfer (the predecessor
+    in TRANSFER_ID order) and match by record key: same hash → same version;
+    different hash → ``changed``; no such key → ``inserted``; a key of the
+    predecessor missing now → ``dropped``;
+ 3. number the new versions after the domain's highest id, in file order;
+ 4. cut the file into runs (gaps and islands over version id and line);
+ 5. append versions, runs and changes; prove the loaded count from the runs.
+"""
+
+from __future__ import annotations
+
+from trialdw.ingest.types import ReconciliationError
+
+LINEAGE = ("_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra", "_record_key")
+UNIT_SEPARATOR = "chr(31)"  # between values in the hashed text; NULL hashes as chr(0)
+
+SCHEMA_DDL = """
+CREATE SCHEMA IF NOT EXISTS history;
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE TABLE IF NOT EXISTS history.layout (
+    DOMAIN         VARCHAR,
+    STUDYID        VARCHAR,
+    SITEID         VARCHAR,
+    TRANSFER_ID    VARCHAR,
+    FIRST_VERSION  BIGINT,   -- version id of the run's first record
+    N              BIGINT,   -- records in the run (ids and lines both go up by one)
+    FIRST_LINE     BIGINT    -- physical line of the run's first record (header = 1)
+);
+CREATE TABLE IF NOT EXISTS history.changes (
+    DOMAIN               VARCHAR,
+    STUDYID              VARCHAR,
+    SITEID               VARCHAR,
+    TRANSFER_ID          VARCHAR,
+    RECORD_KEY           VARCHAR,
+    CHANGE               VARCHAR,   -- inserted / changed / dropped
+    VERSION_ID           BIGINT,    -- the version this transfer holds (NULL when dropped)
+    PREVIOUS_VERSION_ID  BIGINT     -- the predecessor's version (NULL when inserted)
+);
+"""
+
+
+def versions_table(domain: str) -> str:
+    return f"history.{domain.lower()}"
+
+
+def raw_view(domain: str) -> str:
+    return f"raw.{domain.lower()}"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_history(con, contracts: dict) -> None:
+    """Schemas, the versions table of every contract domain, and the raw.* views.
+
+    A column added to a contract later is added to the versions table (older
+    versions read NULL); nothing is dropped. Views are recreated so they always
+    list the contract's columns."""
+    con.execute(SCHEMA_DDL)
+    for contract in contracts.values():
+        table = versions_table(contract.domain)
+        columns = ", ".join(f"{_q(c)} VARCHAR" for c in contract.column_names)
+        con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                _version_id BIGINT, _studyid VARCHAR, _siteid VARCHAR, _record_key VARCHAR,
+                _row_hash UHUGEINT, {columns}, _extra JSON, _first_transfer_id VARCHAR)"""
+        )
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = ?",
+                [contract.domain.lower()],
+            ).fetchall()
+        }
+        for column in contract.column_names:
+            if column not in existing:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
+        con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {transfer_rows_sql(contract)}")
+
+
+def transfer_rows_sql(contract, layout_filter: str = "TRUE") -> str:
+    """Rows of accepted transfers rebuilt from runs and versions, in raw.* layout.
+
+    ``layout_filter`` selects runs (history.layout, alias ``l``) before they are
+    expanded, e.g. to the sites' current transfers: only those runs are read."""
+    columns = ", ".join(f"v.{_q(c)}" for c in contract.column_names)
+    domain = contract.domain
+    return f"""
+        SELECT {columns},
+               r.STUDYID AS _studyid, r.SITEID AS _siteid, r.TRANSFER_ID AS _transfer_id,
+               r.STUDYID || '/' || r.SITEID || '/' || r.TRANSFER_ID || '/{domain}.csv' AS _source_file,
+               r.FIRST_LINE + (r.VID - r.FIRST_VERSION) AS _source_line,
+               v._extra, v._record_key
+        FROM (SELECT l.*, unnest(range(l.FIRST_VERSION, l.FIRST_VERSION + l.N)) AS VID
+              FROM history.layout AS l WHERE l.DOMAIN = '{domain}' AND ({layout_filter})) AS r
+        INNER JOIN {versions_table(domain)} AS v ON v._version_id = r.VID"""
+
+
+def current_rows_sql(contract, studies: list[str] | None = None) -> str:
+    """Rows of every site's current accepted transfer, of ``studies`` (None: all)."""
+    current = (
+        "EXISTS (SELECT 1 FROM audit.transfers AS t WHERE t.CURRENT = 'Y' AND t.STUDYID = l.STUDYID "
+        "AND t.SITEID = l.SITEID AND t.TRANSFER_ID = l.TRANSFER_ID)"
+    )
+    if studies is not None:
+        listed = ", ".join("'" + s.replace("'", "''") + "'" for s in studies) or "NULL"
+        current += f" AND l.STUDYID IN ({listed})"
+    return transfer_rows_sql(contract, current)
+
+
+def record_key_sql(contract) -> str:
+    """The record key as one text: the key values '|'-joined (site-exports.md, "Record keys")."""
+    return "concat_ws('|', " + ", ".join(f"coalesce({_q(k)}, '')" for k in contract.record_key) + ")"
+
+
+def row_hash_sql(contract) -> str:
+    """md5 of every value of the record (contract columns and _extra), as a 128-bit number."""
+    parts = [f"coalesce({_q(c)}, chr(0))" for c in contract.column_names]
+    parts.append("coalesce(CAST(_extra AS VARCHAR), chr(0))")
+    return f"md5_number(concat_ws({UNIT_SEPARATOR}, {', '.join(parts)}))"
+
+
+def predecessor(con, study: str, site: str, transfer_id: str) -> str | None:
+    """The site's accepted transfer before ``transfer_id`` in TRANSFER_ID order (loaded into history)."""
+    row = con.execute(
+        """SELECT max(TRANSFER_ID) FROM audit.transfers
+           WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID < ? AND STATUS IN ('accepted', 'superseded')""",
+        [study, site, transfer_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous: str | None) -> dict[str, int]:
+    """Append one validated domain file of ``ref`` as versions + runs + changes.
+
+    ``previous``: the site's previous accepted transfer (the match basis), or None.
+    Returns counts by change kind. Runs inside the caller's transaction."""
+    table = versions_table(contract.domain)
+    site = [contract.domain, ref.study, ref.site]
+    already = con.execute(
+        "SELECT count(*) FROM history.layout WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
+        [*site, ref.transfer_id],
+    ).fetchone()[0]
+    if already:
+        raise RuntimeError(f"{ref.source_file(contract.file_name)} is already in the history; not loading it twice")
+    columns = ", ".join(_q(c) for c in contract.column_names)
+    # 1. the new rows, in file order, with record key and content hash
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _new AS
+            SELECT {columns}, CAST(_extra AS JSON) AS _extra, _source_line,
+                   {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
+            FROM read_parquet(?)""",
+        [str(valid_path)],
+    )
+    # 2. the predecessor's versions, matched by record key
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _prev AS
+            SELECT v._version_id, v._record_key, v._row_hash
+            FROM (SELECT unnest(range(FIRST_VERSION, FIRST_VERSION + N)) AS VID FROM history.layout
+                  WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?) AS l
+            INNER JOIN {table} AS v ON v._version_id = l.VID""",
+        [*site, previous],
+    )
+    # 3. reuse an unchanged version, number the new ones after the domain's highest id
+    base = con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {table}").fetchone()[0]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _matched AS
+            WITH m AS (
+                SELECT n.*, p._version_id AS _prev_id, p._row_hash AS _prev_hash,
+                       (p._version_id IS NULL OR p._row_hash <> n._row_hash) AS _is_new
+                FROM _new AS n LEFT JOIN _prev AS p USING (_record_key))
+            SELECT *,
+                   CASE WHEN _is_new
+                        THEN {base} + sum(CAST(_is_new AS BIGINT)) OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING)
+                        ELSE _prev_id END AS _vid
+            FROM m"""
+    )
+    con.execute(
+        f"""INSERT INTO {table} (_version_id, _studyid, _siteid, _record_key, _row_hash, {columns}, _extra,
+                                 _first_transfer_id)
+            SELECT _vid, ?, ?, _record_key, _row_hash, {columns}, _extra, ?
+            FROM _matched WHERE _is_new ORDER BY _vid""",
+        [ref.study, ref.site, ref.transfer_id],
+    )
+    # 4. runs: a new run wherever the id or the line does not follow on from the previous record
+    con.execute(
+        """INSERT INTO history.layout
+           WITH o AS (
+               SELECT _vid, _source_line,
+                      CASE WHEN _vid = lag(_vid) OVER w + 1 AND _source_line = lag(_source_line) OVER w + 1
+                           THEN 0 ELSE 1 END AS _break
+               FROM _matched WINDOW w AS (ORDER BY _source_line)),
+           r AS (SELECT *, sum(_break) OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING) AS _run FROM o)
+           SELECT ?, ?, ?, ?, min(_vid), count(*), min(_source_line) FROM r GROUP BY _run ORDER BY 7""",
+        [*site, ref.transfer_id],
+    )
+    # 5. what changed against the predecessor
+    con.execute(
+        """INSERT INTO history.changes
+           SELECT ?, ?, ?, ?, _record_key, CASE WHEN _prev_id IS NULL THEN 'inserted' ELSE 'changed' END,
+                  _vid, _prev_id
+           FROM _matched WHERE _is_new
+           UNION ALL
+           SELECT ?, ?, ?, ?, p._record_key, 'dropped', NULL, p._version_id
+           FROM _prev AS p WHERE NOT EXISTS (SELECT 1 FROM _new AS n WHERE n._record_key = p._record_key)""",
+        [*site, ref.transfer_id, *site, ref.transfer_id],
+    )
+    counts = dict(
+        con.execute(
+            """SELECT CHANGE, count(*) FROM history.changes
+               WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? GROUP BY CHANGE""",
+            [*site, ref.transfer_id],
+        ).fetchall()
+    )
+    # Prove the load from the database: the runs hold exactly the validated rows.
+    stored = con.execute(
+        "SELECT coalesce(sum(N), 0) FROM history.layout WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? "
+        "AND TRANSFER_ID = ?",
+        [*site, ref.transfer_id],
+    ).fetchone()[0]
+    if stored != rows_loaded:
+        raise ReconciliationError(
+            f"{ref.source_file(contract.file_name)}: the history holds {stored} rows of this transfer, "
+            f"validation passed {rows_loaded}"
+        )
+    for temp in ("_new", "_prev", "_matched"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return {kind: counts.get(kind, 0) for kind in ("inserted", "changed", "dropped")} | {
+        "unchanged": rows_loaded - counts.get("inserted", 0) - counts.get("changed", 0)
+    }
