@@ -1,38 +1,36 @@
 """The nightly run of trialdw, told in order.
 
-Pick up the site exports that arrived, check each transfer as a whole, check
-every row against its data contract, load what passed (quarantining the rest
-with reasons), rebuild the ADaM tables with dbt, compute the endpoints, check
-the result is fit for analysis, and only then publish it — atomically, so a
-statistician's query never meets a half-built warehouse.
+Pick up the site exports that arrived and load each one, study by study, into
+the history store (every transfer checked as a whole, every row against its
+data contract, bad rows quarantined with reasons). Then find the studies whose
+inputs changed, and only those: build their ADaM tables with dbt, compute
+their endpoints, check they are fit for analysis. A study that fails its
+checks is held back with the reason and keeps yesterday's tables; every other
+study is published. Publishing writes a new file of current data and swaps it
+in atomically, so a statistician's query never meets a half-built warehouse.
 
-Everything happens in a private copy of the warehouse; a failure anywhere
-leaves yesterday's warehouse published and says why.
+A night with nothing new builds nothing and publishes nothing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
+import shutil
 import uuid
 from pathlib import Path
 
-import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from trialdw import warehouse as wh
-from trialdw.ingest.contracts import load_contracts
-from trialdw.ingest.landing import ingest_transfer
-from trialdw.ingest.load import ensure_raw_table
-from trialdw.ingest.transfers import discover
 from trialdw.ingest.types import IngestSummary, TransferRef
-from trialdw.ops import runlog, testhook
+from trialdw.ops import notify, runlog, testhook
 from trialdw.ops.retry import TRANSIENT_RETRIES
-from trialdw.run_summary import RunFailed, StepTimer, contract_versions, summarise_run
-from trialdw.study_config import load_studies, write_config_tables
+from trialdw.run_summary import RunFailed, StepTimer, contract_versions, night_summary
+from trialdw.study_config import load_studies
+from trialdw.study_plan import BUILD, CARRY, HOLD, StudyPlan
 
 # Retries only where a failure can be transient (file I/O, DuckDB file locks):
 # see trialdw/ops/retry.py. dbt, endpoints and readiness failures are about
@@ -40,125 +38,238 @@ from trialdw.study_config import load_studies, write_config_tables
 # outcome, not an exception.
 
 
-@task(name="prepare building file", **TRANSIENT_RETRIES)
-def prepare_building_file(warehouse: str, run_id: str, studies_dir: str | None) -> str:
-    """A private copy of the published warehouse, with config and every raw table."""
+@task(name="prepare", **TRANSIENT_RETRIES)
+def prepare(warehouse: str) -> None:
+    """Leftovers of a killed run go; the history store opens (rolling back a
+    transfer a killed run left half-loaded) with its schemas in place."""
+    from trialdw.ingest.contracts import load_contracts
+
     paths = wh.WarehousePaths(Path(warehouse))
     stale = wh.remove_stale_building_files(paths)
     if stale:
         get_run_logger().warning("removed %d leftover file(s) of an interrupted run", len(stale))
-    building = wh.start_building_file(paths, run_id)
-    with duckdb.connect(str(building)) as con:
-        write_config_tables(con, load_studies(studies_dir))
-        for contract in load_contracts().values():
-            ensure_raw_table(con, contract)  # dbt reads all 12 domains, even when empty
-    return str(building)
+    wh.open_history(paths, load_contracts()).close()
 
 
 @task(name="discover transfers", **TRANSIENT_RETRIES)
 def discover_transfers(landing: str) -> list[TransferRef]:
+    from trialdw.ingest.transfers import discover
+
     found = discover(Path(landing))
     get_run_logger().info("found %d transfer folder(s) under %s", len(found), landing)
     return found
 
 
-@task(name="ingest transfer", task_run_name="ingest {ref.study}/{ref.site}/{ref.transfer_id}", **TRANSIENT_RETRIES)
-def ingest(building: str, ref: TransferRef, studies_dir: str | None, work_dir: str, run_id: str) -> dict:
-    """Transfer checks, row contracts and load of one transfer, in one transaction
-    (so a retry after a transient fault starts from a clean slate)."""
-    summary = IngestSummary()
-    with duckdb.connect(building) as con:
-        outcome = ingest_transfer(
-            con, ref, load_studies(studies_dir), load_contracts(), Path(work_dir), run_id, summary
-        )
-        if summary.rows_loaded:
-            testhook.pause_here("ingest")  # test-only: killed with the building file open
-    get_run_logger().info(
-        "%s: %s (%d rows loaded, %d quarantined)", ref.relpath, outcome, summary.rows_loaded, summary.rows_quarantined
+@task(name="ingest study", task_run_name="ingest {study}")
+def ingest_study(warehouse: str, study: str, refs: list[TransferRef], studies_dir: str | None, run_id: str) -> dict:
+    """Every transfer of one study, in TRANSFER_ID order per site, each in its own
+    transaction. An unexpected error stops this study's ingest, not the night."""
+    from trialdw.ingest.contracts import load_contracts
+    from trialdw.ingest.landing import ingest_transfer
+
+    logger = get_run_logger()
+    paths = wh.WarehousePaths(Path(warehouse))
+    contracts = load_contracts()
+    outcomes, error = [], None
+    con = wh.open_history(paths, contracts)
+    try:
+        for ref in refs:
+            summary = IngestSummary()
+            try:
+                outcome = ingest_transfer(
+                    con, ref, load_studies(studies_dir), contracts, paths.work / run_id, run_id, summary
+                )
+            except Exception as exc:
+                error = f"ingest of {ref.relpath} failed: {runlog.one_line(exc)}"
+                logger.error("%s", error)
+                break
+            logger.info(
+                "%s: %s (%d rows loaded, %d quarantined)",
+                ref.relpath,
+                outcome,
+                summary.rows_loaded,
+                summary.rows_quarantined,
+            )
+            outcomes.append(
+                {
+                    "transfer": ref.relpath,
+                    "outcome": outcome,
+                    "new": outcome not in ("skipped", "conflict") and not summary.already_incomplete,
+                    "rows_loaded": summary.rows_loaded,
+                    "rows_quarantined": summary.rows_quarantined,
+                }
+            )
+    finally:
+        con.close()
+    return {"study": study, "transfers": outcomes, "error": error}
+
+
+@task(name="plan the night")
+def plan_night(warehouse: str, studies_dir: str | None, readiness_contract: str | None) -> list[StudyPlan]:
+    """Which studies changed since their tables were published (trialdw.study_plan)."""
+    from trialdw.readiness import DEFAULT_CONTRACT
+    from trialdw.study_plan import (
+        code_fingerprint,
+        current_transfers,
+        file_fingerprint,
+        plan_studies,
+        read_study_builds,
     )
-    return {
-        "transfer": ref.relpath,
-        "outcome": outcome,
-        "new": outcome not in ("skipped", "conflict"),
-        "rows_loaded": summary.rows_loaded,
-        "rows_quarantined": summary.rows_quarantined,
-    }
+
+    paths = wh.WarehousePaths(Path(warehouse))
+    import duckdb
+
+    with duckdb.connect(str(paths.history), read_only=True) as con:
+        transfers = current_transfers(con)
+    plans = plan_studies(
+        load_studies(studies_dir),
+        transfers,
+        read_study_builds(paths.published),
+        code_fingerprint(),
+        file_fingerprint(Path(readiness_contract or DEFAULT_CONTRACT)),
+    )
+    for plan in plans:
+        get_run_logger().info("%s: %s (%s)", plan.study, plan.action, plan.why)
+    return plans
 
 
 @task(name="dbt build")
-def build_adam(building: str) -> dict:
-    from trialdw.dbt_runner import dbt_build
+def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str]) -> list[dict]:
+    """The changed studies' current rows into a build file, then dbt (models and
+    data tests); a failing group is built again study by study."""
+    from trialdw.dbt_runner import DbtSession
+    from trialdw.ingest.contracts import load_contracts
+    from trialdw.study_build import build_with_isolation
 
+    logger = get_run_logger()
+    paths = wh.WarehousePaths(Path(warehouse))
+    studies = {s: c for s, c in load_studies(studies_dir).items() if s in to_build}
+    session = DbtSession(paths.dbt_state)
+    progress = _dbt_progress(logger)
     if testhook.pausing_at("dbt"):
-        # Test-only: leave half of the dbt graph built in the file, then wait to be killed.
-        dbt_build(Path(building), select="staging")
+        # Test-only: leave half of the dbt graph built in a build file, then wait to be killed.
+        from trialdw.study_build import prepare_build_file
+
+        half = paths.work / run_id / "all" / "build.duckdb"
+        prepare_build_file(paths.history, half, studies, load_contracts())
+        session.build(half, select="staging", nightly=True)
         testhook.pause_here("dbt")
-    result = dbt_build(Path(building))
-    get_run_logger().info("dbt: %s", result.summary())
-    if not result.success:
-        raise RunFailed("dbt build failed: " + "; ".join(result.failures[:3]))
-    return dataclasses.asdict(result)
-
-
-@task(name="record data-review findings")
-def record_review_findings(building: str) -> int:
-    """Cross-record problems dbt found go to the data managers with a life cycle."""
-    from trialdw.data_review import merge_review_findings
-
-    with duckdb.connect(building) as con:
-        con.execute("BEGIN TRANSACTION")
-        merged = merge_review_findings(con)
-        con.execute("COMMIT")
-    get_run_logger().info("%d data-review finding(s) in the current data", merged)
-    return merged
+    groups = build_with_isolation(
+        session, paths.history, paths.work / run_id, studies, load_contracts(), progress, log=logger.warning
+    )
+    out = []
+    for group in groups:
+        logger.info("dbt (%s): %s", ", ".join(group.studies), group.dbt_summary)
+        out.append(
+            {
+                "studies": group.studies,
+                "build_file": str(group.build_file),
+                "dbt_ok": group.dbt_ok,
+                "dbt_summary": group.dbt_summary,
+                "failures": list(group.dbt_failures),
+                "rows": group.rows,
+            }
+        )
+    return out
 
 
 @task(name="compute endpoints")
-def compute_endpoints(building: str) -> dict:
+def compute_endpoints(build_file: str) -> dict:
     from trialdw.endpoints import compute_all
 
-    return dataclasses.asdict(compute_all(Path(building)))
+    result = compute_all(Path(build_file))
+    for study, error in result.errors.items():
+        get_run_logger().error("%s: endpoint statistics failed: %s", study, error)
+    return {"studies": list(result.studies), "table_rows": result.table_rows, "errors": result.errors}
 
 
 @task(name="analysis-readiness checks")
-def check_readiness(building: str, docs_dir: str, contract: str | None) -> dict:
+def check_readiness(build_file: str, studies: list[str], docs_dir: str, contract: str | None) -> dict:
+    """GX on the build file; a failure holds back the study whose rows fail it."""
     from trialdw.readiness import DEFAULT_CONTRACT, run_readiness_checks
 
-    result = run_readiness_checks(Path(building), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
-    if not result.success:
-        raise RunFailed("analysis-readiness checks failed: " + "; ".join(result.failures[:3]))
+    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
     return {
+        "held_back": result.held_back(studies),
+        "failures": result.failures,
         "docs_index": str(result.docs_index) if result.docs_index else None,
         "seconds": result.statistics.get("seconds"),
     }
 
 
-@task(name="write reports")
-def write_reports(building: str, reports_dir: str, previous: str, run_id: str) -> dict:
-    """What people read in the morning, published together with the warehouse:
-    the data managers' review page + findings CSV, and one report per study."""
-    from trialdw.report import write_reports as write_study_reports
+@task(name="record data-review findings")
+def record_review_findings(warehouse: str, build_file: str, studies: list[str]) -> int:
+    """Cross-record problems dbt found go to the data managers with a life cycle
+    (only for the studies published from this build)."""
+    from trialdw.data_review import merge_review_findings
+    from trialdw.ingest.contracts import load_contracts
+
+    con = wh.open_history(wh.WarehousePaths(Path(warehouse)), load_contracts())
+    try:
+        con.execute("ATTACH ? AS build (READ_ONLY)", [build_file])
+        con.execute("BEGIN TRANSACTION")
+        merged = merge_review_findings(con, source="build.review.review_findings", studies=studies)
+        con.execute("COMMIT")
+        con.execute("DETACH build")
+    finally:
+        con.close()
+    get_run_logger().info("%d data-review finding(s) in the current data of %s", merged, ", ".join(studies))
+    return merged
+
+
+@task(name="write study reports")
+def write_study_reports(build_file: str, reports_dir: str, studies: list[str]) -> list[str]:
+    from trialdw.report import write_reports
+
+    return [str(p) for p in write_reports(Path(build_file), Path(reports_dir) / "study-reports", studies=studies)]
+
+
+@task(name="assemble the warehouse", **TRANSIENT_RETRIES)
+def assemble(warehouse: str, run_id: str, studies_dir: str | None, carried: list[str], built: dict) -> str:
+    """The new published file, privately: current data only (trialdw.publish)."""
+    from trialdw.publish import Sources
+    from trialdw.publish import assemble as assemble_file
+
+    paths = wh.WarehousePaths(Path(warehouse))
+    building = paths.building(run_id)
+    sources = Sources(
+        history=paths.history,
+        previous=paths.published if paths.published.is_file() else None,
+        carried=carried,
+        built={Path(f): ids for f, ids in built.items()},
+    )
+    rows = assemble_file(building, sources, load_studies(studies_dir), paths.work / run_id)
+    get_run_logger().info("assembled %s: %d tables", building.name, len(rows))
+    return str(building)
+
+
+@task(name="write the review page")
+def write_review(building: str, reports_dir: str, previous: str, run_id: str) -> dict:
+    from trialdw.report import write_index
     from trialdw.review_app import write_review_page
 
     review = write_review_page(
         Path(building), Path(reports_dir), previous_db=Path(previous), run_id=run_id, warehouse_name=Path(previous).name
     )
-    pages = write_study_reports(Path(building), Path(reports_dir) / "study-reports")
+    write_index(Path(building), Path(reports_dir) / "study-reports")
     return {
         "review_page": str(review.html_path),
         "findings_csv": str(review.csv_path),
         "review_markdown": review.markdown,
-        "study_reports": [str(p) for p in pages],
         "review_counts": review.counts.as_dict(),
     }
 
 
 @task(name="record run history", **TRANSIENT_RETRIES)
 def record_run_history(
-    building: str, run_log: str, run_id: str, ended_at: dt.datetime, message: str, details: dict
+    building: str, run_log: str, run_id: str, ended_at: dt.datetime, message: str, details: dict, study_builds: list
 ) -> None:
-    """audit.runs of the file about to be published: every run of the log
-    (failed and interrupted ones too) and this one, completed."""
+    """audit.runs (every run of the log, failed and interrupted ones too, and this
+    one, completed) and audit.study_builds of the file about to be published."""
+    import duckdb
+
+    from trialdw.study_plan import write_study_builds
+
     records = runlog.RunLog(Path(run_log)).records(running=run_id)
     for record in records:
         if record.run_id == run_id:
@@ -166,21 +277,7 @@ def record_run_history(
             record.details = {**record.details, **details}
     with duckdb.connect(building) as con:
         runlog.write_runs_table(con, records)
-
-
-@task(name="export Parquet and XPT", **TRANSIENT_RETRIES)
-def export_tables(published: str, exports_dir: str, run_id: str) -> dict:
-    """Per-study Parquet and SAS XPT copies of the night that was just published."""
-    from trialdw.exports import write_exports
-
-    result = write_exports(Path(published), Path(exports_dir), run_id)
-    if result.non_ascii:
-        get_run_logger().warning(
-            "XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
-            len(result.non_ascii),
-            ", ".join(result.non_ascii[:5]),
-        )
-    return {"exports": str(result.latest), "files": len(result.files)}
+        write_study_builds(con, study_builds)
 
 
 @task(name="publish", **TRANSIENT_RETRIES)
@@ -193,17 +290,69 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
     return str(paths.published)
 
 
+@task(name="export Parquet and XPT", **TRANSIENT_RETRIES)
+def export_tables(published: str, exports_dir: str, run_id: str, changed: list[str]) -> dict:
+    """Per-study Parquet and SAS XPT of the night just published; studies not
+    rebuilt keep last night's files (hard links)."""
+    from trialdw.exports import write_exports
+
+    result = write_exports(Path(published), Path(exports_dir), run_id, changed=set(changed))
+    if result.non_ascii:
+        get_run_logger().warning(
+            "XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
+            len(result.non_ascii),
+            ", ".join(result.non_ascii[:5]),
+        )
+    return {"exports": str(result.latest), "files": len(result.files), "carried": result.carried}
+
+
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
+def _dbt_progress(logger, every: int = 25):
+    """dbt's progress, a line every ``every`` nodes and at the end."""
+
+    def report(done: int, total: int, name: str, status: str) -> None:
+        if done % every == 0 or done == total or status not in ("success", "pass"):
+            logger.info("dbt %d/%d %s: %s", done, total, name, status)
+
+    return report
+
+
+def _by_study(refs: list[TransferRef]) -> dict[str, list[TransferRef]]:
+    grouped: dict[str, list[TransferRef]] = {}
+    for ref in refs:  # discover() sorts by study, site, TRANSFER_ID
+        grouped.setdefault(ref.study, []).append(ref)
+    return grouped
+
+
+def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
+    """This night's reports folder starts as a copy of the published one, so the
+    pages of studies not rebuilt tonight are carried over."""
+    folder = paths.reports_building(run_id)
+    if paths.reports.is_dir():
+        shutil.copytree(paths.reports, folder)
+        for generated in ("run-summary.md", "review.html", "findings.csv"):
+            (folder / generated).unlink(missing_ok=True)
+    else:
+        folder.mkdir(parents=True)
+    return folder
+
+
 @flow(name="trialdw-nightly")
 def nightly(
-    landing: str, warehouse: str, studies_dir: str | None = None, readiness_contract: str | None = None
+    landing: str,
+    warehouse: str,
+    studies_dir: str | None = None,
+    readiness_contract: str | None = None,
+    notify_command: str | None = None,
 ) -> dict:
     """One night: every complete transfer under LANDING into the warehouse FILE.
 
     ``readiness_contract``: a readiness.yml other than data_contracts/readiness.yml.
+    ``notify_command``: a command run when a study is held back or the run fails
+    (trialdw.ops.notify says what it receives).
     """
     logger = get_run_logger()
     run_id = new_run_id()
@@ -217,45 +366,92 @@ def nightly(
         "contract_versions": contract_versions(),
     }
     # Start and end of every run go to the run log beside the warehouse, failures included.
-    with runlog.recording(
-        runlog.RunLog(paths.run_log),
-        run_id,
-        timer.started_at,
-        wh.code_version(),
-        start_details,
-        timer.seconds,
-        lambda: timer.failed_step,
-    ) as outcome:
+    with (
+        notify.on_failure(notify_command, run_id, paths),
+        runlog.recording(
+            runlog.RunLog(paths.run_log),
+            run_id,
+            timer.started_at,
+            wh.code_version(),
+            start_details,
+            timer.seconds,
+            lambda: timer.failed_step,
+        ) as outcome,
+    ):
         if not Path(landing).is_dir():
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths):
             try:
                 with timer("prepare"):
-                    building = prepare_building_file(str(paths.published), run_id, studies_dir)
-                    work_dir = paths.work / run_id
-                    reports_building = paths.reports_building(run_id)
-                    reports_building.mkdir(parents=True)
+                    prepare(str(paths.published))
+                    studies = load_studies(studies_dir)
 
                 with timer("ingest"):
                     # Transfers of a site in TRANSFER_ID order: discover() sorts them.
+                    grouped = _by_study(discover_transfers(landing))
                     ingested = [
-                        ingest(building, ref, studies_dir, str(work_dir), run_id) for ref in discover_transfers(landing)
+                        ingest_study(str(paths.published), study, refs, studies_dir, run_id)
+                        for study, refs in sorted(grouped.items())
                     ]
+                ingest_errors = {i["study"]: i["error"] for i in ingested if i["error"] and i["study"] in studies}
+
+                with timer("plan"):
+                    plans = plan_night(str(paths.published), studies_dir, readiness_contract)
+                to_build = [p.study for p in plans if p.action == BUILD and p.study not in ingest_errors]
+                news = [t for i in ingested for t in i["transfers"] if t["new"]]
+                if not to_build and not news and not ingest_errors and paths.published.is_file():
+                    summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False)
+                    outcome.message = summary.news
+                    logger.info("%s", summary.news)
+                    return summary.as_dict()
+
+                reports_building = _fresh_reports_folder(paths, run_id)
+                results: dict[str, str | None] = dict.fromkeys(to_build)  # study -> hold-back reason
+                results.update(ingest_errors)
+                built_files: dict[str, list[str]] = {}
+                details: dict = {"dbt": [], "endpoints": [], "readiness": []}
                 with timer("dbt build"):
-                    dbt_summary = build_adam(building)
-                    record_review_findings(building)
-                with timer("endpoints"):
-                    endpoint_summary = compute_endpoints(building)
-                with timer("readiness"):
-                    readiness = check_readiness(building, str(reports_building / "data-docs"), readiness_contract)
+                    groups = build_studies(str(paths.published), run_id, studies_dir, to_build)
+                for group in groups:
+                    for study in group["studies"]:
+                        if not group["dbt_ok"]:
+                            results[study] = "dbt build failed: " + "; ".join(group["failures"][:3])
+                    details["dbt"].append({k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures")})
+                for group in (g for g in groups if g["dbt_ok"]):
+                    ok = [s for s in group["studies"] if results[s] is None]
+                    with timer("endpoints"):
+                        endpoints = compute_endpoints(group["build_file"])
+                    details["endpoints"].append(endpoints)
+                    for study, error in endpoints["errors"].items():
+                        results[study] = f"endpoint statistics failed: {error}"
+                    ok = [s for s in ok if results[s] is None]
+                    with timer("readiness"):
+                        readiness = check_readiness(
+                            group["build_file"], ok, str(reports_building / "data-docs"), readiness_contract
+                        )
+                    details["readiness"].append(readiness)
+                    results.update(readiness["held_back"])
+                    ok = [s for s in ok if results[s] is None]
+                    if ok:
+                        with timer("data review"):
+                            record_review_findings(str(paths.published), group["build_file"], ok)
+                        with timer("reports"):
+                            write_study_reports(group["build_file"], str(reports_building), ok)
+                        built_files[group["build_file"]] = ok
+                published_now = [s for ids in built_files.values() for s in ids]
+                held_back = {s: r for s, r in results.items() if r is not None}
+                for study, reason in held_back.items():
+                    logger.warning("%s held back (keeps its published tables): %s", study, reason)
+                carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
 
-                with timer("reports"):
-                    reports = write_reports(building, str(reports_building), str(paths.published), run_id)
-
-                summary = summarise_run(
-                    building, run_id, landing, paths, ingested, timer, dbt_summary, endpoint_summary, readiness
-                )
-                summary.markdown += "\n" + reports["review_markdown"]
+                with timer("assemble"):
+                    building = assemble(str(paths.published), run_id, studies_dir, carried, built_files)
+                    review = write_review(building, str(reports_building), str(paths.published), run_id)
+                summary = night_summary(
+                    run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
+                    details=details, built=to_build,
+                )  # fmt: skip
+                summary.markdown += "\n" + review["review_markdown"]
                 (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
                 record_run_history(
                     building,
@@ -264,21 +460,19 @@ def nightly(
                     dt.datetime.now(dt.UTC),
                     summary.news,
                     summary.details,
+                    summary.study_builds,
                 )
                 with timer("publish"):
                     publish(building, str(paths.published), str(reports_building))
                 with timer("exports"):
-                    exports = export_tables(str(paths.published), str(paths.exports), run_id)
+                    exports = export_tables(str(paths.published), str(paths.exports), run_id, published_now)
+                summary.exports = exports["exports"]
             finally:
                 # Published or not, this run's private files go; the published one stays.
                 wh.remove_stale_building_files(paths)
         outcome.message = summary.news
 
     create_markdown_artifact(key="trialdw-night", markdown=summary.markdown, description="trialdw nightly run summary")
+    notify.on_held_back(notify_command, run_id, paths, summary.held_back)
     logger.info("published %s", paths.published)
-    return {
-        **summary.as_dict(),
-        "exports": exports["exports"],
-        "review_page": str(paths.reports / "review.html"),
-        "study_reports": str(paths.reports / "study-reports" / "index.html"),
-    }
+    return summary.as_dict()

@@ -198,11 +198,18 @@ def test_run_is_recorded_and_reports_written_beside_the_warehouse(night):
     assert leftovers == []
 
 
-def test_rerun_with_nothing_new_loads_nothing_and_publishes_the_same_numbers(night):
+def test_rerun_with_nothing_new_builds_nothing_and_leaves_the_published_file_as_it_was(night):
     before = _query(night["warehouse"], "SELECT * FROM analysis.endpoints ORDER BY STUDYID, ENDPOINT")
     findings_before = _query(night["warehouse"], "SELECT * FROM audit.findings ORDER BY FINDING_ID")
+    published_before = night["warehouse"].read_bytes()
     result = night["nightly"](landing=str(night["root"] / "landing"), warehouse=str(night["warehouse"]))
-    assert result["transfers_new"] == 0
+    assert result["transfers_new"] == 0 and result["published"] is False and result["held_back"] == {}
+    assert result["news"].startswith("nothing new")
+    assert result["studies"] == [f"{s}: unchanged, carried over" for s in STUDIES]
+    assert night["warehouse"].read_bytes() == published_before  # not rewritten: nothing changed
     assert _query(night["warehouse"], "SELECT * FROM analysis.endpoints ORDER BY STUDYID, ENDPOINT") == before
     assert _query(night["warehouse"], "SELECT * FROM audit.findings ORDER BY FINDING_ID") == findings_before
-    assert _query(night["warehouse"], "SELECT count(*) FROM audit.runs") == [(2,)]
+    # The run is in the run log now, and in audit.runs from the next published night on.
+    log = [json.loads(line) for line in (night["warehouse"].parent / "trialdw-runs.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in log if e["event"] == "end"] == ["completed", "completed"]
+    assert log[-1]["message"].startswith("nothing new")

@@ -4,12 +4,15 @@ One module fixture plays a realistic stretch of nights with the real CLI
 (`trialdw run` subprocesses against the session's Prefect test server):
 
 1. first night: the first transfer of each study's site; published;
-2. a run whose readiness contract cannot pass: exit 1, yesterday's file stays;
-3. runs SIGKILLed during load (while a second run is refused), during dbt build
-   and during publish: yesterday's file stays, byte for byte;
-4. the next night, with a new transfer of one site only, a read-only reader
-   holding the published file the whole time and the landing read-only:
-   completes, ingests exactly that transfer, and records the whole history.
+2. a new transfer of the REGO site arrives. Runs SIGKILLed inside its load
+   transaction (while a second run is refused), during dbt build and during
+   publish: yesterday's file stays, byte for byte; the killed load is rolled
+   back and loaded again by the next run;
+3. a run whose readiness contract cannot pass: exit 2, both studies held back
+   with the reason, their published tables unchanged;
+4. the next night, a read-only reader holding the published file the whole
+   time and the landing read-only: completes, rebuilds both studies, and
+   records the whole history.
 
 Each test checks one property of that history.
 """
@@ -141,6 +144,7 @@ def history(tmp_path_factory, prefect_harness):
     first = _run(landing, warehouse)
     assert first.returncode == 0, first.stderr[-3000:]
     h["first_sha"] = _sha256(warehouse)
+    h["first_adsl"] = _query(warehouse, "SELECT * FROM adam.adsl ORDER BY USUBJID")
     h["first_run_ids"] = _query(warehouse, "SELECT RUN_ID FROM audit.runs")
     h["first_subjects"] = _query(warehouse, "SELECT count(*) FROM adam.adsl")[0][0]
 
@@ -150,8 +154,6 @@ def history(tmp_path_factory, prefect_harness):
     try:
         contract = tmp / "impossible.yml"
         contract.write_text(IMPOSSIBLE_CONTRACT)
-        h["failed_check"] = _run(landing, warehouse, "--readiness-contract", str(contract))
-        h["sha_after_failed_check"] = _sha256(warehouse)
 
         def second_run_meanwhile(pid):
             return _run(landing, warehouse)
@@ -161,6 +163,12 @@ def history(tmp_path_factory, prefect_harness):
             "dbt": _kill_at("dbt", landing, warehouse, tmp),
             "publish": _kill_at("publish", landing, warehouse, tmp),
         }
+        h["failed_check"] = _run(landing, warehouse, "--readiness-contract", str(contract))
+        h["adsl_after_failed_check"] = _query(warehouse, "SELECT * FROM adam.adsl ORDER BY USUBJID")
+        h["builds_after_failed_check"] = _query(
+            warehouse,
+            "SELECT STUDYID, STATUS, PUBLISHED_RUN_ID, ATTEMPT_RUN_ID, HELD_BACK_SINCE FROM audit.study_builds",
+        )
         h["next"] = _next_night_with_a_reader(landing, warehouse)
         h["landing_after"] = _tree_fingerprint(landing)
     finally:
@@ -195,15 +203,27 @@ def _next_night_with_a_reader(landing: Path, warehouse: Path) -> dict:
     return seen
 
 
-def test_a_failed_check_leaves_the_previous_warehouse_and_says_why(history):
+def test_a_failed_check_holds_the_studies_back_with_their_tables_and_says_why(history):
     failed = history["failed_check"]
-    assert failed.returncode == 1
+    assert failed.returncode == 2, failed.stderr[-3000:]
     (line,) = failed.stderr.strip().splitlines()[-1:]
     assert line.startswith(
-        "trialdw: run failed, previous warehouse left in place: analysis-readiness checks failed: adam.adsl: "
+        f"trialdw: held back (previous tables kept): {REGO}: analysis-readiness checks failed: adam.adsl: "
     )
-    assert "AGE" in line and "200" in line
-    assert history["sha_after_failed_check"] == history["first_sha"]
+    assert "AGE" in line and "200" in line and f"; {SURU}: analysis-readiness checks failed" in line
+    assert f"study     : {REGO}: held back, keeps its published tables: " in failed.stdout
+    # Published again (the audit trail moved on), but both studies' tables are yesterday's.
+    assert history["adsl_after_failed_check"] == history["first_adsl"]
+    first_run = history["first_run_ids"][0][0]
+    runs = _query(history["warehouse"], "SELECT MESSAGE, DETAILS, RUN_ID FROM audit.runs ORDER BY STARTED_AT")
+    failed_run = runs[5][2]
+    assert sorted(history["builds_after_failed_check"]) == [
+        (REGO, "held back", first_run, failed_run, failed_run),
+        (SURU, "held back", first_run, failed_run, failed_run),
+    ]
+    held = json.loads(runs[5][1])["studies"]
+    assert held[REGO]["held_back"].startswith("analysis-readiness checks failed: adam.adsl: ")
+    assert runs[5][0] == f"no new transfer; held back: {REGO}, {SURU}"
 
 
 @pytest.mark.parametrize("stage", KILL_STAGES)
@@ -211,8 +231,9 @@ def test_a_run_killed_mid_stage_leaves_the_previous_warehouse_readable(history, 
     killed = history["killed"][stage]
     assert killed["published_sha"] == history["first_sha"]  # byte for byte yesterday's
     assert killed["readable"] == history["first_subjects"] > 0  # opens read-only, same content
-    # The kill happened mid-build: the private building file is there...
-    assert any(name.startswith(".trialdw.duckdb.building-") for name in killed["leftovers"])
+    # The kill happened mid-run: the run's private files are there...
+    expected = ".trialdw.duckdb.building-" if stage == "publish" else ".trialdw-work"
+    assert any(name.startswith(expected) for name in killed["leftovers"]), killed["leftovers"]
 
 
 def test_a_second_run_is_refused_in_one_line_while_the_first_writes(history):
@@ -228,25 +249,29 @@ def test_a_second_run_is_refused_in_one_line_while_the_first_writes(history):
 def test_the_next_night_completes_and_leaves_no_stale_file(history):
     nxt = history["next"]
     assert nxt["returncode"] == 0, nxt["stderr"][-3000:]
-    assert "night     : 1 new transfer(s) processed" in nxt["stdout"]
+    assert f"night     : no new transfer; rebuilt {REGO}, {SURU}" in nxt["stdout"]
     assert nxt["leftovers"] == []  # ...and the next run cleared every leftover
 
 
-def test_only_the_new_transfer_is_ingested_and_the_superseded_one_stays_in_the_audit(history):
+def test_the_killed_load_is_rolled_back_and_loaded_once_by_the_next_run(history):
     rows = _query(
         history["warehouse"], "SELECT STUDYID, TRANSFER_ID, STATUS, CURRENT, RUN_ID FROM audit.transfers ORDER BY 1, 2"
     )
-    first_run = history["first_run_ids"][0][0]
-    last_run = _query(history["warehouse"], "SELECT RUN_ID FROM audit.runs ORDER BY STARTED_AT DESC LIMIT 1")[0][0]
+    run_ids = [r[0] for r in _query(history["warehouse"], "SELECT RUN_ID FROM audit.runs ORDER BY STARTED_AT")]
+    first_run, dbt_killed_run = run_ids[0], run_ids[3]  # the run after the refused one
     assert rows == [
         (REGO, FIRST, "superseded", None, first_run),
-        (REGO, SECOND, "accepted", "Y", last_run),
+        (REGO, SECOND, "accepted", "Y", dbt_killed_run),
         (SURU, FIRST, "accepted", "Y", first_run),
     ]
-    details = json.loads(
-        _query(history["warehouse"], f"SELECT DETAILS FROM audit.runs WHERE RUN_ID = '{last_run}'")[0][0]
+    recon = _query(
+        history["warehouse"],
+        f"SELECT count(*), sum(ROWS_SENT) = sum(ROWS_LOADED + ROWS_QUARANTINED) FROM audit.reconciliation "
+        f"WHERE TRANSFER_ID = '{SECOND}'",
     )
-    assert [t["transfer"] for t in details["transfers_this_run"]] == [f"{REGO}/101/{SECOND}"]
+    assert recon[0][0] > 0 and recon[0][1] is True  # loaded once, nothing lost
+    subjects = _query(history["warehouse"], "SELECT count(*) FROM adam.adsl")[0][0]
+    assert subjects > history["first_subjects"]
 
 
 def test_audit_runs_holds_the_whole_history_failures_included(history):
@@ -255,17 +280,16 @@ def test_audit_runs_holds_the_whole_history_failures_included(history):
     )
     assert [r[0] for r in rows] == [
         "completed",
-        "failed",
         "interrupted",
         "refused",
         "interrupted",
         "interrupted",
         "completed",
+        "completed",
     ]
-    assert rows[1][1].startswith("analysis-readiness checks failed: adam.adsl: ")
-    assert json.loads(rows[1][3])["failed_step"] == "readiness"
-    assert rows[3][1].startswith("another trialdw run is writing")
-    assert rows[6][1] == "1 new transfer(s) processed"
+    assert rows[2][1].startswith("another trialdw run is writing")
+    assert rows[5][1].endswith(f"held back: {REGO}, {SURU}")
+    assert rows[6][1] == f"no new transfer; rebuilt {REGO}, {SURU}"
     assert all(r[2] for r in rows)  # code version of every run
     last = json.loads(rows[6][3])
     assert set(last["steps_seconds"]) >= {"prepare", "ingest", "dbt build", "endpoints", "readiness"}
@@ -273,12 +297,12 @@ def test_audit_runs_holds_the_whole_history_failures_included(history):
     assert last["contract_versions"]["AE"] and last["counts"]["subjects"] == subjects > history["first_subjects"]
     # The log beside the warehouse says the same, plus the last run's publish.
     log = [json.loads(line) for line in (history["warehouse"].parent / "trialdw-runs.jsonl").read_text().splitlines()]
-    assert [e["status"] for e in log if e["event"] == "end"] == ["completed", "failed", "refused", "completed"]
+    assert [e["status"] for e in log if e["event"] == "end"] == ["completed", "refused", "completed", "completed"]
 
 
 def test_a_reader_held_open_is_neither_blocked_nor_broken_and_a_new_one_sees_the_new_night(history):
     nxt = history["next"]
-    assert nxt["reader_during"] == {tuple(nxt["reader_before"])} == {((1,),)}
+    assert nxt["reader_during"] == {tuple(nxt["reader_before"])} == {((6,),)}
     assert nxt["reader_after"] == nxt["reader_before"]  # the old snapshot, still readable
     assert _query(history["warehouse"], "SELECT count(*) FROM audit.runs") == [(7,)]
 

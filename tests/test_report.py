@@ -50,7 +50,7 @@ def warehouse(tmp_path_factory) -> Path:
     generate(root / "landing", subjects=24, sites=1)
     paths = wh.WarehousePaths(root / "wh" / "trialdw.duckdb")
     paths.folder.mkdir()
-    building = wh.start_building_file(paths, "test")
+    building = paths.building("test")  # the steps of a night, in one file
     with duckdb.connect(str(building)) as con:
         write_config_tables(con, studies)
         ingest_landing(con, root / "landing", studies, paths.work, "test")

@@ -9,7 +9,8 @@ from trialdw import warehouse as wh
 
 
 def _make_published(paths: wh.WarehousePaths, value: int) -> None:
-    building = wh.start_building_file(paths, f"run{value}")
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    building = paths.building(f"run{value}")
     with duckdb.connect(str(building)) as con:
         con.execute("CREATE OR REPLACE TABLE main.marker AS SELECT ? AS v", [value])
     wh.publish(building, paths)
@@ -30,19 +31,20 @@ def test_publish_replaces_atomically_and_old_reader_keeps_its_snapshot(tmp_path)
     assert not list(tmp_path.glob(".w.duckdb.building-*"))
 
 
-def test_building_file_starts_from_the_published_one_with_audit_schema(tmp_path):
+def test_history_store_opens_with_audit_and_history_schemas_and_is_never_the_published_file(tmp_path):
+    from trialdw.ingest.contracts import load_contracts
+
     paths = wh.WarehousePaths(tmp_path / "w.duckdb")
-    _make_published(paths, 7)
-    building = wh.start_building_file(paths, "next")
-    with duckdb.connect(str(building), read_only=True) as con:
-        assert con.execute("SELECT v FROM marker").fetchone() == (7,)
+    con = wh.open_history(paths, load_contracts())
+    con.close()
+    assert paths.history == tmp_path / "w-history.duckdb" and not paths.published.exists()
+    with duckdb.connect(str(paths.history), read_only=True) as con:
         tables = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'audit'"
-            ).fetchall()
+            (r[0], r[1])
+            for r in con.execute("SELECT table_schema, table_name FROM information_schema.tables").fetchall()
         }
-    assert {"transfers", "files", "reconciliation", "findings", "runs", "quarantine"} <= tables
+    assert {("audit", t) for t in ("transfers", "files", "reconciliation", "findings", "runs", "quarantine")} <= tables
+    assert {("history", "layout"), ("history", "changes"), ("history", "ae"), ("raw", "ae")} <= tables
 
 
 def test_second_writer_is_refused_with_a_clear_message(tmp_path):

@@ -36,6 +36,20 @@ def load_nightly_flow():
     return module.nightly
 
 
+def _version() -> str:
+    """The package version and, in a checkout, the commit."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from trialdw.warehouse import code_version
+
+    try:
+        release = version("trialdw")
+    except PackageNotFoundError:
+        release = "unknown"
+    commit = code_version()
+    return release if commit.startswith("trialdw") else f"{release} ({commit})"
+
+
 def _fail(message: str) -> int:
     print(f"trialdw: {message}", file=sys.stderr)
     return 1
@@ -57,7 +71,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+HELD_BACK_EXIT = 2  # the night completed, but at least one study kept its previous tables
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """Exit 0: everything published; 2: completed with study(ies) held back (the
+    last line names them and why); 1: could not run (one line, no traceback)."""
     landing = Path(args.landing)
     if not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
@@ -70,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         warehouse=str(Path(args.warehouse)),
         studies_dir=args.studies,
         readiness_contract=args.readiness_contract,
+        notify_command=args.notify_command,
         return_state=True,
     )
     if not state.is_completed():
@@ -83,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(f"run failed, previous warehouse left in place: {reason}")
     summary = state.result()
     print(f"night     : {summary['news']}")
-    print(f"warehouse : {summary['warehouse']}")
+    print(f"warehouse : {summary['warehouse']}" + ("" if summary["published"] else "  (unchanged)"))
     print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
     print(f"review    : {summary['review_page']}  (data managers: transfers, findings, findings.csv)")
@@ -97,6 +117,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"rows      : {summary['rows_loaded']} loaded, {summary['rows_quarantined']} quarantined"
         f" in current transfers; {summary['subjects']} subjects"
     )
+    for line in summary["studies"]:
+        print(f"study     : {line}")
+    if summary["held_back"]:
+        names = "; ".join(f"{study}: {reason}" for study, reason in sorted(summary["held_back"].items()))
+        print(f"trialdw: held back (previous tables kept): {names}", file=sys.stderr)
+        return HELD_BACK_EXIT
     return 0
 
 
@@ -151,6 +177,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialdw", description="Clinical trial data warehouse")
+    parser.add_argument("--version", action="version", version=f"trialdw {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     synth = sub.add_parser("synth", help="write demo site exports for the configured studies")
@@ -167,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.add_argument(
         "--readiness-contract", default=None, help="readiness expectations (default: data_contracts/readiness.yml)"
+    )
+    run.add_argument(
+        "--notify-command",
+        default=None,
+        help="command run when the night fails or holds a study back (no shell; reason in TRIALDW_MESSAGE)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -11,15 +11,26 @@ from __future__ import annotations
 
 from trialdw.ingest.findings import REVIEW, WARNING, apply_findings, row_finding_id
 
+DATA_REVIEW_FINDINGS = "review.review_findings"
 
-def merge_review_findings(con) -> int:
-    """Merge review.review_findings into audit.findings; returns the number merged."""
+
+def merge_review_findings(con, source: str = DATA_REVIEW_FINDINGS, studies: list[str] | None = None) -> int:
+    """Merge the data-review findings dbt wrote (``source``, e.g. a build file's
+    table attached to the history store's connection) into audit.findings, for
+    ``studies`` (None: every study with a current transfer); returns the number merged.
+
+    Only the studies a night built are merged: a study carried over or held back
+    keeps the data-review findings of the build that was published."""
+    listed = "TRUE" if studies is None else "list_contains(?, STUDYID)"
+    params = [] if studies is None else [list(studies)]
     sites = con.execute(
-        "SELECT STUDYID, SITEID, TRANSFER_ID FROM audit.transfers WHERE CURRENT = 'Y' ORDER BY 1, 2"
+        f"SELECT STUDYID, SITEID, TRANSFER_ID FROM audit.transfers WHERE CURRENT = 'Y' AND {listed} ORDER BY 1, 2",
+        params,
     ).fetchall()
     rows = con.execute(
-        """SELECT STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, MESSAGE
-           FROM review.review_findings ORDER BY ALL"""
+        f"""SELECT STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, MESSAGE
+            FROM {source} WHERE {listed} ORDER BY ALL""",
+        params,
     ).fetchall()
     by_site: dict[tuple[str, str], list[dict]] = {}
     for study, site, domain, usubjid, key, column, value, rule, message in rows:

@@ -1,17 +1,26 @@
-"""Run the dbt project (staging -> intermediate -> adam) in-process.
+"""Run the dbt project (staging -> intermediate -> adam, data review) in-process.
 
-``dbt_build`` is what the nightly flow calls after loading ``raw.*``: it runs
-``dbt build`` (models, dbt tests and unit tests) against one DuckDB file and
-returns a small, picklable summary, with one line per failed node so the flow
-can say why the night stopped.
+``dbt_build`` is what the nightly flow calls after the build file holds its
+studies' current rows: ``dbt build`` against one DuckDB file, returning a small,
+picklable summary with one line per failed node so the flow can say why.
 
-dbt is imported inside the function: importing it costs seconds.
+At night (``nightly=True``) dbt does production work only: models and data
+tests, no unit tests (those run in ``make test``). The project is parsed once
+per night into a manifest (``DbtSession``) that every build of the night
+reuses, and dbt's partial parse is kept between nights in a persistent target
+folder, so parsing costs well under a second when nothing changed.
+
+Every build file of a night is named ``build.duckdb`` (in its own folder):
+dbt-duckdb names the database after the file, so one manifest serves them all.
+
+dbt is imported inside the functions: importing it costs seconds.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +29,9 @@ from trialdw.project import PROJECT_ROOT
 # Node statuses dbt reports; anything else (error, fail, runtime error) is a failure.
 _OK_STATUSES = {"success", "pass"}
 _NEUTRAL_STATUSES = {"skipped", "no-op", "warn"}
+BUILD_FILE_NAME = "build.duckdb"
+
+Progress = Callable[[int, int, str, str], None]  # (done, total, node name, status)
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class DbtBuildResult:
     warnings: int = 0
     skipped: int = 0
     failures: tuple[str, ...] = field(default_factory=tuple)  # "node: message", one per failed node
+    failed_models: tuple[str, ...] = field(default_factory=tuple)  # models that did not build
 
     def summary(self) -> str:
         state = "ok" if self.success else "FAILED"
@@ -53,43 +66,114 @@ def dbt_profiles_dir() -> Path:
     return PROJECT_ROOT / "dbt_project"
 
 
-def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "warn") -> DbtBuildResult:
-    """``dbt build`` against the DuckDB file ``db_path``; the file is released on return.
+def _common_args(target_dir: Path, log_level: str) -> list[str]:
+    return [
+        "--project-dir",
+        str(dbt_project_dir()),
+        "--profiles-dir",
+        str(dbt_profiles_dir()),
+        "--target-path",
+        str(target_dir / "target"),
+        "--log-path",
+        str(target_dir / "logs"),
+        "--log-level",
+        log_level,
+        "--log-level-file",
+        "none",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
 
-    Target and log folders are per-run temporary folders so that parallel runs
-    (tests, the flow) never share dbt's artifacts.
-    """
-    from dbt.cli.main import dbtRunner
 
-    db_path = Path(db_path).resolve()
-    with tempfile.TemporaryDirectory(prefix="trialdw-dbt-") as work_dir, _env("TRIALDW_DB_PATH", str(db_path)):
-        args = [
-            "build",
-            "--project-dir",
-            str(dbt_project_dir()),
-            "--profiles-dir",
-            str(dbt_profiles_dir()),
-            "--target-path",
-            str(Path(work_dir) / "target"),
-            "--log-path",
-            str(Path(work_dir) / "logs"),
-            "--log-level",
-            log_level,
-            "--log-level-file",
-            "none",
-            "--no-use-colors",
-            "--no-send-anonymous-usage-stats",
-            "--no-version-check",
-            "--threads",
-            "1",
-        ]
+class DbtSession:
+    """One parse of the project, reused by every build of a night.
+
+    ``state_dir`` keeps dbt's target folder (partial parse) between nights;
+    None: a temporary folder (tests, one-off builds)."""
+
+    def __init__(self, state_dir: Path | None = None, log_level: str = "warn"):
+        self._temp = None
+        if state_dir is None:
+            self._temp = tempfile.TemporaryDirectory(prefix="trialdw-dbt-")
+            state_dir = Path(self._temp.name)
+        self.state_dir = Path(state_dir)
+        self.log_level = log_level
+        self._manifest = None
+
+    def manifest(self, db_path: Path):
+        """Parse once (partial parse when the target folder has one)."""
+        from dbt.cli.main import dbtRunner
+
+        if self._manifest is None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            with _env("TRIALDW_DB_PATH", str(Path(db_path).resolve())):
+                outcome = dbtRunner().invoke(["parse", *_common_args(self.state_dir, self.log_level)])
+            if not outcome.success:
+                raise RuntimeError(f"dbt parse failed: {outcome.exception}")
+            self._manifest = outcome.result
+        return self._manifest
+
+    def build(
+        self,
+        db_path: Path,
+        *,
+        select: str | None = None,
+        nightly: bool = False,
+        progress: Progress | None = None,
+    ) -> DbtBuildResult:
+        """``dbt build`` against ``db_path``; the file is released on return.
+
+        ``nightly``: models and data tests only (unit tests run in ``make test``)."""
+        from dbt.cli.main import dbtRunner
+
+        db_path = Path(db_path).resolve()
+        manifest = self.manifest(db_path)
+        args = ["build", *_common_args(self.state_dir, self.log_level), "--threads", "1"]
         if select:
             args += ["--select", select]
-        try:
-            outcome = dbtRunner().invoke(args)
-        finally:
-            _release_duckdb_file()
-    return _summarise(outcome)
+        if nightly:
+            args += ["--exclude-resource-type", "unit_test"]
+        callbacks = [_progress_callback(progress, manifest, select, nightly)] if progress else []
+        with _env("TRIALDW_DB_PATH", str(db_path)):
+            try:
+                outcome = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(args)
+            finally:
+                _release_duckdb_file()
+        return _summarise(outcome)
+
+    def close(self) -> None:
+        if self._temp is not None:
+            self._temp.cleanup()
+
+
+def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "warn") -> DbtBuildResult:
+    """``dbt build`` (models, data tests and unit tests) against ``db_path``, parsed
+    afresh in a temporary target folder (tests and one-off builds)."""
+    session = DbtSession(log_level=log_level)
+    try:
+        return session.build(db_path, select=select)
+    finally:
+        session.close()
+
+
+def _progress_callback(progress: Progress, manifest, select: str | None, nightly: bool):
+    """A dbt event callback that reports each finished node: (done, total, name, status)."""
+    kinds = {"model", "test"} | (set() if nightly else {"unit_test"})
+    total = sum(1 for n in manifest.nodes.values() if str(n.resource_type).split(".")[-1].lower() in kinds)
+    if hasattr(manifest, "unit_tests") and not nightly:
+        total += len(manifest.unit_tests)
+    done = 0
+
+    def on_event(event) -> None:
+        nonlocal done
+        if event.info.name != "NodeFinished":
+            return
+        done += 1
+        node = event.data.node_info
+        progress(done, total if not select else max(done, total), node.node_name, node.node_status)
+
+    return on_event
 
 
 def _summarise(outcome) -> DbtBuildResult:
@@ -145,17 +229,28 @@ def _summarise(outcome) -> DbtBuildResult:
 
 
 def _release_duckdb_file() -> None:
-    """Drop dbt's cached adapter and its DuckDB connections.
+    """Close dbt-duckdb's database and drop dbt's cached adapter.
 
-    ``keep_open: false`` in profiles.yml already makes dbt-duckdb close the
-    file when its last cursor closes (tests/test_dbt_transform.py checks the
-    file can be reopened read-write and moved). Resetting the adapter as well
-    means nothing of this run survives in the process: the next build (another
-    TRIALDW_DB_PATH, e.g. the next night's building file) starts clean.
+    ``keep_open: true`` (profiles.yml) keeps one DuckDB connection for the whole
+    build; dbt-duckdb forgets it on cleanup without closing it, and an open
+    database in this process would keep the file's WAL unfolded (a later
+    os.replace would move a file without its last writes). So it is closed here,
+    explicitly; tests/test_dbt_transform.py checks the file can then be reopened
+    read-write and moved. Resetting the adapter means nothing of this build
+    survives in the process: the next build (another file) starts clean.
     """
     from dbt.adapters.factory import cleanup_connections, reset_adapters
 
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter (the Spark engine)
+        DuckDBConnectionManager = None
     cleanup_connections()
+    if DuckDBConnectionManager is not None:
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+                DuckDBConnectionManager._ENV = None
     reset_adapters()
 
 

@@ -88,6 +88,8 @@ class ExportSummary:
     # "<STUDYID>/<DATASET>.<VARIABLE>" holding non-ASCII text in the XPT
     non_ascii: list[str] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    # studies whose files were carried over (hard links) from the previous run folder
+    carried: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ labels
@@ -254,7 +256,16 @@ def _write_xpt(con, table: str, study: str, path: Path, labels, summary: ExportS
     )
 
 
-def _write_run_folder(db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path) -> None:
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard links of a carried-over study's files: a run folder's files are never
+    written again once the folder is complete, so sharing them is safe and free."""
+    shutil.copytree(source, target, copy_function=os.link)
+
+
+def _write_run_folder(
+    db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path, changed: set[str] | None,
+    carry: Path | None,
+) -> None:  # fmt: skip
     labels = adam_labels(models_dir)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)
@@ -268,6 +279,11 @@ def _write_run_folder(db_path: Path, folder: Path, summary: ExportSummary, model
             if c not in labels.get(t, (None, {}))[1]
         ]
         for study in summary.studies:
+            if changed is not None and study not in changed and carry is not None and (carry / study).is_dir():
+                _link_tree(carry / study, folder / study)
+                summary.files += sorted(p for p in (folder / study).rglob("*") if p.is_file())
+                summary.carried.append(study)
+                continue
             for schema, table in tables:
                 target = folder / study / schema / f"{table}.parquet"
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -315,11 +331,14 @@ def prune(out_root: Path, keep: int, current: Path) -> list[Path]:
 
 
 def write_exports(
-    db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP, models_dir: Path = ADAM_MODELS_DIR
-) -> ExportSummary:
+    db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP, models_dir: Path = ADAM_MODELS_DIR,
+    changed: set[str] | None = None,
+) -> ExportSummary:  # fmt: skip
     """Export the warehouse at ``db_path`` (opened read-only) into
     ``out_root/run_id``, point ``out_root/latest`` at it and keep the newest
     ``keep`` run folders. XPT labels come from the dbt yml in ``models_dir``.
+    ``changed``: the studies rebuilt this night (None: all); every other study's
+    files are carried over from the latest run folder as hard links.
     Raises ExportError, leaving ``latest`` and older runs untouched, when
     something cannot be exported faithfully."""
     db_path, out_root = Path(db_path), Path(out_root)
@@ -339,7 +358,8 @@ def write_exports(
     summary = ExportSummary(run_folder=final, latest=out_root / LATEST, studies=())
     partial.mkdir()
     try:
-        _write_run_folder(db_path, partial, summary, Path(models_dir))
+        carry = (out_root / LATEST).resolve() if (out_root / LATEST).is_dir() else None
+        _write_run_folder(db_path, partial, summary, Path(models_dir), changed, carry)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

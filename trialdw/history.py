@@ -104,13 +104,15 @@ def ensure_history(con, contracts: dict) -> None:
         con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {transfer_rows_sql(contract)}")
 
 
-def transfer_rows_sql(contract, layout_filter: str = "TRUE") -> str:
+def transfer_rows_sql(contract, layout_filter: str = "TRUE", catalog: str = "") -> str:
     """Rows of accepted transfers rebuilt from runs and versions, in raw.* layout.
 
     ``layout_filter`` selects runs (history.layout, alias ``l``) before they are
-    expanded, e.g. to the sites' current transfers: only those runs are read."""
+    expanded, e.g. to the sites' current transfers: only those runs are read.
+    ``catalog``: the history store's name when it is attached to another file."""
     columns = ", ".join(f"v.{_q(c)}" for c in contract.column_names)
     domain = contract.domain
+    prefix = f"{catalog}." if catalog else ""
     return f"""
         SELECT {columns},
                r.STUDYID AS _studyid, r.SITEID AS _siteid, r.TRANSFER_ID AS _transfer_id,
@@ -118,20 +120,21 @@ def transfer_rows_sql(contract, layout_filter: str = "TRUE") -> str:
                r.FIRST_LINE + (r.VID - r.FIRST_VERSION) AS _source_line,
                v._extra, v._record_key
         FROM (SELECT l.*, unnest(range(l.FIRST_VERSION, l.FIRST_VERSION + l.N)) AS VID
-              FROM history.layout AS l WHERE l.DOMAIN = '{domain}' AND ({layout_filter})) AS r
-        INNER JOIN {versions_table(domain)} AS v ON v._version_id = r.VID"""
+              FROM {prefix}history.layout AS l WHERE l.DOMAIN = '{domain}' AND ({layout_filter})) AS r
+        INNER JOIN {prefix}{versions_table(domain)} AS v ON v._version_id = r.VID"""
 
 
-def current_rows_sql(contract, studies: list[str] | None = None) -> str:
+def current_rows_sql(contract, studies: list[str] | None = None, catalog: str = "") -> str:
     """Rows of every site's current accepted transfer, of ``studies`` (None: all)."""
+    prefix = f"{catalog}." if catalog else ""
     current = (
-        "EXISTS (SELECT 1 FROM audit.transfers AS t WHERE t.CURRENT = 'Y' AND t.STUDYID = l.STUDYID "
+        f"EXISTS (SELECT 1 FROM {prefix}audit.transfers AS t WHERE t.CURRENT = 'Y' AND t.STUDYID = l.STUDYID "
         "AND t.SITEID = l.SITEID AND t.TRANSFER_ID = l.TRANSFER_ID)"
     )
     if studies is not None:
         listed = ", ".join("'" + s.replace("'", "''") + "'" for s in studies) or "NULL"
         current += f" AND l.STUDYID IN ({listed})"
-    return transfer_rows_sql(contract, current)
+    return transfer_rows_sql(contract, current, catalog)
 
 
 def record_key_sql(contract) -> str:

@@ -64,6 +64,20 @@ class ReadinessResult:
     failures: list[str]
     docs_index: Path | None
     statistics: dict = field(default_factory=dict)
+    # The failures again, by the study whose rows fail them (a failing table is
+    # validated again study by study), and those no single study explains
+    # (a missing table, or a failure no study's rows show alone).
+    failures_by_study: dict[str, list[str]] = field(default_factory=dict)
+    unattributed: list[str] = field(default_factory=list)
+
+    def held_back(self, studies) -> dict[str, str]:
+        """{study: reason} for the studies these results hold back."""
+        out = {}
+        for study in studies:
+            lines = self.failures_by_study.get(study, []) + self.unattributed
+            if lines:
+                out[study] = "analysis-readiness checks failed: " + "; ".join(lines[:3])
+        return out
 
 
 # ---------------------------------------------------------------- contract
@@ -286,20 +300,19 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
     # stops the run before it has produced partial results.
     gx_suites = {suite.table: _build_suite(gx, suite) for suite in suites}
     datasource = context.data_sources.add_pandas(ADAM_SCHEMA)
-    evaluated = successful = 0
-    for suite in suites:
-        if suite.table not in frames:
-            continue
-        frame = frames[suite.table]
-        batch = datasource.add_dataframe_asset(suite.table).add_batch_definition_whole_dataframe("whole_table")
-        gx_suite = context.suites.add(gx_suites[suite.table])
+    counts = {"evaluated": 0, "successful": 0}
+
+    def validate(suite: TableSuite, frame, name: str, count: bool = True) -> list[str]:
+        """Run the table's suite on ``frame`` as asset ``name``; failure lines.
+        ``count``: add to the statistics (not for the study-by-study re-runs)."""
+        batch = datasource.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole_table")
         validation = context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite.qualified_name, data=batch, suite=gx_suite)
+            gx.ValidationDefinition(name=f"{ADAM_SCHEMA}.{name}", data=batch, suite=gx_suites[suite.table])
         )
         row_ids = [c for c in suite.row_ids if c in frame.columns]
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
-                name=f"{DOCS_SITE_NAME}.{suite.table}",
+                name=f"{DOCS_SITE_NAME}.{name}",
                 validation_definitions=[validation],
                 # SUMMARY keeps the ids of the first 20 failing rows (the failure line
                 # quotes a few); COMPLETE would carry every failing row into the
@@ -308,18 +321,29 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
             )
         )
         run = checkpoint.run(batch_parameters={"dataframe": frame})
-        failed = 0
+        lines = []
         for validation_result in run.run_results.values():
-            evaluated += validation_result.statistics["evaluated_expectations"]
-            successful += validation_result.statistics["successful_expectations"]
+            if count:
+                counts["evaluated"] += validation_result.statistics["evaluated_expectations"]
+                counts["successful"] += validation_result.statistics["successful_expectations"]
             in_contract_order = sorted(
                 validation_result.results, key=lambda r: (r.expectation_config.meta or {}).get("contract_position", 0)
             )
-            for expectation_result in in_contract_order:
-                if not expectation_result.success:
-                    failed += 1
-                    failures.append(failure_line(suite, expectation_result))
-        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations), "failed": failed}
+            lines += [failure_line(suite, r) for r in in_contract_order if not r.success]
+        return lines
+
+    by_study: dict[str, list[str]] = {}
+    unattributed = list(failures)  # tables missing or unreadable: no study explains them
+    for suite in suites:
+        if suite.table not in frames:
+            continue
+        context.suites.add(gx_suites[suite.table])
+        frame = frames[suite.table]
+        lines = validate(suite, frame, suite.table)
+        failures += lines
+        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations), "failed": len(lines)}
+        if lines:
+            unattributed += _attribute(suite, frame, lines, validate, by_study)
     validate_done = time.perf_counter()
 
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -333,12 +357,14 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
     return ReadinessResult(
         success=not failures,
         failures=failures,
+        failures_by_study=by_study,
+        unattributed=unattributed,
         docs_index=index if index.is_file() else None,
         statistics={
             "tables": tables_stats,
-            "evaluated_expectations": evaluated,
-            "successful_expectations": successful,
-            "unsuccessful_expectations": evaluated - successful,
+            "evaluated_expectations": counts["evaluated"],
+            "successful_expectations": counts["successful"],
+            "unsuccessful_expectations": counts["evaluated"] - counts["successful"],
             "seconds": {
                 "read_tables": round(read_done - started, 3),
                 "gx_import_and_context": round(import_done - read_done, 3),
@@ -348,3 +374,18 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
             },
         },
     )
+
+
+def _attribute(suite: TableSuite, frame, lines: list[str], validate, by_study: dict[str, list[str]]) -> list[str]:
+    """Validate a failing table again study by study; the failures of each study
+    go to ``by_study``. Returns the lines no study explains on its own (then every
+    study in the table is held back)."""
+    if "STUDYID" not in frame.columns or frame.empty:
+        return lines
+    found = False
+    for study, rows in frame.groupby("STUDYID", sort=True):
+        study_lines = validate(suite, rows.reset_index(drop=True), f"{suite.table}.{study}", count=False)
+        if study_lines:
+            found = True
+            by_study.setdefault(str(study), []).extend(study_lines)
+    return [] if found else lines

@@ -1,10 +1,22 @@
-"""The published warehouse file: one writer, atomic publish, readers never blocked.
+"""The warehouse's files: one writer, atomic publish, readers never blocked.
 
-DuckDB allows one writer process per file, and a reader that opens the
-published file read-only must never see a half-built warehouse. So a run
-builds into a private file beside the published one and, only when every
-step passed, moves it over the published file with ``os.replace`` (atomic on
-one filesystem). Readers holding the old file keep reading the old inode.
+Beside ``--warehouse out/trialdw.duckdb``:
+
+- ``trialdw.duckdb``: the published file, current data only (every study's
+  tables and the audit trail). Never written in place: a night assembles a
+  private file beside it and moves it over the published one with
+  ``os.replace`` (atomic on one filesystem); readers holding the old file keep
+  reading the old inode.
+- ``trialdw-history.duckdb``: the history store, what every site ever sent as
+  record versions plus the audit trail (trialdw.history). Written in place by
+  the night, one transaction per transfer, so a killed run loses at most the
+  transfer it was loading (rolled back on the next open). Nobody else opens it.
+- ``.trialdw-work/``: a run's scratch files (parsed and validated Parquet, the
+  build files); ``.trialdw-dbt/``: dbt's target folder, kept between nights for
+  partial parsing.
+
+DuckDB allows one writer process per file; the writer lock makes the night the
+only writer of all of them.
 """
 
 from __future__ import annotations
@@ -64,8 +76,18 @@ class WarehousePaths:
 
     @property
     def work(self) -> Path:
-        """Scratch space for a run's intermediate files (Parquet, logs)."""
+        """Scratch space for a run's intermediate files (Parquet, build files)."""
         return self.folder / f".{self.published.stem}-work"
+
+    @property
+    def history(self) -> Path:
+        """The history store: record versions of every transfer and the audit trail."""
+        return self.folder / f"{self.published.stem}-history.duckdb"
+
+    @property
+    def dbt_state(self) -> Path:
+        """dbt's target folder, kept between nights (partial parse)."""
+        return self.folder / f".{self.published.stem}-dbt"
 
 
 @contextlib.contextmanager
@@ -108,15 +130,19 @@ def remove_stale_building_files(paths: WarehousePaths) -> list[Path]:
     return stale
 
 
-def start_building_file(paths: WarehousePaths, run_id: str) -> Path:
-    """A private copy of the published warehouse (or a new one) for this run."""
-    building = paths.building(run_id)
-    building.unlink(missing_ok=True)
-    if paths.published.exists():
-        shutil.copyfile(paths.published, building)
-    with duckdb.connect(str(building)) as con:
-        con.execute(AUDIT_DDL.read_text(encoding="utf-8"))
-    return building
+def open_history(paths: WarehousePaths, contracts: dict):
+    """The history store, read-write, with its schemas in place (idempotent).
+
+    Opening replays DuckDB's write-ahead log: a transfer whose transaction a
+    killed run left open is rolled back here, and loaded again by this run."""
+    from trialdw import history
+    from trialdw.ingest.load import ensure_audit
+
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(paths.history))
+    ensure_audit(con)
+    history.ensure_history(con, contracts)
+    return con
 
 
 def publish(building: Path, paths: WarehousePaths) -> Path:

@@ -7,7 +7,7 @@ celltype_change and gene_change. Conventions: docs/endpoints.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ae, km, proportions, singlecell
@@ -94,10 +94,14 @@ GENE_CHANGE_COLUMNS = {
 
 @dataclass(frozen=True)
 class EndpointSummary:
-    """What the step wrote: the studies analysed and rows per analysis table."""
+    """What the step wrote: the studies analysed and rows per analysis table.
+
+    ``errors``: studies whose statistics raised (STUDYID → one line); they have
+    no analysis rows, and the night holds them back, not the other studies."""
 
     studies: tuple[str, ...]
     table_rows: dict[str, int]
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def study_endpoint_rows(data, fits: dict) -> list[dict]:
@@ -123,15 +127,15 @@ def compute_all(db_path: Path) -> EndpointSummary:
         tables = read_all(con)
         studies = study_ids(con, tables["adsl"])
         out = {name: [] for name in ("endpoints", "km_curves", "ae_by_term", "celltype_change", "gene_change")}
+        errors: dict[str, str] = {}
         for study in studies:
-            data = split_by_study(tables, study)
-            fits = km.fits_for_study(data)
-            out["endpoints"] += study_endpoint_rows(data, fits)
-            for paramcd, fit in fits.items():
-                out["km_curves"] += km.curve_rows(study, paramcd, fit)
-            out["ae_by_term"] += ae.by_term_rows(data)
-            out["celltype_change"] += singlecell.celltype_rows(data)
-            out["gene_change"] += singlecell.gene_rows(data)
+            try:
+                rows = study_rows(split_by_study(tables, study))
+            except Exception as exc:  # a bug met by one study's data must not stop the others
+                errors[study] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+                continue
+            for name, table_rows in rows.items():
+                out[name] += table_rows
         contracts = {
             "endpoints": ENDPOINTS_COLUMNS,
             "km_curves": KM_CURVES_COLUMNS,
@@ -144,7 +148,20 @@ def compute_all(db_path: Path) -> EndpointSummary:
         con.execute("COMMIT")
     finally:
         con.close()
-    return EndpointSummary(studies=tuple(studies), table_rows=counts)
+    return EndpointSummary(studies=tuple(s for s in studies if s not in errors), table_rows=counts, errors=errors)
+
+
+def study_rows(data) -> dict[str, list[dict]]:
+    """Every analysis row of one study, by analysis table."""
+    fits = km.fits_for_study(data)
+    curves = [row for paramcd, fit in fits.items() for row in km.curve_rows(data.study, paramcd, fit)]
+    return {
+        "endpoints": study_endpoint_rows(data, fits),
+        "km_curves": curves,
+        "ae_by_term": ae.by_term_rows(data),
+        "celltype_change": singlecell.celltype_rows(data),
+        "gene_change": singlecell.gene_rows(data),
+    }
 
 
 __all__ = ["ENDPOINTS", "EndpointSummary", "compute_all"]

@@ -21,6 +21,7 @@ from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, 
 from trialdw.ingest.rows import validate_transfer
 from trialdw.ingest.transfers import UNREADABLE, check_transfer, discover
 from trialdw.ingest.types import INCOMPLETE, REJECTED, IngestSummary
+from trialdw.ops import testhook
 
 
 def _recorded(con, ref) -> tuple[str, str | None] | None:
@@ -71,7 +72,7 @@ def ingest_transfer(
     manifest: nothing overwritten in place) or the transfer's STATUS."""
     key = (ref.study, ref.site, ref.transfer_id)
     if ref.status == INCOMPLETE:
-        record_incomplete(con, ref, run_id)
+        summary.already_incomplete = not record_incomplete(con, ref, run_id)
         summary.processed.append((*key, INCOMPLETE))
         return INCOMPLETE
     recorded = _recorded(con, ref)
@@ -96,6 +97,8 @@ def ingest_transfer(
         if validated is not None:
             load_transfer(con, validated, contracts)
         record_transfer(con, ref, check, run_id)
+        if validated is not None and any(d.rows_loaded for d in validated.domains):
+            testhook.pause_here("ingest")  # test-only: killed inside the transfer's transaction
         apply_findings(
             con,
             ref.study,

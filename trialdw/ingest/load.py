@@ -148,8 +148,9 @@ def recompute_current(con, study: str, site: str) -> None:
     )
 
 
-def record_incomplete(con, ref: TransferRef, run_id: str | None) -> None:
-    """An incomplete transfer (no manifest yet): recorded once, not an error."""
+def record_incomplete(con, ref: TransferRef, run_id: str | None) -> bool:
+    """An incomplete transfer (no manifest yet): recorded once, not an error.
+    True when this call recorded it (first sighting)."""
     ensure_audit(con)
     exists = con.execute(
         "SELECT count(*) FROM audit.transfers WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
@@ -168,3 +169,4 @@ def record_incomplete(con, ref: TransferRef, run_id: str | None) -> None:
                 run_id,
             ],
         )
+    return not exists

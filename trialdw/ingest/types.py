@@ -121,6 +121,7 @@ class IngestSummary:
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # recorded id, different manifest
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    already_incomplete: bool = False  # an incomplete transfer seen by an earlier run: nothing new
 
     def count(self, status: str) -> int:
         return sum(1 for p in self.processed if p[3] == status)

@@ -129,21 +129,47 @@ def study_page(data: StudyReportData, generated_at: dt.datetime, source_name: st
     return document(f"{data.study} – study report", body)
 
 
-def write_reports(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None) -> list[Path]:
+def write_reports(
+    db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None, studies: list[str] | None = None
+) -> list[Path]:
     """Write one HTML page per study plus index.html into `out_dir`; return the
-    paths written (study pages in STUDYID order, then the index)."""
+    paths written (study pages in STUDYID order, then the index).
+
+    ``studies``: write pages for these only (the night's rebuilt studies; the
+    other pages in ``out_dir`` are carried over) — the index still lists every
+    study of the file that has a page."""
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, listed = [], []
-    for data in read_warehouse(Path(db_path)):
+    written = []
+    for data in read_warehouse(Path(db_path), studies):
         path = out_dir / page_file_name(data.study)
+        path.unlink(missing_ok=True)  # a carried-over folder may hold last night's page as a hard link
         path.write_text(study_page(data, generated_at, Path(db_path).name), encoding="utf-8")
         written.append(path)
-        listed.append((data, path.name))
+    if studies is not None:
+        return written
+    return [*written, write_index(db_path, out_dir, generated_at=generated_at)]
+
+
+def write_index(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None) -> Path:
+    """index.html listing every study of the file (configured or with subjects)
+    that has a page in `out_dir`; pages of studies the file no longer has go."""
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    out_dir = Path(out_dir)
+    listed = []
+    for data in read_warehouse(Path(db_path)):
+        page = out_dir / page_file_name(data.study)
+        if page.is_file():
+            listed.append((data, page.name))
+    keep = {name for _, name in listed} | {"index.html"}
+    for stale in out_dir.glob("*.html"):
+        if stale.name not in keep:
+            stale.unlink()
     index = out_dir / "index.html"
+    index.unlink(missing_ok=True)
     index.write_text(index_page(listed, generated_at), encoding="utf-8")
-    return [*written, index]
+    return index
 
 
-__all__ = ["page_file_name", "write_reports"]
+__all__ = ["page_file_name", "write_index", "write_reports"]

@@ -96,13 +96,15 @@ def read_study(con, study: str) -> StudyReportData:
     )
 
 
-def read_warehouse(db_path: Path) -> list[StudyReportData]:
-    """All studies of the warehouse file, opened read-only (a report never
-    writes, and read-only lets it run beside readers of the published file)."""
+def read_warehouse(db_path: Path, studies: list[str] | None = None) -> list[StudyReportData]:
+    """The studies of the warehouse file (``studies``: only those), opened
+    read-only (a report never writes, and read-only lets it run beside readers
+    of the published file)."""
     import duckdb
 
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        return [read_study(con, study) for study in study_ids(con)]
+        wanted = study_ids(con) if studies is None else sorted(set(studies))
+        return [read_study(con, study) for study in wanted]
     finally:
         con.close()

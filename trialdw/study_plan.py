@@ -1,0 +1,237 @@
+"""Which studies a night must build: work proportional to change.
+
+A study's published tables are a function of its inputs: the current accepted
+transfer of each of its sites, its study file, and the code and contracts that
+derive them. Each input is fingerprinted; a study is rebuilt only when one of
+them differs from what its published tables were built from
+(``audit.study_builds`` in the published file). Every other study is carried
+over unchanged.
+
+A study held back (its build failed its tests or readiness checks) is not
+retried while its inputs stay the same: the same inputs would fail the same
+way. It is retried as soon as anything it depends on changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from trialdw.project import PROJECT_ROOT
+
+BUILD = "build"
+CARRY = "carry"  # unchanged since its tables were published: carried over
+HOLD = "hold"  # unchanged since an attempt that was held back: still held back
+
+PUBLISHED = "published"
+HELD_BACK = "held back"
+
+# What derives a study's tables: a change in any of these rebuilds every study.
+CODE_GLOBS = (
+    "dbt_project.yml",
+    "dbt_project/models/**/*.sql",
+    "dbt_project/models/**/*.yml",
+    "dbt_project/macros/**/*.sql",
+    "dbt_project/tests/**/*.sql",
+    "trialdw/**/*.py",
+    "trialdw/**/*.sql",
+    "data_contracts/*.yml",
+)
+
+STUDY_BUILDS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.study_builds (
+    STUDYID               VARCHAR PRIMARY KEY,
+    STATUS                VARCHAR,    -- published / held back
+    REASON                VARCHAR,    -- why held back (NULL when published)
+    PUBLISHED_RUN_ID      VARCHAR,    -- the run whose tables are published (NULL: never published)
+    PUBLISHED_FINGERPRINT VARCHAR,    -- the inputs those tables were built from
+    PUBLISHED_TRANSFERS   JSON,       -- {site: current transfer} of those inputs
+    ATTEMPT_RUN_ID        VARCHAR,    -- the last run that built the study
+    ATTEMPT_FINGERPRINT   VARCHAR,
+    HELD_BACK_SINCE       VARCHAR     -- run id of the first attempt held back in a row
+)
+"""
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """Everything a study's published tables derive from, fingerprinted."""
+
+    study: str
+    transfers: dict[str, str]  # site -> current TRANSFER_ID
+    config: str  # fingerprint of the parsed study file
+    code: str  # fingerprint of models, macros, contracts and the package
+    readiness: str  # fingerprint of the readiness contract
+
+    @property
+    def fingerprint(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StudyBuildRecord:
+    """A row of audit.study_builds."""
+
+    study: str
+    status: str
+    reason: str | None = None
+    published_run_id: str | None = None
+    published_fingerprint: str | None = None
+    published_transfers: dict | None = None
+    attempt_run_id: str | None = None
+    attempt_fingerprint: str | None = None
+    held_back_since: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    study: str
+    action: str  # build / carry / hold
+    inputs: StudyInputs
+    previous: StudyBuildRecord | None
+    why: str  # for the log: why built, or why not
+
+
+def code_fingerprint(root: Path = PROJECT_ROOT) -> str:
+    """sha256 over every file that derives tables (paths and contents)."""
+    digest = hashlib.sha256()
+    files = sorted({p for pattern in CODE_GLOBS for p in root.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def file_fingerprint(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def config_fingerprint(study) -> str:
+    doc = {k: v for k, v in dataclasses.asdict(study).items() if k != "source_file"}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def current_transfers(history_con) -> dict[str, dict[str, str]]:
+    """{study: {site: current TRANSFER_ID}} from the history store's audit.transfers."""
+    out: dict[str, dict[str, str]] = {}
+    for study, site, transfer in history_con.execute(
+        "SELECT STUDYID, SITEID, TRANSFER_ID FROM audit.transfers WHERE CURRENT = 'Y' ORDER BY 1, 2"
+    ).fetchall():
+        out.setdefault(study, {})[site] = transfer
+    return out
+
+
+def read_study_builds(published: Path) -> dict[str, StudyBuildRecord]:
+    """audit.study_builds of the published warehouse ({} before the first night,
+    or for a warehouse published before studies were built one by one)."""
+    import duckdb
+
+    if not Path(published).is_file():
+        return {}
+    with duckdb.connect(str(published), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'audit' AND table_name = 'study_builds'"
+        ).fetchall()[0][0]
+        if not exists:
+            return {}
+        rows = con.execute(
+            """SELECT STUDYID, STATUS, REASON, PUBLISHED_RUN_ID, PUBLISHED_FINGERPRINT,
+                      CAST(PUBLISHED_TRANSFERS AS VARCHAR), ATTEMPT_RUN_ID, ATTEMPT_FINGERPRINT, HELD_BACK_SINCE
+               FROM audit.study_builds"""
+        ).fetchall()
+    records = {}
+    for row in rows:
+        transfers = json.loads(row[5]) if row[5] else None
+        records[row[0]] = StudyBuildRecord(row[0], row[1], row[2], row[3], row[4], transfers, *row[6:])
+    return records
+
+
+def plan_studies(
+    studies: dict, transfers: dict[str, dict[str, str]], previous: dict[str, StudyBuildRecord], code: str,
+    readiness: str,
+) -> list[StudyPlan]:  # fmt: skip
+    """One plan per configured study, in STUDYID order."""
+    plans = []
+    for study_id in sorted(studies):
+        inputs = StudyInputs(
+            study=study_id,
+            transfers=dict(sorted(transfers.get(study_id, {}).items())),
+            config=config_fingerprint(studies[study_id]),
+            code=code,
+            readiness=readiness,
+        )
+        record = previous.get(study_id)
+        fingerprint = inputs.fingerprint
+        if record is not None and record.status == PUBLISHED and record.published_fingerprint == fingerprint:
+            plans.append(StudyPlan(study_id, CARRY, inputs, record, "unchanged"))
+        elif record is not None and record.status == HELD_BACK and record.attempt_fingerprint == fingerprint:
+            plans.append(StudyPlan(study_id, HOLD, inputs, record, f"still held back: {record.reason}"))
+        else:
+            plans.append(StudyPlan(study_id, BUILD, inputs, record, _why_build(inputs, record)))
+    return plans
+
+
+def _why_build(inputs: StudyInputs, record: StudyBuildRecord | None) -> str:
+    if record is None or record.published_fingerprint is None:
+        return "first build"
+    before = record.published_transfers or {}
+    new = [f"{site}/{t}" for site, t in inputs.transfers.items() if before.get(site) != t]
+    gone = [site for site in before if site not in inputs.transfers]
+    if new or gone:
+        return "new transfer " + ", ".join(new + [f"{site} (no current transfer)" for site in gone])
+    return "study file, code or contracts changed"
+
+
+def record_for(plan: StudyPlan, run_id: str, published: bool, reason: str | None) -> StudyBuildRecord:
+    """The audit.study_builds row after this night."""
+    previous = plan.previous
+    if plan.action == CARRY:
+        return previous
+    if plan.action == HOLD:
+        return previous
+    fingerprint = plan.inputs.fingerprint
+    if published:
+        return StudyBuildRecord(
+            plan.study, PUBLISHED, None, run_id, fingerprint, plan.inputs.transfers, run_id, fingerprint, None
+        )
+    since = previous.held_back_since if previous is not None and previous.status == HELD_BACK else None
+    return StudyBuildRecord(
+        plan.study,
+        HELD_BACK,
+        reason,
+        previous.published_run_id if previous else None,
+        previous.published_fingerprint if previous else None,
+        previous.published_transfers if previous else None,
+        run_id,
+        fingerprint,
+        since or run_id,
+    )
+
+
+def write_study_builds(con, records: list[StudyBuildRecord]) -> None:
+    """(Re)write audit.study_builds in the file about to be published."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    con.execute("DROP TABLE IF EXISTS audit.study_builds")
+    con.execute(STUDY_BUILDS_DDL)
+    con.executemany(
+        "INSERT INTO audit.study_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                r.study,
+                r.status,
+                r.reason,
+                r.published_run_id,
+                r.published_fingerprint,
+                json.dumps(r.published_transfers) if r.published_transfers is not None else None,
+                r.attempt_run_id,
+                r.attempt_fingerprint,
+                r.held_back_since,
+            ]
+            for r in records
+        ],
+    )
