@@ -401,7 +401,7 @@ def nightly(
                 news = [t for i in ingested for t in i["transfers"] if t["new"]]
                 if not to_build and not news and not ingest_errors and paths.published.is_file():
                     summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False)
-                    outcome.message = summary.news
+                    outcome.message, outcome.details = summary.news, summary.details
                     logger.info("%s", summary.news)
                     return summary.as_dict()
 
@@ -470,7 +470,7 @@ def nightly(
             finally:
                 # Published or not, this run's private files go; the published one stays.
                 wh.remove_stale_building_files(paths)
-        outcome.message = summary.news
+        outcome.message, outcome.details = summary.news, summary.details
 
     create_markdown_artifact(key="trialdw-night", markdown=summary.markdown, description="trialdw nightly run summary")
     notify.on_held_back(notify_command, run_id, paths, summary.held_back)

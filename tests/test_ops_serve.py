@@ -9,29 +9,19 @@ publish the warehouse. Waits are bounded; teardown kills both process groups.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from trialdw import warehouse as wh
+from trialdw.ops.prefect_server import PREFECT, running_prefect_server, stop
 from trialdw.synth import generate
 
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 FIRST = "20260720T020000Z"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until(check, seconds: float, what: str, proc: subprocess.Popen, log: Path) -> None:
@@ -42,44 +32,16 @@ def _wait_until(check, seconds: float, what: str, proc: subprocess.Popen, log: P
         time.sleep(1)
 
 
-def _healthy(api_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def _start(args: list, env: dict, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-
-
 @pytest.fixture
 def prefect_server(tmp_path):
     """A real Prefect server on 127.0.0.1:<free port>; yields (api_url, env for its clients)."""
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_UI_ENABLED="false",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
-    )
-    log = tmp_path / "server.log"
-    server = _start([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log)
-    try:
-        _wait_until(lambda: _healthy(api_url), 180, "prefect server start", server, log)
-        yield api_url, {**env, "PREFECT_API_URL": api_url}
-    finally:
-        _stop(server)
+    with running_prefect_server(tmp_path) as server:
+        yield server
 
 
 def test_served_deployment_has_the_schedule_and_a_triggered_run_publishes(tmp_path, prefect_server):
@@ -138,7 +100,7 @@ def test_served_deployment_has_the_schedule_and_a_triggered_run_publishes(tmp_pa
         assert triggered.returncode == 0, triggered.stdout[-3000:] + log.read_text()[-3000:]
         assert "Flow run finished successfully" in triggered.stdout
     finally:
-        _stop(serve)
+        stop(serve)
 
     with wh.connect_read_only(warehouse) as con:
         assert con.execute("SELECT STATUS FROM audit.runs").fetchall() == [("completed",)]

@@ -1,98 +1,229 @@
-"""Benchmark: how long each step of a night takes, by study size.
+"""Benchmark: what a night costs, measured against a floor in the same run.
 
-    python -m trialdw.bench [--subjects 24 200] [--sites 1] [--out DIR]
+    python -m trialdw.bench [--studies 10] [--subjects 500] [--sites 2] [--out DIR]
+                            [--demo-only] [--portfolio-only] [--keep]
 
-Runs the steps the flow runs (synth, ingest, dbt build, endpoints, readiness,
-publish) directly, without Prefect's API server, so the figures are the work
-itself; the flow adds its own overhead on top (a few seconds against a running
-server, 20-30 s for a temporary one). Prints one table row per size.
+1. **The demo's night**: the two seed studies (``make demo``'s landing: 24
+   subjects per study) run by ``trialdw run`` against a running Prefect server;
+   the flow time from the run log.
+2. **A portfolio**: ``--studies`` study files (copies of the two seed study
+   files under new STUDYIDs), ``trialdw synth --studies`` of ~10 M rows, then
+   three nights with the real CLI against the same server: the first night,
+   a night with nothing new, and a night after one site sent a new transfer
+   (a copy of its latest one with some values changed).
+
+The floor is DuckDB's own ``read_csv(all_varchar=true)`` of the same CSV files
+into tables, measured here, in this run, on this machine; every figure is also
+printed as a ratio to it (or to the first night). Peak memory is the largest
+resident set of any night's process. Nothing is asserted: the figures go in
+the README's speed section and in issue notes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from trialdw.environment import apply_quiet_offline_env
+from trialdw.project import PROJECT_ROOT
+
+TARGETS = {
+    "validate + load / floor": 2.0,
+    "first night / floor": 5.0,
+    "nothing new / first night": 0.05,
+    "one site's new transfer / first night": 0.15,
+}
 
 
-def _timed(label: str, fn, timings: dict):
-    print(f"    {label} ...", flush=True)
-    t0 = time.perf_counter()
-    result = fn()
-    timings[label] = time.perf_counter() - t0
-    return result
+def portfolio_studies(folder: Path, copies: int) -> list[str]:
+    """``copies`` study files: the seed studies under new ids (…-P1, …-P2 …)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    seeds = sorted((PROJECT_ROOT / "studies").glob("*.yml"))
+    ids = []
+    for i in range(copies):
+        seed = seeds[i % len(seeds)]
+        study = f"{seed.stem}-P{i // len(seeds) + 1}"
+        text = seed.read_text(encoding="utf-8").replace(f"study: {seed.stem}", f"study: {study}", 1)
+        (folder / f"{study}.yml").write_text(text, encoding="utf-8")
+        ids.append(study)
+    return ids
 
 
-def bench_size(root: Path, subjects: int, sites: int) -> dict:
+def floor_seconds(landing: Path) -> tuple[float, int]:
+    """DuckDB reading every CSV of the landing into a table, all columns text."""
     import duckdb
 
-    from trialdw import warehouse as wh
-    from trialdw.dbt_runner import dbt_build
-    from trialdw.endpoints import compute_all
-    from trialdw.ingest.contracts import load_contracts
-    from trialdw.ingest.landing import ingest_landing
-    from trialdw.ingest.load import ensure_raw_table
-    from trialdw.readiness import run_readiness_checks
-    from trialdw.study_config import load_studies, write_config_tables
+    files = sorted(landing.glob("*/*/*/*.csv"))
+    con = duckdb.connect()
+    rows = 0
+    started = time.perf_counter()
+    for path in files:
+        con.execute("CREATE OR REPLACE TEMP TABLE t AS SELECT * FROM read_csv(?, all_varchar = true)", [str(path)])
+        rows += con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    return time.perf_counter() - started, rows
+
+
+def new_transfer(landing: Path, study: str, site: str, changed_rows: int = 200) -> str:
+    """A new cumulative transfer of one site: its latest one again, a day later,
+    with ``changed_rows`` lab values changed (the manifest made to match)."""
+    site_dir = landing / study / site
+    latest = sorted(p for p in site_dir.iterdir() if p.is_dir())[-1]
+    transfer_id = latest.name[:8] + "T235959Z"  # later the same day (synth exports at 02:00)
+    target = site_dir / transfer_id
+    shutil.copytree(latest, target)
+    lab = target / "LB.csv"
+    lines = lab.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    column = header.index("LBSTRESN")
+    changed = 0
+    for i in range(1, len(lines)):
+        fields = lines[i].split(",")
+        if changed < changed_rows and len(fields) == len(header) and fields[column].replace(".", "", 1).isdigit():
+            fields[column] = f"{float(fields[column]) + 1:g}"
+            lines[i] = ",".join(fields)
+            changed += 1
+    lab.write_text("\n".join(lines), encoding="utf-8")
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["transfer_id"] = transfer_id
+    manifest["exported_at"] = f"{transfer_id[:4]}-{transfer_id[4:6]}-{transfer_id[6:8]}T23:59:59Z"
+    manifest["files"]["LB.csv"]["sha256"] = hashlib.sha256(lab.read_bytes()).hexdigest()
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return transfer_id
+
+
+def run_night(landing: Path, warehouse: Path, env: dict, studies: Path | None = None) -> dict:
+    """``trialdw run`` as a child process; its flow time from the run log, its
+    step timings from audit.runs, its peak memory from the kernel."""
+    args = [sys.executable, "-m", "trialdw.cli", "run", "--landing", str(landing), "--warehouse", str(warehouse)]
+    if studies:
+        args += ["--studies", str(studies)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 2):
+        raise SystemExit(f"night failed ({done.returncode}): {done.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    log = [json.loads(line) for line in (warehouse.parent / f"{warehouse.stem}-runs.jsonl").read_text().splitlines()]
+    start, end = next(e for e in reversed(log) if e["event"] == "start"), log[-1]
+    flow = _seconds(end["at"]) - _seconds(start["at"])
+    steps = end.get("details", {}).get("steps_seconds", {})
+    return {
+        "flow": flow,
+        "wall": wall,
+        "steps": steps,
+        "peak_mb": max(peak_kb, before) / 1024,
+        "news": next((line[12:] for line in done.stdout.splitlines() if line.startswith("night")), ""),
+    }
+
+
+def _seconds(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+def demo_night(root: Path, env: dict) -> dict:
     from trialdw.synth import generate
 
-    studies = load_studies()
-    timings: dict[str, float] = {}
-    landing = root / f"landing-{subjects}"
-    _timed("synth", lambda: generate(landing, subjects=subjects, sites=sites), timings)
-    paths = wh.WarehousePaths(root / f"w-{subjects}" / "trialdw.duckdb")
-    paths.folder.mkdir(parents=True)
-    building = wh.start_building_file(paths, "bench")
-    with duckdb.connect(str(building)) as con:
-        write_config_tables(con, studies)
-        for contract in load_contracts().values():
-            ensure_raw_table(con, contract)
-        summary = _timed("ingest", lambda: ingest_landing(con, landing, studies, paths.work, "bench"), timings)
-    dbt = _timed("dbt build", lambda: dbt_build(building), timings)
-    if not dbt.success:
-        raise SystemExit(f"dbt build failed: {dbt.failures[:2]}")
-    _timed("endpoints", lambda: compute_all(building), timings)
-    ready = _timed("readiness", lambda: run_readiness_checks(building, paths.reports / "data-docs"), timings)
-    _timed("publish", lambda: wh.publish(building, paths), timings)
-    rows = summary.rows_loaded + summary.rows_quarantined
-    return {
-        "subjects": subjects * sites * len(studies),
-        "rows": rows,
-        "ready": ready.success,
-        "size_mb": paths.published.stat().st_size / 1e6,
-        **timings,
+    landing = root / "demo" / "landing"
+    generate(landing)
+    night = run_night(landing, root / "demo" / "wh" / "trialdw.duckdb", env)
+    print(f"  demo night (2 studies, 48 subjects): flow {night['flow']:.1f} s (target <= 15 s)", flush=True)
+    print(f"    steps: {_steps(night['steps'])}", flush=True)
+    return night
+
+
+def portfolio(root: Path, env: dict, copies: int, subjects: int, sites: int) -> dict:
+    from trialdw.study_config import load_studies
+    from trialdw.synth import generate
+
+    studies_dir = root / "portfolio" / "studies"
+    ids = portfolio_studies(studies_dir, copies)
+    landing = root / "portfolio" / "landing"
+    print(f"  synth: {copies} studies x {sites} sites x {subjects} subjects ...", flush=True)
+    generate(landing, subjects=subjects, sites=sites, studies=load_studies(studies_dir))
+    floor, rows = floor_seconds(landing)
+    size_mb = sum(p.stat().st_size for p in landing.rglob("*.csv")) / 1e6
+    print(f"  landing: {rows:,} rows, {size_mb:,.0f} MB; floor (DuckDB read_csv): {floor:.1f} s", flush=True)
+    warehouse = root / "portfolio" / "wh" / "trialdw.duckdb"
+    nights = {}
+    print("  night 1 (everything new) ...", flush=True)
+    nights["first"] = run_night(landing, warehouse, env, studies_dir)
+    print("  night 2 (nothing new) ...", flush=True)
+    nights["nothing new"] = run_night(landing, warehouse, env, studies_dir)
+    transfer = new_transfer(landing, ids[0], "101")
+    print(f"  night 3 (new transfer {ids[0]}/101/{transfer}) ...", flush=True)
+    nights["one site's new transfer"] = run_night(landing, warehouse, env, studies_dir)
+    return {"floor": floor, "rows": rows, "size_mb": size_mb, "nights": nights}
+
+
+def _steps(steps: dict) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in steps.items())
+
+
+def report(result: dict) -> None:
+    floor = result["floor"]
+    nights = result["nights"]
+    first = nights["first"]["flow"]
+    ingest = nights["first"]["steps"].get("ingest", float("nan"))
+    ratios = {
+        "validate + load / floor": ingest / floor,
+        "first night / floor": first / floor,
+        "nothing new / first night": nights["nothing new"]["flow"] / first,
+        "one site's new transfer / first night": nights["one site's new transfer"]["flow"] / first,
     }
+    print()
+    print(f"| portfolio: {result['rows']:,} rows, {result['size_mb']:,.0f} MB | seconds | ratio | target |")
+    print("|---|---:|---:|---:|")
+    print(f"| floor: DuckDB read_csv(all_varchar) of the same files | {floor:.1f} | 1.00 | |")
+    print(f"| validate + load (first night's ingest) | {ingest:.1f} | {ratios['validate + load / floor']:.2f} | ≤ 2 |")
+    print(f"| first night (flow) | {first:.1f} | {ratios['first night / floor']:.2f} | ≤ 5 |")
+    for name in ("nothing new", "one site's new transfer"):
+        key = f"{name} / first night"
+        print(f"| {name} (flow) | {nights[name]['flow']:.1f} | {ratios[key]:.3f} of first night | ≤ {TARGETS[key]} |")
+    peak = max(n["peak_mb"] for n in nights.values())
+    print(f"| peak memory of a night | {peak:,.0f} MB | | ≤ 2048 MB |")
+    print()
+    for name, night in nights.items():
+        print(f"  {name}: {night['news']}")
+        print(f"    steps: {_steps(night['steps'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
     apply_quiet_offline_env()
-    parser = argparse.ArgumentParser(prog="python -m trialdw.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, nargs="+", default=[24, 200], help="subjects per study and site")
-    parser.add_argument("--sites", type=int, default=1)
-    parser.add_argument("--out", default=None, help="keep the files here (default: a temp folder, removed)")
+    parser = argparse.ArgumentParser(prog="python -m trialdw.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", type=int, default=10, help="studies in the portfolio (default 10)")
+    parser.add_argument("--subjects", type=int, default=500, help="subjects per study and site (default 500)")
+    parser.add_argument("--sites", type=int, default=2)
+    parser.add_argument("--out", default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--demo-only", action="store_true")
+    parser.add_argument("--portfolio-only", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
-    root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="trialdw-bench-"))
-    results = []
+
+    from trialdw.ops.prefect_server import running_prefect_server
+
+    root = Path(args.out or tempfile.mkdtemp(prefix="trialdw-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"trialdw bench in {root} (2 cores; figures measured in this run)", flush=True)
     try:
-        for n in args.subjects:
-            print(f"  {n} subjects per study and site:", flush=True)
-            results.append(bench_size(root, n, args.sites))
+        with running_prefect_server(root / "prefect") as (_api_url, env):
+            if not args.portfolio_only:
+                demo_night(root, env)
+            if not args.demo_only:
+                report(portfolio(root, env, args.studies, args.subjects, args.sites))
     finally:
-        if not args.out:
+        if not args.keep and not args.out:
             shutil.rmtree(root, ignore_errors=True)
-    steps = ["synth", "ingest", "dbt build", "endpoints", "readiness", "publish"]
-    print("\n| subjects | rows sent | " + " | ".join(f"{s} (s)" for s in steps) + " | ingest rows/s | file MB |")
-    print("|---:|---:|" + "---:|" * len(steps) + "---:|---:|")
-    for r in results:
-        print(
-            f"| {r['subjects']} | {r['rows']} | "
-            + " | ".join(f"{r[s]:.2f}" for s in steps)
-            + f" | {r['rows'] / r['ingest']:.0f} | {r['size_mb']:.1f} |"
-        )
     return 0
 
 

@@ -140,9 +140,11 @@ class RunLog:
 
 @dataclass
 class Outcome:
-    """What the body of ``RunLog.recording`` says about a run that went well."""
+    """What the body of ``RunLog.recording`` says about a run that went well:
+    its one-line message and the details audit.runs keeps (counts, studies…)."""
 
     message: str = ""
+    details: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -175,7 +177,7 @@ def recording(
             {"steps_seconds": dict(steps_seconds), "failed_step": failed_step()},
         )
         raise
-    log.end(run_id, COMPLETED, outcome.message, {"steps_seconds": dict(steps_seconds)})
+    log.end(run_id, COMPLETED, outcome.message, {**outcome.details, "steps_seconds": dict(steps_seconds)})
 
 
 def write_runs_table(con, records: list[RunRecord]) -> None:
