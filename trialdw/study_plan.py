@@ -48,9 +48,10 @@ CREATE TABLE IF NOT EXISTS audit.study_builds (
     REASON                VARCHAR,    -- why held back (NULL when published)
     PUBLISHED_RUN_ID      VARCHAR,    -- the run whose tables are published (NULL: never published)
     PUBLISHED_FINGERPRINT VARCHAR,    -- the inputs those tables were built from
-    PUBLISHED_TRANSFERS   JSON,       -- {site: current transfer} of those inputs
+    PUBLISHED_INPUTS      JSON,       -- those inputs: {transfers: {site: id}, config, code, readiness}
     ATTEMPT_RUN_ID        VARCHAR,    -- the last run that built the study
     ATTEMPT_FINGERPRINT   VARCHAR,
+    ATTEMPT_INPUTS        JSON,
     HELD_BACK_SINCE       VARCHAR     -- run id of the first attempt held back in a row
 )
 """
@@ -81,9 +82,10 @@ class StudyBuildRecord:
     reason: str | None = None
     published_run_id: str | None = None
     published_fingerprint: str | None = None
-    published_transfers: dict | None = None
+    published_inputs: dict | None = None
     attempt_run_id: str | None = None
     attempt_fingerprint: str | None = None
+    attempt_inputs: dict | None = None
     held_back_since: str | None = None
 
 
@@ -141,14 +143,20 @@ def read_study_builds(published: Path) -> dict[str, StudyBuildRecord]:
             return {}
         rows = con.execute(
             """SELECT STUDYID, STATUS, REASON, PUBLISHED_RUN_ID, PUBLISHED_FINGERPRINT,
-                      CAST(PUBLISHED_TRANSFERS AS VARCHAR), ATTEMPT_RUN_ID, ATTEMPT_FINGERPRINT, HELD_BACK_SINCE
+                      CAST(PUBLISHED_INPUTS AS VARCHAR), ATTEMPT_RUN_ID, ATTEMPT_FINGERPRINT,
+                      CAST(ATTEMPT_INPUTS AS VARCHAR), HELD_BACK_SINCE
                FROM audit.study_builds"""
         ).fetchall()
     records = {}
-    for row in rows:
-        transfers = json.loads(row[5]) if row[5] else None
-        records[row[0]] = StudyBuildRecord(row[0], row[1], row[2], row[3], row[4], transfers, *row[6:])
+    for study, status, reason, run, fingerprint, inputs, attempt, attempt_fp, attempt_inputs, since in rows:
+        records[study] = StudyBuildRecord(
+            study, status, reason, run, fingerprint, _json(inputs), attempt, attempt_fp, _json(attempt_inputs), since
+        )
     return records
+
+
+def _json(text: str | None):
+    return json.loads(text) if text else None
 
 
 def plan_studies(
@@ -177,14 +185,23 @@ def plan_studies(
 
 
 def _why_build(inputs: StudyInputs, record: StudyBuildRecord | None) -> str:
-    if record is None or record.published_fingerprint is None:
+    """What changed since the inputs of the published tables (or of the attempt
+    that was held back), in words."""
+    if record is None:
         return "first build"
-    before = record.published_transfers or {}
-    new = [f"{site}/{t}" for site, t in inputs.transfers.items() if before.get(site) != t]
-    gone = [site for site in before if site not in inputs.transfers]
-    if new or gone:
-        return "new transfer " + ", ".join(new + [f"{site} (no current transfer)" for site in gone])
-    return "study file, code or contracts changed"
+    held = record.status == HELD_BACK
+    basis = record.attempt_inputs if held else record.published_inputs
+    if basis is None:
+        return "first build"
+    before = basis.get("transfers", {})
+    changes = [f"{site}/{t}" for site, t in inputs.transfers.items() if before.get(site) != t]
+    changes = ["new transfer " + ", ".join(changes)] if changes else []
+    changes += [f"site {site} has no current transfer" for site in before if site not in inputs.transfers]
+    for part, words in (("config", "study file"), ("code", "code or contracts"), ("readiness", "readiness contract")):
+        if basis.get(part) != getattr(inputs, part):
+            changes.append(f"{words} changed")
+    why = "; ".join(changes) or "inputs changed"
+    return f"held back before; {why}" if held else why
 
 
 def record_for(plan: StudyPlan, run_id: str, published: bool, reason: str | None) -> StudyBuildRecord:
@@ -194,11 +211,9 @@ def record_for(plan: StudyPlan, run_id: str, published: bool, reason: str | None
         return previous
     if plan.action == HOLD:
         return previous
-    fingerprint = plan.inputs.fingerprint
+    fingerprint, inputs = plan.inputs.fingerprint, dataclasses.asdict(plan.inputs)
     if published:
-        return StudyBuildRecord(
-            plan.study, PUBLISHED, None, run_id, fingerprint, plan.inputs.transfers, run_id, fingerprint, None
-        )
+        return StudyBuildRecord(plan.study, PUBLISHED, None, run_id, fingerprint, inputs, run_id, fingerprint, inputs)
     since = previous.held_back_since if previous is not None and previous.status == HELD_BACK else None
     return StudyBuildRecord(
         plan.study,
@@ -206,9 +221,10 @@ def record_for(plan: StudyPlan, run_id: str, published: bool, reason: str | None
         reason,
         previous.published_run_id if previous else None,
         previous.published_fingerprint if previous else None,
-        previous.published_transfers if previous else None,
+        previous.published_inputs if previous else None,
         run_id,
         fingerprint,
+        inputs,
         since or run_id,
     )
 
@@ -219,7 +235,7 @@ def write_study_builds(con, records: list[StudyBuildRecord]) -> None:
     con.execute("DROP TABLE IF EXISTS audit.study_builds")
     con.execute(STUDY_BUILDS_DDL)
     con.executemany(
-        "INSERT INTO audit.study_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit.study_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 r.study,
@@ -227,9 +243,10 @@ def write_study_builds(con, records: list[StudyBuildRecord]) -> None:
                 r.reason,
                 r.published_run_id,
                 r.published_fingerprint,
-                json.dumps(r.published_transfers) if r.published_transfers is not None else None,
+                json.dumps(r.published_inputs) if r.published_inputs is not None else None,
                 r.attempt_run_id,
                 r.attempt_fingerprint,
+                json.dumps(r.attempt_inputs) if r.attempt_inputs is not None else None,
                 r.held_back_since,
             ]
             for r in records
