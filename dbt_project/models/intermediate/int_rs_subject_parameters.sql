@@ -6,30 +6,54 @@
 with best as (select * from {{ ref('int_rs_best_response') }}),
 
 long_records as (
-    select STUDYID, USUBJID, 'BOR' as PARAMCD, 'Best Overall Response (unconfirmed)' as PARAM,
-           BOR as AVALC, {{ response_aval('BOR') }} as AVAL, BOR_DT as ADT
+    select
+        STUDYID,
+        USUBJID,
+        'BOR' as PARAMCD,
+        'Best Overall Response (unconfirmed)' as PARAM,
+        BOR as AVALC,
+        {{ response_aval('BOR') }} as AVAL,
+        BOR_DT as ADT
     from best
     union all
-    select STUDYID, USUBJID, 'CBOR', 'Best Confirmed Overall Response',
-           CBOR, {{ response_aval('CBOR') }}, CBOR_DT
+    select
+        STUDYID,
+        USUBJID,
+        'CBOR' as PARAMCD,
+        'Best Confirmed Overall Response' as PARAM,
+        CBOR as AVALC,
+        {{ response_aval('CBOR') }} as AVAL,
+        CBOR_DT as ADT
     from best
     union all
-    select STUDYID, USUBJID, 'RSP', 'Responder (confirmed CR or PR)',
-           case when CBOR in ('CR', 'PR') then 'Y' else 'N' end,
-           case when CBOR in ('CR', 'PR') then 1 else 0 end,
-           case when CBOR in ('CR', 'PR') then CBOR_DT end
+    select
+        STUDYID,
+        USUBJID,
+        'RSP' as PARAMCD,
+        'Responder (confirmed CR or PR)' as PARAM,
+        case when CBOR in ('CR', 'PR') then 'Y' else 'N' end as AVALC,
+        case when CBOR in ('CR', 'PR') then 1 else 0 end as AVAL,
+        case when CBOR in ('CR', 'PR') then CBOR_DT end as ADT
     from best
     union all
-    select STUDYID, USUBJID, 'DCR', 'Disease Control (confirmed CR or PR, or SD)',
-           case when CBOR in ('CR', 'PR', 'SD') then 'Y' else 'N' end,
-           case when CBOR in ('CR', 'PR', 'SD') then 1 else 0 end,
-           case when CBOR in ('CR', 'PR', 'SD') then CBOR_DT end
+    select
+        STUDYID,
+        USUBJID,
+        'DCR' as PARAMCD,
+        'Disease Control (confirmed CR or PR, or SD)' as PARAM,
+        case when CBOR in ('CR', 'PR', 'SD') then 'Y' else 'N' end as AVALC,
+        case when CBOR in ('CR', 'PR', 'SD') then 1 else 0 end as AVAL,
+        case when CBOR in ('CR', 'PR', 'SD') then CBOR_DT end as ADT
     from best
     union all
-    select STUDYID, USUBJID, 'PD', 'Disease Progression',
-           case when FIRST_PD_DT is not null then 'Y' else 'N' end,
-           case when FIRST_PD_DT is not null then 1 else 0 end,
-           FIRST_PD_DT
+    select
+        STUDYID,
+        USUBJID,
+        'PD' as PARAMCD,
+        'Disease Progression' as PARAM,
+        case when FIRST_PD_DT is not null then 'Y' else 'N' end as AVALC,
+        case when FIRST_PD_DT is not null then 1 else 0 end as AVAL,
+        FIRST_PD_DT as ADT
     from best
 )
 
