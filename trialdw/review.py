@@ -18,7 +18,7 @@ def merge_review_findings(con) -> int:
     ).fetchall()
     rows = con.execute(
         """SELECT STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, MESSAGE
-           FROM review.review_findings ORDER BY ALL"""
+           FROM data_review.findings ORDER BY ALL"""
     ).fetchall()
     by_site: dict[tuple[str, str], list[dict]] = {}
     for study, site, domain, usubjid, key, column, value, rule, message in rows:

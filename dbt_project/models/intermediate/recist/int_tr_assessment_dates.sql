@@ -2,7 +2,7 @@
 -- subject and date: every date after TRTSDT that has a TR row, a TU NEW
 -- lesion or an investigator overall response (config RSEVAL). Taking the RS
 -- dates too means an investigator response without any measurement gets a
--- RECIST timepoint (NE: no target lesion measured), which review_findings
+-- RECIST timepoint (NE: no target lesion measured), which data_review_findings
 -- then shows. Dates on or before TRTSDT are the baseline, not an assessment.
 -- VISIT/VISITNUM: from the record with the lowest VISITNUM on that date (TR,
 -- then RS; a date known only from a NEW lesion has TU's VISIT and no VISITNUM).
