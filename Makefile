@@ -43,8 +43,8 @@ bench: install
 # dbt's target/ and logs/ go there too. dbt_project/macros is not linted: the
 # dbt templater skips macro files ("Skipped file ... because it is a macro"; a
 # file that only defines macros renders to nothing), and so it does the generic
-# tests in dbt_project/tests/generic; their style is kept by hand, like the
-# models'. dbt_project/tests is listed for singular tests.
+# tests in dbt_project/tests/generic: their style is kept by hand.
+# dbt_project/tests is listed for singular tests.
 lint-sql: install
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	TRIALDW_DB_PATH="$$tmp/lint.duckdb" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
