@@ -208,7 +208,7 @@ def record_review_findings(warehouse: str, build_file: str, studies: list[str]) 
     try:
         con.execute("ATTACH ? AS build (READ_ONLY)", [build_file])
         con.execute("BEGIN TRANSACTION")
-        merged = merge_review_findings(con, source="build.review.review_findings", studies=studies)
+        merged = merge_review_findings(con, source="build.data_review.findings", studies=studies)
         con.execute("COMMIT")
         con.execute("DETACH build")
     finally:

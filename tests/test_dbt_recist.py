@@ -1,4 +1,4 @@
-"""OVRRECIS (RECIST 1.1 from TU/TR) and review.review_findings, built for real.
+"""OVRRECIS (RECIST 1.1 from TU/TR) and data_review.findings, built for real.
 
 Same harness as test_dbt_adam.py (a real DuckDB warehouse in tmp_path with
 raw.*, audit.transfers and config.*, then the whole dbt build), with its own
@@ -226,7 +226,7 @@ def test_review_findings_are_exactly_the_planted_problems(warehouse):
     rows = query(
         warehouse,
         "select STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, COLUMN_NAME, VALUE, RULE, SEVERITY "
-        "from review.review_findings order by RULE, RECORD_KEY",
+        "from data_review.findings order by RULE, RECORD_KEY",
     )
     assert rows == [
         (REGO, "101", "LB", R6, f"{R6}|AFP|2026-04-15", "LBDTC", "2026-04-15", "date_after_death", "warning"),
@@ -280,7 +280,7 @@ def test_review_findings_are_exactly_the_planted_problems(warehouse):
 
 
 def test_review_message_says_what_the_recist_response_rests_on(warehouse):
-    (message,) = one(warehouse, f"select MESSAGE from review.review_findings where USUBJID = '{R1}'")
+    (message,) = one(warehouse, f"select MESSAGE from data_review.findings where USUBJID = '{R1}'")
     assert message == (
         "VISIT 3 on 2026-07-06: the investigator's overall response is SD but RECIST 1.1 computed from the "
         "tumour measurements gives PD (target PD: SOD 58.8 mm: -16.0% vs baseline 70 mm, +20.0% vs nadir 49 mm; "

@@ -41,14 +41,14 @@ def _night(con, transfer_id, review_rows):
         "INSERT INTO audit.transfers (STUDYID, SITEID, TRANSFER_ID, STATUS, CURRENT) VALUES (?, ?, ?, 'accepted', 'Y')",
         [S, SITE, transfer_id],
     )
-    con.execute("CREATE SCHEMA IF NOT EXISTS review")
+    con.execute("CREATE SCHEMA IF NOT EXISTS data_review")
     con.execute(
-        "CREATE OR REPLACE TABLE review.review_findings (STUDYID VARCHAR, SITEID VARCHAR, DOMAIN VARCHAR, "
+        "CREATE OR REPLACE TABLE data_review.findings (STUDYID VARCHAR, SITEID VARCHAR, DOMAIN VARCHAR, "
         "USUBJID VARCHAR, RECORD_KEY VARCHAR, COLUMN_NAME VARCHAR, VALUE VARCHAR, RULE VARCHAR, "
         "SEVERITY VARCHAR, MESSAGE VARCHAR)"
     )
     for r in review_rows:
-        con.execute("INSERT INTO review.review_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'warning', ?)", list(r))
+        con.execute("INSERT INTO data_review.findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'warning', ?)", list(r))
     return merge_review_findings(con)
 
 

@@ -1,6 +1,6 @@
 """Data-review findings into the data managers' audit trail.
 
-dbt's ``review.review_findings`` lists cross-record problems in the current data
+dbt's ``data_review.findings`` lists cross-record problems in the current data
 (investigator response vs RECIST, death dates, dates after death). Each site's
 list is merged into ``audit.findings`` against the site's current transfer, with
 the same identity recipe and life cycle as row findings: a problem that is gone
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from trialdw.ingest.findings import REVIEW, WARNING, apply_findings, row_finding_id
 
-DATA_REVIEW_FINDINGS = "review.review_findings"
+DATA_REVIEW_FINDINGS = "data_review.findings"
 
 
 def merge_review_findings(con, source: str = DATA_REVIEW_FINDINGS, studies: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from trialdw.ingest.load import ensure_audit
 from trialdw.study_build import connect
 from trialdw.study_config import write_config_tables
 
-STUDY_SCHEMAS = {"raw": "_studyid", "adam": "STUDYID", "analysis": "STUDYID", "review": "STUDYID"}
+STUDY_SCHEMAS = {"raw": "_studyid", "adam": "STUDYID", "analysis": "STUDYID", "data_review": "STUDYID"}
 
 
 @dataclass

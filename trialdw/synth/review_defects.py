@@ -2,7 +2,7 @@
 
 Row defects (``defects.py``) break a rule of one row and are quarantined at
 load. These do not: every edited row passes the data contracts and is loaded;
-the nightly data review (dbt ``review.review_findings``, CATEGORY ``review`` in
+the nightly data review (dbt ``data_review.findings``, CATEGORY ``review`` in
 ``audit.findings``) is what notices them, by comparing records across domains.
 
 They are planted only in the latest transfer, so the review page shows them as
@@ -46,7 +46,7 @@ class PlannedEdit:
 
 @dataclass(frozen=True)
 class ReviewDefectSpec:
-    rule: str  # the review rule expected (review_findings.sql)
+    rule: str  # the review rule expected (data_review_findings.sql)
     studies: tuple[str, ...] | None  # None = every study
     choose: Callable[[list[Record], dt.date], list[PlannedEdit]]  # [] when the subject does not qualify
 

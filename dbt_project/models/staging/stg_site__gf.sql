@@ -1,4 +1,7 @@
-with current_rows as ({{ current_transfer_rows('gf') }})
+with current_rows as (
+    {{ current_transfer_rows('gf') }}
+)
+
 select
     _studyid as STUDYID,
     _siteid as SITEID,

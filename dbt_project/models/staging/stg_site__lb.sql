@@ -1,4 +1,7 @@
-with current_rows as ({{ current_transfer_rows('lb') }})
+with current_rows as (
+    {{ current_transfer_rows('lb') }}
+)
+
 select
     _studyid as STUDYID,
     _siteid as SITEID,

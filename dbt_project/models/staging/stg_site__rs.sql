@@ -1,4 +1,7 @@
-with current_rows as ({{ current_transfer_rows('rs') }})
+with current_rows as (
+    {{ current_transfer_rows('rs') }}
+)
+
 select
     _studyid as STUDYID,
     _siteid as SITEID,

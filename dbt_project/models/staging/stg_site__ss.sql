@@ -1,4 +1,7 @@
-with current_rows as ({{ current_transfer_rows('ss') }})
+with current_rows as (
+    {{ current_transfer_rows('ss') }}
+)
+
 select
     _studyid as STUDYID,
     _siteid as SITEID,

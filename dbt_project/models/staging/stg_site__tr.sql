@@ -1,4 +1,7 @@
-with current_rows as ({{ current_transfer_rows('tr') }})
+with current_rows as (
+    {{ current_transfer_rows('tr') }}
+)
+
 select
     _studyid as STUDYID,
     _siteid as SITEID,

@@ -1,7 +1,9 @@
 -- ADSL: one row per subject (DM of the current transfers).
 with subjects as (
     select
-        dm.* exclude (DTHDT, DTHFL),  -- death comes from int_subject_death (DM, else DS)
+        -- death comes from int_subject_death (DM, else DS). noqa: RF02 takes the
+        -- excluded names for unqualified column references; they are dm's.
+        dm.* exclude (DTHDT, DTHFL),  -- noqa: RF02
         exposure.TRTSDT,
         exposure.TRTEDT,
         death.DTHDT,

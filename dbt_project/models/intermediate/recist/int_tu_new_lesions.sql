@@ -12,7 +12,8 @@ select
 from {{ ref('stg_site__tu') }} as tu
 inner join {{ ref('adsl') }} as adsl
     on adsl.STUDYID = tu.STUDYID and adsl.USUBJID = tu.USUBJID
-where adsl.SAFFL = 'Y'
-  and tu.TUORRES = 'NEW'
-  and tu.TUDT > adsl.TRTSDT
+where
+    adsl.SAFFL = 'Y'
+    and tu.TUORRES = 'NEW'
+    and tu.TUDT > adsl.TRTSDT
 group by tu.STUDYID, tu.USUBJID, tu.TUDT

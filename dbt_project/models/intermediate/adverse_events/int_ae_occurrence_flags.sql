@@ -23,13 +23,15 @@
     ('AOCCPIFL', ', AEBODSYS, AEDECOD', worst_then_earliest),
 ] %}
 
+-- Every column of int_ae_derived, then the six flags: the final `select *` is
+-- meant (hence the noqa for ambiguous.column_count).
 select
-    *
-    {%- for name, within, order_by in flags %},
+    *,  -- noqa: AM04
+    {%- for name, within, order_by in flags %}
     case
         when TRTEMFL = 'Y' and row_number() over (
             partition by STUDYID, USUBJID, TRTEMFL{{ within }} order by {{ order_by }}
         ) = 1 then 'Y'
-    end as {{ name }}
+    end as {{ name }}{% if not loop.last %},{% endif %}
     {%- endfor %}
 from {{ ref('int_ae_derived') }}

@@ -9,7 +9,8 @@
 -- N_DISAPPEARED counts lesions meeting the CR size rule (non-nodal 0 mm,
 -- nodal short axis < 10 mm).
 with targets as (
-    select * from {{ ref('int_tu_baseline_lesions') }} where TUORRES = 'TARGET'
+    select * from {{ ref('int_tu_baseline_lesions') }}
+    where TUORRES = 'TARGET'
 ),
 
 diameters as (
@@ -25,11 +26,16 @@ diameters as (
 ),
 
 baseline_diameters as (
-    select t.STUDYID, t.USUBJID, t.TULNKID, d.DIAMETER
+    select
+        t.STUDYID,
+        t.USUBJID,
+        t.TULNKID,
+        d.DIAMETER
     from targets as t
     inner join diameters as d
-        on d.STUDYID = t.STUDYID and d.USUBJID = t.USUBJID and d.TRLNKID = t.TULNKID
-       and d.TRDT <= t.TRTSDT
+        on
+            d.STUDYID = t.STUDYID and d.USUBJID = t.USUBJID and d.TRLNKID = t.TULNKID
+            and d.TRDT <= t.TRTSDT
     qualify row_number() over (partition by t.STUDYID, t.USUBJID, t.TULNKID order by d.TRDT desc) = 1
 ),
 

@@ -16,6 +16,7 @@ select
 from {{ ref('stg_site__tu') }} as tu
 inner join {{ ref('adsl') }} as adsl
     on adsl.STUDYID = tu.STUDYID and adsl.USUBJID = tu.USUBJID
-where adsl.SAFFL = 'Y'
-  and tu.TUORRES in ('TARGET', 'NON-TARGET')
-  and tu.TUDT <= adsl.TRTSDT
+where
+    adsl.SAFFL = 'Y'
+    and tu.TUORRES in ('TARGET', 'NON-TARGET')
+    and tu.TUDT <= adsl.TRTSDT

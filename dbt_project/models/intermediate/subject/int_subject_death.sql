@@ -4,14 +4,20 @@
 -- dates of death, the earliest is taken (a disagreement is a review finding).
 -- Data cut-off: a death after it is not known at the cut-off, so ignored.
 with dm_death as (
-    select dm.STUDYID, dm.USUBJID, dm.DTHDT as DM_DTHDT
+    select
+        dm.STUDYID,
+        dm.USUBJID,
+        dm.DTHDT as DM_DTHDT
     from {{ ref('stg_site__dm') }} as dm
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = dm.STUDYID
     where dm.DTHDT is not null and {{ on_or_before_cutoff('dm.DTHDT', 's.DATA_CUTOFF') }}
 ),
 
 ds_death as (
-    select ds.STUDYID, ds.USUBJID, min(ds.DSSTDT) as DS_DTHDT
+    select
+        ds.STUDYID,
+        ds.USUBJID,
+        min(ds.DSSTDT) as DS_DTHDT
     from {{ ref('stg_site__ds') }} as ds
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = ds.STUDYID
     where ds.DSDECOD = 'DEATH' and {{ on_or_before_cutoff('ds.DSSTDT', 's.DATA_CUTOFF') }}

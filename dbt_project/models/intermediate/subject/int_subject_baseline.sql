@@ -2,8 +2,11 @@
 -- and whether a TARGET lesion was identified at baseline (measurable disease).
 -- Baseline reference: TRTSDT; for a subject never dosed, ENRLDT.
 with subjects as (
-    select dm.STUDYID, dm.USUBJID, coalesce(exposure.TRTSDT, dm.ENRLDT) as BASELINE_REF_DT,
-           exposure.TRTSDT
+    select
+        dm.STUDYID,
+        dm.USUBJID,
+        coalesce(exposure.TRTSDT, dm.ENRLDT) as BASELINE_REF_DT,
+        exposure.TRTSDT
     from {{ ref('stg_site__dm') }} as dm
     left join {{ ref('int_subject_exposure') }} as exposure
         on exposure.STUDYID = dm.STUDYID and exposure.USUBJID = dm.USUBJID
@@ -26,7 +29,10 @@ characteristics as (
 
 -- Last AFP result on or before the baseline reference date.
 baseline_afp as (
-    select lb.STUDYID, lb.USUBJID, lb.LBSTRESN as AFPBL
+    select
+        lb.STUDYID,
+        lb.USUBJID,
+        lb.LBSTRESN as AFPBL
     from {{ ref('stg_site__lb') }} as lb
     inner join subjects
         on subjects.STUDYID = lb.STUDYID and subjects.USUBJID = lb.USUBJID
@@ -36,7 +42,9 @@ baseline_afp as (
 
 -- Baseline tumour assessment: TU rows dated on or before TRTSDT.
 baseline_target as (
-    select distinct tu.STUDYID, tu.USUBJID
+    select distinct
+        tu.STUDYID,
+        tu.USUBJID
     from {{ ref('stg_site__tu') }} as tu
     inner join subjects
         on subjects.STUDYID = tu.STUDYID and subjects.USUBJID = tu.USUBJID

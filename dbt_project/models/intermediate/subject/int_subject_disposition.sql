@@ -3,7 +3,10 @@
 -- ONGOING for a dosed subject and NULL for a subject never dosed.
 -- A record dated after the data cut-off is not known at the cut-off.
 with end_of_treatment as (
-    select ds.STUDYID, ds.USUBJID, ds.DSDECOD
+    select
+        ds.STUDYID,
+        ds.USUBJID,
+        ds.DSDECOD
     from {{ ref('stg_site__ds') }} as ds
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = ds.STUDYID
     where ds.DSSCAT = 'END OF TREATMENT' and {{ on_or_before_cutoff('ds.DSSTDT', 's.DATA_CUTOFF') }}

@@ -12,14 +12,20 @@
 --   PD: any PD; NE: anything else, including no assessment (ADT NULL).
 --   ADT = date of the first assessment that qualifies for the response.
 with subjects as (
-    select adsl.STUDYID, adsl.USUBJID
+    select
+        adsl.STUDYID,
+        adsl.USUBJID
     from {{ ref('adsl') }} as adsl
     where adsl.SAFFL = 'Y'
 ),
 
 assessments as (
     select
-        STUDYID, USUBJID, ADT, AVALC, CONFIRM_DAYS,
+        STUDYID,
+        USUBJID,
+        ADT,
+        AVALC,
+        CONFIRM_DAYS,
         date_diff('day', REFDT, ADT) >= SD_MIN_DAYS as AFTER_SD_MINIMUM
     from {{ ref('int_rs_ovr_analysis') }}
     where ANL01FL = 'Y'
@@ -39,14 +45,16 @@ pairs as (
         count(between_.ADT) filter (where between_.AVALC not in ('CR', 'PR', 'NE')) as N_NOT_CR_PR_NE_BETWEEN
     from assessments as first_
     inner join assessments as later
-        on later.STUDYID = first_.STUDYID
-       and later.USUBJID = first_.USUBJID
-       and date_diff('day', first_.ADT, later.ADT) >= first_.CONFIRM_DAYS
+        on
+            later.STUDYID = first_.STUDYID
+            and later.USUBJID = first_.USUBJID
+            and date_diff('day', first_.ADT, later.ADT) >= first_.CONFIRM_DAYS
     left join assessments as between_
-        on between_.STUDYID = first_.STUDYID
-       and between_.USUBJID = first_.USUBJID
-       and between_.ADT > first_.ADT
-       and between_.ADT < later.ADT
+        on
+            between_.STUDYID = first_.STUDYID
+            and between_.USUBJID = first_.USUBJID
+            and between_.ADT > first_.ADT
+            and between_.ADT < later.ADT
     where first_.AVALC in ('CR', 'PR') and later.AVALC in ('CR', 'PR')
     group by first_.STUDYID, first_.USUBJID, first_.ADT, first_.AVALC, later.ADT, later.AVALC
 ),
@@ -55,8 +63,14 @@ confirmed as (
     select
         STUDYID,
         USUBJID,
-        min(case when FIRST_AVALC = 'CR' and LATER_AVALC = 'CR'
-                  and N_NOT_CR_NE_BETWEEN = 0 and N_NE_BETWEEN <= 1 then ADT end) as CR_DT,
+        min(
+            case
+                when
+                    FIRST_AVALC = 'CR' and LATER_AVALC = 'CR'
+                    and N_NOT_CR_NE_BETWEEN = 0 and N_NE_BETWEEN <= 1
+                    then ADT
+            end
+        ) as CR_DT,
         min(case when N_NOT_CR_PR_NE_BETWEEN = 0 and N_NE_BETWEEN <= 1 then ADT end) as PR_DT
     from pairs
     group by STUDYID, USUBJID

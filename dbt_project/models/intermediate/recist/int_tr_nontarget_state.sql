@@ -7,7 +7,8 @@
 -- TUMSTATE rows of NEW lesions are not non-target lesions (a new lesion is
 -- judged in int_tu_new_lesions).
 with nontargets as (
-    select * from {{ ref('int_tu_baseline_lesions') }} where TUORRES = 'NON-TARGET'
+    select * from {{ ref('int_tu_baseline_lesions') }}
+    where TUORRES = 'NON-TARGET'
 ),
 
 lesion_states as (

@@ -50,7 +50,8 @@ select
     TRGRESP,
     NTRGRESP,
     case when NEW_LESIONS is not null then 'Y' else 'N' end as NEWLPROG,
-    concat_ws('; ',
+    concat_ws(
+        '; ',
         case when TRGRESP is null and NTRGRESP is null then 'no baseline lesion' end,
         case when TRGRESP is not null then 'target ' || TRGRESP || ': ' || TRGBASIS end,
         case

@@ -59,9 +59,10 @@ select
     case
         when BASE_SOD is null then 'no complete baseline target sum'
         when N_MEASURED = 0 then 'no target lesion measured'
-        when not ALL_MEASURED then
-            'target lesion(s) ' || NOT_MEASURED || ' not measured, sum of the others '
-            || {{ mm_text('SOD') }} || ' mm vs nadir ' || {{ mm_text('NADIR_SOD') }} || ' mm'
+        when not ALL_MEASURED
+            then
+                'target lesion(s) ' || NOT_MEASURED || ' not measured, sum of the others '
+                || {{ mm_text('SOD') }} || ' mm vs nadir ' || {{ mm_text('NADIR_SOD') }} || ' mm'
         else
             'SOD ' || {{ mm_text('SOD') }} || ' mm: '
             || {{ change_text('SOD', 'BASE_SOD') }} || ' vs baseline ' || {{ mm_text('BASE_SOD') }} || ' mm, '

@@ -8,7 +8,12 @@
 -- Data cut-off: AEs starting after it are ignored; an end after it is unknown
 --   at the cut-off (AENDT NULL = ongoing).
 with subjects as (
-    select adsl.STUDYID, adsl.USUBJID, adsl.TRTSDT, adsl.DTHDT, s.DATA_CUTOFF
+    select
+        adsl.STUDYID,
+        adsl.USUBJID,
+        adsl.TRTSDT,
+        adsl.DTHDT,
+        s.DATA_CUTOFF
     from {{ ref('adsl') }} as adsl
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = adsl.STUDYID
 ),
@@ -21,10 +26,16 @@ end_imputed as (
         subjects.DATA_CUTOFF,
         case length(ae.AEENDTC)
             when 10 then cast(ae.AEENDTC as date)
-            when 7 then least(last_day(cast(ae.AEENDTC || '-01' as date)),
-                              coalesce(subjects.DTHDT, date '9999-12-31'))
-            when 4 then least(make_date(cast(ae.AEENDTC as integer), 12, 31),
-                              coalesce(subjects.DTHDT, date '9999-12-31'))
+            when 7
+                then least(
+                    last_day(cast(ae.AEENDTC || '-01' as date)),
+                    coalesce(subjects.DTHDT, date '9999-12-31')
+                )
+            when 4
+                then least(
+                    make_date(cast(ae.AEENDTC as integer), 12, 31),
+                    coalesce(subjects.DTHDT, date '9999-12-31')
+                )
         end as AENDT_IMPUTED,
         case length(ae.AEENDTC) when 7 then 'D' when 4 then 'M' end as AENDTF
     from {{ ref('stg_site__ae') }} as ae
@@ -36,16 +47,18 @@ start_imputed as (
         *,
         case length(AESTDTC)
             when 10 then cast(AESTDTC as date)
-            when 7 then case
-                when strftime(TRTSDT, '%Y-%m') = AESTDTC and coalesce(AENDT_IMPUTED >= TRTSDT, true)
-                    then TRTSDT
-                else cast(AESTDTC || '-01' as date)
-            end
-            when 4 then case
-                when strftime(TRTSDT, '%Y') = AESTDTC and coalesce(AENDT_IMPUTED >= TRTSDT, true)
-                    then TRTSDT
-                else make_date(cast(AESTDTC as integer), 1, 1)
-            end
+            when 7
+                then case
+                    when strftime(TRTSDT, '%Y-%m') = AESTDTC and coalesce(AENDT_IMPUTED >= TRTSDT, true)
+                        then TRTSDT
+                    else cast(AESTDTC || '-01' as date)
+                end
+            when 4
+                then case
+                    when strftime(TRTSDT, '%Y') = AESTDTC and coalesce(AENDT_IMPUTED >= TRTSDT, true)
+                        then TRTSDT
+                    else make_date(cast(AESTDTC as integer), 1, 1)
+                end
         end as ASTDT,
         case length(AESTDTC) when 7 then 'D' when 4 then 'M' end as ASTDTF
     from end_imputed

@@ -16,7 +16,11 @@
 --                            start at the earliest, with a partial date (the
 --                            row rule not_before only judges complete dates)
 with subjects as (
-    select STUDYID, SITEID, USUBJID from {{ ref('adsl') }}
+    select
+        STUDYID,
+        SITEID,
+        USUBJID
+    from {{ ref('adsl') }}
 ),
 
 deaths as (
@@ -34,9 +38,9 @@ ovr_vs_recist as (
         'OVR=' || ovr.ORRESP || ' RECIST=' || recist.ORRESP as VALUE,
         'ovr_vs_recist' as RULE,
         coalesce(ovr.VISIT, 'The assessment') || ' on ' || strftime(ovr.ADT, '%Y-%m-%d')
-            || ': the investigator''s overall response is ' || ovr.ORRESP
-            || ' but RECIST 1.1 computed from the tumour measurements gives ' || recist.ORRESP
-            || ' (' || recist.RCBASIS || '). Check the measurements (TU/TR) or the response (RS).' as MESSAGE
+        || ': the investigator''s overall response is ' || ovr.ORRESP
+        || ' but RECIST 1.1 computed from the tumour measurements gives ' || recist.ORRESP
+        || ' (' || recist.RCBASIS || '). Check the measurements (TU/TR) or the response (RS).' as MESSAGE
     from {{ ref('int_rs_ovr_timepoints') }} as ovr
     inner join {{ ref('int_rs_ovr_recist') }} as recist
         on recist.STUDYID = ovr.STUDYID and recist.USUBJID = ovr.USUBJID and recist.ADT = ovr.ADT
@@ -56,13 +60,13 @@ death_date_disagreement as (
         'DS=' || strftime(ds.DSSTDT, '%Y-%m-%d') || ' DTHDT=' || strftime(deaths.DTHDT, '%Y-%m-%d') as VALUE,
         'death_date_disagreement' as RULE,
         'The DS DEATH record (' || ds.DSSCAT || ') gives ' || strftime(ds.DSSTDT, '%Y-%m-%d')
-            || ' as the date of death, but '
-            || case
-                   when deaths.DM_DTHDT is not null
-                       then 'DM DTHDTC gives ' || strftime(deaths.DM_DTHDT, '%Y-%m-%d')
-                   else 'another DS DEATH record gives ' || strftime(deaths.DS_DTHDT, '%Y-%m-%d')
-               end
-            || '; the analyses use ' || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+        || ' as the date of death, but '
+        || case
+            when deaths.DM_DTHDT is not null
+                then 'DM DTHDTC gives ' || strftime(deaths.DM_DTHDT, '%Y-%m-%d')
+            else 'another DS DEATH record gives ' || strftime(deaths.DS_DTHDT, '%Y-%m-%d')
+        end
+        || '; the analyses use ' || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
     from {{ ref('stg_site__ds') }} as ds
     inner join deaths on deaths.STUDYID = ds.STUDYID and deaths.USUBJID = ds.USUBJID
     where ds.DSDECOD = 'DEATH' and ds.DSSTDT <> deaths.DTHDT
@@ -79,8 +83,8 @@ dead_without_death_date as (
         ss.SSSTRESC as VALUE,
         'dead_without_death_date' as RULE,
         'Survival follow-up on ' || strftime(ss.SSDT, '%Y-%m-%d')
-            || ' reports the subject dead, but neither DM DTHDTC nor a DS DEATH record gives the date of death'
-            || ' (the contact date is not the date of death).' as MESSAGE
+        || ' reports the subject dead, but neither DM DTHDTC nor a DS DEATH record gives the date of death'
+        || ' (the contact date is not the date of death).' as MESSAGE
     from {{ ref('stg_site__ss') }} as ss
     left join deaths on deaths.STUDYID = ss.STUDYID and deaths.USUBJID = ss.USUBJID
     where ss.SSTESTCD = 'SURVSTAT' and ss.SSSTRESC = 'DEAD' and deaths.DTHDT is null
@@ -89,38 +93,88 @@ dead_without_death_date as (
 -- Every dated record of the domains that should stop at death, one row per
 -- (record, date column): DOMAIN, key, column, date as sent, earliest day it can be.
 dated_records as (
-    select STUDYID, SITEID, USUBJID, 'AE' as DOMAIN, USUBJID || '|' || AESEQ as RECORD_KEY,
-           'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
-           'AESTDTC' as COLUMN_NAME, AESTDTC as VALUE, {{ earliest_possible_date('AESTDTC') }} as EARLIEST
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'AE' as DOMAIN,
+        USUBJID || '|' || AESEQ as RECORD_KEY,
+        'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
+        'AESTDTC' as COLUMN_NAME,
+        AESTDTC as VALUE,
+        {{ earliest_possible_date('AESTDTC') }} as EARLIEST
     from {{ ref('stg_site__ae') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'AE', USUBJID || '|' || AESEQ,
-           'Adverse event ' || AESEQ || ' (' || AETERM || ')',
-           'AEENDTC', AEENDTC, {{ earliest_possible_date('AEENDTC') }}
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'AE' as DOMAIN,
+        USUBJID || '|' || AESEQ as RECORD_KEY,
+        'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
+        'AEENDTC' as COLUMN_NAME,
+        AEENDTC as VALUE,
+        {{ earliest_possible_date('AEENDTC') }} as EARLIEST
     from {{ ref('stg_site__ae') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'EX', USUBJID || '|' || EXSEQ, 'Exposure ' || EXSEQ || ' (' || EXTRT || ')',
-           'EXSTDTC', strftime(EXSTDT, '%Y-%m-%d'), EXSTDT
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'EX' as DOMAIN,
+        USUBJID || '|' || EXSEQ as RECORD_KEY,
+        'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
+        'EXSTDTC' as COLUMN_NAME,
+        strftime(EXSTDT, '%Y-%m-%d') as VALUE,
+        EXSTDT as EARLIEST
     from {{ ref('stg_site__ex') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'EX', USUBJID || '|' || EXSEQ, 'Exposure ' || EXSEQ || ' (' || EXTRT || ')',
-           'EXENDTC', strftime(EXENDT, '%Y-%m-%d'), EXENDT
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'EX' as DOMAIN,
+        USUBJID || '|' || EXSEQ as RECORD_KEY,
+        'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
+        'EXENDTC' as COLUMN_NAME,
+        strftime(EXENDT, '%Y-%m-%d') as VALUE,
+        EXENDT as EARLIEST
     from {{ ref('stg_site__ex') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'LB', USUBJID || '|' || LBTESTCD || '|' || strftime(LBDT, '%Y-%m-%d'),
-           'Lab test ' || LBTESTCD, 'LBDTC', strftime(LBDT, '%Y-%m-%d'), LBDT
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'LB' as DOMAIN,
+        USUBJID || '|' || LBTESTCD || '|' || strftime(LBDT, '%Y-%m-%d') as RECORD_KEY,
+        'Lab test ' || LBTESTCD as WHAT,
+        'LBDTC' as COLUMN_NAME,
+        strftime(LBDT, '%Y-%m-%d') as VALUE,
+        LBDT as EARLIEST
     from {{ ref('stg_site__lb') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'RS',
-           USUBJID || '|' || RSTESTCD || '|' || RSEVAL || '|' || {{ visitnum_text('VISITNUM') }},
-           'Response ' || RSTESTCD || ' (' || RSEVAL || ', ' || coalesce(VISIT, 'no visit') || ')',
-           'RSDTC', strftime(RSDT, '%Y-%m-%d'), RSDT
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'RS' as DOMAIN,
+        USUBJID || '|' || RSTESTCD || '|' || RSEVAL || '|' || {{ visitnum_text('VISITNUM') }} as RECORD_KEY,
+        'Response ' || RSTESTCD || ' (' || RSEVAL || ', ' || coalesce(VISIT, 'no visit') || ')' as WHAT,
+        'RSDTC' as COLUMN_NAME,
+        strftime(RSDT, '%Y-%m-%d') as VALUE,
+        RSDT as EARLIEST
     from {{ ref('stg_site__rs') }}
     union all
-    select STUDYID, SITEID, USUBJID, 'TR',
-           USUBJID || '|' || TRLNKID || '|' || TRTESTCD || '|' || {{ visitnum_text('VISITNUM') }},
-           'Tumour result ' || TRLNKID || ' ' || TRTESTCD || ' (' || coalesce(VISIT, 'no visit') || ')',
-           'TRDTC', strftime(TRDT, '%Y-%m-%d'), TRDT
+    select
+        STUDYID,
+        SITEID,
+        USUBJID,
+        'TR' as DOMAIN,
+        USUBJID || '|' || TRLNKID || '|' || TRTESTCD || '|' || {{ visitnum_text('VISITNUM') }} as RECORD_KEY,
+        'Tumour result ' || TRLNKID || ' ' || TRTESTCD || ' (' || coalesce(VISIT, 'no visit') || ')' as WHAT,
+        'TRDTC' as COLUMN_NAME,
+        strftime(TRDT, '%Y-%m-%d') as VALUE,
+        TRDT as EARLIEST
     from {{ ref('stg_site__tr') }}
 ),
 
@@ -135,7 +189,7 @@ date_after_death as (
         r.VALUE,
         'date_after_death' as RULE,
         r.WHAT || ': ' || r.COLUMN_NAME || ' ' || r.VALUE || ' is after the subject''s date of death '
-            || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+        || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
     from dated_records as r
     inner join deaths on deaths.STUDYID = r.STUDYID and deaths.USUBJID = r.USUBJID
     where r.EARLIEST > deaths.DTHDT
@@ -152,19 +206,24 @@ end_before_start_partial as (
         AEENDTC as VALUE,
         'end_before_start_partial' as RULE,
         'Adverse event ' || AESEQ || ' (' || AETERM || ') ends ' || AEENDTC || ', at the latest '
-            || strftime({{ latest_possible_date('AEENDTC') }}, '%Y-%m-%d') || ', before it starts ' || AESTDTC
-            || ', at the earliest ' || strftime({{ earliest_possible_date('AESTDTC') }}, '%Y-%m-%d') || '.' as MESSAGE
+        || strftime({{ latest_possible_date('AEENDTC') }}, '%Y-%m-%d') || ', before it starts ' || AESTDTC
+        || ', at the earliest ' || strftime({{ earliest_possible_date('AESTDTC') }}, '%Y-%m-%d') || '.' as MESSAGE
     from {{ ref('stg_site__ae') }}
-    where (length(AESTDTC) < 10 or length(AEENDTC) < 10)
-      and {{ latest_possible_date('AEENDTC') }} < {{ earliest_possible_date('AESTDTC') }}
+    where
+        (length(AESTDTC) < 10 or length(AEENDTC) < 10)
+        and {{ latest_possible_date('AEENDTC') }} < {{ earliest_possible_date('AESTDTC') }}
 ),
 
 all_findings as (
     select * from ovr_vs_recist
-    union all by name select * from death_date_disagreement
-    union all by name select * from dead_without_death_date
-    union all by name select * from date_after_death
-    union all by name select * from end_before_start_partial
+    union all by name
+    select * from death_date_disagreement
+    union all by name
+    select * from dead_without_death_date
+    union all by name
+    select * from date_after_death
+    union all by name
+    select * from end_before_start_partial
 )
 
 select

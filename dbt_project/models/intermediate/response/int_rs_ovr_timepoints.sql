@@ -12,9 +12,10 @@ select
     rs.RSSTRESC as ORRESP
 from {{ ref('stg_site__rs') }} as rs
 inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
-where rs.RSTESTCD = 'OVRLRESP'
-  and rs.RSEVAL = s.RSEVAL
-  and {{ on_or_before_cutoff('rs.RSDT', 's.DATA_CUTOFF') }}
+where
+    rs.RSTESTCD = 'OVRLRESP'
+    and rs.RSEVAL = s.RSEVAL
+    and {{ on_or_before_cutoff('rs.RSDT', 's.DATA_CUTOFF') }}
 qualify row_number() over (
     partition by rs.STUDYID, rs.USUBJID, rs.RSDT
     order by {{ worst_of_day_rank('rs.RSSTRESC') }} desc, rs.VISITNUM

@@ -20,10 +20,24 @@ proportions as (
 ),
 
 baseline_sample as (
-    select distinct STUDYID, USUBJID, CPREFID
+    select distinct
+        STUDYID,
+        USUBJID,
+        CPREFID
     from proportions
     where VISIT = 'BASELINE'
     qualify dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) = 1
+),
+
+baseline_values as (
+    select
+        pr.STUDYID,
+        pr.USUBJID,
+        pr.CPTESTCD,
+        pr.AVAL
+    from proportions as pr
+    inner join baseline_sample as b
+        on b.STUDYID = pr.STUDYID and b.USUBJID = pr.USUBJID and b.CPREFID = pr.CPREFID
 )
 
 select
@@ -44,10 +58,5 @@ select
 from proportions as p
 left join baseline_sample as bs
     on bs.STUDYID = p.STUDYID and bs.USUBJID = p.USUBJID and bs.CPREFID = p.CPREFID
-left join (
-    select pr.STUDYID, pr.USUBJID, pr.CPTESTCD, pr.AVAL
-    from proportions as pr
-    inner join baseline_sample as b
-        on b.STUDYID = pr.STUDYID and b.USUBJID = pr.USUBJID and b.CPREFID = pr.CPREFID
-) as base
+left join baseline_values as base
     on base.STUDYID = p.STUDYID and base.USUBJID = p.USUBJID and base.CPTESTCD = p.CPTESTCD

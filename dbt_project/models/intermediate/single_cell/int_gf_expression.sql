@@ -10,14 +10,22 @@ with expression as (
 ),
 
 baseline_sample as (
-    select distinct STUDYID, USUBJID, GFREFID
+    select distinct
+        STUDYID,
+        USUBJID,
+        GFREFID
     from expression
     where VISIT = 'BASELINE'
     qualify dense_rank() over (partition by STUDYID, USUBJID order by GFDT desc, GFREFID desc) = 1
 ),
 
 baseline_values as (
-    select e.STUDYID, e.USUBJID, e.GFCELLTY, e.GFGENSY, e.GFSTRESN as BASE
+    select
+        e.STUDYID,
+        e.USUBJID,
+        e.GFCELLTY,
+        e.GFGENSY,
+        e.GFSTRESN as BASE
     from expression as e
     inner join baseline_sample as b
         on b.STUDYID = e.STUDYID and b.USUBJID = e.USUBJID and b.GFREFID = e.GFREFID
@@ -40,5 +48,6 @@ from expression as e
 left join baseline_sample as bs
     on bs.STUDYID = e.STUDYID and bs.USUBJID = e.USUBJID and bs.GFREFID = e.GFREFID
 left join baseline_values as bv
-    on bv.STUDYID = e.STUDYID and bv.USUBJID = e.USUBJID
-   and bv.GFCELLTY = e.GFCELLTY and bv.GFGENSY = e.GFGENSY
+    on
+        bv.STUDYID = e.STUDYID and bv.USUBJID = e.USUBJID
+        and bv.GFCELLTY = e.GFCELLTY and bv.GFGENSY = e.GFGENSY
