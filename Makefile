@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install demo test bench lint-sql clean
+.PHONY: install demo test test-fast lint lint-python lint-sql bench clean
 
 # A stamp file so the venv is rebuilt only when the pins change. Bytecode is
 # compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on this kind of
@@ -34,8 +34,20 @@ demo: install
 	$(TRIALDW) synth $(DEMO)/landing
 	$(TRIALDW) run --landing $(DEMO)/landing --warehouse $(DEMO)/warehouse/trialdw.duckdb
 
-test: install
+# make test runs the linters first: a tree that does not pass them does not land.
+test: lint
 	$(PY) -m pytest
+
+# The fast set while working: everything not marked slow (see pyproject's markers).
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+lint: lint-python lint-sql
+
+# Python: ruff (lint and format, configured in pyproject.toml).
+lint-python: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(PY) -m trialdw.bench

@@ -29,7 +29,10 @@ _CANDIDATES = [
 ]
 REFERENCE = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[-1])
 CONFIG = Path(__file__).resolve().parent.parent / "trialdw" / "conformance" / "CDISCPILOT01.yml"
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"pharmaverse reference data not at {REFERENCE}")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"pharmaverse reference data not at {REFERENCE}"),
+]
 
 RECIST_SUBJECTS = (
     "01-701-1015",

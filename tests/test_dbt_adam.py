@@ -17,6 +17,8 @@ import pytest
 from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
 
+pytestmark = pytest.mark.slow
+
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 OLD_TRANSFER, CURRENT_TRANSFER = "20260401T020000Z", "20260601T020000Z"
 

@@ -23,6 +23,8 @@ import pytest
 from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
 
+pytestmark = pytest.mark.slow
+
 STUDY, SITE, TRANSFER = "HCC-REGO-PD1", "101", "20260801T020000Z"
 TRTSDT = "2026-01-10"
 D = dt.date.fromisoformat

@@ -16,6 +16,8 @@ import pytest
 from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
 
+pytestmark = pytest.mark.slow
+
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 TRANSFER = "20260701T020000Z"
 D = dt.date.fromisoformat

@@ -25,6 +25,8 @@ from trialdw.endpoints import km
 from trialdw.endpoints.proportions import clopper_pearson
 from trialdw.endpoints.singlecell import wilcoxon_p
 
+pytestmark = pytest.mark.slow
+
 LANDMARKS = (3 * km.DAYS_PER_MONTH, 12 * km.DAYS_PER_MONTH)  # 91.3125, 365.25 days
 # Observed agreement is ~1e-15; 1e-12 leaves room for libm differences only.
 CLOSE = {"rel": 1e-12, "abs": 1e-12}

@@ -23,6 +23,8 @@ from trialdw.ingest.csvfile import iter_records
 from trialdw.study_config import load_studies
 from trialdw.synth import generate
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):

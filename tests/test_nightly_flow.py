@@ -15,6 +15,8 @@ from trialdw import warehouse as wh
 from trialdw.cli import load_nightly_flow
 from trialdw.synth import generate
 
+pytestmark = pytest.mark.slow
+
 SPEC_TABLES = {
     "adam": ["adsl", "adrs", "adtte", "adae", "adcp"],
     "analysis": ["endpoints", "km_curves", "ae_by_term", "celltype_change", "gene_change"],

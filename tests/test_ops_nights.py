@@ -36,6 +36,8 @@ from trialdw import warehouse as wh
 from trialdw.ops import testhook
 from trialdw.synth import generate
 
+pytestmark = pytest.mark.slow
+
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 FIRST, SECOND = "20260720T020000Z", "20261119T020000Z"
 KILL_STAGES = ("ingest", "dbt", "publish")

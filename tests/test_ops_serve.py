@@ -21,6 +21,8 @@ from trialdw import warehouse as wh
 from trialdw.ops.prefect_server import PREFECT, running_prefect_server, stop
 from trialdw.synth import generate
 
+pytestmark = pytest.mark.slow
+
 FIRST = "20260720T020000Z"
 
 

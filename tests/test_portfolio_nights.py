@@ -47,6 +47,8 @@ tables:
 """
 NOTIFY = """\
 import json, os, sys
+
+pytestmark = pytest.mark.slow
 record = {"env": {k: v for k, v in os.environ.items() if k.startswith("TRIALDW_")}, "stdin": json.load(sys.stdin)}
 with open(sys.argv[1], "a") as out:
     out.write(json.dumps(record) + "\\n")

@@ -27,6 +27,8 @@ from trialdw.report.km_plot import at_risk, risk_tick_step, with_time_zero
 from trialdw.report.swimmer import swimmer_lanes
 from trialdw.report.waterfall import best_percent_change
 
+pytestmark = pytest.mark.slow
+
 GENERATED_AT = dt.datetime(2026, 11, 21, 6, 30, tzinfo=dt.UTC)
 STUDIES = ("HCC-REGO-PD1", "HCC-SURU-SC")
 COMMON_FIGURES = ("fig-km-pfs", "fig-km-os", "fig-km-dor", "fig-waterfall", "fig-swimmer")

@@ -4,8 +4,9 @@
 studies' current rows: ``dbt build`` against one DuckDB file, returning a small,
 picklable summary with one line per failed node so the flow can say why.
 
-At night (``nightly=True``) dbt does production work only: models and data
-tests, no unit tests (those run in ``make test``). The project is parsed once
+At night (``nightly=True``) dbt does production work only: models and the
+data tests of what dbt derives; unit tests and the staging tests that re-assert
+the data contracts (tag ``contract``) run in ``make test``. The project is parsed once
 per night into a manifest (``DbtSession``) that every build of the night
 reuses, and dbt's partial parse is kept between nights in a persistent target
 folder, so parsing costs well under a second when nothing changed.
@@ -30,6 +31,9 @@ from trialdw.project import PROJECT_ROOT
 _OK_STATUSES = {"success", "pass"}
 _NEUTRAL_STATUSES = {"skipped", "no-op", "warn"}
 BUILD_FILE_NAME = "build.duckdb"
+# Staging tests that re-assert what the data contracts decided (dbt_project.yml):
+# run in make test, skipped at night.
+CONTRACT_TAG = "contract"
 
 Progress = Callable[[int, int, str, str], None]  # (done, total, node name, status)
 
@@ -133,7 +137,7 @@ class DbtSession:
         if select:
             args += ["--select", select]
         if nightly:
-            args += ["--exclude-resource-type", "unit_test"]
+            args += ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{CONTRACT_TAG}"]
         callbacks = [_progress_callback(progress, manifest, select, nightly)] if progress else []
         with _env("TRIALDW_DB_PATH", str(db_path)):
             try:
@@ -160,7 +164,11 @@ def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "war
 def _progress_callback(progress: Progress, manifest, select: str | None, nightly: bool):
     """A dbt event callback that reports each finished node: (done, total, name, status)."""
     kinds = {"model", "test"} | (set() if nightly else {"unit_test"})
-    total = sum(1 for n in manifest.nodes.values() if str(n.resource_type).split(".")[-1].lower() in kinds)
+    total = sum(
+        1
+        for n in manifest.nodes.values()
+        if str(n.resource_type).split(".")[-1].lower() in kinds and not (nightly and CONTRACT_TAG in n.tags)
+    )
     if hasattr(manifest, "unit_tests") and not nightly:
         total += len(manifest.unit_tests)
     done = 0

@@ -16,12 +16,3 @@
         when 4 then make_date(cast({{ text_expr }} as integer), 12, 31)
     end
 {%- endmacro %}
-
-{#- VISITNUM (DOUBLE in staging) back to the text a site sends in a record
-    key: 1.0 -> '1', 2.1 -> '2.1'. -#}
-{% macro visitnum_text(expr) -%}
-    case
-        when {{ expr }} = trunc({{ expr }}) then cast(cast({{ expr }} as bigint) as varchar)
-        else cast({{ expr }} as varchar)
-    end
-{%- endmacro %}

@@ -192,7 +192,8 @@ def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], trans
         con.execute((PROJECT_ROOT / "trialdw" / "sql" / "audit.sql").read_text())
         write_config_tables(con, STUDIES)
         for domain, names in RAW_COLUMNS.items():
-            ensure_raw_table(con, CONTRACTS[domain.upper()])
+            contract = CONTRACTS[domain.upper()]
+            ensure_raw_table(con, contract)
             for line, row in enumerate(rows_by_domain.get(domain, []), start=2):
                 values = [row.get(c) for c in names] + [
                     row["_studyid"],
@@ -201,6 +202,7 @@ def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], trans
                     f"{row['_studyid']}/{row['_siteid']}/{row['_transfer_id']}/{domain.upper()}.csv",
                     line,
                     None,
+                    "|".join(row.get(k) or "" for k in contract.record_key),  # as the loader writes it
                 ]
                 con.execute(f"INSERT INTO raw.{domain} VALUES ({', '.join('?' * len(values))})", values)
         for study, site, transfer_id, current in transfers:

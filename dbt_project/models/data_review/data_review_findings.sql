@@ -2,8 +2,9 @@
 -- and domains after the load. The flow merges them into audit.findings
 -- (CATEGORY 'review', same FINDING_ID recipe and life cycle); here they are
 -- only produced. SEVERITY is always 'warning': the data stay loaded.
--- RECORD_KEY follows the input spec's record keys ('|'-joined), so a finding
--- keeps its identity across cumulative transfers.
+-- RECORD_KEY is the loader's record key of the source row (staging passes it
+-- on): the same text row findings use, so a finding keeps its identity across
+-- cumulative transfers.
 --   ovr_vs_recist            investigator OVRLRESP differs from the RECIST 1.1
 --                            response the warehouse computes from TU/TR (both
 --                            before the CR marker rule, which treats them alike)
@@ -33,7 +34,7 @@ ovr_vs_recist as (
         subjects.SITEID,
         'RS' as DOMAIN,
         ovr.USUBJID,
-        ovr.USUBJID || '|OVRLRESP|' || s.RSEVAL || '|' || {{ visitnum_text('ovr.VISITNUM') }} as RECORD_KEY,
+        ovr.RECORD_KEY,
         'RSSTRESC' as COLUMN_NAME,
         'OVR=' || ovr.ORRESP || ' RECIST=' || recist.ORRESP as VALUE,
         'ovr_vs_recist' as RULE,
@@ -55,7 +56,7 @@ death_date_disagreement as (
         ds.SITEID,
         'DS' as DOMAIN,
         ds.USUBJID,
-        ds.USUBJID || '|' || ds.DSSCAT as RECORD_KEY,
+        ds.RECORD_KEY,
         'DSSTDTC' as COLUMN_NAME,
         'DS=' || strftime(ds.DSSTDT, '%Y-%m-%d') || ' DTHDT=' || strftime(deaths.DTHDT, '%Y-%m-%d') as VALUE,
         'death_date_disagreement' as RULE,
@@ -78,7 +79,7 @@ dead_without_death_date as (
         ss.SITEID,
         'SS' as DOMAIN,
         ss.USUBJID,
-        ss.USUBJID || '|' || strftime(ss.SSDT, '%Y-%m-%d') as RECORD_KEY,
+        ss.RECORD_KEY,
         'SSSTRESC' as COLUMN_NAME,
         ss.SSSTRESC as VALUE,
         'dead_without_death_date' as RULE,
@@ -98,7 +99,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'AE' as DOMAIN,
-        USUBJID || '|' || AESEQ as RECORD_KEY,
+        RECORD_KEY,
         'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
         'AESTDTC' as COLUMN_NAME,
         AESTDTC as VALUE,
@@ -110,7 +111,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'AE' as DOMAIN,
-        USUBJID || '|' || AESEQ as RECORD_KEY,
+        RECORD_KEY,
         'Adverse event ' || AESEQ || ' (' || AETERM || ')' as WHAT,
         'AEENDTC' as COLUMN_NAME,
         AEENDTC as VALUE,
@@ -122,7 +123,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'EX' as DOMAIN,
-        USUBJID || '|' || EXSEQ as RECORD_KEY,
+        RECORD_KEY,
         'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
         'EXSTDTC' as COLUMN_NAME,
         strftime(EXSTDT, '%Y-%m-%d') as VALUE,
@@ -134,7 +135,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'EX' as DOMAIN,
-        USUBJID || '|' || EXSEQ as RECORD_KEY,
+        RECORD_KEY,
         'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
         'EXENDTC' as COLUMN_NAME,
         strftime(EXENDT, '%Y-%m-%d') as VALUE,
@@ -146,7 +147,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'LB' as DOMAIN,
-        USUBJID || '|' || LBTESTCD || '|' || strftime(LBDT, '%Y-%m-%d') as RECORD_KEY,
+        RECORD_KEY,
         'Lab test ' || LBTESTCD as WHAT,
         'LBDTC' as COLUMN_NAME,
         strftime(LBDT, '%Y-%m-%d') as VALUE,
@@ -158,7 +159,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'RS' as DOMAIN,
-        USUBJID || '|' || RSTESTCD || '|' || RSEVAL || '|' || {{ visitnum_text('VISITNUM') }} as RECORD_KEY,
+        RECORD_KEY,
         'Response ' || RSTESTCD || ' (' || RSEVAL || ', ' || coalesce(VISIT, 'no visit') || ')' as WHAT,
         'RSDTC' as COLUMN_NAME,
         strftime(RSDT, '%Y-%m-%d') as VALUE,
@@ -170,7 +171,7 @@ dated_records as (
         SITEID,
         USUBJID,
         'TR' as DOMAIN,
-        USUBJID || '|' || TRLNKID || '|' || TRTESTCD || '|' || {{ visitnum_text('VISITNUM') }} as RECORD_KEY,
+        RECORD_KEY,
         'Tumour result ' || TRLNKID || ' ' || TRTESTCD || ' (' || coalesce(VISIT, 'no visit') || ')' as WHAT,
         'TRDTC' as COLUMN_NAME,
         strftime(TRDT, '%Y-%m-%d') as VALUE,
@@ -201,7 +202,7 @@ end_before_start_partial as (
         SITEID,
         'AE' as DOMAIN,
         USUBJID,
-        USUBJID || '|' || AESEQ as RECORD_KEY,
+        RECORD_KEY,
         'AEENDTC' as COLUMN_NAME,
         AEENDTC as VALUE,
         'end_before_start_partial' as RULE,

@@ -17,5 +17,6 @@ select
     CPMETHOD,
     cast(CPDTC as date) as CPDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

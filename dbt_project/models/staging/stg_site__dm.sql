@@ -20,5 +20,6 @@ select
     cast(DTHDTC as date) as DTHDT,
     DTHFL,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

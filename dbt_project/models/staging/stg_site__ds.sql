@@ -11,5 +11,6 @@ select
     DSDECOD,
     cast(DSSTDTC as date) as DSSTDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

@@ -15,5 +15,6 @@ select
     cast(EXSTDTC as date) as EXSTDT,
     cast(EXENDTC as date) as EXENDT,  -- NULL = ongoing period
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

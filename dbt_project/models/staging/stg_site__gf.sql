@@ -15,5 +15,6 @@ select
     GFSTRESU,
     cast(GFDTC as date) as GFDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

@@ -14,5 +14,6 @@ select
     VISIT,
     cast(LBDTC as date) as LBDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

@@ -11,5 +11,6 @@ select
     SCORRES,
     cast(SCDTC as date) as SCDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

@@ -10,5 +10,6 @@ select
     SSSTRESC,
     cast(SSDTC as date) as SSDT,  -- contact date (for DEAD: when death became known)
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

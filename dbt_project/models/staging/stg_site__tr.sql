@@ -15,5 +15,6 @@ select
     cast(VISITNUM as double) as VISITNUM,
     cast(TRDTC as date) as TRDT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

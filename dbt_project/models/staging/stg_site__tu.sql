@@ -13,5 +13,6 @@ select
     cast(TUDTC as date) as TUDT,
     VISIT,
     _transfer_id as TRANSFER_ID,
-    _source_line as SOURCE_LINE
+    _source_line as SOURCE_LINE,
+    _record_key as RECORD_KEY
 from current_rows

@@ -1,7 +1,8 @@
 -- One overall response (OVRLRESP) per subject and assessment date, by the
 -- study's evaluator (config RSEVAL). Several assessments on one date keep the
 -- worst (NE < CR < PR < SD < NON-CR/NON-PD < PD); VISIT/VISITNUM come from the
--- kept record (lowest VISITNUM among equally bad ones).
+-- kept record (lowest VISITNUM among equally bad ones), and so does RECORD_KEY
+-- (the loader's record key of that RS row, for data-review findings).
 -- Data cut-off: assessments after it are ignored.
 select
     rs.STUDYID,
@@ -9,7 +10,8 @@ select
     rs.RSDT as ADT,
     rs.VISIT,
     rs.VISITNUM,
-    rs.RSSTRESC as ORRESP
+    rs.RSSTRESC as ORRESP,
+    rs.RECORD_KEY
 from {{ ref('stg_site__rs') }} as rs
 inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
 where
