@@ -1,12 +1,16 @@
 """The `trialdw` command line.
 
     trialdw synth OUT [--seed S] [--subjects N] [--sites K]
+    trialdw pull SOURCE LANDING [--identity KEYFILE] [--known-hosts FILE] [--endpoint-url URL] [--verify]
+    trialdw pull --sources FILE LANDING [--verify]
     trialdw run --landing DIR --warehouse FILE [--studies DIR] [--readiness-contract YML]
     trialdw serve --landing DIR --warehouse FILE [--cron "0 2 * * *"] [--timezone TZ] [--name N]
     trialdw sql FILE "SELECT ..."          (read-only)
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
-failures); 1 with a one-line reason when it could not; 2 for bad usage.
+failures; an incomplete transfer waits for the next pull); 1 with a one-line
+reason when it could not; 2 for bad usage, and for a pull that completed but
+refused transfers (one line naming them).
 """
 
 from __future__ import annotations
@@ -54,6 +58,45 @@ def cmd_synth(args: argparse.Namespace) -> int:
         progress=lambda msg: print(f"  {msg}"),
     )
     print(summary.describe())
+    return 0
+
+
+REFUSED_EXIT = 2
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Copy new complete transfers from a drop zone (or every source of a sources file)
+    into LANDING; progress on stderr, the counts on stdout."""
+    from trialdw.pull import load_sources, pull_sources, source_from_url
+
+    if args.sources:
+        if len(args.paths) != 1:
+            return _fail("with --sources give only LANDING: trialdw pull --sources FILE LANDING")
+        sources = load_sources(Path(args.sources))
+    else:
+        if len(args.paths) != 2:
+            return _fail("give SOURCE and LANDING (or --sources FILE and LANDING)")
+        sources = [
+            source_from_url(
+                args.paths[0], identity=args.identity, known_hosts=args.known_hosts, endpoint_url=args.endpoint_url
+            )
+        ]
+    landing = Path(args.paths[-1])
+    report = pull_sources(sources, landing, verify=args.verify)
+    print(f"pulled into {landing}: {report.summary()}")
+    failed = report.of("failed")
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return _fail(f"pull could not complete: {failed[0].reason}{more}")
+    refused = report.of("refused")
+    if refused:
+        print(
+            f"trialdw: refused {len(refused)} transfer(s): "
+            + "; ".join(f"{o.where} [{o.rule}]" for o in refused)
+            + " (see the lines above)",
+            file=sys.stderr,
+        )
+        return REFUSED_EXIT
     return 0
 
 
@@ -160,6 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--sites", type=int, default=1)
     synth.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     synth.set_defaults(func=cmd_synth)
+
+    pull = sub.add_parser(
+        "pull",
+        help="copy new complete transfers from a drop zone (SFTP, S3, folder) into the landing",
+        usage="trialdw pull (SOURCE | --sources FILE) LANDING [options]",
+    )
+    pull.add_argument(
+        "paths",
+        nargs="+",
+        metavar="SOURCE LANDING",
+        help="sftp://user@host[:port]/path, s3://bucket/prefix or file:///path",
+    )
+    pull.add_argument("--sources", default=None, help="sources file: pull every source it names (docs/operations.md)")
+    pull.add_argument("--identity", default=None, help="SFTP: private key file (mode 0600)")
+    pull.add_argument("--known-hosts", default=None, help="SFTP: known_hosts file (default ~/.ssh/known_hosts)")
+    pull.add_argument("--endpoint-url", default=None, help="S3: endpoint of an S3-compatible store")
+    pull.add_argument("--verify", action="store_true", help="re-read every already landed file to compare bytes (slow)")
+    pull.set_defaults(func=cmd_pull)
 
     run = sub.add_parser("run", help="run the nightly flow once and publish the warehouse")
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
