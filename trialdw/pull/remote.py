@@ -147,8 +147,17 @@ def _open_s3(source: Source):
         options["endpoint_url"] = source.endpoint_url
     if source.region:
         options["client_kwargs"] = {"region_name": source.region}
-    options["config_kwargs"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "read_timeout": 60}
-    return s3fs.S3FileSystem(**options)  # connects on first use: open_remote's listing
+    # The pull's own backoff (1, 4, 10 s, per connection and transfer) is the retry
+    # policy; s3fs (5 tries) and botocore (3 more) each retrying underneath it would
+    # make an unreachable endpoint take minutes to report.
+    options["config_kwargs"] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "read_timeout": 60,
+        "retries": {"total_max_attempts": 2, "mode": "standard"},
+    }
+    fs = s3fs.S3FileSystem(**options)  # connects on first use: open_remote's listing
+    fs.retries = 2  # s3fs's own retry count is an attribute, not an argument
+    return fs
 
 
 def _open_sftp(source: Source):
