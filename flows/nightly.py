@@ -1,6 +1,7 @@
 """The nightly run of trialdw, told in order.
 
-Pick up the site exports that arrived, check each transfer as a whole, check
+Pull the new transfers from the sites' drop zones (when a sources file is
+given), pick up the site exports that arrived, check each transfer as a whole, check
 every row against its data contract, load what passed (quarantining the rest
 with reasons), rebuild the ADaM tables with dbt, compute the endpoints, check
 the result is fit for analysis, and only then publish it — atomically, so a
@@ -38,6 +39,32 @@ from trialdw.study_config import load_studies, write_config_tables
 # see trialdw/ops/retry.py. dbt, endpoints and readiness failures are about
 # the data or the code and are never retried; a rejected transfer is an
 # outcome, not an exception.
+
+
+@task(name="pull from sites")
+def pull_from_sites(sources: str, landing: str) -> dict:
+    """Copy every new complete transfer from the sources file's drop zones into the
+    landing (trialdw.pull). Never fails the night for a site: a source that cannot
+    be reached is a ``failed`` outcome in the summary. Retries are inside (per
+    connection and transfer, transient network faults only)."""
+    from trialdw.pull import load_sources, pull_sources
+    from trialdw.pull.progress import Progress
+
+    logger = get_run_logger()
+    report = pull_sources(load_sources(Path(sources)), Path(landing), Progress(emit=logger.info))
+    logger.info("pulled from sites: %s", report.summary())
+    return report.as_dict()
+
+
+@task(name="record pull outcomes", **TRANSIENT_RETRIES)
+def record_pulls(building: str, pulled: dict, run_id: str) -> None:
+    """audit.pulls and the refusals' findings, in one transaction."""
+    from trialdw.pull import PullReport, record_pull_outcomes
+
+    with duckdb.connect(building) as con:
+        con.execute("BEGIN TRANSACTION")
+        record_pull_outcomes(con, PullReport.from_dict(pulled), run_id)
+        con.execute("COMMIT")
 
 
 @task(name="prepare building file", **TRANSIENT_RETRIES)
@@ -199,11 +226,17 @@ def new_run_id() -> str:
 
 @flow(name="trialdw-nightly")
 def nightly(
-    landing: str, warehouse: str, studies_dir: str | None = None, readiness_contract: str | None = None
+    landing: str,
+    warehouse: str,
+    studies_dir: str | None = None,
+    readiness_contract: str | None = None,
+    sources: str | None = None,
 ) -> dict:
     """One night: every complete transfer under LANDING into the warehouse FILE.
 
     ``readiness_contract``: a readiness.yml other than data_contracts/readiness.yml.
+    ``sources``: the path of a sources file (never credentials: it references them);
+    when given, the night first pulls the sites' new transfers into LANDING.
     """
     logger = get_run_logger()
     run_id = new_run_id()
@@ -211,6 +244,7 @@ def nightly(
     timer = StepTimer()
     start_details = {
         "landing": str(landing),
+        "sources": str(sources) if sources else None,
         "warehouse": str(paths.published),
         "pid": os.getpid(),
         "flow_run_id": str(flow_run.id) if flow_run.id else None,
@@ -226,12 +260,18 @@ def nightly(
         timer.seconds,
         lambda: timer.failed_step,
     ) as outcome:
-        if not Path(landing).is_dir():
+        if not sources and not Path(landing).is_dir():  # a pull creates it
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths):
             try:
+                pulled = None
+                if sources:
+                    with timer("pull"):
+                        pulled = pull_from_sites(sources, landing)
                 with timer("prepare"):
                     building = prepare_building_file(str(paths.published), run_id, studies_dir)
+                    if pulled is not None:
+                        record_pulls(building, pulled, run_id)
                     work_dir = paths.work / run_id
                     reports_building = paths.reports_building(run_id)
                     reports_building.mkdir(parents=True)
@@ -253,7 +293,16 @@ def nightly(
                     reports = write_reports(building, str(reports_building), str(paths.published), run_id)
 
                 summary = summarise_run(
-                    building, run_id, landing, paths, ingested, timer, dbt_summary, endpoint_summary, readiness
+                    building,
+                    run_id,
+                    landing,
+                    paths,
+                    ingested,
+                    timer,
+                    dbt_summary,
+                    endpoint_summary,
+                    readiness,
+                    pulled=pulled,
                 )
                 summary.markdown += "\n" + reports["review_markdown"]
                 (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")

@@ -3,8 +3,8 @@
     trialdw synth OUT [--seed S] [--subjects N] [--sites K]
     trialdw pull SOURCE LANDING [--identity KEYFILE] [--known-hosts FILE] [--endpoint-url URL] [--verify]
     trialdw pull --sources FILE LANDING [--verify]
-    trialdw run --landing DIR --warehouse FILE [--studies DIR] [--readiness-contract YML]
-    trialdw serve --landing DIR --warehouse FILE [--cron "0 2 * * *"] [--timezone TZ] [--name N]
+    trialdw run --landing DIR --warehouse FILE [--sources FILE] [--studies DIR] [--readiness-contract YML]
+    trialdw serve --landing DIR --warehouse FILE [--sources FILE] [--cron "0 2 * * *"] [--timezone TZ] [--name N]
     trialdw sql FILE "SELECT ..."          (read-only)
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
@@ -102,17 +102,24 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing)
-    if not landing.is_dir():
+    if not args.sources and not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
     from trialdw.study_config import load_studies
 
     load_studies(args.studies)  # a broken study file fails here, before Prefect starts
+    sources = None
+    if args.sources:
+        from trialdw.pull import load_sources
+
+        load_sources(Path(args.sources))  # so does a broken sources file
+        sources = str(Path(args.sources).resolve())  # its path only: credentials stay referenced
     nightly = load_nightly_flow()
     state = nightly(
         landing=str(landing),
         warehouse=str(Path(args.warehouse)),
         studies_dir=args.studies,
         readiness_contract=args.readiness_contract,
+        sources=sources,
         return_state=True,
     )
     if not state.is_completed():
@@ -126,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(f"run failed, previous warehouse left in place: {reason}")
     summary = state.result()
     print(f"night     : {summary['news']}")
+    if summary.get("pulled"):
+        print(f"pulled    : {summary['pulled']}  (per transfer: run-summary.md, review.html, audit.pulls)")
     print(f"warehouse : {summary['warehouse']}")
     print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
@@ -149,9 +158,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from trialdw.study_config import load_studies
 
     landing = Path(args.landing)
-    if not landing.is_dir():
+    if not args.sources and not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
     load_studies(args.studies)
+    if args.sources:
+        from trialdw.pull import load_sources
+
+        load_sources(Path(args.sources))
     try:
         serve_nightly(
             load_nightly_flow(),
@@ -159,6 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             landing=landing,
             warehouse=Path(args.warehouse),
             studies_dir=args.studies,
+            sources=args.sources,
             cron=args.cron,
             timezone=args.timezone,
         )
@@ -225,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the nightly flow once and publish the warehouse")
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
     run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    run.add_argument("--sources", default=None, help="sources file: pull from the sites into --landing first")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.add_argument(
         "--readiness-contract", default=None, help="readiness expectations (default: data_contracts/readiness.yml)"
@@ -236,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the nightly deployment on a schedule (needs PREFECT_API_URL)")
     serve.add_argument("--landing", required=True, help="landing folder with site transfers")
     serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    serve.add_argument("--sources", default=None, help="sources file: each night pulls from the sites first")
     serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
     serve.add_argument(

@@ -44,12 +44,15 @@ class RunSummary:
     markdown: str
     details: dict = field(default_factory=dict)  # audit.runs DETAILS of this run
 
+    pulled: str | None = None  # "2 landed, 5 skipped, …" when the night pulled from sites
+
     def as_dict(self) -> dict:
         return {
             "run_id": self.run_id,
             "warehouse": self.published,
             "news": self.news,
             "reports": self.reports,
+            "pulled": self.pulled,
             **self.counts,
         }
 
@@ -64,6 +67,31 @@ def contract_versions() -> dict[str, str]:
     return {name: str(c.version) for name, c in contracts.load_contracts().items()}
 
 
+def pull_markdown(pulled: dict) -> list[str]:
+    """The "Pulled from sites" part: counts, and every outcome but ``skipped``."""
+    from trialdw.pull import PullReport
+    from trialdw.review_app.summary import md_cell
+
+    def _md(value) -> str:
+        return md_cell("" if value is None else value)
+
+    report = PullReport.from_dict(pulled)
+    lines = ["", "## Pulled from sites", "", f"- {report.summary()}"]
+    shown = [o for o in report.outcomes if o.outcome != "skipped"]
+    if shown:
+        lines += [
+            "",
+            "| outcome | study | site | transfer | rule | files | reason |",
+            "|---|---|---|---|---|---:|---|",
+            *[
+                f"| {o.outcome} | {_md(o.study)} | {_md(o.site)} | {_md(o.transfer_id)} | {_md(o.rule)} "
+                f"| {o.files} | {_md(o.reason)} |"
+                for o in shown
+            ],
+        ]
+    return lines
+
+
 def summarise_run(
     building: str,
     run_id: str,
@@ -74,8 +102,10 @@ def summarise_run(
     dbt_summary: dict,
     endpoint_summary: dict,
     readiness: dict,
+    pulled: dict | None = None,
 ) -> RunSummary:
-    """Count what the night did and say it in markdown (and as audit.runs DETAILS)."""
+    """Count what the night did and say it in markdown (and as audit.runs DETAILS).
+    ``pulled``: the pull's report (``PullReport.as_dict``) when the night pulled."""
     with duckdb.connect(building) as con:
         transfers = con.execute(
             """SELECT STUDYID, SITEID, TRANSFER_ID, STATUS, coalesce(REASON, '')
@@ -113,6 +143,13 @@ def summarise_run(
         if counts["transfers_new"]
         else "nothing new: no transfer arrived since the last run; tables rebuilt from what was loaded"
     )
+    pulled_text = None
+    if pulled is not None:
+        from trialdw.pull import PullReport
+
+        details["pull"] = pulled  # every transfer's outcome, also in audit.pulls
+        pulled_text = PullReport.from_dict(pulled).summary()
+        news += f"; pulled from sites: {pulled_text}"
     lines = [
         f"# trialdw night {run_id}",
         "",
@@ -131,4 +168,7 @@ def summarise_run(
         "",
         "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
     ]
-    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news, "\n".join(lines) + "\n", details)
+    if pulled is not None:
+        lines += pull_markdown(pulled)
+    markdown = "\n".join(lines) + "\n"
+    return RunSummary(run_id, str(paths.published), str(paths.reports), counts, news, markdown, details, pulled_text)
