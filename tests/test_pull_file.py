@@ -25,7 +25,7 @@ from tests.helpers.pulls import (
 from tests.helpers.transfers import SITE, STUDY, base_files, write_transfer
 from trialdw.pull import pull_sources, source_from_url
 from trialdw.pull.landing_area import LOCK_NAME, landing_lock
-from trialdw.pull.progress import Silent
+from trialdw.pull.progress import Progress, Silent
 from trialdw.synth import generate
 
 TID, TID2 = "20250301T020000Z", "20250401T020000Z"
@@ -221,3 +221,12 @@ def test_a_missing_source_folder_fails_the_source_with_one_line(tmp_path):
     (failed,) = report.outcomes
     assert (failed.outcome, failed.rule, report.exit_code()) == ("failed", "not_found", 1)
     assert failed.reason == f"file://{tmp_path / 'nowhere'}: the folder does not exist on the source"
+
+
+def test_a_name_with_control_characters_is_shown_escaped(tmp_path):
+    source, landing = tmp_path / "source", tmp_path / "landing"
+    write_transfer(source, "evil\x1b[2Jname", base_files())
+    lines = []
+    report = pull_sources([source_from_url(f"file://{source}")], landing, Progress(emit=lines.append))
+    assert report.outcomes[0].rule == "folder_name"
+    assert "\x1b" not in lines[0] and "evil\\x1b[2Jname" in lines[0]

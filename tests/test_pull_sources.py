@@ -136,3 +136,10 @@ def test_a_source_on_the_command_line():
         source_from_url("file:///x", identity="k")
     with pytest.raises(ConfigError, match="the url holds a password"):
         source_from_url("sftp://me:pw@host/data", identity="k")
+
+
+def test_the_documented_example_is_a_valid_sources_file():
+    from trialdw.project import PROJECT_ROOT
+
+    names = [s.name for s in load_sources(PROJECT_ROOT / "docs" / "sources.example.yml")]
+    assert names == ["rego-site-101", "suru-edc-vendor", "shared-dropzone"]

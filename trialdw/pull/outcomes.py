@@ -62,7 +62,8 @@ class TransferOutcome:
         return "/".join(parts) if parts else self.source
 
     def line(self) -> str:
-        """One line for the terminal and the flow log."""
+        """One line for the terminal and the flow log. Names come from the sites'
+        servers: control characters are shown escaped, never sent to a terminal."""
         text = f"{self.outcome:<10} {self.where}"
         if self.outcome == LANDED:
             text += f": {self.files} file(s), {human_bytes(self.bytes)}"
@@ -70,7 +71,7 @@ class TransferOutcome:
             text += f" [{self.rule}]"
         if self.reason:
             text += f": {self.reason}"
-        return text
+        return printable(text)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "pulled_at": self.pulled_at.isoformat()}
@@ -117,6 +118,10 @@ class PullReport:
     @classmethod
     def from_dict(cls, data: dict) -> PullReport:
         return cls([TransferOutcome.from_dict(row) for row in data.get("outcomes", [])])
+
+
+def printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def human_bytes(n: int) -> str:
