@@ -230,3 +230,16 @@ def test_a_name_with_control_characters_is_shown_escaped(tmp_path):
     report = pull_sources([source_from_url(f"file://{source}")], landing, Progress(emit=lines.append))
     assert report.outcomes[0].rule == "folder_name"
     assert "\x1b" not in lines[0] and "evil\\x1b[2Jname" in lines[0]
+
+
+def test_progress_says_files_and_bytes_every_few_seconds_while_a_transfer_copies(tmp_path):
+    source, landing = tmp_path / "source", tmp_path / "landing"
+    write_transfer(source, TID, {**base_files(), "GF.csv": b"x,y\n" * (3 << 18)})
+    ticks = iter(range(0, 1000, 3))  # every read is 3 s later than the one before
+    lines = []
+    progress = Progress(emit=lines.append, every=5, clock=lambda: next(ticks))
+    pull_sources([source_from_url(f"file://{source}")], landing, progress)
+    periodic = [line for line in lines if line.startswith("  … ")]
+    assert periodic and periodic[0].startswith(f"  … {STUDY}/{SITE}/{TID}: ") and " file(s), " in periodic[0]
+    assert periodic[-1].endswith(" of 3.1 MB")
+    assert lines[-1].startswith(f"landed     {STUDY}/{SITE}/{TID}: 7 file(s), 3.1 MB")

@@ -141,7 +141,7 @@ def check_landed(
     if problem is not None:
         return _outcome(remote, rt, REFUSED, f"already landed; the server's copy now has {problem[1]}", problem[0])
     local = local_entries(landed)
-    progress.start(rt.where, len(entries), 0)
+    progress.start(rt.where, len(entries), sum(e.size for e in entries.values()))
     changed = [
         name for name, entry in sorted(entries.items()) if _differs(remote, rt, entry, landed, local, verify, progress)
     ]
