@@ -1,6 +1,7 @@
 """The nightly run of trialdw, told in order.
 
-Pick up the site exports that arrived and load each one, study by study, into
+Pull the new transfers from the sites' drop zones (when a sources file is
+given), pick up the site exports that arrived and load each one, study by study, into
 the history store (every transfer checked as a whole, every row against its
 data contract, bad rows quarantined with reasons). Then find the studies whose
 inputs changed, and only those: build their ADaM tables with dbt, compute
@@ -36,6 +37,36 @@ from trialdw.study_plan import BUILD, CARRY, HOLD, StudyPlan
 # see trialdw/ops/retry.py. dbt, endpoints and readiness failures are about
 # the data or the code and are never retried; a rejected transfer is an
 # outcome, not an exception.
+
+
+@task(name="pull from sites")
+def pull_from_sites(sources: str, landing: str) -> dict:
+    """Copy every new complete transfer from the sources file's drop zones into the
+    landing (trialdw.pull). Never fails the night for a site: a source that cannot
+    be reached is a ``failed`` outcome in the summary. Retries are inside (per
+    connection and transfer, transient network faults only)."""
+    from trialdw.pull import load_sources, pull_sources
+    from trialdw.pull.progress import Progress
+
+    logger = get_run_logger()
+    report = pull_sources(load_sources(Path(sources)), Path(landing), Progress(emit=logger.info))
+    logger.info("pulled from sites: %s", report.summary())
+    return report.as_dict()
+
+
+@task(name="record pull outcomes", **TRANSIENT_RETRIES)
+def record_pulls(warehouse: str, pulled: dict, run_id: str) -> None:
+    """audit.pulls and the refusals' findings, in one transaction of the history store."""
+    from trialdw.ingest.contracts import load_contracts
+    from trialdw.pull import PullReport, record_pull_outcomes
+
+    con = wh.open_history(wh.WarehousePaths(Path(warehouse)), load_contracts())
+    try:
+        con.execute("BEGIN TRANSACTION")
+        record_pull_outcomes(con, PullReport.from_dict(pulled), run_id)
+        con.execute("COMMIT")
+    finally:
+        con.close()
 
 
 @task(name="prepare", **TRANSIENT_RETRIES)
@@ -347,12 +378,15 @@ def nightly(
     studies_dir: str | None = None,
     readiness_contract: str | None = None,
     notify_command: str | None = None,
+    sources: str | None = None,
 ) -> dict:
     """One night: every complete transfer under LANDING into the warehouse FILE.
 
     ``readiness_contract``: a readiness.yml other than data_contracts/readiness.yml.
     ``notify_command``: a command run when a study is held back or the run fails
     (trialdw.ops.notify says what it receives).
+    ``sources``: the path of a sources file (never credentials: it references them);
+    when given, the night first pulls the sites' new transfers into LANDING.
     """
     logger = get_run_logger()
     run_id = new_run_id()
@@ -360,6 +394,7 @@ def nightly(
     timer = StepTimer()
     start_details = {
         "landing": str(landing),
+        "sources": str(sources) if sources else None,
         "warehouse": str(paths.published),
         "pid": os.getpid(),
         "flow_run_id": str(flow_run.id) if flow_run.id else None,
@@ -378,13 +413,19 @@ def nightly(
             lambda: timer.failed_step,
         ) as outcome,
     ):
-        if not Path(landing).is_dir():
+        if not sources and not Path(landing).is_dir():  # a pull creates it
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths):
             try:
+                pulled = None
+                if sources:
+                    with timer("pull"):
+                        pulled = pull_from_sites(sources, landing)
                 with timer("prepare"):
                     prepare(str(paths.published))
                     studies = load_studies(studies_dir)
+                    if pulled is not None:
+                        record_pulls(str(paths.published), pulled, run_id)
 
                 with timer("ingest"):
                     # Transfers of a site in TRANSFER_ID order: discover() sorts them.
@@ -399,8 +440,9 @@ def nightly(
                     plans = plan_night(str(paths.published), studies_dir, readiness_contract)
                 to_build = [p.study for p in plans if p.action == BUILD and p.study not in ingest_errors]
                 news = [t for i in ingested for t in i["transfers"] if t["new"]]
-                if not to_build and not news and not ingest_errors and paths.published.is_file():
-                    summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False)
+                pull_news = pulled is not None and any(o["outcome"] != "skipped" for o in pulled["outcomes"])
+                if not (to_build or news or ingest_errors or pull_news) and paths.published.is_file():
+                    summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False, pulled=pulled)
                     outcome.message, outcome.details = summary.news, summary.details
                     logger.info("%s", summary.news)
                     return summary.as_dict()
@@ -449,7 +491,7 @@ def nightly(
                     review = write_review(building, str(reports_building), str(paths.published), run_id)
                 summary = night_summary(
                     run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
-                    details=details, built=to_build,
+                    details=details, built=to_build, pulled=pulled,
                 )  # fmt: skip
                 summary.markdown += "\n" + review["review_markdown"]
                 (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")

@@ -21,3 +21,21 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH sshd on a free loopback port (tests/helpers/servers.py)."""
+    from tests.helpers.servers import running_sshd
+
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3-compatible HTTP server on a free loopback port."""
+    from tests.helpers.servers import running_s3
+
+    with running_s3() as server:
+        yield server

@@ -64,6 +64,17 @@ def test_discover_sorts_and_flags_incomplete_and_badly_named_folders(tmp_path, c
     assert (incomplete.status, incomplete.findings) == ("incomplete", ())
 
 
+def test_discover_passes_over_hidden_names_at_every_level(tmp_path, contracts):
+    """Work in progress of a pull (``.<TRANSFER_ID>.partial-<pid>``), its kept-aside
+    copies (``.refused/``) and an uploader's temporary folders are never transfers."""
+    write_transfer(tmp_path, TID, base_files())
+    write_transfer(tmp_path, f".{TID}.partial-123", base_files())
+    write_transfer(tmp_path, TID, base_files(), site=".hidden-site")
+    write_transfer(tmp_path, TID, base_files(), study=".refused")
+    write_transfer(tmp_path / ".refused", f"{TID}-20250302T000000Z", base_files())
+    assert [(r.relpath, r.status) for r in discover(tmp_path)] == [(f"{STUDY}/{SITE}/{TID}", None)]
+
+
 def test_study_not_configured(tmp_path, contracts):
     write_transfer(tmp_path, TID, base_files())
     (ref,) = discover(tmp_path)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -89,6 +90,18 @@ def test_serve_validates_its_schedule():
         nightly_schedule("0 2 * *", "UTC")
     with pytest.raises(ServeError, match="unknown timezone 'Mars/Base'"):
         nightly_schedule("0 2 * * *", "Mars/Base")
+
+
+def test_deployment_parameters_carry_the_sources_file_by_path_only(tmp_path, monkeypatch):
+    from trialdw.ops.serve import deployment_parameters
+
+    monkeypatch.chdir(tmp_path)
+    params = deployment_parameters(Path("landing"), Path("w.duckdb"), None, "sources.yml")
+    assert params == {
+        "landing": str(tmp_path / "landing"),
+        "warehouse": str(tmp_path / "w.duckdb"),
+        "sources": str(tmp_path / "sources.yml"),
+    }
 
 
 def test_serve_without_a_prefect_server_refuses_in_one_line(tmp_path):

@@ -1,12 +1,16 @@
 """The `trialdw` command line.
 
     trialdw synth OUT [--seed S] [--subjects N] [--sites K]
-    trialdw run --landing DIR --warehouse FILE [--studies DIR] [--readiness-contract YML]
-    trialdw serve --landing DIR --warehouse FILE [--cron "0 2 * * *"] [--timezone TZ] [--name N]
+    trialdw pull SOURCE LANDING [--identity KEYFILE] [--known-hosts FILE] [--endpoint-url URL] [--verify]
+    trialdw pull --sources FILE LANDING [--verify]
+    trialdw run --landing DIR --warehouse FILE [--sources FILE] [--studies DIR] [--readiness-contract YML]
+    trialdw serve --landing DIR --warehouse FILE [--sources FILE] [--cron "0 2 * * *"] [--timezone TZ] [--name N]
     trialdw sql FILE "SELECT ..."          (read-only)
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
-failures); 1 with a one-line reason when it could not; 2 for bad usage.
+failures; an incomplete transfer waits for the next pull); 1 with a one-line
+reason when it could not; 2 for bad usage, and for a pull that completed but
+refused transfers (one line naming them).
 """
 
 from __future__ import annotations
@@ -72,17 +76,60 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 HELD_BACK_EXIT = 2  # the night completed, but at least one study kept its previous tables
+REFUSED_EXIT = 2  # trialdw pull: completed, but a transfer was refused
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """Copy new complete transfers from a drop zone (or every source of a sources file)
+    into LANDING; progress on stderr, the counts on stdout."""
+    from trialdw.pull import load_sources, pull_sources, source_from_url
+
+    if args.sources:
+        if len(args.paths) != 1:
+            return _fail("with --sources give only LANDING: trialdw pull --sources FILE LANDING")
+        sources = load_sources(Path(args.sources))
+    else:
+        if len(args.paths) != 2:
+            return _fail("give SOURCE and LANDING (or --sources FILE and LANDING)")
+        sources = [
+            source_from_url(
+                args.paths[0], identity=args.identity, known_hosts=args.known_hosts, endpoint_url=args.endpoint_url
+            )
+        ]
+    landing = Path(args.paths[-1])
+    report = pull_sources(sources, landing, verify=args.verify)
+    print(f"pulled into {landing}: {report.summary()}")
+    failed = report.of("failed")
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return _fail(f"pull could not complete: {failed[0].reason}{more}")
+    refused = report.of("refused")
+    if refused:
+        print(
+            f"trialdw: refused {len(refused)} transfer(s): "
+            + "; ".join(f"{o.where} [{o.rule}]" for o in refused)
+            + " (see the lines above)",
+            file=sys.stderr,
+        )
+        return REFUSED_EXIT
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Exit 0: everything published; 2: completed with study(ies) held back (the
     last line names them and why); 1: could not run (one line, no traceback)."""
     landing = Path(args.landing)
-    if not landing.is_dir():
+    if not args.sources and not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
     from trialdw.study_config import load_studies
 
     load_studies(args.studies)  # a broken study file fails here, before Prefect starts
+    sources = None
+    if args.sources:
+        from trialdw.pull import load_sources
+
+        load_sources(Path(args.sources))  # so does a broken sources file
+        sources = str(Path(args.sources).resolve())  # its path only: credentials stay referenced
     nightly = load_nightly_flow()
     state = nightly(
         landing=str(landing),
@@ -90,6 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         studies_dir=args.studies,
         readiness_contract=args.readiness_contract,
         notify_command=args.notify_command,
+        sources=sources,
         return_state=True,
     )
     if not state.is_completed():
@@ -103,6 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(f"run failed, previous warehouse left in place: {reason}")
     summary = state.result()
     print(f"night     : {summary['news']}")
+    if summary.get("pulled"):
+        print(f"pulled    : {summary['pulled']}  (per transfer: run-summary.md, review.html, audit.pulls)")
     print(f"warehouse : {summary['warehouse']}" + ("" if summary["published"] else "  (unchanged)"))
     print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
@@ -132,9 +182,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from trialdw.study_config import load_studies
 
     landing = Path(args.landing)
-    if not landing.is_dir():
+    if not args.sources and not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
     load_studies(args.studies)
+    if args.sources:
+        from trialdw.pull import load_sources
+
+        load_sources(Path(args.sources))
     try:
         serve_nightly(
             load_nightly_flow(),
@@ -142,6 +196,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             landing=landing,
             warehouse=Path(args.warehouse),
             studies_dir=args.studies,
+            sources=args.sources,
             cron=args.cron,
             timezone=args.timezone,
         )
@@ -188,9 +243,28 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     synth.set_defaults(func=cmd_synth)
 
+    pull = sub.add_parser(
+        "pull",
+        help="copy new complete transfers from a drop zone (SFTP, S3, folder) into the landing",
+        usage="trialdw pull (SOURCE | --sources FILE) LANDING [options]",
+    )
+    pull.add_argument(
+        "paths",
+        nargs="+",
+        metavar="SOURCE LANDING",
+        help="sftp://user@host[:port]/path, s3://bucket/prefix or file:///path",
+    )
+    pull.add_argument("--sources", default=None, help="sources file: pull every source it names (docs/operations.md)")
+    pull.add_argument("--identity", default=None, help="SFTP: private key file (mode 0600)")
+    pull.add_argument("--known-hosts", default=None, help="SFTP: known_hosts file (default ~/.ssh/known_hosts)")
+    pull.add_argument("--endpoint-url", default=None, help="S3: endpoint of an S3-compatible store")
+    pull.add_argument("--verify", action="store_true", help="re-read every already landed file to compare bytes (slow)")
+    pull.set_defaults(func=cmd_pull)
+
     run = sub.add_parser("run", help="run the nightly flow once and publish the warehouse")
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
     run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    run.add_argument("--sources", default=None, help="sources file: pull from the sites into --landing first")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.add_argument(
         "--readiness-contract", default=None, help="readiness expectations (default: data_contracts/readiness.yml)"
@@ -207,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the nightly deployment on a schedule (needs PREFECT_API_URL)")
     serve.add_argument("--landing", required=True, help="landing folder with site transfers")
     serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    serve.add_argument("--sources", default=None, help="sources file: each night pulls from the sites first")
     serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
     serve.add_argument(

@@ -48,6 +48,7 @@ class RunSummary:
     study_builds: list = field(default_factory=list)  # audit.study_builds rows (trialdw.study_plan)
     was_published: bool = True
     exports: str | None = None
+    pulled: str | None = None  # "2 landed, 5 skipped, …" when the night pulled from sites
 
     def as_dict(self) -> dict:
         return {
@@ -61,6 +62,7 @@ class RunSummary:
             "review_page": str(wh.WarehousePaths(self.published_path).reports / "review.html"),
             "study_reports": str(wh.WarehousePaths(self.published_path).reports / "study-reports" / "index.html"),
             "exports": self.exports or str(wh.WarehousePaths(self.published_path).exports / "latest"),
+            "pulled": self.pulled,
             **self.counts,
         }
 
@@ -79,6 +81,31 @@ def contract_versions() -> dict[str, str]:
     from trialdw.ingest import contracts
 
     return {name: str(c.version) for name, c in contracts.load_contracts().items()}
+
+
+def pull_markdown(pulled: dict) -> list[str]:
+    """The "Pulled from sites" part: counts, and every outcome but ``skipped``."""
+    from trialdw.pull import PullReport
+    from trialdw.review_app.summary import md_cell
+
+    def _md(value) -> str:
+        return md_cell("" if value is None else value)
+
+    report = PullReport.from_dict(pulled)
+    lines = ["", "## Pulled from sites", "", f"- {report.summary()}"]
+    shown = [o for o in report.outcomes if o.outcome != "skipped"]
+    if shown:
+        lines += [
+            "",
+            "| outcome | study | site | transfer | rule | files | reason |",
+            "|---|---|---|---|---|---:|---|",
+            *[
+                f"| {o.outcome} | {_md(o.study)} | {_md(o.site)} | {_md(o.transfer_id)} | {_md(o.rule)} "
+                f"| {o.files} | {_md(o.reason)} |"
+                for o in shown
+            ],
+        ]
+    return lines
 
 
 def _counts(con, new_transfers: int) -> dict:
@@ -109,8 +136,10 @@ def _study_line(plan, held_back: dict, published: bool) -> str:
 def night_summary(
     run_id: str, paths: wh.WarehousePaths, ingested: list[dict], plans: list, held_back: dict, timer: StepTimer,
     *, published: bool, building: str | None = None, details: dict | None = None, built: list[str] = (),
+    pulled: dict | None = None,
 ) -> RunSummary:  # fmt: skip
     """Count what the night did and say it in markdown (and as audit.runs DETAILS).
+    ``pulled``: the pull's report (``PullReport.as_dict``) when the night pulled from sites.
 
     ``held_back``: studies held back tonight (STUDYID -> reason); studies still
     held back from an earlier night (unchanged since) are added here."""
@@ -151,6 +180,13 @@ def night_summary(
         "transfers_this_run": new,
         **(details or {}),
     }
+    pulled_text = None
+    if pulled is not None:
+        from trialdw.pull import PullReport
+
+        run_details["pull"] = pulled  # every transfer's outcome, also in audit.pulls
+        pulled_text = PullReport.from_dict(pulled).summary()
+        news += f"; pulled from sites: {pulled_text}"
     lines = [
         f"# trialdw night {run_id}",
         "",
@@ -173,6 +209,8 @@ def night_summary(
         "",
         "Step timings (s): " + ", ".join(f"{k} {v}" for k, v in timer.seconds.items()),
     ]
+    if pulled is not None:
+        lines += pull_markdown(pulled)
     study_builds = []
     for plan in plans:
         if plan.study in built:
@@ -191,4 +229,5 @@ def night_summary(
         study_lines,
         study_builds,
         published,
+        pulled=pulled_text,
     )

@@ -21,7 +21,8 @@ EVALUATORS = ("INVESTIGATOR", "INDEPENDENT ASSESSOR")
 
 
 class ConfigError(ValueError):
-    """A study file that cannot be used; the message names the file and the key."""
+    """A configuration file (study file, sources file) that cannot be used; the
+    message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ def _require(doc: dict, key: str, where: str):
     return doc[key]
 
 
-def _mapping(doc, where: str, known: frozenset[str]) -> dict:
-    """``doc`` as a mapping holding only ``known`` keys; the first stranger is named."""
+def strict_mapping(doc, where: str, known: frozenset[str]) -> dict:
+    """``doc`` as a mapping holding only ``known`` keys; the first stranger is named
+    (with a did-you-mean). Shared by every configuration file people edit."""
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}: must be a mapping of keys, got {type(doc).__name__}")
     for key in doc:
@@ -118,7 +120,7 @@ def _mapping(doc, where: str, known: frozenset[str]) -> dict:
 def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}: not a YAML mapping")
-    _mapping(doc, where, STUDY_KEYS)
+    strict_mapping(doc, where, STUDY_KEYS)
     study = str(_require(doc, "study", where))
     if not STUDYID_RE.match(study):
         raise ConfigError(f"{where}: study {study!r} must be letters, digits, '.', '_' or '-' (it names folders)")
@@ -127,14 +129,16 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
     arm_docs = doc["arms"] if "arms" in doc else [doc["arm"]]
     if not isinstance(arm_docs, list) or not arm_docs:
         raise ConfigError(f"{where}: 'arms' must be a non-empty list")
-    arm_docs = [_mapping(a, f"{where}: arms", ARM_KEYS) for a in arm_docs]
+    arm_docs = [strict_mapping(a, f"{where}: arms", ARM_KEYS) for a in arm_docs]
     arms = tuple(
         Arm(armcd=str(_require(a, "armcd", f"{where}: arms")), arm=str(_require(a, "arm", f"{where}: arms")))
         for a in arm_docs
     )
-    response = _mapping(_require(doc, "response", where), f"{where}: response", RESPONSE_KEYS)
-    visits = _mapping(_require(doc, "visits", where), f"{where}: visits", VISITS_KEYS)
-    treatment_docs = [_mapping(t, f"{where}: treatments", TREATMENT_KEYS) for t in _require(doc, "treatments", where)]
+    response = strict_mapping(_require(doc, "response", where), f"{where}: response", RESPONSE_KEYS)
+    visits = strict_mapping(_require(doc, "visits", where), f"{where}: visits", VISITS_KEYS)
+    treatment_docs = [
+        strict_mapping(t, f"{where}: treatments", TREATMENT_KEYS) for t in _require(doc, "treatments", where)
+    ]
     treatments = tuple(
         Treatment(
             extrt=str(_require(t, "extrt", f"{where}: treatments")),
@@ -161,7 +165,7 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
         raise ConfigError(f"{where}: response.evaluator must be one of {EVALUATORS}")
     marker = response.get("cr_marker")
     if marker is not None:
-        marker = _mapping(marker, f"{where}: response.cr_marker", CR_MARKER_KEYS)
+        marker = strict_mapping(marker, f"{where}: response.cr_marker", CR_MARKER_KEYS)
     cutoff = doc.get("data_cutoff")
     if isinstance(cutoff, str):
         try:

@@ -31,6 +31,7 @@ from trialdw.ingest.types import FINDING_COLUMNS
 ROW = "row"
 TRANSFER = "transfer"
 REVIEW = "review"  # data-review findings computed by dbt over the current data
+PULL = "pull"  # transfers the pull from the sites' drop zones refused (trialdw.pull.record)
 REJECT = "reject"
 WARNING = "warning"
 
@@ -50,8 +51,10 @@ def transfer_finding(
     domain: str | None = None,
     value: str | None = None,
     column: str | None = None,
+    category: str = TRANSFER,
 ) -> dict:
-    """A problem of a whole transfer or file (SOURCE_LINE NULL)."""
+    """A problem of a whole transfer or file (SOURCE_LINE NULL). ``category``
+    ``pull`` for a transfer the pull refused to land (resolved only by a pull)."""
     file_name = file_name or "(transfer)"
     return {
         "FINDING_ID": finding_id(ref.study, ref.site, file_name, rule),
@@ -68,7 +71,7 @@ def transfer_finding(
         "RULE": rule,
         "SEVERITY": severity,
         "MESSAGE": message,
-        "CATEGORY": TRANSFER,
+        "CATEGORY": category,
     }
 
 

@@ -73,6 +73,14 @@ def _subdirs(folder: Path):
         return sorted(entries, key=lambda e: e.name)
 
 
+def _visible(folder: Path):
+    """Entries of a landing folder that are not hidden. A name starting with '.' is
+    never a study, site or transfer: it is work in progress (``trialdw pull`` copies
+    into ``.<TRANSFER_ID>.partial-<pid>/`` and keeps refused copies under ``.refused/``)
+    or an uploader's temporary file."""
+    return [e for e in _subdirs(folder) if not e.name.startswith(".")]
+
+
 def discover(landing: Path) -> list[TransferRef]:
     """Every transfer folder ``<landing>/<STUDYID>/<SITEID>/<TRANSFER_ID>/``.
 
@@ -80,17 +88,18 @@ def discover(landing: Path) -> list[TransferRef]:
     ``incomplete`` (still being written). A folder whose name is not a
     TRANSFER_ID, or that is a symbolic link, is ``rejected`` here already.
     Study and site folders that are symbolic links are not entered. Files lying
-    at study or site level are ignored (they are not transfers).
+    at study or site level are ignored (they are not transfers), and so are names
+    starting with '.' at every level (see ``_visible``).
     """
     landing = Path(landing)
     refs: list[TransferRef] = []
-    for study in _subdirs(landing):
+    for study in _visible(landing):
         if not study.is_dir(follow_symlinks=False):
             continue
-        for site in _subdirs(Path(study.path)):
+        for site in _visible(Path(study.path)):
             if not site.is_dir(follow_symlinks=False):
                 continue
-            for folder in _subdirs(Path(site.path)):
+            for folder in _visible(Path(site.path)):
                 path = Path(folder.path)
                 base = {"study": study.name, "site": site.name, "transfer_id": folder.name, "path": path}
                 if folder.is_symlink():
@@ -124,7 +133,8 @@ def discover(landing: Path) -> list[TransferRef]:
     return sorted(refs, key=lambda r: (r.study, r.site, r.transfer_id))
 
 
-def _plain_name(name: str) -> bool:
+def is_plain_name(name: str) -> bool:
+    """A file name that stays in its folder: no path separator, not '.' or '..'."""
     return (
         bool(name)
         and name not in (".", "..")
@@ -173,6 +183,45 @@ class _Collector:
         )
 
 
+def parse_manifest(data: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+    """A manifest's bytes as a dict, or None and the (rule, message) of the first
+    shape problem: not JSON, not an object, a field missing, a files entry without
+    a 64-hex sha256 and a whole-number rows. Agreement with a folder is the caller's.
+
+    Pure (no file access), so the pull from the sites' drop zones judges a remote
+    manifest by exactly the rules the warehouse applies to a landed one.
+    """
+    try:
+        manifest = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, ("manifest_json", f"manifest.json is not valid JSON ({exc})")
+    if not isinstance(manifest, dict):
+        return None, ("manifest_json", "manifest.json is not a JSON object")
+    missing = [k for k in MANIFEST_FIELDS if manifest.get(k) in (None, "")]
+    if missing:
+        return None, ("manifest_fields", f"manifest.json lacks the field(s) {', '.join(missing)}")
+    if not isinstance(manifest["files"], dict):
+        return None, ("manifest_fields", "manifest.json 'files' is not an object of file name → {sha256, rows}")
+    bad = []
+    for name, entry in manifest["files"].items():
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and SHA256_RE.match(entry["sha256"].lower() if isinstance(entry.get("sha256"), str) else "")
+            and isinstance(entry.get("rows"), int)
+            and not isinstance(entry.get("rows"), bool)
+            and entry["rows"] >= 0
+        )
+        if not ok:
+            bad.append(name)
+    if bad:
+        return None, (
+            "manifest_fields",
+            f"manifest.json entries need a 64-hex sha256 and a whole-number rows: {', '.join(map(repr, bad))}",
+        )
+    return manifest, None
+
+
 def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
     """The manifest as a dict (None when unusable, with findings) and its sha256."""
     path = c.ref.path / MANIFEST
@@ -200,39 +249,9 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
         c.add(MANIFEST, UNREADABLE, unreadable_message(MANIFEST, exc))
         return None, None
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        manifest = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        c.add(MANIFEST, "manifest_json", f"manifest.json is not valid JSON ({exc})")
-        return None, digest
-    if not isinstance(manifest, dict):
-        c.add(MANIFEST, "manifest_json", "manifest.json is not a JSON object")
-        return None, digest
-    missing = [k for k in MANIFEST_FIELDS if manifest.get(k) in (None, "")]
-    if missing:
-        c.add(MANIFEST, "manifest_fields", f"manifest.json lacks the field(s) {', '.join(missing)}")
-        return None, digest
-    if not isinstance(manifest["files"], dict):
-        c.add(MANIFEST, "manifest_fields", "manifest.json 'files' is not an object of file name → {sha256, rows}")
-        return None, digest
-    bad = []
-    for name, entry in manifest["files"].items():
-        ok = (
-            isinstance(entry, dict)
-            and isinstance(entry.get("sha256"), str)
-            and SHA256_RE.match(entry["sha256"].lower() if isinstance(entry.get("sha256"), str) else "")
-            and isinstance(entry.get("rows"), int)
-            and not isinstance(entry.get("rows"), bool)
-            and entry["rows"] >= 0
-        )
-        if not ok:
-            bad.append(name)
-    if bad:
-        c.add(
-            MANIFEST,
-            "manifest_fields",
-            f"manifest.json entries need a 64-hex sha256 and a whole-number rows: {', '.join(map(repr, bad))}",
-        )
+    manifest, problem = parse_manifest(data)
+    if problem is not None:
+        c.add(MANIFEST, *problem)
         return None, digest
     for key, expected in (("study", c.ref.study), ("site", c.ref.site), ("transfer_id", c.ref.transfer_id)):
         if str(manifest[key]) != expected:
@@ -292,7 +311,7 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
 
     for name, entry in listed.items():
         rows = entry["rows"]
-        if not _plain_name(name):
+        if not is_plain_name(name):
             c.add(
                 name,
                 "unsafe_path",

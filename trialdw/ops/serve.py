@@ -27,11 +27,15 @@ def configured_api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
-def deployment_parameters(landing: Path, warehouse: Path, studies_dir: str | None) -> dict:
-    """Absolute paths: the served run does not start in the operator's folder."""
+def deployment_parameters(landing: Path, warehouse: Path, studies_dir: str | None, sources: str | None = None) -> dict:
+    """Absolute paths: the served run does not start in the operator's folder. The
+    sources file goes by its path: the credentials it references never become
+    parameters (which the Prefect server stores and shows)."""
     params = {"landing": str(Path(landing).resolve()), "warehouse": str(Path(warehouse).resolve())}
     if studies_dir:
         params["studies_dir"] = str(Path(studies_dir).resolve())
+    if sources:
+        params["sources"] = str(Path(sources).resolve())
     return params
 
 
@@ -52,7 +56,15 @@ def nightly_schedule(cron: str, timezone: str):
 
 
 def serve_nightly(
-    flow, *, name: str, landing: Path, warehouse: Path, studies_dir: str | None, cron: str, timezone: str
+    flow,
+    *,
+    name: str,
+    landing: Path,
+    warehouse: Path,
+    studies_dir: str | None,
+    cron: str,
+    timezone: str,
+    sources: str | None = None,
 ) -> None:
     """Register the deployment and serve it until stopped (Ctrl-C / SIGTERM)."""
     if not configured_api_url():
@@ -64,7 +76,7 @@ def serve_nightly(
     flow.serve(
         name=name,
         schedules=[schedule],
-        parameters=deployment_parameters(landing, warehouse, studies_dir),
+        parameters=deployment_parameters(landing, warehouse, studies_dir, sources),
         limit=1,  # one run at a time from this server; the writer lock guards the rest
         description=f"trialdw nightly run: {landing} -> {warehouse}",
     )

@@ -1,6 +1,6 @@
 """Test-only pause points, so a test can kill a run at a known stage.
 
-With ``TRIALDW_TEST_PAUSE_AT=<stage>`` (``ingest``, ``dbt`` or ``publish``) the
+With ``TRIALDW_TEST_PAUSE_AT=<stage>`` (``ingest``, ``dbt``, ``publish`` or ``pull``) the
 run writes its pid to the file named by ``TRIALDW_TEST_PAUSE_MARKER`` when it
 reaches that stage, then sleeps until the test SIGKILLs it. Without the
 variable a pause point is one dictionary lookup. Never set it in production.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PAUSE_AT_ENV = "TRIALDW_TEST_PAUSE_AT"
 MARKER_ENV = "TRIALDW_TEST_PAUSE_MARKER"
-STAGES = ("ingest", "dbt", "publish")
+STAGES = ("ingest", "dbt", "publish", "pull")
 PAUSE_SECONDS = 600  # longer than any test waits; the test kills the run long before
 
 

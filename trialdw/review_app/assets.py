@@ -23,6 +23,9 @@ td.value, td.message { max-width: 28rem; overflow-wrap: anywhere; white-space: p
 tr.status-rejected td, td.mismatch { background: #fde8ea; }
 tr.status-incomplete td { color: #666; font-style: italic; }
 tr.status-superseded td { color: #666; }
+tr.pull-refused td, tr.pull-failed td { background: #fde8ea; }
+tr.pull-incomplete td { color: #666; font-style: italic; }
+td.pulled { overflow-wrap: anywhere; max-width: 18rem; font-size: .85rem; }
 .badge { border-radius: 3px; padding: 0 .3rem; font-size: .75rem; font-weight: 600; }
 .badge.new { background: #ffe9b3; } .badge.resolved { background: #d7f0d8; }
 .sev-reject { color: #b00020; font-weight: 600; }

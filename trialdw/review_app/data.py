@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trialdw.review_app.changes import Changes
 
@@ -29,6 +29,19 @@ FINDING_FIELDS = (
     "RESOLVED_TRANSFER",
 )
 TRANSFER_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "STATUS", "CURRENT", "REASON", "RECEIVED_AT", "RUN_ID")
+PULL_FIELDS = (
+    "RUN_ID",
+    "STUDYID",
+    "SITEID",
+    "TRANSFER_ID",
+    "SOURCE",
+    "OUTCOME",
+    "RULE",
+    "REASON",
+    "FILES",
+    "BYTES",
+    "PULLED_AT",
+)
 RECONCILIATION_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "DOMAIN", "ROWS_SENT", "ROWS_LOADED", "ROWS_QUARANTINED")
 # A finding of a whole transfer or file has no domain; it is grouped under this label.
 NO_DOMAIN = "(transfer)"
@@ -37,16 +50,47 @@ SEVERITY_ORDER = ("reject", "warning")
 
 @dataclass(frozen=True)
 class ReviewData:
-    transfers: list[dict]
+    transfers: list[dict]  # TRANSFER_FIELDS + PULLED (where and when it was pulled, or None)
     reconciliation: list[dict]
     findings: list[dict]  # FINDING_FIELDS + CHANGE ("new" / "resolved" / "")
     changes: Changes
+    pulls: list[dict] = field(default_factory=list)  # the newest pull's outcomes (PULL_FIELDS)
 
 
 def _dicts(con, sql: str) -> list[dict]:
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+
+def _has_pulls(con) -> bool:
+    """Warehouses from before the pull existed have no audit.pulls."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'pulls'"
+        ).fetchone()[0]
+    )
+
+
+def read_pulls(con) -> tuple[list[dict], dict[tuple, str]]:
+    """The newest pull's outcomes, and for every landed transfer where and when it
+    was pulled (``"<source> at <time>"``)."""
+    if not _has_pulls(con):
+        return [], {}
+    pulls = _dicts(
+        con,
+        f"""SELECT {", ".join(PULL_FIELDS)} FROM audit.pulls
+            WHERE RUN_ID = (SELECT max(RUN_ID) FROM audit.pulls)
+            ORDER BY OUTCOME = 'skipped', STUDYID NULLS FIRST, SITEID NULLS FIRST, TRANSFER_ID NULLS FIRST""",
+    )
+    landed = {
+        (study, site, transfer): f"{source} at {when:%Y-%m-%d %H:%M:%S} UTC"
+        for study, site, transfer, source, when in con.execute(
+            """SELECT STUDYID, SITEID, TRANSFER_ID, arg_min(SOURCE, PULLED_AT), min(PULLED_AT)
+               FROM audit.pulls WHERE OUTCOME = 'landed' GROUP BY ALL"""
+        ).fetchall()
+    }
+    return pulls, landed
 
 
 def read_review_data(con, changes: Changes) -> ReviewData:
@@ -67,4 +111,7 @@ def read_review_data(con, changes: Changes) -> ReviewData:
     )
     for finding in findings:
         finding["CHANGE"] = changes.change_of(finding["FINDING_ID"])
-    return ReviewData(transfers, reconciliation, findings, changes)
+    pulls, landed = read_pulls(con)
+    for transfer in transfers:
+        transfer["PULLED"] = landed.get((transfer["STUDYID"], transfer["SITEID"], transfer["TRANSFER_ID"]))
+    return ReviewData(transfers, reconciliation, findings, changes, pulls)

@@ -18,6 +18,7 @@ import html
 from collections.abc import Iterable
 from itertools import groupby
 
+from trialdw.pull.outcomes import OUTCOMES as PULL_OUTCOMES
 from trialdw.review_app.assets import CSS, JS
 from trialdw.review_app.changes import NEW, RESOLVED
 from trialdw.review_app.data import NO_DOMAIN, SEVERITY_ORDER, ReviewData
@@ -101,14 +102,48 @@ def _transfers(data: ReviewData) -> str:
         f'<tr class="status-{esc(t["STATUS"])}"><td>{esc(t["STUDYID"])}</td><td>{esc(t["SITEID"])}</td>'
         f"<td>{esc(t['TRANSFER_ID'])}</td><td>{esc(t['STATUS'])}</td><td>{esc(t['CURRENT'])}</td>"
         f'<td class="message">{esc(t["REASON"])}</td><td>{esc(_seconds(t["RECEIVED_AT"]))}</td>'
-        f"<td>{esc(t['RUN_ID'])}{' (latest)' if latest and t['RUN_ID'] == latest else ''}</td></tr>"
+        f"<td>{esc(t['RUN_ID'])}{' (latest)' if latest and t['RUN_ID'] == latest else ''}</td>"
+        f'<td class="pulled">{esc(t.get("PULLED") or "")}</td></tr>'
         for t in data.transfers
     ]
     return _table(
-        ["Study", "Site", "Transfer", "Status", "Current", "Reason", "Received", "Processed by run"],
+        ["Study", "Site", "Transfer", "Status", "Current", "Reason", "Received", "Processed by run", "Pulled from"],
         rows,
         'id="transfers"',
     )
+
+
+def _pulls(data: ReviewData) -> str:
+    """The newest pull's outcome per transfer; skipped ones (already landed, the
+    usual case) counted, listed only when opened."""
+    if not data.pulls:
+        return "<p>No pull from the sites' drop zones is recorded in this warehouse.</p>"
+    counts = {name: sum(1 for p in data.pulls if p["OUTCOME"] == name) for name in PULL_OUTCOMES}
+    run = data.pulls[0]["RUN_ID"]
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+
+    def row(p: dict) -> str:
+        return (
+            f'<tr class="pull-{esc(p["OUTCOME"])}"><td>{esc(p["OUTCOME"])}</td><td>{esc(p["STUDYID"])}</td>'
+            f"<td>{esc(p['SITEID'])}</td><td>{esc(p['TRANSFER_ID'])}</td><td>{esc(p['RULE'])}</td>"
+            f'<td class="message">{esc(p["REASON"])}</td><td class="num">{p["FILES"]}</td>'
+            f'<td class="num">{p["BYTES"]}</td><td>{esc(p["SOURCE"])}</td>'
+            f"<td>{esc(_seconds(p['PULLED_AT']))}</td></tr>"
+        )
+
+    headings = ["Outcome", "Study", "Site", "Transfer", "Rule", "Reason", "Files", "Bytes", "Source", "Pulled at"]
+    news = [p for p in data.pulls if p["OUTCOME"] != "skipped"]
+    skipped = [p for p in data.pulls if p["OUTCOME"] == "skipped"]
+    parts = [f'<p id="pulls-summary">Latest pull (run <code>{esc(run)}</code>): {esc(summary)}.</p>']
+    if news:
+        parts.append(_table(headings, map(row, news), 'id="pulls"'))
+    if skipped:
+        parts.append(
+            f"<details><summary>{len(skipped)} transfer(s) skipped: already landed, same bytes</summary>"
+            + _table(headings, map(row, skipped), 'id="pulls-skipped"')
+            + "</details>"
+        )
+    return "".join(parts)
 
 
 def _reconciliation(data: ReviewData) -> str:
@@ -246,6 +281,11 @@ all findings as a spreadsheet: <a id="findings-csv" href="findings.csv">findings
 rejected = nothing loaded (reason given; the site's previous transfer stays current) ·
 incomplete = no manifest yet, looked at again next run.</p>
 {_transfers(data)}
+<h2>Pulled from sites</h2>
+<p>landed = copied and verified against its manifest · skipped = already landed, same bytes ·
+incomplete = no manifest yet or files not matching it yet (an upload in progress), looked at again next pull ·
+refused = not landed (rule and reason given; also a finding) · failed = the source could not be pulled.</p>
+{_pulls(data)}
 <h2>Row reconciliation per transfer and domain</h2>
 {_reconciliation(data)}
 <h2>Findings</h2>

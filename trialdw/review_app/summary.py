@@ -46,7 +46,7 @@ def count_findings(findings: list[dict]) -> Counts:
     )
 
 
-def _md_cell(text) -> str:
+def md_cell(text) -> str:
     """Site ids come from folder names: keep them from breaking the table or becoming markup."""
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -73,7 +73,7 @@ def markdown_summary(findings: list[dict], transfers: list[dict], counts: Counts
             c = count_findings(mine)
             study, site = key.split("/", 1)
             lines.append(
-                f"| {_md_cell(study)} | {_md_cell(site)} | {c.open_reject} | {c.open_warning} "
+                f"| {md_cell(study)} | {md_cell(site)} | {c.open_reject} | {c.open_warning} "
                 f"| {c.new} | {c.resolved_since} |"
             )
     return "\n".join(lines) + "\n"

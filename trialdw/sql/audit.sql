@@ -98,3 +98,19 @@ CREATE TABLE IF NOT EXISTS audit.quarantine (
     RULES        VARCHAR,           -- comma-separated rule names
     RECORD       JSON               -- the row as sent: {"COLUMN": "text", ...}
 );
+
+-- What each pull from the sites' drop zones did (trialdw pull / the nightly flow's
+-- first task): one row per transfer looked at, or per source that failed.
+CREATE TABLE IF NOT EXISTS audit.pulls (
+    RUN_ID       VARCHAR,
+    STUDYID      VARCHAR,
+    SITEID       VARCHAR,
+    TRANSFER_ID  VARCHAR,
+    SOURCE       VARCHAR,           -- the source URL, without credentials
+    OUTCOME      VARCHAR,           -- landed / skipped / incomplete / refused / failed
+    RULE         VARCHAR,           -- why refused or failed (changed_after_landing, symlink, ...)
+    REASON       VARCHAR,
+    FILES        BIGINT,            -- files copied (landed, or kept aside when refused)
+    BYTES        BIGINT,
+    PULLED_AT    TIMESTAMP          -- UTC
+);
