@@ -28,43 +28,71 @@ FINDING_FIELDS = (
     "LAST_SEEN_TRANSFER",
     "RESOLVED_TRANSFER",
 )
+# The query workflow (trialdw.review_app.states), written onto audit.findings by the nightly run.
+STATE_FIELDS = ("STATE", "STATE_REASON", "STATE_AT", "STATE_BY", "QUERY_REF")
 TRANSFER_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "STATUS", "CURRENT", "REASON", "RECEIVED_AT", "RUN_ID")
 RECONCILIATION_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "DOMAIN", "ROWS_SENT", "ROWS_LOADED", "ROWS_QUARANTINED")
 # A finding of a whole transfer or file has no domain; it is grouped under this label.
 NO_DOMAIN = "(transfer)"
 SEVERITY_ORDER = ("reject", "warning")
+# Findings in the order data managers read them: site -> domain -> rule, then where in the file.
+FINDING_ORDER = (
+    "STUDYID, SITEID, coalesce(DOMAIN, ''), RULE, SEVERITY, SOURCE_FILE, SOURCE_LINE NULLS FIRST, "
+    "USUBJID, RECORD_KEY, COLUMN_NAME, FINDING_ID"
+)
 
 
 @dataclass(frozen=True)
 class ReviewData:
     transfers: list[dict]
     reconciliation: list[dict]
-    findings: list[dict]  # FINDING_FIELDS + CHANGE ("new" / "resolved" / "")
+    findings: list[dict]  # FINDING_FIELDS + STATE_FIELDS + CHANGE ("new" / "resolved" / "")
     changes: Changes
+    rules: list[dict]  # summary by rule (trialdw.review_app.rules)
 
 
-def _dicts(con, sql: str) -> list[dict]:
-    cursor = con.execute(sql)
+def dicts(con, sql: str, params=None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
+def has_state_columns(con, table: str = "audit.findings") -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "AND column_name = 'STATE'",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def state_columns_sql(con) -> str:
+    """The state columns of audit.findings, or what the nightly's first sync would record
+    (resolved -> closed as resolved by data, open -> new) in a file written before it existed."""
+    if has_state_columns(con):
+        return ", ".join(STATE_FIELDS)
+    return (
+        "CASE WHEN STATUS = 'resolved' THEN 'closed' ELSE 'new' END AS STATE, "
+        "CASE WHEN STATUS = 'resolved' THEN 'resolved_by_data' END AS STATE_REASON, "
+        "CAST(NULL AS TIMESTAMP) AS STATE_AT, CAST(NULL AS VARCHAR) AS STATE_BY, CAST(NULL AS VARCHAR) AS QUERY_REF"
+    )
+
+
 def read_review_data(con, changes: Changes) -> ReviewData:
-    transfers = _dicts(
+    from trialdw.review_app.rules import rule_summary
+
+    transfers = dicts(
         con, f"SELECT {', '.join(TRANSFER_FIELDS)} FROM audit.transfers ORDER BY STUDYID, SITEID, TRANSFER_ID"
     )
-    reconciliation = _dicts(
+    reconciliation = dicts(
         con,
         f"SELECT {', '.join(RECONCILIATION_FIELDS)} FROM audit.reconciliation "
         "ORDER BY STUDYID, SITEID, TRANSFER_ID, DOMAIN",
     )
-    # Site -> domain -> rule, then where in the file; reject before warning.
-    findings = _dicts(
-        con,
-        f"""SELECT {", ".join(FINDING_FIELDS)} FROM audit.findings
-        ORDER BY STUDYID, SITEID, coalesce(DOMAIN, ''), RULE, SEVERITY, SOURCE_FILE, SOURCE_LINE NULLS FIRST,
-                 USUBJID, RECORD_KEY, COLUMN_NAME, FINDING_ID""",
-    )
+    source = f"(SELECT {', '.join(FINDING_FIELDS)}, {state_columns_sql(con)} FROM audit.findings)"
+    findings = dicts(con, f"SELECT * FROM {source} ORDER BY {FINDING_ORDER}")
     for finding in findings:
         finding["CHANGE"] = changes.change_of(finding["FINDING_ID"])
-    return ReviewData(transfers, reconciliation, findings, changes)
+    return ReviewData(transfers, reconciliation, findings, changes, rule_summary(con, source))
