@@ -1,8 +1,10 @@
 """Query states without a server: the workflow rules, the append-only store (a real SQLite file),
-the nightly's automatic transitions over a real warehouse built by the real ingest."""
+the nightly's automatic transitions over a real warehouse built by the real ingest, accounts,
+sessions and the failed-login lockout (with a clock the test moves)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 import threading
@@ -12,7 +14,9 @@ import pytest
 
 from tests.helpers.transfers import STUDY, ae_row, base_files, csv_text, study_config, write_transfer
 from trialdw.ingest import ingest_landing, load_contracts
+from trialdw.review_app.accounts import AccountError, UsersFile, verify_password
 from trialdw.review_app.annotations import AnnotationStore
+from trialdw.review_app.sessions import LoginThrottle, SessionStore
 from trialdw.review_app.state_sync import sync_states, write_annotation_tables
 from trialdw.review_app.states import Change, TransitionError, check_person_change, system_change
 
@@ -198,3 +202,67 @@ def test_resolved_findings_close_reappearing_ones_reopen_accepted_ones_stay_clos
             ).fetchall()
         )
         assert (types["AT"], types["ENTRY_ID"]) == ("TIMESTAMP", "BIGINT")
+
+
+# ---------------------------------------------------------------- accounts, sessions, lockout
+
+
+def test_accounts_store_scrypt_hashes_in_a_0600_file_and_refuse_a_wider_one(tmp_path):
+    users = UsersFile(tmp_path / "w-users.json")
+    users.add("dana", "data-manager", "a long enough password")
+    assert stat.S_IMODE(users.path.stat().st_mode) == 0o600
+    stored = json.loads(users.path.read_text())["users"]["dana"]["password"]
+    assert "a long enough password" not in users.path.read_text()
+    assert verify_password("a long enough password", stored) and not verify_password("a long enough passworD", stored)
+    assert users.authenticate("dana", "a long enough password").role == "data-manager"
+    assert users.authenticate("dana", "wrong") is None and users.authenticate("nobody", "x" * 12) is None
+    users.disable("dana")
+    assert users.authenticate("dana", "a long enough password") is None
+    users.path.chmod(0o640)
+    with pytest.raises(AccountError, match="mode 0640"):
+        users.accounts()
+    with pytest.raises(AccountError, match="role must be one of"):
+        UsersFile(tmp_path / "other.json").add("x", "admin", "a long enough password")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sessions_end_when_idle_or_too_old_and_tokens_are_kept_hashed():
+    clock = Clock()
+    sessions = SessionStore(idle_seconds=60, absolute_seconds=300, clock=clock)
+    token, session = sessions.create("dana", "data-manager")
+    assert token not in str(sessions._sessions)  # only its sha256 is kept
+    assert session.csrf_matches(session.csrf_token) and not session.csrf_matches("x") and not session.csrf_matches(None)
+    for _ in range(5):
+        clock.now += 50  # active every 50 s ...
+        assert sessions.get(token) is session
+    clock.now += 51  # ... but 301 s after login it is over however active
+    assert sessions.get(token) is None
+    token, _ = sessions.create("dana", "data-manager")
+    clock.now += 61
+    assert sessions.get(token) is None  # idle too long
+    assert sessions.get("made-up") is None and sessions.get(None) is None
+
+
+def test_failed_logins_lock_a_name_and_an_address_for_a_while():
+    clock = Clock()
+    throttle = LoginThrottle(max_failures=5, window_seconds=900, lock_seconds=900, clock=clock)
+    for i in range(4):
+        assert throttle.failed("dana", "10.0.0.1") is False, i
+    assert throttle.retry_after("dana", "10.0.0.9") == 0
+    assert throttle.failed("dana", "10.0.0.1") is True
+    assert throttle.retry_after("dana", "10.0.0.9") == 900  # the name, from anywhere
+    assert throttle.retry_after("victor", "10.0.0.1") == 900  # the address, for any name
+    assert throttle.retry_after("victor", "10.0.0.9") == 0
+    clock.now += 901
+    assert throttle.retry_after("dana", "10.0.0.1") == 0
+    # Failures spread out beyond the window never add up to a lockout.
+    for _ in range(10):
+        clock.now += 1000
+        assert throttle.failed("eve", "10.0.0.2") is False
