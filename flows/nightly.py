@@ -121,16 +121,39 @@ def compute_endpoints(building: str) -> dict:
 
 
 @task(name="analysis-readiness checks")
-def check_readiness(building: str, docs_dir: str, contract: str | None) -> dict:
-    from trialdw.readiness import DEFAULT_CONTRACT, run_readiness_checks
+def check_readiness(
+    building: str, docs_dir: str, contract: str | None, run_id: str | None = None, failed_runs: str | None = None
+) -> dict:
+    """GX checks of the adam tables. A failed run's results are copied to ``failed_runs/<run_id>/readiness/``
+    (the run's reports folder goes with the run) and the message says where."""
+    from trialdw.readiness import DEFAULT_CONTRACT, keep_failed_results, run_readiness_checks
 
-    result = run_readiness_checks(Path(building), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
+    result = run_readiness_checks(Path(building), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id)
     if not result.success:
-        raise RunFailed("analysis-readiness checks failed: " + "; ".join(result.failures[:3]))
+        message = "analysis-readiness checks failed: " + "; ".join(result.failures[:3])
+        if failed_runs and run_id and result.docs_index:
+            message += f" (results: {keep_failed_results(Path(docs_dir), Path(failed_runs), run_id)})"
+        raise RunFailed(message)
     return {
         "docs_index": str(result.docs_index) if result.docs_index else None,
         "seconds": result.statistics.get("seconds"),
     }
+
+
+@task(name="record query states", **TRANSIENT_RETRIES)
+def record_query_states(building: str, annotations: str, run_id: str) -> dict:
+    """The data managers' query states into the file about to be published: automatic entries
+    (resolved by data, re-opened) into the annotation store, then audit.finding_annotations and
+    the STATE columns of audit.findings (trialdw.review_app.state_sync). Idempotent, so a retry is safe."""
+    from trialdw.review_app.annotations import AnnotationStore
+    from trialdw.review_app.state_sync import sync_states, write_annotation_tables
+
+    store = AnnotationStore(Path(annotations)).create()
+    with duckdb.connect(building) as con:
+        synced = sync_states(store, con, run_id)
+        entries = write_annotation_tables(con, store)
+    get_run_logger().info("query states: %s; %d annotation(s) in the warehouse", synced.describe(), entries)
+    return {"closed_by_data": synced.closed, "reopened": synced.reopened, "annotations": entries}
 
 
 @task(name="write reports")
@@ -247,7 +270,10 @@ def nightly(
                 with timer("endpoints"):
                     endpoint_summary = compute_endpoints(building)
                 with timer("readiness"):
-                    readiness = check_readiness(building, str(reports_building / "data-docs"), readiness_contract)
+                    docs_dir = str(reports_building / "data-docs")
+                    readiness = check_readiness(building, docs_dir, readiness_contract, run_id, str(paths.failed_runs))
+                with timer("query states"):
+                    record_query_states(building, str(paths.annotations), run_id)
 
                 with timer("reports"):
                     reports = write_reports(building, str(reports_building), str(paths.published), run_id)

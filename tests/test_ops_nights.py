@@ -204,6 +204,12 @@ def test_a_failed_check_leaves_the_previous_warehouse_and_says_why(history):
     )
     assert "AGE" in line and "200" in line
     assert history["sha_after_failed_check"] == history["first_sha"]
+    # The run's readiness results are kept where a person can open them, and the message says where.
+    kept = Path(line.rsplit("(results: ", 1)[1].rstrip(")"))
+    failed_runs = history["warehouse"].resolve().parent / "trialdw-failed-runs"
+    assert kept.parent.name == "readiness" and kept.parent.parent.parent == failed_runs
+    page = kept.read_text(encoding="utf-8")
+    assert "FAILED" in page and "<code>adam.adsl</code>" in page and kept.parent.parent.name in page
 
 
 @pytest.mark.parametrize("stage", KILL_STAGES)
