@@ -414,4 +414,5 @@ def test_page_shows_states_and_the_summary_by_rule(page):
         '<td class="num">0</td><td class="num">0</td><td class="num">1</td><td class="num">0</td><td></td></tr>'
     ) in text
     assert '<span class="state state-closed">closed · resolved by data</span>' in text
+    assert ">None<" not in text  # an empty field is an empty cell
     assert 'href="findings.xlsx"' in text

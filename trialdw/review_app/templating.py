@@ -39,7 +39,8 @@ def inline(name: str) -> Markup:
     return Markup(static_text(name))  # a file of this package, never data
 
 
-def _when(value) -> str:
+def _text(value) -> str:
+    """A cell: nothing for NULL (not "None"), timestamps to the second."""
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return "" if value is None else str(value)
@@ -58,7 +59,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = _when
+    env.filters["text"] = _text
     env.filters["label"] = _label
     return env
 
