@@ -169,13 +169,19 @@ class HeadlessChromium:
     def wait_for(self, expression: str) -> object:
         """Poll until ``expression`` is truthy; errors while a page is being replaced count as not yet."""
 
+        last_error: list[str] = []
+
         def attempt():
             try:
                 return self.evaluate(expression)
-            except BrowserError:
+            except BrowserError as exc:
+                last_error[:] = [str(exc)]
                 return None
 
-        return _wait(attempt, self.timeout, expression)
+        try:
+            return _wait(attempt, self.timeout, expression)
+        except BrowserError as exc:
+            raise BrowserError(f"{exc}; last error: {last_error[0]}" if last_error else str(exc)) from None
 
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

@@ -9,6 +9,7 @@ checksum and 102's extra column; A (codelist) resolved.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -148,6 +149,17 @@ def test_a_change_without_or_with_a_wrong_csrf_token_is_refused_and_not_recorded
         {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": client.csrf},
     )
     assert status == 415
+    # A body of unannounced size is not read at all, not even for the login.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/login",
+        body=iter([b'{"user": "dana", ', b'"password": "x"}']),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    assert conn.getresponse().status == 411
+    conn.close()
     assert history(warehouse, fid) == []
 
 

@@ -262,14 +262,20 @@ class WarehouseReader:
         page = max(1, int(page))
         where, params = _where(filters)
         with self.cursor() as (cur, _):
-            total = cur.execute(f"SELECT count(*) FROM {LIVE_FINDINGS} AS f{where}", params).fetchall()[0][0]
+            # One pass: the window count is over every matching row, computed before LIMIT.
             rows = _rows(
                 cur.execute(
-                    f"SELECT {', '.join(API_FIELDS)} FROM {LIVE_FINDINGS} AS f{where} "
+                    f"SELECT {', '.join(API_FIELDS)}, count(*) OVER () AS _TOTAL FROM {LIVE_FINDINGS} AS f{where} "
                     f"ORDER BY {FINDING_ORDER} LIMIT ? OFFSET ?",
                     [*params, page_size, (page - 1) * page_size],
                 )
             )
+            if rows:
+                total = rows[0]["_TOTAL"]
+                for row in rows:
+                    del row["_TOTAL"]
+            else:  # a page past the end: count separately
+                total = cur.execute(f"SELECT count(*) FROM {LIVE_FINDINGS} AS f{where}", params).fetchall()[0][0]
         return {
             "total": total,
             "page": page,

@@ -5,17 +5,21 @@
   elsewhere, no framing), ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: no-referrer``, ``X-Frame-Options: DENY``, no caching of
   pages and API answers (they hold trial data), HSTS when served over https.
-- Every request that changes something (POST/PUT/PATCH/DELETE) other than the
-  login needs a live session (else 401) and its CSRF token in ``X-CSRF-Token``
-  (else 403), must be JSON (else 415; a cross-site HTML form cannot send JSON)
-  and small (else 413).
+- Every request that changes something (POST/PUT/PATCH/DELETE) must be JSON
+  (else 415; a cross-site HTML form cannot send JSON) and small, with its size
+  announced (else 413 / 411), the login included; all but the login also need
+  a live session (else 401) and its CSRF token in ``X-CSRF-Token`` (else 403).
 """
 
 from __future__ import annotations
 
+import logging
+
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("trialdw.review")
 
 COOKIE = "trialdw_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -58,11 +62,17 @@ class GuardMiddleware(BaseHTTPMiddleware):
             refusal = self.refuse(request)
             if refusal is not None:
                 return self.harden(refusal, request)
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug must not answer without the headers, nor with its traceback
+            log.exception("error answering %s %s", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal error (see the server log)"}, status_code=500)
         return self.harden(response, request)
 
     def refuse(self, request: Request) -> Response | None:
         length = request.headers.get("content-length")
+        if "transfer-encoding" in request.headers:  # a body of unknown size: never read it
+            return JSONResponse({"detail": "send a Content-Length"}, status_code=411)
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return JSONResponse({"detail": "request body too large"}, status_code=413)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
