@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-review clean
 
 # A stamp file so the venv is rebuilt only when the pins change.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -36,6 +36,10 @@ test: install
 
 bench: install
 	$(PY) -m trialdw.bench
+
+# The review app with 50,000 findings: API answers and the browser's time to first render.
+bench-review: install
+	$(PY) -m trialdw.review_app.bench --findings 50000
 
 clean:
 	rm -rf $(VENV) $(DEMO) .prefect .pytest_cache dbt_project/target dbt_project/logs

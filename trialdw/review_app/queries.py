@@ -200,6 +200,22 @@ class WarehouseReader:
         self.states = StatesCache(store)
         self._generation: _Generation | None = None
         self._lock = threading.Lock()
+        self._memo: dict[str, tuple[tuple, dict]] = {}  # name -> ((file, store version), answer)
+
+    def _memoised(self, name: str, compute) -> dict:
+        """Whole-warehouse answers (counts, summary by rule, sites) change only with a new night or a
+        new entry in the store: computed once per (published file, store version), not per page view."""
+        generation = self.generation()
+        try:
+            key = (generation.signature, self.store.version())
+        finally:
+            generation.release()
+        cached = self._memo.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        answer = compute()
+        self._memo[name] = (key, answer)
+        return answer
 
     def _open(self, signature: tuple) -> _Generation:
         # Not duckdb.connect(path): DuckDB caches one database instance per path and process, so a
@@ -307,6 +323,9 @@ class WarehouseReader:
 
     def summary(self) -> dict:
         """Counts (warehouse life cycle and live states) and the summary by rule."""
+        return self._memoised("summary", self._summary)
+
+    def _summary(self) -> dict:
         with self.cursor() as (cur, generation):
             counts = _rows(
                 cur.execute(
@@ -334,6 +353,9 @@ class WarehouseReader:
 
     def overview(self) -> dict:
         """Sites, transfers and reconciliation: small tables, for the page's lower sections."""
+        return self._memoised("overview", self._overview)
+
+    def _overview(self) -> dict:
         with self.cursor() as (cur, generation):
             transfers = _rows(
                 cur.execute(
