@@ -118,6 +118,18 @@ def test_login_sets_a_strict_httponly_cookie_and_returns_the_csrf_token(server):
     assert Client(server).login("nobody", "wrong password!!")[:3:2] == (401, {"detail": "wrong user name or password"})
 
 
+def test_behind_a_tls_proxy_on_this_host_the_cookie_is_secure_and_the_client_address_is_the_real_one(server):
+    """What a reverse proxy on the same machine sends: uvicorn trusts X-Forwarded-* from 127.0.0.1."""
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.8.7"}
+    client = Client(server)
+    status, headers, _ = client.post("/api/login", {"user": DM, "password": DM_PASSWORD}, csrf=False, headers=proxied)
+    assert status == 200
+    assert "secure" in {p.strip().lower() for p in headers["set-cookie"].split(";")}
+    assert headers["strict-transport-security"].startswith("max-age=")
+    assert Client(server).post("/api/login", {"user": "nobody", "password": "x"}, csrf=False, headers=proxied)[0] == 401
+    assert "failed login for user 'nobody' from 10.9.8.7" in server.log()
+
+
 def test_every_answer_carries_the_security_headers(server):
     client = logged_in(server)
     for path in ("/", "/login", "/api/findings", "/static/app.js", "/api/health"):
