@@ -215,17 +215,43 @@ def compute_endpoints(build_file: str) -> dict:
 
 
 @task(name="analysis-readiness checks")
-def check_readiness(build_file: str, studies: list[str], docs_dir: str, contract: str | None) -> dict:
-    """GX on the build file; a failure holds back the study whose rows fail it."""
-    from trialdw.readiness import DEFAULT_CONTRACT, run_readiness_checks
+def check_readiness(
+    build_file: str, studies: list[str], docs_dir: str, contract: str | None, run_id: str, failed_runs: str
+) -> dict:
+    """GX on the build file; a failure holds back the study whose rows fail it.
+    Failed results are also copied to ``failed_runs/<run_id>/readiness/`` (a
+    later night replaces the reports folder) and the reason says where."""
+    from trialdw.readiness import DEFAULT_CONTRACT, keep_failed_results, run_readiness_checks
 
-    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
+    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id)
+    held_back = result.held_back(studies)
+    if held_back and result.docs_index:
+        kept = keep_failed_results(Path(docs_dir), Path(failed_runs), run_id)
+        held_back = {study: f"{reason} (results: {kept})" for study, reason in held_back.items()}
     return {
-        "held_back": result.held_back(studies),
+        "held_back": held_back,
         "failures": result.failures,
         "docs_index": str(result.docs_index) if result.docs_index else None,
         "seconds": result.statistics.get("seconds"),
     }
+
+
+@task(name="record query states", **TRANSIENT_RETRIES)
+def record_query_states(building: str, annotations: str, run_id: str) -> dict:
+    """The data managers' query states into the file about to be published: automatic entries
+    (resolved by data, re-opened) into the annotation store, then audit.finding_annotations and
+    the STATE columns of audit.findings (trialdw.review_app.state_sync). Idempotent, so a retry is safe."""
+    import duckdb
+
+    from trialdw.review_app.annotations import AnnotationStore
+    from trialdw.review_app.state_sync import sync_states, write_annotation_tables
+
+    store = AnnotationStore(Path(annotations)).create()
+    with duckdb.connect(building) as con:
+        synced = sync_states(store, con, run_id)
+        entries = write_annotation_tables(con, store)
+    get_run_logger().info("query states: %s; %d annotation(s) in the warehouse", synced.describe(), entries)
+    return {"closed_by_data": synced.closed, "reopened": synced.reopened, "annotations": entries}
 
 
 @task(name="record data-review findings")
@@ -371,8 +397,10 @@ def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
     return folder
 
 
-def _check_built_studies(groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
-                         readiness_contract: str | None, timer: StepTimer) -> tuple[dict, dict, dict]:  # fmt: skip
+def _check_built_studies(
+    groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
+    readiness_contract: str | None, run_id: str, timer: StepTimer,
+) -> tuple[dict, dict, dict]:  # fmt: skip
     """Per build group: endpoints, readiness, data review and study pages for the
     studies still standing. Returns (build file -> studies published from it,
     study -> hold-back reason or None, details for audit.runs)."""
@@ -391,7 +419,10 @@ def _check_built_studies(groups: list[dict], to_build: list[str], ingest_errors:
         results.update({s: f"endpoint statistics failed: {e}" for s, e in endpoints["errors"].items()})
         standing = [s for s in group["studies"] if results[s] is None]
         with timer("readiness"):
-            readiness = check_readiness(group["build_file"], standing, str(reports / "data-docs"), readiness_contract)
+            readiness = check_readiness(
+                group["build_file"], standing, str(reports / "data-docs"), readiness_contract, run_id,
+                str(paths.failed_runs),
+            )  # fmt: skip
         details["readiness"].append(readiness)
         results.update(readiness["held_back"])
         standing = [s for s in standing if results[s] is None]
@@ -486,7 +517,7 @@ def nightly(
                     with timer("dbt build"):
                         groups = build_studies(warehouse, run_id, studies_dir, to_build)
                     built_files, results, details = _check_built_studies(
-                        groups, to_build, ingest_errors, paths, reports_building, readiness_contract, timer
+                        groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer
                     )
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
@@ -496,6 +527,9 @@ def nightly(
                     # 4. Assemble the new file (current data only) and swap it in; then the exports.
                     with timer("assemble"):
                         building = assemble(warehouse, run_id, studies_dir, carried, built_files)
+                    with timer("query states"):
+                        record_query_states(building, str(paths.annotations), run_id)
+                    with timer("assemble"):
                         review = write_review(building, str(reports_building), warehouse, run_id)
                     summary = night_summary(
                         run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
