@@ -9,8 +9,9 @@
     end
 {%- endmacro %}
 
-{#- Data cut-off (config.studies.DATA_CUTOFF, NULL = none): records dated
-    after it are ignored. Undated values (NULL) are kept. -#}
+{#- Data cut-off (config.studies.DATA_CUTOFF, NULL = none): is a date on or
+    before it? Undated values (NULL) are kept. Applied once, by the models of
+    intermediate/cutoff (macro records_at_cutoff, data_cutoff.sql). -#}
 {% macro on_or_before_cutoff(date_expr, cutoff_expr) -%}
     ({{ cutoff_expr }} is null or {{ date_expr }} is null or {{ date_expr }} <= {{ cutoff_expr }})
 {%- endmacro %}
