@@ -16,6 +16,15 @@
     ({{ cutoff_expr }} is null or {{ date_expr }} is null or {{ date_expr }} <= {{ cutoff_expr }})
 {%- endmacro %}
 
+{#- The study's reference date (config.studies.REF_DATE, analysis spec
+    "Reference date"): TRTSDT, or ENRLDT for a study that counts from
+    randomisation. It starts the response analysis window, the SD minimum and
+    PFS (STARTDT, and the censoring date when there is no adequate assessment).
+    `adsl` is the alias of a relation with TRTSDT and ENRLDT. -#}
+{% macro reference_date(ref_date_expr, adsl='adsl') -%}
+    case {{ ref_date_expr }} when 'ENRLDT' then {{ adsl }}.ENRLDT else {{ adsl }}.TRTSDT end
+{%- endmacro %}
+
 {#- A complete ISO date (YYYY-MM-DD) from a partial-date text column, else NULL. -#}
 {% macro complete_date_or_null(text_expr) -%}
     case when length({{ text_expr }}) = 10 then cast({{ text_expr }} as date) end
