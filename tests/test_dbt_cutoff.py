@@ -30,6 +30,7 @@ import pytest
 
 from tests.helpers.dbt_warehouse import RawRows, create_warehouse, one, query
 from trialdw.dbt_runner import dbt_build
+from trialdw.project import PROJECT_ROOT
 from trialdw.study_config import parse_study
 
 pytestmark = pytest.mark.slow
@@ -466,3 +467,19 @@ def test_pfs_without_adequate_assessment_is_censored_at_enrldt(warehouse):
     assert one(
         warehouse, f"select SRCDOM, SRCVAR from adam.adtte where USUBJID = '{RAND_NO_ASSESSMENT}' and PARAMCD = 'PFS'"
     ) == ("ADSL", "ENRLDT")
+
+
+# ---------------------------------------------------------------- one place
+
+
+def test_only_the_cutoff_models_read_the_site_staging_models():
+    """Every model and macro past staging reads the records as known at the
+    cut-off (int_<domain>_at_cutoff), so all see the same hidden set; a new
+    model reading stg_site__* directly would bypass the cut-off."""
+    dbt = PROJECT_ROOT / "dbt_project"
+    readers = sorted(
+        str(path.relative_to(dbt))
+        for path in [*dbt.glob("models/**/*.sql"), *dbt.glob("macros/**/*.sql"), *dbt.glob("tests/**/*.sql")]
+        if "ref('stg_site__" in path.read_text(encoding="utf-8") and path.parent.name not in ("staging", "cutoff")
+    )
+    assert readers == []
