@@ -181,12 +181,12 @@ def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build
         # Test-only: leave half of the dbt graph built in a build file, then wait to be killed.
         from trialdw.study_build import prepare_build_file
 
-        half = paths.work / run_id / "all" / "build.duckdb"
+        half = paths.builds / "all" / "build.duckdb"
         prepare_build_file(paths.history, half, studies, load_contracts())
         session.build(half, select="staging", nightly=True)
         testhook.pause_here("dbt")
     groups = build_with_isolation(
-        session, paths.history, paths.work / run_id, studies, load_contracts(), progress, log=logger.warning
+        session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
     )
     out = []
     for group in groups:

@@ -96,6 +96,13 @@ class WarehousePaths:
         return self.folder / f".{self.published.stem}-work"
 
     @property
+    def builds(self) -> Path:
+        """Where the night's build files go (``<group>/build.duckdb``). The same
+        path every night: dbt's partial parse is only valid for the profile (and
+        so the database path) it was parsed with."""
+        return self.work / "builds"
+
+    @property
     def history(self) -> Path:
         """The history store: record versions of every transfer and the audit trail."""
         return self.folder / f"{self.published.stem}-history.duckdb"

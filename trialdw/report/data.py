@@ -37,7 +37,7 @@ class StudyReportData:
 
 
 def _exists(con, schema: str, name: str) -> bool:
-    """Tables and views (dbt's staging/intermediate models are views)."""
+    """Tables and views (dbt's staging models are views, intermediate ones tables)."""
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
