@@ -110,6 +110,13 @@ def read_arms(con) -> pd.DataFrame:
     return con.sql("SELECT * FROM config.study_arms ORDER BY STUDYID, ARMN").df()
 
 
+def _is_true(value) -> bool:
+    """A BOOLEAN read from DuckDB: NULL (NaN/None/NA) is not true."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
 def study_arms(arms: pd.DataFrame, adsl: pd.DataFrame, study: str) -> tuple[StudyArm, ...]:
     """The study's configured arms in study-file order. Without a configuration
     (a warehouse written by hand): the distinct ADSL arms, ordered by ARMCD, the
@@ -117,8 +124,7 @@ def study_arms(arms: pd.DataFrame, adsl: pd.DataFrame, study: str) -> tuple[Stud
     configured = arms[arms["STUDYID"] == study] if not arms.empty else arms
     if not configured.empty:
         return tuple(
-            StudyArm(str(r["ARMCD"]), str(r["ARM"]), bool(r["REFERENCE"]) if "REFERENCE" in r else False)
-            for _, r in configured.iterrows()
+            StudyArm(str(r["ARMCD"]), str(r["ARM"]), _is_true(r.get("REFERENCE"))) for _, r in configured.iterrows()
         )
     if adsl.empty or "ARMCD" not in adsl:
         return ()
