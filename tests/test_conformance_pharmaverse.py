@@ -277,3 +277,148 @@ def test_pfs_counts_from_randomisation_as_admiralonco_does(real, reference):
     for usubjid, startdt, enrldt, _ in rows:
         subject = "01-" + usubjid.split("-", 1)[1]
         assert startdt == enrldt and _iso(startdt) == reference["adtte"][(subject, "PFS")][0]
+
+
+# --- analysed by arm: the pilot's three randomised arms -------------------------
+# docs/conformance.md, "By arm". The reference arm is Placebo (reference: true in
+# CDISCPILOT01.yml); Xanomeline Low and High are each compared with it.
+
+ARMS = {"Pbo": "Placebo", "Xan_Lo": "Xanomeline Low Dose", "Xan_Hi": "Xanomeline High Dose"}
+
+
+@pytest.fixture(scope="module")
+def analysed(real, tmp_path_factory):
+    """The real warehouse after the endpoint step (a copy: the ADaM tests read `real`)."""
+    import shutil
+
+    from trialdw.endpoints import compute_all
+
+    db = tmp_path_factory.mktemp("analysed") / "trialdw.duckdb"
+    shutil.copyfile(real, db)
+    summary = compute_all(db)
+    assert summary.errors == {}
+    return db
+
+
+@pytest.fixture(scope="module")
+def reference_arms():
+    """Per arm, from pharmaverseadam: randomised subjects (ADSL RANDDT), OS rows and
+    deaths (ADTTE OS), and the ADSL arm of every subject."""
+    adsl = pl.read_csv(REFERENCE / "adam" / "adsl.csv", infer_schema=False).filter(pl.col("RANDDT").is_not_null())
+    adtte = pl.read_csv(REFERENCE / "adam" / "adtte_onco.csv", infer_schema=False)
+    os_ = adtte.filter(pl.col("PARAMCD") == "OS")
+    return {
+        "randomised": dict(adsl.group_by("ARMCD").len().iter_rows()),
+        "os_rows": dict(os_.group_by("ARMCD").len().iter_rows()),
+        "deaths": dict(os_.filter(pl.col("CNSR") == "0").group_by("ARMCD").len().iter_rows()),
+        "arm_of": dict(adsl.select("USUBJID", "ARMCD").iter_rows()),
+        "pfs": {u: int(c) for u, c in adtte.filter(pl.col("PARAMCD") == "PFS").select("USUBJID", "CNSR").iter_rows()},
+    }
+
+
+def _endpoints(db: Path, endpoint: str) -> dict:
+    cols = "ARMCD, ARM, REF_ARMCD, POPULATION, N, N_EVENTS, ESTIMATE, LCL, UCL, METHOD"
+    rows = _rows(db, f"SELECT {cols} FROM analysis.endpoints WHERE ENDPOINT = '{endpoint}' ORDER BY rowid")
+    return {r[0]: dict(zip(cols.split(", "), r, strict=True)) for r in rows}
+
+
+def test_every_endpoint_has_an_all_subjects_row_and_one_row_per_arm(analysed, reference_arms):
+    from trialdw.endpoints import COMPARISONS, ENDPOINTS
+
+    rows = _rows(analysed, "SELECT ARMCD, ENDPOINT FROM analysis.endpoints ORDER BY rowid")
+    arms = [None, "Pbo", "Xan_Lo", "Xan_Hi"]  # all subjects, then study-file order
+    comparisons = [(a, c) for c in COMPARISONS for a in (["Xan_Lo", "Xan_Hi"] if "LOGRANK" not in c else [None])]
+    assert rows == [(a, e) for a in arms for e in ENDPOINTS] + comparisons
+    # N per arm of the ITT endpoints = pharmaverseadam's randomised subjects and OS rows per arm
+    os_median = _endpoints(analysed, "OS_MEDIAN")
+    assert reference_arms["randomised"] == reference_arms["os_rows"] == {"Pbo": 86, "Xan_Lo": 84, "Xan_Hi": 84}
+    for armcd, name in ARMS.items():
+        row = os_median[armcd]
+        assert (row["ARM"], row["POPULATION"], row["N"]) == (name, "ITTFL", reference_arms["randomised"][armcd])
+        assert row["N_EVENTS"] == reference_arms["deaths"].get(armcd, 0)  # Pbo 2, Xan_Lo 1, Xan_Hi 0
+    assert (os_median[None]["N"], os_median[None]["N_EVENTS"]) == (254, 3)
+    curves = _rows(
+        analysed, "SELECT ARMCD, max(AT_RISK) FROM analysis.km_curves WHERE PARAMCD = 'OS' GROUP BY 1 ORDER BY 1"
+    )
+    assert curves == [("Pbo", 86), ("Xan_Hi", 84), ("Xan_Lo", 84), (None, 254)]
+
+
+def test_pfs_and_response_by_arm_count_the_target_lesion_subjects(analysed, reference_arms):
+    # EFFFL: the six RECIST subjects with a baseline TARGET lesion (1034, 1097: non-target only):
+    # Pbo 1015 1118 1130, Xan_Lo 1115, Xan_Hi 1028 1133. PFS events: their PFS CNSR = 0 rows
+    # (our PFS equals theirs for these six, test_adtte_matches_admiralonco…).
+    efficacy = ("01-701-1015", "01-701-1118", "01-701-1130", "01-701-1115", "01-701-1028", "01-701-1133")
+    pfs = _endpoints(analysed, "PFS_MEDIAN")
+    for armcd in ARMS:
+        members = [u for u in efficacy if reference_arms["arm_of"][u] == armcd]
+        events = sum(1 for u in members if reference_arms["pfs"][u] == 0)
+        assert (pfs[armcd]["N"], pfs[armcd]["N_EVENTS"]) == (len(members), events), armcd
+    assert {a: pfs[a]["N"] for a in ARMS} == {"Pbo": 3, "Xan_Lo": 1, "Xan_Hi": 2}
+    # ORR: the one confirmed responder, 1118, is on placebo
+    orr = _endpoints(analysed, "ORR")
+    assert {a: (orr[a]["N_EVENTS"], orr[a]["N"]) for a in ARMS} == {"Pbo": (1, 3), "Xan_Lo": (0, 1), "Xan_Hi": (0, 2)}
+    diff = _endpoints(analysed, "ORR_DIFF")
+    assert {a: (diff[a]["REF_ARMCD"], diff[a]["N"], diff[a]["N_EVENTS"]) for a in ("Xan_Lo", "Xan_Hi")} == {
+        "Xan_Lo": ("Pbo", 4, 1),
+        "Xan_Hi": ("Pbo", 5, 1),
+    }
+    assert diff["Xan_Lo"]["ESTIMATE"] == pytest.approx(0 - 1 / 3) and diff["Xan_Hi"]["ESTIMATE"] == pytest.approx(
+        -1 / 3
+    )
+
+
+def test_hazard_ratios_and_log_rank_behave_as_documented(analysed):
+    """OS: no death on Xanomeline High Dose, so its hazard ratio vs placebo has no
+    finite estimate (NULL); Low Dose vs placebo (1 vs 2 deaths) has one. The
+    3-arm log-rank test covers all 254 subjects and their 3 deaths. Values are
+    checked against R in tests/test_endpoints_vs_r.py; here: what the pilot gives."""
+    hr = _endpoints(analysed, "OS_HR")
+    assert (hr["Xan_Hi"]["REF_ARMCD"], hr["Xan_Hi"]["N"], hr["Xan_Hi"]["N_EVENTS"]) == ("Pbo", 170, 2)
+    assert (hr["Xan_Hi"]["ESTIMATE"], hr["Xan_Hi"]["LCL"], hr["Xan_Hi"]["UCL"]) == (None, None, None)
+    low = hr["Xan_Lo"]
+    assert (low["REF_ARMCD"], low["N"], low["N_EVENTS"], low["METHOD"]) == (
+        "Pbo",
+        170,
+        3,
+        "Cox PH, Efron ties, Wald 95% CI",
+    )
+    assert 0 < low["LCL"] < low["ESTIMATE"] < low["UCL"]
+    (lr,) = _endpoints(analysed, "OS_LOGRANK_P").values()
+    assert (lr["ARMCD"], lr["REF_ARMCD"], lr["N"], lr["N_EVENTS"]) == (None, None, 254, 3)
+    assert lr["METHOD"] == "Log-rank test, 3 arms, chi-square 2 df" and 0 < lr["ESTIMATE"] <= 1
+    # AE tables by arm: the per-arm any-TEAE rows partition the all-subjects row
+    soc = _rows(analysed, "SELECT ARMCD, N_SUBJECTS_SAF, ANY_GRADE FROM analysis.ae_by_soc WHERE AEBODSYS IS NULL")
+    by_arm = {a: (n, k) for a, n, k in soc}
+    assert {a: by_arm[a][0] for a in ARMS} == {"Pbo": 86, "Xan_Lo": 84, "Xan_Hi": 84}
+    assert sum(by_arm[a][1] for a in ARMS) == by_arm[None][1]
+
+
+def test_hazard_ratio_and_log_rank_of_the_pilot_equal_r(analysed):
+    """The pilot's OS by arm through R: survdiff (3 arms) and coxph (Efron) Low Dose vs placebo."""
+    from tests.test_endpoints_vs_r import COX_R_DEFAULT, run_r
+
+    data = _rows(
+        analysed,
+        "SELECT t.AVAL, 1 - t.CNSR, s.ARMCD FROM adam.adtte t JOIN adam.adsl s USING (STUDYID, USUBJID) "
+        "WHERE t.PARAMCD = 'OS' AND s.ITTFL = 'Y'",
+    )
+    script = r"""
+suppressPackageStartupMessages(library(survival))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = FALSE)
+s <- survdiff(Surv(time, status) ~ arm, data = d)
+pair <- d[d$arm %in% c("Pbo", "Xan_Lo"), ]
+pair$arm <- factor(pair$arm, levels = c("Pbo", "Xan_Lo"))
+fit <- coxph(Surv(time, status) ~ arm, data = pair, ties = "efron")
+v <- c(pchisq(s$chisq, length(s$n) - 1, lower.tail = FALSE), exp(coef(fit)), exp(confint(fit)))
+write.csv(data.frame(what = c("p", "hr", "lcl", "ucl"), value = sprintf("%.17g", v)), args[2], row.names = FALSE)
+"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = run_r(Path(tmp), script, [{"time": t, "status": e, "arm": a} for t, e, a in data])
+    r = {row["what"]: float(row["value"]) for row in out}
+    (lr,) = _endpoints(analysed, "OS_LOGRANK_P").values()
+    assert lr["ESTIMATE"] == pytest.approx(r["p"], rel=1e-12)
+    low = _endpoints(analysed, "OS_HR")["Xan_Lo"]
+    assert (low["ESTIMATE"], low["LCL"], low["UCL"]) == pytest.approx((r["hr"], r["lcl"], r["ucl"]), **COX_R_DEFAULT)

@@ -224,7 +224,7 @@ def test_adsl_never_dosed_subject_with_death_from_ds(warehouse):
 def test_adae_start_imputed_to_trtsdt_in_its_month(warehouse):
     rows = query(
         warehouse,
-        f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, AENDY, ADURN, TRTEMFL, ADRFL, ATOXGR "
+        f"select AESEQ, ASTDT, ASTDTF, AENDT, AENDTF, ASTDY, AENDY, ADURN, TRTEMFL, ADRFL, ATOXGRN "
         f"from adam.adae where USUBJID = '{S1}' order by AESEQ",
     )
     assert rows == [
@@ -349,4 +349,89 @@ def test_adcp_and_adgf_proportions_baseline_and_change(warehouse):
     assert query(warehouse, "select GFREFID, AVAL, BASE, CHG, ABLFL from adam.adgf order by GFREFID") == [
         ("S5-B", 1.5, 1.5, None, "Y"),
         ("S5-T", 2.5, 1.5, 1.0, None),
+    ]
+
+
+# ---------------------------------------------------------------- ADaM conventions (docs/derivations.md)
+
+
+def test_adsl_variables_and_treatment_are_carried_to_adrs_adtte_adae(warehouse):
+    # Single-arm studies: TRTP = TRT01P = ARM, TRTPN 1 (the only arm of the study file).
+    arm = "REGORAFENIB + PD-1 INHIBITOR"
+    for table in ("adrs", "adtte", "adae"):
+        rows = query(
+            warehouse,
+            f"select distinct SITEID, TRT01P, TRT01A, ITTFL, SAFFL, EFFFL, TRTP, TRTPN, TRTA, TRTAN "
+            f"from adam.{table} where USUBJID = '{S1}'",
+        )
+        assert rows == [("101", arm, arm, "Y", "Y", "Y", arm, 1, arm, 1)], table
+    # never dosed: planned treatment only, and the OS row carries SAFFL N
+    assert one(warehouse, f"select TRT01P, TRT01PN, TRT01A, TRT01AN from adam.adsl where USUBJID = '{S3}'") == (
+        arm,
+        1,
+        None,
+        None,
+    )
+    assert one(warehouse, f"select TRTP, TRTA, SAFFL from adam.adtte where USUBJID = '{S3}'") == (arm, None, "N")
+
+
+def test_aseq_numbers_each_subjects_records_in_the_documented_order(warehouse):
+    # ADRS: by PARAMCD, ADT, AVISITN. S1 has BOR CBOR DCR OVR x3 OVRRECIS ... PD RSP.
+    rows = query(warehouse, f"select ASEQ, PARAMCD, ADT from adam.adrs where USUBJID = '{S1}' order by ASEQ")
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert rows == sorted(rows, key=lambda r: (r[1], r[2] or dt.date.max))
+    # ADTTE: by PARAMCD (DOR, OS, PFS); ADAE: by ASTDT, then AESEQ.
+    assert query(warehouse, f"select ASEQ, PARAMCD from adam.adtte where USUBJID = '{S1}' order by ASEQ") == [
+        (1, "DOR"),
+        (2, "OS"),
+        (3, "PFS"),
+    ]
+    assert query(
+        warehouse, f"select ASEQ, AESEQ, SRCDOM, SRCSEQ from adam.adae where USUBJID = '{S1}' order by ASEQ"
+    ) == [
+        (1, 2, "AE", 2),  # 1 Jan (ended before TRTSDT)
+        (2, 1, "AE", 1),  # 10 Jan (imputed to TRTSDT), AESEQ 1 before 3
+        (3, 3, "AE", 3),  # 10 Jan
+        (4, 4, "AE", 4),  # 15 Mar
+    ]
+
+
+def test_adrs_analysis_visit_and_source_of_ovr_records(warehouse):
+    # S2: SD and PD on 23 Feb (VISITNUM 1 and 1.1): the PD record is kept, its visit is the analysis visit.
+    assert one(
+        warehouse,
+        f"select AVISIT, AVISITN, VISIT, VISITNUM, SRCDOM, SRCVAR from adam.adrs "
+        f"where USUBJID = '{S2}' and PARAMCD = 'OVR' and ADT = date '2026-02-23'",
+    ) == ("VISIT 1.1", 1.1, "VISIT 1.1", 1.1, "RS", "RSSTRESC")
+    # derived parameters: the qualifying assessment's visit, no single source record
+    assert one(
+        warehouse, f"select AVISIT, AVISITN, SRCDOM from adam.adrs where USUBJID = '{S2}' and PARAMCD = 'PD'"
+    ) == ("VISIT 1.1", 1.1, None)
+
+
+def test_adtte_srcseq_points_to_the_adrs_record_of_the_date(warehouse):
+    # S1 PFS censored at the last adequate assessment (16 May): that OVR record's ASEQ.
+    # S2 PFS event = first PD (23 Feb): the ADRS PD record's ASEQ. OS: from ADSL, no SRCSEQ.
+    for usubjid, adrs_param in ((S1, "OVR"), (S2, "PD")):
+        srcseq, adt = one(
+            warehouse, f"select SRCSEQ, ADT from adam.adtte where USUBJID = '{usubjid}' and PARAMCD = 'PFS'"
+        )
+        assert one(
+            warehouse, f"select PARAMCD, ADT from adam.adrs where USUBJID = '{usubjid}' and ASEQ = {srcseq}"
+        ) == (adrs_param, adt)
+    assert one(warehouse, f"select SRCDOM, SRCSEQ from adam.adtte where USUBJID = '{S1}' and PARAMCD = 'OS'") == (
+        "ADSL",
+        None,
+    )
+
+
+def test_adae_toxicity_grade_as_text_and_number_and_duration_unit(warehouse):
+    rows = query(
+        warehouse, f"select AESEQ, ATOXGR, ATOXGRN, ADURN, ADURU from adam.adae where USUBJID = '{S1}' order by AESEQ"
+    )
+    assert rows == [
+        (1, "3", 3, 25, "DAYS"),
+        (2, "2", 2, 5, "DAYS"),
+        (3, "2", 2, 81, "DAYS"),
+        (4, "2", 2, None, None),  # ongoing: no duration, no unit
     ]

@@ -99,10 +99,11 @@ ADAM = {
             "AEACN",
             "TRTEMFL",
             "ADRFL",
+            "ATOXGR",
         ],
         "VARCHAR",
     )
-    | {"AESEQ": INT, "ASTDT": DATE, "AENDT": DATE, "ASTDY": INT, "AENDY": INT, "ADURN": INT, "ATOXGR": INT},
+    | {"AESEQ": INT, "ASTDT": DATE, "AENDT": DATE, "ASTDY": INT, "AENDY": INT, "ADURN": INT, "ATOXGRN": INT},
     "adcp": dict.fromkeys(
         [
             "STUDYID",
@@ -292,7 +293,8 @@ def build_warehouse(path, single_cell_tables=True):
                 "AEBODSYS": soc,
                 "AEDECOD": term,
                 "AETERM": term,
-                "ATOXGR": g,
+                "ATOXGR": str(g),
+                "ATOXGRN": g,
                 "AESER": ser,
                 "AEACN": acn,
                 "TRTEMFL": te,
@@ -368,6 +370,9 @@ def test_output_column_types(warehouse):
     )
     assert types == {
         "STUDYID": "VARCHAR",
+        "ARMCD": "VARCHAR",
+        "ARM": "VARCHAR",
+        "REF_ARMCD": "VARCHAR",
         "ENDPOINT": "VARCHAR",
         "POPULATION": "VARCHAR",
         "N": "BIGINT",
@@ -556,6 +561,7 @@ def test_empty_adam_and_no_single_cell_tables(tmp_path):
         "endpoints": len(ENDPOINTS),
         "km_curves": 0,
         "ae_by_term": 0,
+        "ae_by_soc": 1,  # the any-TEAE row (0 of N = 0): every study has one
         "celltype_change": 0,
         "gene_change": 0,
     }

@@ -384,3 +384,238 @@ def test_wilcoxon_signed_rank_p_equals_r_wilcox_test(tmp_path):
     # by |d|, so V = 3; subsets of {1..8} with rank sum ≤ 3: {}, {1}, {2}, {3},
     # {1,2} → exact two-sided p = 2 · 5/256.
     assert out["exact_no_ties"] == pytest.approx(2 * 5 / 256, **CLOSE)
+
+
+# ------------------------------------------- hazard ratio (Cox PH) and log-rank
+
+R_COX = r"""
+suppressPackageStartupMessages(library(survival))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = FALSE)
+mine <- read.csv(args[3], stringsAsFactors = FALSE)  # case, arm, beta: the warehouse's log(HR)
+out <- list()
+add <- function(case, what, value) out[[length(out) + 1]] <<- data.frame(case = case, what = what, value = value)
+quiet_fit <- function(...) {
+  warned <- FALSE
+  fit <- withCallingHandlers(coxph(...), warning = function(w) { warned <<- TRUE; invokeRestart("muffleWarning") })
+  list(fit = fit, warned = warned)
+}
+for (case in unique(d$case)) {
+  x <- d[d$case == case, ]
+  s <- survdiff(Surv(time, status) ~ arm, data = x)
+  add(case, "chisq", s$chisq)
+  add(case, "logrank_p", pchisq(s$chisq, length(s$n) - 1, lower.tail = FALSE))
+  for (arm in setdiff(sort(unique(x$arm)), "A")) {  # "A" is the reference arm of every case
+    pair <- x[x$arm %in% c("A", arm), ]
+    pair$arm <- factor(pair$arm, levels = c("A", arm))
+    r <- quiet_fit(Surv(time, status) ~ arm, data = pair, ties = "efron")
+    ci <- exp(confint(r$fit))
+    add(case, paste(arm, c("hr", "lcl", "ucl", "coef", "warned"), sep = "_"),
+        c(exp(coef(r$fit)), ci[1], ci[2], coef(r$fit), as.numeric(r$warned)))
+    b <- mine$beta[mine$case == case & mine$arm == arm]
+    if (length(b) == 1 && !is.na(b)) {
+      # R's own score test and information at the warehouse's beta (no iteration)
+      at <- coxph(Surv(time, status) ~ arm, data = pair, ties = "efron", init = b,
+                  control = coxph.control(iter.max = 0))
+      se <- sqrt(vcov(at)[1, 1])
+      add(case, paste(arm, c("score_at_mine", "lcl_at_mine", "ucl_at_mine"), sep = "_"),
+          c(at$score, exp(b - qnorm(0.975) * se), exp(b + qnorm(0.975) * se)))
+    }
+  }
+}
+res <- do.call(rbind, out)
+res$value <- sprintf("%.17g", res$value)
+write.csv(res, args[2], row.names = FALSE)
+"""
+
+
+def _two_arm_sim(seed: int, n_a: int, n_b: int, hr: float, median_a: float = 200.0, follow_up=(30, 700)):
+    """Exponential survival (reference median `median_a` days, hazard × `hr` in arm B),
+    uniform censoring, whole days: ties within and across arms, as in real ADTTE data."""
+    rng = np.random.default_rng(seed)
+    arm = np.array(["A"] * n_a + ["B"] * n_b)
+    event = np.ceil(rng.exponential(median_a / math.log(2) / np.where(arm == "B", hr, 1.0)))
+    censor = np.ceil(rng.uniform(*follow_up, arm.size))
+    return np.minimum(event, censor).tolist(), (event <= censor).astype(int).tolist(), arm.tolist()
+
+
+def _three_arm_sim():
+    """Arms A (reference), B (HR 0.6) and C (HR 1.3), 30 subjects each."""
+    days, status, arms = [], [], []
+    for seed, arm, hr in ((31, "A", 1.0), (32, "B", 0.6), (33, "C", 1.3)):
+        d, e, _ = _two_arm_sim(seed, 0, 30, hr)
+        days, status, arms = days + d, status + e, arms + [arm] * 30
+    return days, status, arms
+
+
+# case → (days, status 1 = event, arm). "A" is the reference arm.
+COX_CASES = {
+    # Few distinct times: events and censorings tied within and across the arms (Efron matters).
+    "ties": (
+        [30, 30, 30, 30, 61, 61, 61, 92, 92, 92, 120, 120, 150, 150, 150, 200, 200, 240, 240, 300] * 2,
+        [1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0] + [1, 0, 0, 1, 1, 0, 0, 1, 0, 0] * 2,
+        ["A", "B"] * 20,
+    ),
+    # 60 subjects, ~85 % censored: few events in either arm.
+    "heavy_censoring": _two_arm_sim(11, 30, 30, 0.6, median_a=900, follow_up=(20, 300)),
+    # 10 vs 50 subjects.
+    "unequal_arms": _two_arm_sim(12, 10, 50, 0.5),
+    # Arm B has exactly one event (early, while arm A is at risk): estimable, wide CI.
+    "few_events": (
+        [15, 40, 60, 75, 90, 110, 130, 160, 200, 250, 20, 300, 300, 310, 320, 330, 340, 350, 360, 365],
+        [1, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ["A"] * 10 + ["B"] * 10,
+    ),
+    # 120 simulated subjects, true HR 0.7.
+    "realistic": _two_arm_sim(20261120, 60, 60, 0.7),
+    # Three arms, 30 each: pairwise HR of B and of C vs A (two-arm subsets), global log-rank on 2 df.
+    "three_arms": _three_arm_sim(),
+    # Arm B never has an event: the partial likelihood has no finite maximum.
+    "no_events_in_one_arm": (
+        [10, 20, 30, 40, 50, 25, 35, 45, 55, 65],
+        [1, 1, 1, 0, 1, 0, 0, 0, 0, 0],
+        ["A"] * 5 + ["B"] * 5,
+    ),
+}
+# R's coxph stops when the log-likelihood changes by less than eps = 1e-9 (relative),
+# one Newton step past that: its β is then within ~1e-10 (relative) of the maximum
+# (measured: ≤ 1.3e-10 here), so the HR and CI agree to 1e-9 at R's defaults.
+# The warehouse iterates to the root of the score itself: R's score test statistic
+# U(β)²/I(β) at the warehouse's β is ≤ 1e-24 (measured ≤ 1e-28; at R's own default β it
+# is ~1e-20), and the Wald CI from R's information at that β agrees to 1e-13.
+COX_R_DEFAULT = {"rel": 1e-9, "abs": 0}
+COX_AT_MINE = {"rel": 1e-13, "abs": 0}
+SCORE_AT_ROOT = 1e-24
+
+
+@pytest.fixture(scope="module")
+def r_cox(tmp_path_factory):
+    rows = [
+        {"case": case, "time": t, "status": s, "arm": a}
+        for case, (days, status, arms) in COX_CASES.items()
+        for t, s, a in zip(days, status, arms, strict=True)
+    ]
+    tmp = tmp_path_factory.mktemp("r_cox")
+    betas = tmp / "mine.csv"
+    with betas.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["case", "arm", "beta"])
+        for case, (_, _, arms) in COX_CASES.items():
+            for arm in sorted(set(arms) - {"A"}):
+                hr = _mine_hr(case, arm)[0]
+                writer.writerow([case, arm, "NA" if hr is None else repr(math.log(hr))])
+    out = run_r(tmp, R_COX, rows, str(betas))
+    by_case: dict[str, dict] = {case: {} for case in COX_CASES}
+    for row in out:
+        by_case[row["case"]][row["what"]] = _num(row["value"])
+    return by_case
+
+
+def _mine_hr(case: str, arm: str):
+    from trialdw.endpoints.hazard_ratio import hazard_ratio
+
+    days, status, arms = COX_CASES[case]
+    keep = [i for i, a in enumerate(arms) if a in ("A", arm)]
+    return hazard_ratio([days[i] for i in keep], [status[i] for i in keep], [arms[i] == arm for i in keep])
+
+
+HR_AGREES = [
+    ("ties", "B"),
+    ("heavy_censoring", "B"),
+    ("unequal_arms", "B"),
+    ("few_events", "B"),
+    ("realistic", "B"),
+    ("three_arms", "B"),
+    ("three_arms", "C"),
+]
+
+
+@pytest.mark.parametrize(("case", "arm"), HR_AGREES)
+def test_hazard_ratio_and_wald_ci_equal_r_coxph_efron(case, arm, r_cox):
+    r = r_cox[case]
+    assert r[f"{arm}_warned"] == 0, "R fitted without a warning"
+    hr, lcl, ucl = _mine_hr(case, arm)
+    assert (hr, lcl, ucl) == pytest.approx(tuple(r[f"{arm}_{k}"] for k in ("hr", "lcl", "ucl")), **COX_R_DEFAULT)
+    # the warehouse's β is where R's own score is zero, and R's information there gives its CI
+    assert 0 <= r[f"{arm}_score_at_mine"] <= SCORE_AT_ROOT
+    assert (lcl, ucl) == pytest.approx((r[f"{arm}_lcl_at_mine"], r[f"{arm}_ucl_at_mine"]), **COX_AT_MINE)
+
+
+def test_hazard_ratio_cases_cover_what_they_claim(r_cox):
+    status = COX_CASES["heavy_censoring"][1]
+    assert sum(status) / len(status) < 0.25  # heavy censoring
+    ties = COX_CASES["ties"]
+    assert len(set(ties[0])) < len(ties[0]) / 3  # many tied times, across both arms
+    unequal = COX_CASES["unequal_arms"][2]
+    assert (unequal.count("A"), unequal.count("B")) == (10, 50)
+    few = COX_CASES["few_events"]
+    assert sum(s for s, a in zip(few[1], few[2], strict=True) if a == "B") == 1
+    assert r_cox["few_events"]["B_ucl"] / r_cox["few_events"]["B_lcl"] > 50  # one event: a wide CI
+    assert len(COX_CASES["realistic"][0]) == 120
+
+
+def test_hazard_ratio_without_a_finite_maximum_is_null_where_r_warns(r_cox):
+    # Arm B has no event: the partial likelihood grows as β → −∞. R's coxph warns
+    # ("Loglik converged before variable 1; beta may be infinite") and reports a
+    # coefficient that is an artefact of its stopping rule; the warehouse writes NULL.
+    r = r_cox["no_events_in_one_arm"]
+    assert r["B_warned"] == 1 and r["B_coef"] < -15
+    assert _mine_hr("no_events_in_one_arm", "B") == (None, None, None)
+
+
+@pytest.mark.parametrize("case", COX_CASES)
+def test_logrank_p_equals_r_survdiff(case, r_cox):
+    from lifelines.statistics import multivariate_logrank_test
+
+    from trialdw.endpoints.logrank import logrank_p
+
+    days, status, arms = COX_CASES[case]
+    assert logrank_p(days, status, arms) == pytest.approx(r_cox[case]["logrank_p"], **CLOSE)
+    chisq = multivariate_logrank_test(days, arms, status).test_statistic
+    assert chisq == pytest.approx(r_cox[case]["chisq"], **CLOSE)
+
+
+# ------------------------------------------------ difference in proportions
+
+R_NEWCOMBE = r"""
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1])
+wilson <- function(k, n) suppressWarnings(prop.test(k, n, correct = FALSE)$conf.int)
+res <- do.call(rbind, lapply(seq_len(nrow(d)), function(i) {
+  k1 <- d$k1[i]; n1 <- d$n1[i]; k0 <- d$k0[i]; n0 <- d$n0[i]
+  p1 <- k1 / n1; p0 <- k0 / n0; w1 <- wilson(k1, n1); w0 <- wilson(k0, n0)
+  data.frame(i = i, d = sprintf("%.17g", p1 - p0),
+             lcl = sprintf("%.17g", p1 - p0 - sqrt((p1 - w1[1])^2 + (w0[2] - p0)^2)),
+             ucl = sprintf("%.17g", p1 - p0 + sqrt((w1[2] - p1)^2 + (p0 - w0[1])^2)))
+}))
+write.csv(res, args[2], row.names = FALSE)
+"""
+
+# (k1, n1, k0, n0) → the 95 % limits of Newcombe (1998), table II, method 10, to 4 decimals
+# (hand-checked), or None: checked against R only.
+NEWCOMBE_CASES = {
+    (56, 70, 48, 80): (0.0524, 0.3339),
+    (9, 10, 3, 10): (0.1705, 0.8090),
+    (6, 7, 2, 7): None,
+    (5, 56, 0, 29): (-0.0381, 0.1926),
+    (0, 10, 0, 20): (-0.1611, 0.2775),
+    (0, 10, 0, 10): (-0.2775, 0.2775),
+    (10, 10, 0, 20): (0.6791, 1.0000),
+    (10, 10, 0, 10): (0.6075, 1.0000),
+    (1, 24, 3, 25): None,
+    (12, 40, 12, 40): None,
+    (17, 123, 31, 119): None,
+}
+
+
+def test_newcombe_difference_equals_r_from_prop_test_wilson_and_the_published_values(tmp_path):
+    from trialdw.endpoints.risk_difference import newcombe_difference
+
+    cases = list(NEWCOMBE_CASES)
+    out = run_r(tmp_path, R_NEWCOMBE, [{"k1": a, "n1": b, "k0": c, "n0": e} for a, b, c, e in cases])
+    for case, row in zip(cases, out, strict=True):
+        mine = newcombe_difference(*case)
+        assert mine == pytest.approx((float(row["d"]), float(row["lcl"]), float(row["ucl"])), **CLOSE), case
+        published = NEWCOMBE_CASES[case]
+        if published:
+            assert (round(mine[1], 4), round(mine[2], 4)) == published, case

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.browser import HeadlessChromium, chromium_path
 from trialdw.report import page_file_name, write_reports
 from trialdw.report.formatting import count_pct, estimate_cell, p_value
 from trialdw.report.km_plot import at_risk, risk_tick_step, with_time_zero
@@ -85,11 +86,13 @@ class PageParser(HTMLParser):
         self.ids: list[str] = []
         self.figures: dict[str, dict] = {}
         self.tables: dict[str, list[list[str]]] = {}
+        self.headers: dict[str, list[str]] = {}  # every header cell's text, spanners included
         self.row_attrs: dict[str, list[dict]] = {}
         self.svg_count = 0
         self.links: list[str] = []
-        self._figure = self._table = None
+        self._figure = self._table = self._div_id = None
         self._cell: list[str] | None = None
+        self._head_cell: list[str] | None = None
         self._in_body = self._in_caption = False
 
     def handle_starttag(self, tag, attrs):
@@ -107,16 +110,21 @@ class PageParser(HTMLParser):
                 self.figures[self._figure]["svg"] = True
         elif tag == "figcaption":
             self._in_caption = True
+        elif tag == "div" and "id" in a:
+            self._div_id = a["id"]  # great-tables puts the id on a <div> around its <table>
         elif tag == "table":
-            self._table = a.get("id")
+            self._table = a.get("id") or self._div_id
             self.tables[self._table], self.row_attrs[self._table] = [], []
+            self.headers[self._table] = []
         elif tag == "tbody":
             self._in_body = True
         elif tag == "tr" and self._in_body:
             self.tables[self._table].append([])
             self.row_attrs[self._table].append(a)
-        elif tag == "td" and self._in_body:
+        elif tag in ("td", "th") and self._in_body:  # great-tables' row labels are <th scope="row">
             self._cell = []
+        elif tag == "th" and self._table is not None:
+            self._head_cell = []
 
     def handle_endtag(self, tag):
         if tag == "figure":
@@ -125,13 +133,20 @@ class PageParser(HTMLParser):
             self._in_caption = False
         elif tag == "tbody":
             self._in_body = False
-        elif tag == "td" and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell).strip())
+        elif tag in ("td", "th") and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
             self._cell = None
+        elif tag == "th" and self._head_cell is not None:
+            self.headers[self._table].append(" ".join("".join(self._head_cell).split()))
+            self._head_cell = None
+        elif tag == "table":
+            self._table = None
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._head_cell is not None:
+            self._head_cell.append(data)
         if self._in_caption and self._figure:
             self.figures[self._figure]["caption"] += data
 
@@ -191,17 +206,48 @@ def test_km_numbers_at_risk_start_with_everyone_analysed(reports, warehouse):
         assert int(first.group(1)) == n[paramcd], paramcd
 
 
+def _expected_ae_rows(warehouse, study: str, armcd: str | None = None) -> tuple[int, list[tuple[str, int]]]:
+    """(N, [(row label, subjects any grade)]) of the AE table from the warehouse:
+    any TEAE, then SOCs by decreasing count, each followed by its terms likewise."""
+    arm = "ARMCD IS NULL" if armcd is None else f"ARMCD = '{armcd}'"
+    soc = query(warehouse, "SELECT * FROM analysis.ae_by_soc WHERE STUDYID = ? AND ARMCD IS NULL", [study])
+    term = query(warehouse, "SELECT * FROM analysis.ae_by_term WHERE STUDYID = ? AND ARMCD IS NULL", [study])
+    own_soc = query(warehouse, f"SELECT * FROM analysis.ae_by_soc WHERE STUDYID = ? AND {arm}", [study])
+    own_term = query(warehouse, f"SELECT * FROM analysis.ae_by_term WHERE STUDYID = ? AND {arm}", [study])
+    n = int(own_soc.loc[own_soc["AEBODSYS"].isna(), "N_SUBJECTS_SAF"].iloc[0])
+    count_soc = dict(zip(own_soc["AEBODSYS"], own_soc["ANY_GRADE"], strict=True))
+    count_term = {
+        (a, d): k for a, d, k in zip(own_term["AEBODSYS"], own_term["AEDECOD"], own_term["ANY_GRADE"], strict=True)
+    }
+    rows = [("Any TEAE", int(own_soc.loc[own_soc["AEBODSYS"].isna(), "ANY_GRADE"].iloc[0]))]
+    for name in soc[soc["AEBODSYS"].notna()].sort_values(["ANY_GRADE", "AEBODSYS"], ascending=[False, True])[
+        "AEBODSYS"
+    ]:
+        rows.append((name, int(count_soc.get(name, 0))))
+        terms = term[term["AEBODSYS"] == name].sort_values(["ANY_GRADE", "AEDECOD"], ascending=[False, True])
+        rows += [(t, int(count_term.get((name, t), 0))) for t in terms["AEDECOD"]]
+    return n, rows
+
+
 @pytest.mark.parametrize("study", STUDIES)
-def test_ae_table_lists_every_term_under_its_soc(reports, warehouse, study):
-    rows = parse(reports[study].read_text(encoding="utf-8")).tables["ae-table"]
-    ae = query(warehouse, "SELECT * FROM analysis.ae_by_term WHERE STUDYID = ?", [study])
-    soc_rows = [r for r in rows if len(r) == 1]
-    term_rows = [r for r in rows if len(r) > 1]
-    assert len(soc_rows) == ae["AEBODSYS"].nunique() and len(term_rows) == len(ae)
-    first = ae.iloc[0]
-    row = next(r for r in term_rows if r[0] == first["AEDECOD"])
-    n, denominator = int(first["ANY_GRADE"]), int(first["N_SUBJECTS_SAF"])
-    assert row[1] == f"{n} ({100 * n / denominator:.1f})"
+def test_ae_table_any_teae_then_socs_with_n_pct_then_their_terms_and_n_in_the_header(reports, warehouse, study):
+    page = parse(reports[study].read_text(encoding="utf-8"))
+    rows, headers = page.tables["ae-table"], page.headers["ae-table"]
+    n, expected = _expected_ae_rows(warehouse, study)
+    assert [(r[0], r[1]) for r in rows] == [(label, count_pct(k, n)) for label, k in expected]
+    ae_any = query(warehouse, "SELECT * FROM analysis.endpoints WHERE STUDYID = ? AND ENDPOINT = 'AE_ANY'", [study])
+    assert rows[0][1] == count_pct(ae_any["N_EVENTS"].iloc[0], ae_any["N"].iloc[0])  # the AE_ANY endpoint
+    arm = query(warehouse, "SELECT ARM FROM config.study_arms WHERE STUDYID = ?", [study])["ARM"].iloc[0]
+    assert f"{arm} (N = {n})" in headers
+    assert headers[-9:] == ["Any grade", *(f"Grade {g}" for g in range(1, 6)), "Grade ≥ 3", "Serious", "Related"]
+
+
+def test_ae_table_css_is_scoped_to_the_table(reports):
+    """great-tables 1.1 writes two unscoped rules; the report scopes every selector."""
+    text = reports["HCC-REGO-PD1"].read_text(encoding="utf-8")
+    style = re.search(r'<div id="ae-table"[^>]*>\s*<style>(.*?)</style>', text, re.S).group(1)
+    selectors = [sel.strip() for rule in re.findall(r"([^{}]+)\{", style) for sel in rule.split(",")]
+    assert selectors and all(sel.startswith("#ae-table") for sel in selectors), selectors
 
 
 def test_single_cell_table_only_for_the_single_cell_study(reports, warehouse):
@@ -249,6 +295,97 @@ def test_every_data_value_is_escaped(warehouse, tmp_path):
     assert "$a&lt;b&gt;$" in text  # swimmer label: plain text, not mathtext
 
 
+# --------------------------------------------------------------------------- a randomised study
+
+RANDOMISED = "HCC-REGO-PD1"
+ARMS = (("REGOPD1", "REGORAFENIB + PD-1 INHIBITOR"), ("CTRL", "Control <arm> & co"))
+
+
+@pytest.fixture(scope="module")
+def randomised(warehouse, tmp_path_factory) -> dict:
+    """The synth warehouse with HCC-REGO-PD1 made a two-arm study: every second
+    subject moved to a second, reference arm (ADSL ARMCD/ARM and config.study_arms),
+    the endpoint step run again, the reports written."""
+    from trialdw.endpoints import compute_all
+
+    root = tmp_path_factory.mktemp("randomised")
+    copy = root / "trialdw.duckdb"
+    shutil.copyfile(warehouse, copy)
+    control_armcd, control_arm = ARMS[1]
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            """UPDATE adam.adsl SET ARMCD = ?, ARM = ? WHERE STUDYID = ? AND USUBJID IN (
+                 SELECT USUBJID FROM (SELECT USUBJID, row_number() OVER (ORDER BY USUBJID) AS k
+                                      FROM adam.adsl WHERE STUDYID = ?) WHERE k % 2 = 0)""",
+            [control_armcd, control_arm, RANDOMISED, RANDOMISED],
+        )
+        con.execute("UPDATE config.study_arms SET REFERENCE = false WHERE STUDYID = ?", [RANDOMISED])
+        con.execute("INSERT INTO config.study_arms VALUES (?, ?, ?, 2, true)", [RANDOMISED, control_armcd, control_arm])
+    assert compute_all(copy).errors == {}
+    pages = write_reports(copy, root / "reports", generated_at=GENERATED_AT, studies=[RANDOMISED])
+    return {"warehouse": copy, "page": pages[0]}
+
+
+def test_randomised_ae_table_has_a_column_group_per_arm_and_a_total_with_n(randomised):
+    page = parse(randomised["page"].read_text(encoding="utf-8"))
+    rows, headers = page.tables["ae-table"], page.headers["ae-table"]
+    db = randomised["warehouse"]
+    groups = [(armcd, name) for armcd, name in ARMS] + [(None, "Total")]
+    expected = [_expected_ae_rows(db, RANDOMISED, armcd) for armcd, _ in groups]
+    for armcd, name in groups:
+        n = expected[[g for g, _ in groups].index(armcd)][0]
+        assert f"{name} (N = {n})" in headers  # escaped in the HTML, text in the DOM
+    assert sum(n for n, _ in expected[:2]) == expected[2][0]
+    assert headers.count("Any grade") == headers.count("Grade ≥ 3") == 3
+    for i, (label, _) in enumerate(expected[2][1]):
+        cells = [count_pct(expected[g][1][i][1], expected[g][0]) for g in range(3)]
+        assert rows[i][0] == label and rows[i][1::2] == cells, label
+    text = randomised["page"].read_text(encoding="utf-8")
+    assert "Control &lt;arm&gt; &amp; co (N = " in text and "Control <arm>" not in text
+
+
+def test_randomised_km_plots_have_a_line_and_an_at_risk_row_per_arm(randomised):
+    text = randomised["page"].read_text(encoding="utf-8")
+    curves = query(
+        randomised["warehouse"],
+        "SELECT ARMCD, PARAMCD, max(AT_RISK) AS N FROM analysis.km_curves WHERE STUDYID = ? AND ARMCD IS NOT NULL "
+        "GROUP BY ALL",
+        [RANDOMISED],
+    )
+    n = {(r["ARMCD"], r["PARAMCD"]): r["N"] for _, r in curves.iterrows()}
+    for paramcd in ("PFS", "OS"):
+        for k, (armcd, _) in enumerate(ARMS):
+            first = re.search(rf'id="fig-km-{paramcd.lower()}-at-risk-{k}-0">\s*<text[^>]*>(\d+)</text>', text)
+            assert int(first.group(1)) == n[(armcd, paramcd)], (paramcd, armcd)
+    caption = parse(text).figures["fig-km-os"]["caption"]
+    assert "by arm" in caption and "numbers at risk per arm" in caption
+    assert "HR vs Control &lt;arm&gt; &amp; co" in text  # the legend names the comparison, escaped
+
+
+def test_randomised_endpoints_and_comparisons_tables(randomised):
+    page = parse(randomised["page"].read_text(encoding="utf-8"))
+    endpoints = page.tables["endpoints-table"]
+    assert len(endpoints) == 19 and all(len(r) == 2 + len(ARMS) + 1 for r in endpoints)
+    comparisons = page.tables["comparisons-table"]
+    assert [r[0] for r in comparisons] == [
+        "PFS hazard ratio vs reference",
+        "PFS log-rank test, all arms (p)",
+        "OS hazard ratio vs reference",
+        "OS log-rank test, all arms (p)",
+        "ORR difference vs reference (percentage points)",
+        "DCR difference vs reference (percentage points)",
+    ]
+    hr = query(
+        randomised["warehouse"],
+        "SELECT * FROM analysis.endpoints WHERE STUDYID = ? AND ENDPOINT = 'OS_HR'",
+        [RANDOMISED],
+    ).iloc[0]
+    row = comparisons[2]
+    assert row[1] == f"{ARMS[0][1]} vs {ARMS[1][1]}"
+    if hr["ESTIMATE"] == hr["ESTIMATE"]:  # estimable with this synth seed
+        assert row[5] == f"{hr['ESTIMATE']:.2f} ({hr['LCL']:.2f}, {hr['UCL']:.2f})"
+
+
 # --------------------------------------------------------------------------- rendered in Chromium
 
 
@@ -277,6 +414,7 @@ def test_rendered_in_chromium_plots_and_tables_are_in_the_dom(reports, tmp_path)
     assert all(f["svg"] for f in parsed.figures.values())
     assert len(parsed.tables["endpoints-table"]) == 19
     assert {"ae-table", "celltype-table"} <= set(parsed.tables)
+    assert parsed.tables["ae-table"][0][0] == "Any TEAE"
 
     from PIL import Image
 
@@ -284,6 +422,39 @@ def test_rendered_in_chromium_plots_and_tables_are_in_the_dom(reports, tmp_path)
     chromium(f"--screenshot={shot}", "--window-size=1400,2000", page.as_uri(), user_data=tmp_path / "profile2")
     low, high = Image.open(shot).convert("L").getextrema()
     assert high - low > 100, "the screenshot is blank"
+
+
+AE_TABLE_JS = """(() => {
+  const table = document.querySelector('#ae-table table');
+  const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+  const rows = [...table.querySelectorAll('tbody tr')].map(tr =>
+      [...tr.children].map(c => ({text: c.innerText.trim(), bold: getComputedStyle(c).fontWeight >= 600,
+                                  indent: parseFloat(getComputedStyle(c).textIndent) || 0})));
+  const pageTd = document.querySelector('#endpoints-table td');
+  return {heads, rows, visible: table.getBoundingClientRect().height > 0,
+          endpointsBorder: getComputedStyle(pageTd).borderBottomStyle};
+})()"""
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (Debian package 'chromium')")
+@pytest.mark.parametrize("which", ["single-arm", "randomised"])
+def test_ae_table_in_chromium_any_teae_row_soc_counts_and_n_in_headers(which, reports, randomised, tmp_path):
+    """Rendered by headless Chromium (DevTools): what a reader sees in the AE table."""
+    page_file = reports["HCC-REGO-PD1"] if which == "single-arm" else randomised["page"]
+    with HeadlessChromium(page_file.as_uri(), tmp_path) as browser:
+        got = browser.evaluate(AE_TABLE_JS)
+    assert got["visible"]
+    any_row, soc_row, term_row = got["rows"][0], got["rows"][1], got["rows"][2]
+    assert any_row[0]["text"] == "Any TEAE" and any_row[0]["bold"]
+    assert re.fullmatch(r"\d+ \(\d+\.\d\)", any_row[1]["text"])  # n (%)
+    assert soc_row[0]["bold"] and re.fullmatch(r"\d+ \(\d+\.\d\)", soc_row[1]["text"])  # a SOC row with n (%)
+    assert not term_row[0]["bold"] and term_row[0]["indent"] > soc_row[0]["indent"]  # a term, indented
+    n_heads = [h for h in got["heads"] if re.search(r"\(N = \d+\)$", h)]
+    assert len(n_heads) == (1 if which == "single-arm" else 3)
+    if which == "randomised":
+        assert n_heads[-1].startswith("Total") and n_heads[1].startswith("Control <arm> & co")
+    # great-tables' CSS stays inside its table: the page's other tables keep their borders
+    assert got["endpointsBorder"] == "solid"
 
 
 # --------------------------------------------------------------------------- helpers, hand-checked

@@ -40,6 +40,7 @@ class Treatment:
 class Arm:
     armcd: str
     arm: str
+    reference: bool = False  # the control arm comparisons are made against (see reference_arm)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ class StudyConfig:
         return self.arms[0].arm
 
     @property
+    def reference_arm(self) -> Arm:
+        """The arm every other arm is compared with (hazard ratio, difference in
+        proportions): the arm marked ``reference: true``, else the first listed."""
+        return next((a for a in self.arms if a.reference), self.arms[0])
+
+    @property
     def placebo_names(self) -> tuple[str, ...]:
         return tuple(t.extrt for t in self.treatments if t.placebo)
 
@@ -89,7 +96,7 @@ class StudyConfig:
 # Every key a study file may hold, by section: anything else is refused, so a
 # misspelt ``cr_marker`` cannot switch a protocol rule off without a word.
 STUDY_KEYS = frozenset({"study", "title", "arm", "arms", "treatments", "domains", "visits", "response", "data_cutoff"})
-ARM_KEYS = frozenset({"armcd", "arm"})
+ARM_KEYS = frozenset({"armcd", "arm", "reference"})
 TREATMENT_KEYS = frozenset({"extrt", "dose", "dosu", "dosfrq", "route", "schedule", "placebo"})
 VISITS_KEYS = frozenset({"assessment_interval_days"})
 RESPONSE_KEYS = frozenset({"evaluator", "reference_date", "confirmation_days", "sd_minimum_days", "cr_marker"})
@@ -131,9 +138,19 @@ def parse_study(doc: dict, where: str = "<study>") -> StudyConfig:
         raise ConfigError(f"{where}: 'arms' must be a non-empty list")
     arm_docs = [strict_mapping(a, f"{where}: arms", ARM_KEYS) for a in arm_docs]
     arms = tuple(
-        Arm(armcd=str(_require(a, "armcd", f"{where}: arms")), arm=str(_require(a, "arm", f"{where}: arms")))
+        Arm(
+            armcd=str(_require(a, "armcd", f"{where}: arms")),
+            arm=str(_require(a, "arm", f"{where}: arms")),
+            reference=a.get("reference", False) is True,
+        )
         for a in arm_docs
     )
+    if any(not isinstance(a.get("reference", False), bool) for a in arm_docs):
+        raise ConfigError(f"{where}: arms: 'reference' must be true or false")
+    if sum(a.reference for a in arms) > 1:
+        raise ConfigError(f"{where}: arms: at most one arm may be the reference (reference: true)")
+    if len({a.armcd for a in arms}) != len(arms):
+        raise ConfigError(f"{where}: arms: every armcd must be different")
     response = strict_mapping(_require(doc, "response", where), f"{where}: response", RESPONSE_KEYS)
     visits = strict_mapping(_require(doc, "visits", where), f"{where}: visits", VISITS_KEYS)
     treatment_docs = [
@@ -228,7 +245,8 @@ def write_config_tables(con, studies: dict[str, StudyConfig]) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TABLE config.study_arms (
-            STUDYID VARCHAR, ARMCD VARCHAR, ARM VARCHAR, PRIMARY KEY (STUDYID, ARMCD))"""
+            STUDYID VARCHAR, ARMCD VARCHAR, ARM VARCHAR, ARMN INTEGER, REFERENCE BOOLEAN,
+            PRIMARY KEY (STUDYID, ARMCD))"""
     )
     con.execute(
         """CREATE OR REPLACE TABLE config.study_treatments (
@@ -252,8 +270,12 @@ def write_config_tables(con, studies: dict[str, StudyConfig]) -> None:
                 s.single_cell,
             ],
         )
-        for a in s.arms:
-            con.execute("INSERT INTO config.study_arms VALUES (?,?,?)", [s.study, a.armcd, a.arm])
+        # ARMN: the arm's position in the study file (TRT01PN); REFERENCE: the control arm.
+        for n, a in enumerate(s.arms, start=1):
+            con.execute(
+                "INSERT INTO config.study_arms VALUES (?,?,?,?,?)",
+                [s.study, a.armcd, a.arm, n, a == s.reference_arm],
+            )
         for t in s.treatments:
             con.execute(
                 "INSERT INTO config.study_treatments VALUES (?,?,?,?,?,?,?)",

@@ -1,8 +1,14 @@
 """Endpoint statistics: adam.* → analysis.* (step 6 of the nightly flow).
 
 ``compute_all(db_path)`` reads the adam tables dbt built in the run's building
-file and (re)writes analysis.endpoints, km_curves, ae_by_term,
+file and (re)writes analysis.endpoints, km_curves, ae_by_term, ae_by_soc,
 celltype_change and gene_change. Conventions: docs/endpoints.md.
+
+Arms: every row with ARMCD NULL is about all the study's subjects (the only
+rows of a single-arm study). A study with more than one arm also gets the same
+rows for each arm (ARMCD, ARM set; ``StudyData.for_arms``) and the
+between-arm comparisons of ``comparisons`` (hazard ratios, log-rank tests,
+differences in proportions).
 """
 
 from __future__ import annotations
@@ -10,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ae, km, proportions, singlecell
-from ._db import read_all, split_by_study, study_ids, write_table
+from . import ae, comparisons, km, proportions, singlecell
+from ._db import read_all, read_arms, split_by_study, study_ids, write_table
 
 # Row order of analysis.endpoints within a study (the spec's table order).
 ENDPOINTS = (
@@ -36,9 +42,17 @@ ENDPOINTS = (
     "ADR_G3",
 )
 
+# Between-arm comparison rows (randomised studies), after the per-arm rows.
+COMPARISONS = comparisons.COMPARISONS
+
+# The arm columns every by-arm table carries after STUDYID: NULL = all subjects.
+ARM_COLUMNS = {"ARMCD": "VARCHAR", "ARM": "VARCHAR"}
+
 # Output contracts: column → DuckDB type, in column order.
 ENDPOINTS_COLUMNS = {
     "STUDYID": "VARCHAR",
+    **ARM_COLUMNS,
+    "REF_ARMCD": "VARCHAR",
     "ENDPOINT": "VARCHAR",
     "POPULATION": "VARCHAR",
     "N": "BIGINT",
@@ -51,6 +65,7 @@ ENDPOINTS_COLUMNS = {
 }
 KM_CURVES_COLUMNS = {
     "STUDYID": "VARCHAR",
+    **ARM_COLUMNS,
     "PARAMCD": "VARCHAR",
     "TIME": "DOUBLE",
     "SURVIVAL": "DOUBLE",
@@ -62,6 +77,7 @@ KM_CURVES_COLUMNS = {
 }
 AE_BY_TERM_COLUMNS = {
     "STUDYID": "VARCHAR",
+    **ARM_COLUMNS,
     "AEBODSYS": "VARCHAR",
     "AEDECOD": "VARCHAR",
     "N_SUBJECTS_SAF": "BIGINT",
@@ -70,6 +86,8 @@ AE_BY_TERM_COLUMNS = {
     "SERIOUS": "BIGINT",
     "RELATED": "BIGINT",
 }
+# AEBODSYS NULL = the any-TEAE row (every SOC together).
+AE_BY_SOC_COLUMNS = {c: t for c, t in AE_BY_TERM_COLUMNS.items() if c != "AEDECOD"}
 CELLTYPE_CHANGE_COLUMNS = {
     "STUDYID": "VARCHAR",
     "CPTESTCD": "VARCHAR",
@@ -125,43 +143,61 @@ def compute_all(db_path: Path) -> EndpointSummary:
     con = duckdb.connect(str(db_path))
     try:
         tables = read_all(con)
+        arms = read_arms(con)
         studies = study_ids(con, tables["adsl"])
-        out = {name: [] for name in ("endpoints", "km_curves", "ae_by_term", "celltype_change", "gene_change")}
+        out = {name: [] for name in TABLES}
         errors: dict[str, str] = {}
         for study in studies:
             try:
-                rows = study_rows(split_by_study(tables, study))
+                rows = study_rows(split_by_study(tables, study, arms))
             except Exception as exc:  # a bug met by one study's data must not stop the others
                 errors[study] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
                 continue
             for name, table_rows in rows.items():
                 out[name] += table_rows
-        contracts = {
-            "endpoints": ENDPOINTS_COLUMNS,
-            "km_curves": KM_CURVES_COLUMNS,
-            "ae_by_term": AE_BY_TERM_COLUMNS,
-            "celltype_change": CELLTYPE_CHANGE_COLUMNS,
-            "gene_change": GENE_CHANGE_COLUMNS,
-        }
         con.execute("BEGIN TRANSACTION")
-        counts = {name: write_table(con, f"analysis.{name}", contracts[name], out[name]) for name in contracts}
+        counts = {name: write_table(con, f"analysis.{name}", TABLES[name], out[name]) for name in TABLES}
         con.execute("COMMIT")
     finally:
         con.close()
     return EndpointSummary(studies=tuple(s for s in studies if s not in errors), table_rows=counts, errors=errors)
 
 
-def study_rows(data) -> dict[str, list[dict]]:
-    """Every analysis row of one study, by analysis table."""
+def group_rows(data) -> dict[str, list[dict]]:
+    """The rows of the by-arm tables for the subjects in `data` (the whole study,
+    or one arm of it)."""
     fits = km.fits_for_study(data)
-    curves = [row for paramcd, fit in fits.items() for row in km.curve_rows(data.study, paramcd, fit)]
     return {
         "endpoints": study_endpoint_rows(data, fits),
-        "km_curves": curves,
+        "km_curves": [row for paramcd, fit in fits.items() for row in km.curve_rows(data.study, paramcd, fit)],
         "ae_by_term": ae.by_term_rows(data),
-        "celltype_change": singlecell.celltype_rows(data),
-        "gene_change": singlecell.gene_rows(data),
+        "ae_by_soc": ae.by_soc_rows(data),
     }
 
 
-__all__ = ["ENDPOINTS", "EndpointSummary", "compute_all"]
+def study_rows(data) -> dict[str, list[dict]]:
+    """Every analysis row of one study, by analysis table: all subjects (ARMCD
+    NULL); for a randomised study then each arm in study-file order and the
+    comparisons. The single-cell tables are about all subjects only."""
+    rows = group_rows(data)
+    if data.randomised:
+        for arm in data.arms:
+            for name, arm_rows in group_rows(data.for_arms(arm.armcd)).items():
+                rows[name] += [{**row, "ARMCD": arm.armcd, "ARM": arm.arm} for row in arm_rows]
+        rows["endpoints"] += comparisons.comparison_rows(data)
+    rows["celltype_change"] = singlecell.celltype_rows(data)
+    rows["gene_change"] = singlecell.gene_rows(data)
+    return rows
+
+
+# analysis.<table> → its output contract.
+TABLES = {
+    "endpoints": ENDPOINTS_COLUMNS,
+    "km_curves": KM_CURVES_COLUMNS,
+    "ae_by_term": AE_BY_TERM_COLUMNS,
+    "ae_by_soc": AE_BY_SOC_COLUMNS,
+    "celltype_change": CELLTYPE_CHANGE_COLUMNS,
+    "gene_change": GENE_CHANGE_COLUMNS,
+}
+
+__all__ = ["COMPARISONS", "ENDPOINTS", "TABLES", "EndpointSummary", "compute_all"]

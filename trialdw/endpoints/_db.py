@@ -18,6 +18,10 @@ REQUIRED_TABLES = ("adsl", "adrs", "adtte", "adae")
 OPTIONAL_TABLES = ("adcp", "adgf")
 
 
+# config.study_arms (trialdw.study_config.write_config_tables).
+ARM_CONFIG_COLUMNS = ["STUDYID", "ARMCD", "ARM", "ARMN", "REFERENCE"]
+
+
 class MissingAdamTable(RuntimeError):
     """adam.<table> that the endpoints need is not in the warehouse."""
 
@@ -40,8 +44,19 @@ def read_adam(con, table: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class StudyArm:
+    """One arm of a study (config.study_arms): its code, name and whether it is
+    the reference (control) arm the others are compared with."""
+
+    armcd: str
+    arm: str
+    reference: bool = False
+
+
+@dataclass(frozen=True)
 class StudyData:
-    """The adam tables of one study (pandas frames, possibly empty)."""
+    """The adam tables of one study (pandas frames, possibly empty), and its arms
+    in study-file order (empty when unknown: analysed as one group)."""
 
     study: str
     adsl: pd.DataFrame
@@ -50,6 +65,7 @@ class StudyData:
     adae: pd.DataFrame
     adcp: pd.DataFrame
     adgf: pd.DataFrame
+    arms: tuple[StudyArm, ...] = ()
 
     def subjects(self, flag: str) -> set[str]:
         """USUBJIDs with population flag `flag` = 'Y' (ITTFL, SAFFL, EFFFL)."""
@@ -57,9 +73,63 @@ class StudyData:
             return set()
         return set(self.adsl.loc[self.adsl[flag] == "Y", "USUBJID"])
 
+    @property
+    def randomised(self) -> bool:
+        """More than one arm: analyses are by arm as well as overall."""
+        return len(self.arms) > 1
+
+    @property
+    def reference_arm(self) -> StudyArm | None:
+        if not self.arms:
+            return None
+        return next((a for a in self.arms if a.reference), self.arms[0])
+
+    def for_arms(self, *armcds: str) -> StudyData:
+        """The same study restricted to the subjects ADSL assigns to `armcds`
+        (ARMCD, the planned arm): every adam table keeps those subjects' rows."""
+        adsl = self.adsl
+        members = set() if adsl.empty else set(adsl.loc[adsl["ARMCD"].isin(armcds), "USUBJID"])
+
+        def of(df: pd.DataFrame) -> pd.DataFrame:
+            return df[df["USUBJID"].isin(members)].reset_index(drop=True) if "USUBJID" in df else df
+
+        tables = {name: of(getattr(self, name)) for name in ("adsl", "adrs", "adtte", "adae", "adcp", "adgf")}
+        arms = tuple(a for a in self.arms if a.armcd in armcds)
+        return StudyData(self.study, **tables, arms=arms)
+
 
 def read_all(con) -> dict[str, pd.DataFrame]:
     return {t: read_adam(con, t) for t in REQUIRED_TABLES + OPTIONAL_TABLES}
+
+
+def read_arms(con) -> pd.DataFrame:
+    """config.study_arms (STUDYID ARMCD ARM ARMN REFERENCE) in study-file order;
+    empty when the warehouse has no such table."""
+    if not table_exists(con, "config", "study_arms"):
+        return pd.DataFrame(columns=ARM_CONFIG_COLUMNS)
+    return con.sql("SELECT * FROM config.study_arms ORDER BY STUDYID, ARMN").df()
+
+
+def _is_true(value) -> bool:
+    """A BOOLEAN read from DuckDB: NULL (NaN/None/NA) is not true."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+def study_arms(arms: pd.DataFrame, adsl: pd.DataFrame, study: str) -> tuple[StudyArm, ...]:
+    """The study's configured arms in study-file order. Without a configuration
+    (a warehouse written by hand): the distinct ADSL arms, ordered by ARMCD, the
+    first being the reference."""
+    configured = arms[arms["STUDYID"] == study] if not arms.empty else arms
+    if not configured.empty:
+        return tuple(
+            StudyArm(str(r["ARMCD"]), str(r["ARM"]), _is_true(r.get("REFERENCE"))) for _, r in configured.iterrows()
+        )
+    if adsl.empty or "ARMCD" not in adsl:
+        return ()
+    seen = adsl[adsl["STUDYID"] == study][["ARMCD", "ARM"]].dropna(subset=["ARMCD"]).drop_duplicates("ARMCD")
+    return tuple(StudyArm(str(r["ARMCD"]), str(r["ARM"])) for _, r in seen.sort_values("ARMCD").iterrows())
 
 
 def study_ids(con, adsl: pd.DataFrame) -> list[str]:
@@ -71,12 +141,13 @@ def study_ids(con, adsl: pd.DataFrame) -> list[str]:
     return sorted(ids)
 
 
-def split_by_study(tables: dict[str, pd.DataFrame], study: str) -> StudyData:
+def split_by_study(tables: dict[str, pd.DataFrame], study: str, arms: pd.DataFrame | None = None) -> StudyData:
     def of(name: str) -> pd.DataFrame:
         df = tables[name]
         return df[df["STUDYID"] == study].reset_index(drop=True) if not df.empty else df
 
-    return StudyData(study, **{name: of(name) for name in tables})
+    configured = arms if arms is not None else pd.DataFrame(columns=ARM_CONFIG_COLUMNS)
+    return StudyData(study, **{name: of(name) for name in tables}, arms=study_arms(configured, tables["adsl"], study))
 
 
 def clean(value):

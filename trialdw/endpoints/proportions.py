@@ -81,18 +81,23 @@ def crude_rate_rows(data) -> list[dict]:
     ]
 
 
-def response_rate_rows(data) -> list[dict]:
-    """ORR, CRR, PRR, DCR, SD_RATE from the ADRS parameter records RSP, DCR and
-    CBOR (confirmed best overall response).
+def response_count(data, endpoint: str) -> tuple[int, int]:
+    """(responders, EFFFL subjects) for one of RESPONSE_RATES.
 
     An EFFFL subject without the parameter record stays in the denominator."""
+    paramcd, values = RESPONSE_RATES[endpoint]
     eff = data.subjects("EFFFL")
     rs = data.adrs
-    rows = []
-    for endpoint, (paramcd, values) in RESPONSE_RATES.items():
-        hits = set()
-        if not rs.empty:
-            records = rs[(rs["PARAMCD"] == paramcd) & rs["USUBJID"].isin(eff)]
-            hits = set(records.loc[records["AVALC"].isin(values), "USUBJID"])
-        rows.append(proportion_row(data.study, endpoint, "EFFFL", len(hits), len(eff)))
-    return rows
+    hits = set()
+    if not rs.empty:
+        records = rs[(rs["PARAMCD"] == paramcd) & rs["USUBJID"].isin(eff)]
+        hits = set(records.loc[records["AVALC"].isin(values), "USUBJID"])
+    return len(hits), len(eff)
+
+
+def response_rate_rows(data) -> list[dict]:
+    """ORR, CRR, PRR, DCR, SD_RATE from the ADRS parameter records RSP, DCR and
+    CBOR (confirmed best overall response)."""
+    return [
+        proportion_row(data.study, endpoint, "EFFFL", *response_count(data, endpoint)) for endpoint in RESPONSE_RATES
+    ]

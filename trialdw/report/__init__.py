@@ -16,12 +16,16 @@ import re
 from pathlib import Path
 
 from . import celltype_plot, km_plot, swimmer, waterfall
+from .ae_table import ae_table_html
 from .data import StudyReportData, read_warehouse
+from .formatting import comparison_cell
 from .page import document, figure, header, index_page
-from .tables import ae_table, celltype_table, endpoints_table, esc
+from .tables import celltype_table, comparisons_table, endpoints_by_arm_table, endpoints_table, esc
 
 KM_ORDER = ("PFS", "OS", "DOR")
 MEDIAN_ENDPOINT = {"PFS": "PFS_MEDIAN", "OS": "OS_MEDIAN", "DOR": "DOR_MEDIAN"}
+HAZARD_RATIO = {"PFS": "PFS_HR", "OS": "OS_HR"}
+LOGRANK = {"PFS": "PFS_LOGRANK_P", "OS": "OS_LOGRANK_P"}
 KM_ABSENT = {
     "PFS": "No subjects in the PFS analysis set (EFFFL).",
     "OS": "No subjects in the OS analysis set (ITTFL).",
@@ -35,9 +39,12 @@ def page_file_name(study: str) -> str:
 
 
 def _km_section(data: StudyReportData) -> str:
+    if data.randomised:
+        return _km_by_arm_section(data)
     parts = []
+    curves = data.all_subjects(data.km_curves)
     for paramcd in KM_ORDER:
-        curve = data.km_curves[data.km_curves["PARAMCD"] == paramcd] if not data.km_curves.empty else data.km_curves
+        curve = curves[curves["PARAMCD"] == paramcd] if not curves.empty else curves
         median = _endpoint(data, MEDIAN_ENDPOINT[paramcd])
         svg = km_plot.km_svg(paramcd, curve, median, f"fig-km-{paramcd.lower()}") if not curve.empty else None
         caption = (
@@ -49,11 +56,79 @@ def _km_section(data: StudyReportData) -> str:
     return "".join(parts)
 
 
-def _endpoint(data: StudyReportData, name: str):
+def _comparison_line(data: StudyReportData, paramcd: str) -> str:
+    """'HR vs Placebo: Low 0.72 (0.06, 8.10); High NE · log-rank p = 0.517' for a legend."""
+    if paramcd not in HAZARD_RATIO or data.endpoints.empty:
+        return ""
+    names = dict(data.arms)
+    rows = data.endpoints
+    ratios = rows[rows["ENDPOINT"] == HAZARD_RATIO[paramcd]]
+    parts = [f"{names.get(r['ARMCD'], r['ARMCD'])} {comparison_cell(r)}" for _, r in ratios.iterrows()]
+    text = ""
+    if parts:
+        reference = names.get(ratios["REF_ARMCD"].iloc[0], ratios["REF_ARMCD"].iloc[0])
+        text = f"HR vs {reference}: " + "; ".join(parts)
+    logrank = rows[rows["ENDPOINT"] == LOGRANK[paramcd]]
+    if not logrank.empty:
+        text += f"  ·  log-rank p = {comparison_cell(logrank.iloc[0])}"
+    return text
+
+
+def _km_by_arm_section(data: StudyReportData) -> str:
+    parts = []
+    for paramcd in KM_ORDER:
+        fig_id = f"fig-km-{paramcd.lower()}"
+        arms = []
+        for armcd, name in data.arms:
+            curves = data.of_arm(data.km_curves, armcd)
+            curve = curves[curves["PARAMCD"] == paramcd] if not curves.empty else curves
+            arms.append((name, curve, _endpoint(data, MEDIAN_ENDPOINT[paramcd], armcd)))
+        drawn = any(not curve.empty for _, curve, _ in arms)
+        svg = km_plot.km_svg_by_arm(paramcd, arms, _comparison_line(data, paramcd), fig_id) if drawn else None
+        caption = (
+            f"Kaplan–Meier estimate of {esc(km_plot.TITLES[paramcd].lower())} by arm (one line per arm; "
+            "the 95 % bands, log-log, are in analysis.km_curves); ticks mark censored subjects; dashed "
+            "line at 50 %; numbers at risk per arm below. Hazard ratios: Cox, Efron ties, vs the "
+            "reference arm; log-rank test over all arms. Source: analysis.km_curves, analysis.endpoints."
+        )
+        parts.append(figure(fig_id, svg, caption, KM_ABSENT[paramcd]))
+    return "".join(parts)
+
+
+def _endpoint(data: StudyReportData, name: str, armcd: str | None = None):
     if data.endpoints.empty:
         return None
-    rows = data.endpoints[data.endpoints["ENDPOINT"] == name]
+    rows = data.all_subjects(data.endpoints) if armcd is None else data.of_arm(data.endpoints, armcd)
+    rows = rows[rows["ENDPOINT"] == name]
     return rows.iloc[0] if not rows.empty else None
+
+
+def _endpoints_section(data: StudyReportData) -> str:
+    if not data.randomised:
+        return endpoints_table(data.all_subjects(data.endpoints))
+    return endpoints_by_arm_table(data.endpoints, data.arms) + comparisons_table(data.endpoints, data.arms)
+
+
+def _ae_section(data: StudyReportData) -> str:
+    soc, term = data.ae_by_soc, data.ae_by_term
+    if soc.empty and term.empty:
+        return '<p class="absent" id="ae-table">Treatment-emergent adverse events: none recorded.</p>'
+    if data.randomised:
+        groups = [
+            (f"arm{k}", name, data.of_arm(soc, armcd), data.of_arm(term, armcd))
+            for k, (armcd, name) in enumerate(data.arms, start=1)
+        ]
+        groups.append(("total", "Total", data.all_subjects(soc), data.all_subjects(term)))
+    else:
+        name = data.arms[0][1] if data.arms else "All subjects"
+        groups = [("all", name, data.all_subjects(soc), data.all_subjects(term))]
+    caption = (
+        '<p class="table-caption" id="ae-table-caption">Treatment-emergent adverse events by system organ '
+        "class and preferred term: subjects with at least one such event, n (% of the column's safety set "
+        "N), each subject once per row at their worst grade (CTCAE v5.0); grade ≥ 3 = grades 3–5. "
+        "Source: analysis.ae_by_soc (any TEAE, SOC rows) and analysis.ae_by_term (preferred terms).</p>"
+    )
+    return caption + ae_table_html(groups, randomised=data.randomised)
 
 
 def _response_section(data: StudyReportData) -> str:
@@ -115,10 +190,10 @@ def _single_cell_section(data: StudyReportData) -> str:
 
 def study_page(data: StudyReportData, generated_at: dt.datetime, source_name: str) -> str:
     sections = [
-        ("endpoints", "Endpoints", endpoints_table(data.endpoints)),
+        ("endpoints", "Endpoints", _endpoints_section(data)),
         ("time-to-event", "Time to event", _km_section(data)),
         ("response", "Tumour response", _response_section(data)),
-        ("safety", "Adverse events", ae_table(data.ae_by_term)),
+        ("safety", "Adverse events", _ae_section(data)),
     ]
     if data.single_cell:
         sections.append(("single-cell", "Single-cell: cell-type proportions", _single_cell_section(data)))
@@ -130,7 +205,7 @@ def study_page(data: StudyReportData, generated_at: dt.datetime, source_name: st
     )
     body += (
         "<footer>Statistics are those of the warehouse's analysis tables; this page derives only the "
-        "waterfall best % change, the swimmer timelines and the AE grade ≥ 3 column (sum of the worst-grade "
+        "waterfall best % change, the swimmer timelines and the AE grade ≥ 3 columns (sum of the worst-grade "
         "3, 4 and 5 counts) — see docs/report.md.</footer>"
     )
     return document(f"{data.study} – study report", body)

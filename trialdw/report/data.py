@@ -10,7 +10,7 @@ dates from adam.*; target-lesion sums from dbt's intermediate.int_tr_target_sums
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,10 +30,28 @@ class StudyReportData:
     adrs: pd.DataFrame
     adcp: pd.DataFrame
     target_sums: pd.DataFrame | None  # None: the warehouse has no int_tr_target_sums
+    ae_by_soc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    arms: tuple[tuple[str, str], ...] = ()  # (ARMCD, ARM) in study-file order (config.study_arms)
 
     @property
     def single_cell(self) -> bool:
         return not self.adcp.empty or not self.celltype_change.empty
+
+    @property
+    def randomised(self) -> bool:
+        """More than one arm: the analysis tables have per-arm rows (docs/endpoints.md, Arms)."""
+        return len(self.arms) > 1
+
+    def all_subjects(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of an analysis table about all the study's subjects (ARMCD NULL)."""
+        if table.empty or "ARMCD" not in table:
+            return table
+        return table[table["ARMCD"].isna()]
+
+    def of_arm(self, table: pd.DataFrame, armcd: str) -> pd.DataFrame:
+        if table.empty or "ARMCD" not in table:
+            return table.iloc[0:0]
+        return table[table["ARMCD"] == armcd]
 
 
 def _exists(con, schema: str, name: str) -> bool:
@@ -93,7 +111,16 @@ def read_study(con, study: str) -> StudyReportData:
         adrs=_or_empty(_study_rows(con, "adam", "adrs", study, "USUBJID, PARAMCD, ADT")),
         adcp=_or_empty(_study_rows(con, "adam", "adcp", study, "USUBJID, PARAMCD, ADT")),
         target_sums=_study_rows(con, "intermediate", "int_tr_target_sums", study, "USUBJID, ADT"),
+        ae_by_soc=_or_empty(_study_rows(con, "analysis", "ae_by_soc", study)),
+        arms=_arms(con, study),
     )
+
+
+def _arms(con, study: str) -> tuple[tuple[str, str], ...]:
+    if not _exists(con, "config", "study_arms"):
+        return ()
+    rows = con.execute("SELECT ARMCD, ARM FROM config.study_arms WHERE STUDYID = ? ORDER BY ARMN", [study]).fetchall()
+    return tuple((armcd, arm) for armcd, arm in rows)
 
 
 def read_warehouse(db_path: Path, studies: list[str] | None = None) -> list[StudyReportData]:

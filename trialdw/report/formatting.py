@@ -59,3 +59,20 @@ def p_value(p) -> str:
     if missing(p):
         return DASH
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_cell(row: pd.Series) -> str:
+    """A between-arm comparison (analysis.endpoints comparison rows):
+    hazard ratio '0.72 (0.06, 8.10)', difference in proportions in percentage
+    points '−33.3 (−79.2, 50.5)', log-rank p '0.517'. NE when not estimable."""
+    unit = row["UNIT"]
+    if missing(row["N"]) or int(row["N"]) == 0:
+        return DASH
+    if unit == "p-value":
+        return p_value(row["ESTIMATE"]) if not missing(row["ESTIMATE"]) else "NE"
+    if missing(row["ESTIMATE"]):
+        return "NE"
+    if unit == "hazard ratio":
+        return f"{row['ESTIMATE']:.2f} ({row['LCL']:.2f}, {row['UCL']:.2f})"
+    points = [100 * row[c] for c in ("ESTIMATE", "LCL", "UCL")]
+    return "{:+.1f} ({:+.1f}, {:+.1f})".format(*points).replace("-", "−")

@@ -129,3 +129,107 @@ def km_svg(paramcd: str, curve: pd.DataFrame, median_row: pd.Series | None, fig_
     ax.set_xticks(ticks)
     ax.set_xlabel(X_LABELS.get(paramcd, "Months"))
     return to_inline_svg(fig, fig_id)
+
+
+# Okabe–Ito colours: distinguishable with the common colour-vision deficiencies
+# and in greyscale by their different lightness; the first is the single-arm blue.
+ARM_COLOURS = ("#1f5f8b", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+ARM_STYLES = ("solid", (0, (5, 2)), (0, (1, 1.5)), (0, (5, 2, 1, 2)), "solid", (0, (5, 2)))
+
+
+def arm_median_label(name: str, endpoint: pd.Series | None) -> str:
+    if endpoint is None:
+        return name
+    counts = f"N = {int(endpoint['N'])}, {int(endpoint['N_EVENTS'])} events"
+    return f"{name}: median {ci_text(endpoint, unit='months')}  ·  {counts}"
+
+
+@report_style
+def km_svg_by_arm(
+    paramcd: str, arms: list[tuple[str, pd.DataFrame, pd.Series | None]], comparison: str, fig_id: str
+) -> str:
+    """One KM curve per arm (no CI bands: they would hide each other), censor
+    ticks, and a numbers-at-risk table with one row per arm.
+
+    `arms`: (arm name, its km_curves rows, its median endpoint row) in study-file
+    order; `comparison`: a line naming the hazard ratio and log-rank p (or "")."""
+    import matplotlib.pyplot as plt
+
+    from .svg import plain
+
+    # an arm nobody is analysed in yet has no line, and zeros at risk
+    drawn = {k for k, (_, curve, _) in enumerate(arms) if not curve.empty}
+    curves = [(name, with_time_zero(curve), median) for name, curve, median in arms]
+    max_t = max((float(c["TIME"].max()) for k, (_, c, _) in enumerate(curves) if k in drawn), default=1.0)
+    step = risk_tick_step(max_t)
+    ticks = np.arange(0, max_t + 1e-9, step)
+    n_arms = len(curves)
+    fig, (ax, risk_ax) = plt.subplots(
+        2,
+        1,
+        figsize=(7.2, 4.4 + 0.22 * n_arms),
+        gridspec_kw={"height_ratios": [6, 0.45 + 0.3 * n_arms], "hspace": 0.42},
+    )
+    for k, (name, curve, median) in enumerate(curves):
+        if k not in drawn:
+            continue
+        colour, dash = ARM_COLOURS[k % len(ARM_COLOURS)], ARM_STYLES[k % len(ARM_STYLES)]
+        t = curve["TIME"].to_numpy(dtype=float)
+        ax.step(
+            t,
+            curve["SURVIVAL"],
+            where="post",
+            color=colour,
+            linestyle=dash,
+            linewidth=1.6,
+            label=plain(arm_median_label(name, median)),
+        )
+        censored = curve[curve["CENSORED"] > 0]
+        ax.plot(
+            censored["TIME"],
+            censored["SURVIVAL"],
+            linestyle="none",
+            marker="|",
+            markersize=7,
+            markeredgewidth=1.2,
+            color=colour,
+        )
+    ax.axhline(0.5, color="#999999", linewidth=0.7, linestyle=(0, (4, 3)), zorder=0)
+    ax.set_ylim(0, 1.03)
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_ylabel(f"{paramcd} probability")
+    x_limits = (0, max(max_t, step) * 1.02)
+    ax.set_xlim(*x_limits)
+    ax.set_title(f"{TITLES.get(paramcd, paramcd)} ({paramcd}) by arm", pad=14 + 13 * (len(drawn) + bool(comparison)))
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=1,
+        fontsize=8,
+        title=plain(comparison) if comparison else None,
+        title_fontsize=8,
+        alignment="left",
+        borderaxespad=0.3,
+        handlelength=2.4,
+    )
+    ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
+
+    # Numbers at risk: one row per arm, its name at the left, aligned with the x axis.
+    risk_ax.set_xlim(*x_limits)
+    risk_ax.set_ylim(n_arms - 0.5, -0.5)
+    risk_ax.set_yticks(range(n_arms))
+    risk_ax.set_yticklabels([plain(name) for name, _, _ in curves], fontsize=8)
+    for tick, (k, _) in zip(risk_ax.get_yticklabels(), enumerate(curves), strict=True):
+        tick.set_color(ARM_COLOURS[k % len(ARM_COLOURS)])
+    for spine in risk_ax.spines.values():
+        spine.set_visible(False)
+    risk_ax.tick_params(axis="both", length=0, labelbottom=False)
+    risk_ax.tick_params(axis="y", pad=12)  # the arm names clear the counts at time 0
+    risk_ax.set_title("Number at risk", fontsize=8, loc="left", pad=2)
+    for k, (_, curve, _) in enumerate(curves):
+        for i, (x, n) in enumerate(zip(ticks, at_risk(curve, ticks), strict=False)):
+            # gid → <g id="…-at-risk-<arm>-<i>">: each arm's count at each tick can be found in the SVG
+            risk_ax.text(x, k, str(n), ha="center", va="center", fontsize=8, gid=f"at-risk-{k}-{i}")
+    ax.set_xticks(ticks)
+    ax.set_xlabel(X_LABELS.get(paramcd, "Months"))
+    return to_inline_svg(fig, fig_id)

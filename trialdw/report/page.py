@@ -29,6 +29,7 @@ figure#fig-swimmer svg, figure#fig-celltype svg { max-width: 980px; }
 figcaption { font-size: .85rem; color: #444; margin-top: .3rem; }
 table { border-collapse: collapse; margin: .8rem 0 1.5rem; font-size: .85rem; width: 100%; }
 caption { caption-side: top; text-align: left; font-size: .85rem; color: #444; padding-bottom: .3rem; }
+p.table-caption { font-size: .85rem; color: #444; margin: .8rem 0 .3rem; }
 th, td { padding: .25rem .5rem; border-bottom: 1px solid #e3e3e3; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid #999; background: #f5f7f9; }
 td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }

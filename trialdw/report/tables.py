@@ -6,7 +6,7 @@ import html
 
 import pandas as pd
 
-from .formatting import DASH, count_pct, estimate_cell, missing, p_value
+from .formatting import DASH, comparison_cell, estimate_cell, missing, p_value
 
 ENDPOINT_LABELS = {
     "PFS_MEDIAN": "Median progression-free survival (months)",
@@ -29,7 +29,14 @@ ENDPOINT_LABELS = {
     "ADR_ANY": "Any adverse drug reaction",
     "ADR_G3": "Adverse drug reaction grade ≥ 3",
 }
-GRADES = (1, 2, 3, 4, 5)
+COMPARISON_LABELS = {
+    "PFS_HR": "PFS hazard ratio vs reference",
+    "PFS_LOGRANK_P": "PFS log-rank test, all arms (p)",
+    "OS_HR": "OS hazard ratio vs reference",
+    "OS_LOGRANK_P": "OS log-rank test, all arms (p)",
+    "ORR_DIFF": "ORR difference vs reference (percentage points)",
+    "DCR_DIFF": "DCR difference vs reference (percentage points)",
+}
 
 
 def esc(value) -> str:
@@ -43,6 +50,69 @@ def _table(table_id: str, caption: str, head: list[str], body: list[str]) -> str
         f'<table id="{table_id}"><caption>{caption}</caption>'
         f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
+
+
+def endpoints_by_arm_table(endpoints: pd.DataFrame, arms: tuple[tuple[str, str], ...]) -> str:
+    """Randomised study: one row per endpoint, one column per arm and one for all
+    subjects; a cell is the estimate (95 % CI) over [n/N]."""
+    groups = [*arms, (None, "All subjects")]
+    rows_of = {
+        armcd: {r["ENDPOINT"]: r for _, r in endpoints[_arm_mask(endpoints, armcd)].iterrows()} for armcd, _ in groups
+    }
+    head = ["Endpoint", "Population", *(esc(name) for _, name in groups)]
+    body = []
+    for endpoint in ENDPOINT_LABELS:
+        found = [rows_of[a][endpoint] for a, _ in groups if endpoint in rows_of[a]]
+        cells = []
+        for armcd, _ in groups:
+            r = rows_of[armcd].get(endpoint)
+            counts = "" if r is None else f'<br><span class="code">[{_count(r["N_EVENTS"])}/{_count(r["N"])}]</span>'
+            cells.append(f'<td class="num">{esc(None if r is None else estimate_cell(r))}{counts}</td>')
+        body.append(
+            f'<tr data-endpoint="{esc(endpoint)}"><td>{esc(ENDPOINT_LABELS[endpoint])}<br>'
+            f'<span class="code">{esc(endpoint)}</span></td><td>{esc(found[0]["POPULATION"] if found else None)}</td>'
+            + "".join(cells)
+            + "</tr>"
+        )
+    caption = (
+        "Endpoints by arm (analysis.endpoints). Months: median (95 % CI), NR = not reached; "
+        "proportions: % (exact 95 % CI), NE = not estimable; [n/N]: events (time to event) or "
+        "subjects counted / subjects analysed."
+    )
+    return _table("endpoints-table", caption, head, body)
+
+
+def comparisons_table(endpoints: pd.DataFrame, arms: tuple[tuple[str, str], ...]) -> str:
+    """The between-arm comparison rows of a randomised study."""
+    names = dict(arms)
+    comparisons = endpoints[endpoints["ENDPOINT"].isin(COMPARISON_LABELS)]
+    head = ["Comparison", "Arms", "Population", "N", "Events / responders", "Estimate (95 % CI)", "Method"]
+    body = []
+    for _, r in comparisons.iterrows():
+        arm, reference = (names.get(r[c], r[c]) for c in ("ARMCD", "REF_ARMCD"))
+        arms_text = "all arms" if missing(r["ARMCD"]) else f"{arm} vs {reference}"
+        body.append(
+            f'<tr data-endpoint="{esc(r["ENDPOINT"])}"><td>{esc(COMPARISON_LABELS[r["ENDPOINT"]])}</td>'
+            f"<td>{esc(arms_text)}</td><td>{esc(r['POPULATION'])}</td>"
+            f'<td class="num">{esc(r["N"])}</td><td class="num">{esc(r["N_EVENTS"])}</td>'
+            f'<td class="num">{esc(comparison_cell(r))}</td><td>{esc(r["METHOD"])}</td></tr>'
+        )
+    caption = (
+        "Comparisons with the reference arm (analysis.endpoints): hazard ratio (Cox, Efron ties, "
+        "Wald 95 % CI; < 1 favours the arm), difference in proportions in percentage points "
+        "(Newcombe 95 % CI), and the log-rank test over all arms. NE: not estimable (an arm "
+        "without an event). p values are not adjusted for multiplicity."
+    )
+    return _table("comparisons-table", caption, head, body)
+
+
+def _arm_mask(table: pd.DataFrame, armcd: str | None) -> pd.Series:
+    base = ~table["ENDPOINT"].isin(COMPARISON_LABELS)
+    return base & (table["ARMCD"].isna() if armcd is None else table["ARMCD"] == armcd)
+
+
+def _count(value) -> str:
+    return DASH if missing(value) else str(int(value))
 
 
 def endpoints_table(endpoints: pd.DataFrame) -> str:
@@ -60,46 +130,6 @@ def endpoints_table(endpoints: pd.DataFrame) -> str:
         "proportions: % (exact 95 % CI), NE = not estimable."
     )
     return _table("endpoints-table", caption, head, body)
-
-
-def ae_table(ae: pd.DataFrame) -> str:
-    """SOC rows (bold, ordered by subjects with any grade) with their preferred
-    terms beneath; counts are subjects by worst grade, n (% of the safety set)."""
-    head = [
-        "System organ class / preferred term",
-        "Any grade",
-        *(f"Grade {g}" for g in GRADES),
-        "Grade ≥ 3",
-        "Serious",
-        "Related",
-    ]
-    if ae.empty:
-        return _table("ae-table", "Treatment-emergent adverse events: none recorded.", head, [])
-    denominator = ae["N_SUBJECTS_SAF"].iloc[0]
-    ae = ae.assign(G3PLUS=ae[["G3", "G4", "G5"]].fillna(0).sum(axis=1))
-    soc_order = (
-        ae.groupby("AEBODSYS", dropna=False)["ANY_GRADE"]
-        .max()
-        .reset_index()
-        .sort_values(["ANY_GRADE", "AEBODSYS"], ascending=[False, True])
-    )
-    body = []
-    for soc in soc_order["AEBODSYS"]:
-        terms = ae[ae["AEBODSYS"] == soc] if not missing(soc) else ae[ae["AEBODSYS"].isna()]
-        body.append(f'<tr class="soc"><td colspan="{len(head)}">{esc(soc)}</td></tr>')
-        for _, r in terms.sort_values(["ANY_GRADE", "AEDECOD"], ascending=[False, True]).iterrows():
-            cells = [r["ANY_GRADE"], *(r[f"G{g}"] for g in GRADES), r["G3PLUS"], r["SERIOUS"], r["RELATED"]]
-            body.append(
-                f'<tr><td class="pt">{esc(r["AEDECOD"])}</td>'
-                + "".join(f'<td class="num">{esc(count_pct(c, denominator))}</td>' for c in cells)
-                + "</tr>"
-            )
-    caption = (
-        f"Treatment-emergent adverse events by system organ class and preferred term "
-        f"(analysis.ae_by_term): subjects, n (%), by their worst grade (CTCAE v5.0); "
-        f"safety set N = {esc(denominator)}."
-    )
-    return _table("ae-table", caption, head, body)
 
 
 def celltype_table(change: pd.DataFrame, names: dict[str, str]) -> str:

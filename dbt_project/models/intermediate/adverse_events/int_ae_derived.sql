@@ -4,6 +4,10 @@
 -- ASTDY/AENDY: study day from TRTSDT without day 0.
 -- ADURN: AENDT - ASTDT + 1 in days (an AE starting and ending the same day
 --   lasts 1 day); NULL while the AE is ongoing.
+-- ADURU: 'DAYS' whenever ADURN has a value (ADaM: the unit of ADURN), else NULL.
+-- ATOXGRN / ATOXGR (ADaM: the analysis toxicity grade as a number and as text):
+--   1. ATOXGRN = AETOXGR, the CTCAE v5.0 grade 1-5 as sent (an integer);
+--   2. ATOXGR = the same grade as text ('1'-'5'), as ADaM types ATOXGR.
 select
     ae.STUDYID,
     ae.USUBJID,
@@ -18,7 +22,9 @@ select
     {{ study_day('ae.ASTDT', 'adsl.TRTSDT') }} as ASTDY,
     {{ study_day('ae.AENDT', 'adsl.TRTSDT') }} as AENDY,
     date_diff('day', ae.ASTDT, ae.AENDT) + 1 as ADURN,
-    ae.AETOXGR as ATOXGR,
+    case when ae.ASTDT is not null and ae.AENDT is not null then 'DAYS' end as ADURU,
+    cast(ae.AETOXGR as varchar) as ATOXGR,
+    ae.AETOXGR as ATOXGRN,
     ae.AESER,
     ae.AEREL,
     ae.AEOUT,

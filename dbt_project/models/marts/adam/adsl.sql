@@ -31,9 +31,10 @@ select
     subjects.COUNTRY,
     subjects.ARM,
     subjects.ARMCD,
-    subjects.ARM as TRT01P,
-    -- single-arm studies: the actual treatment is the planned one once dosed
-    case when subjects.SAFFL = 'Y' then subjects.ARM end as TRT01A,
+    treatment.TRT01P,
+    treatment.TRT01PN,
+    treatment.TRT01A,
+    treatment.TRT01AN,
     baseline.ECOG,
     baseline.CHILDPGH,
     baseline.BCLC,
@@ -61,3 +62,5 @@ left join {{ ref('int_subject_last_alive') }} as last_alive
     on last_alive.STUDYID = subjects.STUDYID and last_alive.USUBJID = subjects.USUBJID
 left join {{ ref('int_subject_disposition') }} as disposition
     on disposition.STUDYID = subjects.STUDYID and disposition.USUBJID = subjects.USUBJID
+left join {{ ref('int_subject_treatment') }} as treatment
+    on treatment.STUDYID = subjects.STUDYID and treatment.USUBJID = subjects.USUBJID
