@@ -13,7 +13,7 @@ select
     arms.ARMN as TRT01PN,
     case when exposure.TRTSDT is not null then dm.ARM end as TRT01A,
     case when exposure.TRTSDT is not null then arms.ARMN end as TRT01AN
-from {{ ref('stg_site__dm') }} as dm
+from {{ ref('int_dm_at_cutoff') }} as dm
 left join {{ ref('stg_config__study_arms') }} as arms
     on arms.STUDYID = dm.STUDYID and arms.ARMCD = dm.ARMCD
 left join {{ ref('int_subject_exposure') }} as exposure
