@@ -50,12 +50,12 @@ def test_every_adam_and_analysis_column_has_a_label_a_description_and_a_duckdb_c
     catalog = load_catalog()
     with wh.connect_read_only(night["warehouse"]) as con:
         tables = _columns(con)
-        comments = dict(
-            ((s, t), c)
+        comments = {
+            (s, t): c
             for s, t, c in con.execute(
                 "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE schema_name IN ('adam', 'analysis')"
             ).fetchall()
-        )
+        }
     assert {t for s, t in tables if s == "adam"} >= {"adsl", "adrs", "adtte", "adae", "adcp", "adgf"}
     missing = [m for (s, t), cols in tables.items() for m in missing_metadata(catalog, s, t, [c for c, _, _ in cols])]
     assert missing == [], f"add a meta.label and a description in the dbt yml for: {missing}"
