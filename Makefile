@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_HOME := $(CURDIR)/.prefect
 
-.PHONY: install demo test test-fast lint lint-python lint-sql bench clean
+.PHONY: install demo test test-fast lint lint-python lint-sql bench bench-review clean
 
 # A stamp file so the venv is rebuilt only when the pins change. Bytecode is
 # compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on this kind of
@@ -64,6 +64,10 @@ lint-sql: install
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	TRIALDW_DB_PATH="$$tmp/lint.duckdb" DBT_TARGET_PATH="$$tmp/target" DBT_LOG_PATH="$$tmp/logs" \
 	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
+
+# The review app with 50,000 findings: API answers and the browser's time to first render.
+bench-review: install
+	$(PY) -m trialdw.review_app.bench --findings 50000
 
 clean:
 	rm -rf $(VENV) $(DEMO) .prefect .pytest_cache dbt_project/target dbt_project/logs

@@ -233,17 +233,43 @@ def compute_endpoints(build_file: str) -> dict:
 
 
 @task(name="analysis-readiness checks")
-def check_readiness(build_file: str, studies: list[str], docs_dir: str, contract: str | None) -> dict:
-    """GX on the build file; a failure holds back the study whose rows fail it."""
-    from trialdw.readiness import DEFAULT_CONTRACT, run_readiness_checks
+def check_readiness(
+    build_file: str, studies: list[str], docs_dir: str, contract: str | None, run_id: str, failed_runs: str
+) -> dict:
+    """GX on the build file; a failure holds back the study whose rows fail it.
+    Failed results are also copied to ``failed_runs/<run_id>/readiness/`` (a
+    later night replaces the reports folder) and the reason says where."""
+    from trialdw.readiness import DEFAULT_CONTRACT, keep_failed_results, run_readiness_checks
 
-    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT))
+    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id)
+    held_back = result.held_back(studies)
+    if held_back and result.docs_index:
+        kept = keep_failed_results(Path(docs_dir), Path(failed_runs), run_id)
+        held_back = {study: f"{reason} (results: {kept})" for study, reason in held_back.items()}
     return {
-        "held_back": result.held_back(studies),
+        "held_back": held_back,
         "failures": result.failures,
         "docs_index": str(result.docs_index) if result.docs_index else None,
         "seconds": result.statistics.get("seconds"),
     }
+
+
+@task(name="record query states", **TRANSIENT_RETRIES)
+def record_query_states(building: str, annotations: str, run_id: str) -> dict:
+    """The data managers' query states into the file about to be published: automatic entries
+    (resolved by data, re-opened) into the annotation store, then audit.finding_annotations and
+    the STATE columns of audit.findings (trialdw.review_app.state_sync). Idempotent, so a retry is safe."""
+    import duckdb
+
+    from trialdw.review_app.annotations import AnnotationStore
+    from trialdw.review_app.state_sync import sync_states, write_annotation_tables
+
+    store = AnnotationStore(Path(annotations)).create()
+    with duckdb.connect(building) as con:
+        synced = sync_states(store, con, run_id)
+        entries = write_annotation_tables(con, store)
+    get_run_logger().info("query states: %s; %d annotation(s) in the warehouse", synced.describe(), entries)
+    return {"closed_by_data": synced.closed, "reopened": synced.reopened, "annotations": entries}
 
 
 @task(name="record data-review findings")
@@ -346,6 +372,8 @@ def export_tables(published: str, exports_dir: str, run_id: str, changed: list[s
     from trialdw.exports import write_exports
 
     result = write_exports(Path(published), Path(exports_dir), run_id, changed=set(changed))
+    if result.unlabelled:  # every column should have a label in the dbt yml (docs/submission.md)
+        get_run_logger().warning("exported without a label: %s", ", ".join(result.unlabelled[:10]))
     if result.non_ascii:
         get_run_logger().warning(
             "XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
@@ -389,6 +417,44 @@ def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
     return folder
 
 
+def _check_built_studies(
+    groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
+    readiness_contract: str | None, run_id: str, timer: StepTimer,
+) -> tuple[dict, dict, dict]:  # fmt: skip
+    """Per build group: endpoints, readiness, data review and study pages for the
+    studies still standing. Returns (build file -> studies published from it,
+    study -> hold-back reason or None, details for audit.runs)."""
+    results: dict[str, str | None] = dict.fromkeys(to_build)  # study -> hold-back reason
+    results.update(ingest_errors)
+    details: dict = {"dbt": [], "endpoints": [], "readiness": []}
+    built_files: dict[str, list[str]] = {}
+    for group in groups:
+        details["dbt"].append({k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures")})
+        if not group["dbt_ok"]:
+            results.update(dict.fromkeys(group["studies"], "dbt build failed: " + "; ".join(group["failures"][:3])))
+            continue
+        with timer("endpoints"):
+            endpoints = compute_endpoints(group["build_file"])
+        details["endpoints"].append(endpoints)
+        results.update({s: f"endpoint statistics failed: {e}" for s, e in endpoints["errors"].items()})
+        standing = [s for s in group["studies"] if results[s] is None]
+        with timer("readiness"):
+            readiness = check_readiness(
+                group["build_file"], standing, str(reports / "data-docs"), readiness_contract, run_id,
+                str(paths.failed_runs),
+            )  # fmt: skip
+        details["readiness"].append(readiness)
+        results.update(readiness["held_back"])
+        standing = [s for s in standing if results[s] is None]
+        if standing:
+            with timer("data review"):
+                record_review_findings(str(paths.published), group["build_file"], standing)
+            with timer("reports"):
+                write_study_reports(group["build_file"], str(reports), standing)
+            built_files[group["build_file"]] = standing
+    return built_files, results, details
+
+
 @flow(name="trialdw-nightly")
 def nightly(
     landing: str,
@@ -409,11 +475,12 @@ def nightly(
     logger = get_run_logger()
     run_id = new_run_id()
     paths = wh.WarehousePaths(Path(warehouse).resolve())
+    warehouse = str(paths.published)
     timer = StepTimer()
     start_details = {
         "landing": str(landing),
         "sources": str(sources) if sources else None,
-        "warehouse": str(paths.published),
+        "warehouse": warehouse,
         "pid": os.getpid(),
         "flow_run_id": str(flow_run.id) if flow_run.id else None,
         "contract_versions": contract_versions(),
@@ -435,102 +502,81 @@ def nightly(
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths):
             try:
+                # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
                 if sources:
                     with timer("pull"):
                         pulled = pull_from_sites(sources, landing)
                 with timer("prepare"):
-                    prepare(str(paths.published))
+                    prepare(warehouse)
                     studies = load_studies(studies_dir)
                     if pulled is not None:
-                        record_pulls(str(paths.published), pulled, run_id)
-
+                        record_pulls(warehouse, pulled, run_id)
                 with timer("ingest"):
                     # Transfers of a site in TRANSFER_ID order: discover() sorts them.
                     grouped = _by_study(discover_transfers(landing))
                     ingested = [
-                        ingest_study(str(paths.published), study, refs, studies_dir, run_id)
+                        ingest_study(warehouse, study, refs, studies_dir, run_id)
                         for study, refs in sorted(grouped.items())
                     ]
                 ingest_errors = {i["study"]: i["error"] for i in ingested if i["error"] and i["study"] in studies}
 
+                # 2. Which studies changed since their tables were published.
                 with timer("plan"):
-                    plans = plan_night(str(paths.published), studies_dir, readiness_contract)
+                    plans = plan_night(warehouse, studies_dir, readiness_contract)
                 to_build = [p.study for p in plans if p.action == BUILD and p.study not in ingest_errors]
                 news = [t for i in ingested for t in i["transfers"] if t["new"]]
                 pull_news = pulled is not None and any(o["outcome"] != "skipped" for o in pulled["outcomes"])
                 if not (to_build or news or ingest_errors or pull_news) and paths.published.is_file():
+                    # Nothing new: nothing to build, nothing to publish.
                     summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False, pulled=pulled)
-                    outcome.message, outcome.details = summary.news, summary.details
                     logger.info("%s", summary.news)
-                    return summary.as_dict()
+                else:
+                    # 3. Build the changed studies; each is checked and held back on its own.
+                    reports_building = _fresh_reports_folder(paths, run_id)
+                    with timer("dbt build"):
+                        groups = build_studies(warehouse, run_id, studies_dir, to_build)
+                    docs_from = next((g["build_file"] for g in groups if g["dbt_ok"]), None)
+                    if docs_from:
+                        with timer("lineage docs"):
+                            write_lineage_docs(warehouse, docs_from, str(reports_building))
+                    built_files, results, details = _check_built_studies(
+                        groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer
+                    )
+                    held_back = {s: r for s, r in results.items() if r is not None}
+                    for study, reason in held_back.items():
+                        logger.warning("%s held back (keeps its published tables): %s", study, reason)
+                    carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
 
-                reports_building = _fresh_reports_folder(paths, run_id)
-                results: dict[str, str | None] = dict.fromkeys(to_build)  # study -> hold-back reason
-                results.update(ingest_errors)
-                built_files: dict[str, list[str]] = {}
-                details: dict = {"dbt": [], "endpoints": [], "readiness": []}
-                with timer("dbt build"):
-                    groups = build_studies(str(paths.published), run_id, studies_dir, to_build)
-                docs_from = next((g["build_file"] for g in groups if g["dbt_ok"]), None)
-                if docs_from:
-                    with timer("lineage docs"):
-                        write_lineage_docs(str(paths.published), docs_from, str(reports_building))
-                for group in groups:
-                    for study in group["studies"]:
-                        if not group["dbt_ok"]:
-                            results[study] = "dbt build failed: " + "; ".join(group["failures"][:3])
-                    details["dbt"].append({k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures")})
-                for group in (g for g in groups if g["dbt_ok"]):
-                    ok = [s for s in group["studies"] if results[s] is None]
-                    with timer("endpoints"):
-                        endpoints = compute_endpoints(group["build_file"])
-                    details["endpoints"].append(endpoints)
-                    for study, error in endpoints["errors"].items():
-                        results[study] = f"endpoint statistics failed: {error}"
-                    ok = [s for s in ok if results[s] is None]
-                    with timer("readiness"):
-                        readiness = check_readiness(
-                            group["build_file"], ok, str(reports_building / "data-docs"), readiness_contract
-                        )
-                    details["readiness"].append(readiness)
-                    results.update(readiness["held_back"])
-                    ok = [s for s in ok if results[s] is None]
-                    if ok:
-                        with timer("data review"):
-                            record_review_findings(str(paths.published), group["build_file"], ok)
-                        with timer("reports"):
-                            write_study_reports(group["build_file"], str(reports_building), ok)
-                        built_files[group["build_file"]] = ok
-                published_now = [s for ids in built_files.values() for s in ids]
-                held_back = {s: r for s, r in results.items() if r is not None}
-                for study, reason in held_back.items():
-                    logger.warning("%s held back (keeps its published tables): %s", study, reason)
-                carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
-
-                with timer("assemble"):
-                    building = assemble(str(paths.published), run_id, studies_dir, carried, built_files)
-                    review = write_review(building, str(reports_building), str(paths.published), run_id)
-                summary = night_summary(
-                    run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
-                    details=details, built=to_build, pulled=pulled,
-                )  # fmt: skip
-                summary.markdown += "\n" + review["review_markdown"]
-                (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
-                record_run_history(
-                    building,
-                    str(paths.run_log),
-                    run_id,
-                    dt.datetime.now(dt.UTC),
-                    summary.news,
-                    summary.details,
-                    summary.study_builds,
-                )
-                with timer("publish"):
-                    publish(building, str(paths.published), str(reports_building))
-                with timer("exports"):
-                    exports = export_tables(str(paths.published), str(paths.exports), run_id, published_now)
-                summary.exports = exports["exports"]
+                    # 4. Assemble the new file (current data only) and swap it in; then the exports.
+                    with timer("assemble"):
+                        building = assemble(warehouse, run_id, studies_dir, carried, built_files)
+                    with timer("query states"):
+                        record_query_states(building, str(paths.annotations), run_id)
+                    with timer("assemble"):
+                        review = write_review(building, str(reports_building), warehouse, run_id)
+                    summary = night_summary(
+                        run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
+                        details=details, built=to_build, pulled=pulled,
+                    )  # fmt: skip
+                    summary.markdown += "\n" + review["review_markdown"]
+                    (reports_building / "run-summary.md").write_text(summary.markdown, encoding="utf-8")
+                    record_run_history(
+                        building,
+                        str(paths.run_log),
+                        run_id,
+                        dt.datetime.now(dt.UTC),
+                        summary.news,
+                        summary.details,
+                        summary.study_builds,
+                    )
+                    with timer("publish"):
+                        publish(building, warehouse, str(reports_building))
+                    with timer("exports"):
+                        published_now = [s for ids in built_files.values() for s in ids]
+                        exports = export_tables(warehouse, str(paths.exports), run_id, published_now)
+                    summary.exports = exports["exports"]
+                    logger.info("published %s", warehouse)
             finally:
                 # Published or not, this run's private files go; the published one stays.
                 wh.remove_stale_building_files(paths)
@@ -538,5 +584,4 @@ def nightly(
 
     create_markdown_artifact(key="trialdw-night", markdown=summary.markdown, description="trialdw nightly run summary")
     notify.on_held_back(notify_command, run_id, paths, summary.held_back)
-    logger.info("published %s", paths.published)
     return summary.as_dict()

@@ -8,6 +8,10 @@ package Prefect already depends on. Usage::
 
 ``evaluate`` runs JavaScript in the page (``Runtime.evaluate``) and returns its
 value as JSON-decoded Python; a JavaScript exception raises ``BrowserError``.
+For pages served by a test server: ``fill``/``select``/``click`` act on an element
+as a person would (events fire), ``reload`` reloads, ``goto(url, expect=...)``
+waits for a redirect target, ``wait_for`` polls a JavaScript condition, and
+``cookies()`` shows what the browser stores (HttpOnly ones included).
 """
 
 from __future__ import annotations
@@ -106,10 +110,43 @@ class HeadlessChromium:
         target = _wait(page_target, self.timeout, "the page target")
         self._ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
 
-    def goto(self, url: str) -> None:
-        """Load ``url`` and wait until its document (not the previous one) is complete."""
+    def goto(self, url: str, *, expect: str | None = None) -> None:
+        """Load ``url`` and wait until its document (not the previous one) is complete;
+        ``expect``: the URL it ends on when the server redirects (e.g. to a login form)."""
         self.send("Page.navigate", url=url)
-        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
+        self.wait_for(f"location.href === {json.dumps(expect or url)} && document.readyState === 'complete'")
+
+    def reload(self) -> None:
+        """Reload the current page and wait until the new document is complete."""
+        self.evaluate("window.__reloading = true")
+        self.send("Page.reload", ignoreCache=True)
+        self.wait_for("window.__reloading !== true && document.readyState === 'complete'")
+
+    def fill(self, selector: str, value: str) -> None:
+        """Type ``value`` into an input/textarea (sets it and fires input + change)."""
+        self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus();"
+            f" e.value = {json.dumps(value)}; e.dispatchEvent(new Event('input', {{bubbles: true}}));"
+            " e.dispatchEvent(new Event('change', {bubbles: true})); })()"
+        )
+
+    def select(self, selector: str, value: str) -> None:
+        """Choose an option of a <select> (fires change)."""
+        self.fill(selector, value)
+
+    def click(self, selector: str) -> None:
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+    def text(self, selector: str) -> str | None:
+        return self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); return e ? e.innerText : null; }})()"
+        )
+
+    def exists(self, selector: str) -> bool:
+        return self.evaluate(f"document.querySelector({json.dumps(selector)}) !== null")
+
+    def cookies(self) -> list[dict]:
+        return self.send("Network.getCookies")["cookies"]
 
     def send(self, method: str, **params) -> dict:
         """One DevTools command; events that arrive meanwhile are skipped."""
@@ -130,7 +167,21 @@ class HeadlessChromium:
         return result["result"].get("value")
 
     def wait_for(self, expression: str) -> object:
-        return _wait(lambda: self.evaluate(expression), self.timeout, expression)
+        """Poll until ``expression`` is truthy; errors while a page is being replaced count as not yet."""
+
+        last_error: list[str] = []
+
+        def attempt():
+            try:
+                return self.evaluate(expression)
+            except BrowserError as exc:
+                last_error[:] = [str(exc)]
+                return None
+
+        try:
+            return _wait(attempt, self.timeout, expression)
+        except BrowserError as exc:
+            raise BrowserError(f"{exc}; last error: {last_error[0]}" if last_error else str(exc)) from None
 
     def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]

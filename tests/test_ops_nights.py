@@ -226,6 +226,12 @@ def test_a_failed_check_holds_the_studies_back_with_their_tables_and_says_why(hi
     held = json.loads(runs[5][1])["studies"]
     assert held[REGO]["held_back"].startswith("analysis-readiness checks failed: adam.adsl: ")
     assert runs[5][0] == f"no new transfer; held back: {REGO}, {SURU}"
+    # The held-back night's readiness results are kept where a person can open them, and the reason says where.
+    kept = Path(line.rsplit("(results: ", 1)[1].split(")")[0])
+    failed_runs = history["warehouse"].resolve().parent / "trialdw-failed-runs"
+    assert kept.parent.name == "readiness" and kept.parent.parent.parent == failed_runs
+    page = kept.read_text(encoding="utf-8")
+    assert "FAILED" in page and "<code>adam.adsl</code>" in page and kept.parent.parent.name in page
 
 
 @pytest.mark.parametrize("stage", KILL_STAGES)

@@ -30,6 +30,8 @@ from trialdw import warehouse as wh
 from trialdw.cli import load_nightly_flow
 from trialdw.synth import generate
 
+pytestmark = pytest.mark.slow
+
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 FIRST, SECOND = "20260720T020000Z", "20261119T020000Z"
 NEW = "20261120T020000Z"
@@ -47,8 +49,6 @@ tables:
 """
 NOTIFY = """\
 import json, os, sys
-
-pytestmark = pytest.mark.slow
 record = {"env": {k: v for k, v in os.environ.items() if k.startswith("TRIALDW_")}, "stdin": json.load(sys.stdin)}
 with open(sys.argv[1], "a") as out:
     out.write(json.dumps(record) + "\\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.browser import HeadlessChromium, chromium_path
 from trialdw.readiness import (
     DEFAULT_CONTRACT,
     ReadinessContractError,
@@ -353,3 +354,50 @@ def test_malformed_or_missing_contract_is_a_one_line_error(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(ReadinessContractError, match="cannot read readiness contract"):
         load_contract(tmp_path / "absent.yml")
+
+
+def test_results_open_from_disk_with_the_run_name_and_data_assets(tmp_path):
+    """Our index.html is self-contained (GX's own pages need CDNs); GX's pages name the run and asset."""
+    db = build_warehouse(tmp_path / "warehouse.duckdb", planted_tables())
+    result = run_readiness_checks(db, tmp_path / "docs", run_name="20261130T020000Z-abc123")
+    assert result.run_name == "20261130T020000Z-abc123"
+    assert [t["asset"] for t in result.tables] == [
+        f"adam.{t}" for t in ("adsl", "adtte", "adrs", "adae", "adcp", "adgf")
+    ]
+    adtte = next(t for t in result.tables if t["table"] == "adtte")
+    assert adtte["failed"] == 2 and adtte["rows"] == 4
+    failing = next(c for c in adtte["checks"] if c["rule"] == "AVAL >= 1")
+    assert (failing["success"], failing["unexpected_count"], failing["examples"]) == (
+        False,
+        1,
+        [f"USUBJID={REGO1} PARAMCD=PFS"],
+    )
+
+    index = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
+    assert "http://" not in index and "https://" not in index and "<script" not in index
+    assert 'content="default-src &#39;none&#39;; style-src &#39;sha256-' in index  # no network, no script
+    assert 'id="run-name">20261130T020000Z-abc123<' in index
+    for asset in ("adam.adsl", "adam.adtte", "adam.adgf"):
+        assert f"<code>{asset}</code>" in index
+    assert "AVAL &gt;= 1" in index and "failed for 1 of 4 rows" in index
+    assert (tmp_path / "docs" / "gx-index.html").is_file()
+    pages = sorted((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "__none__" not in text and "Data asset: None" not in text
+        assert "20261130T020000Z-abc123" in text and f"Data asset: adam.{page.parts[-4]}" in text
+        assert page.relative_to(tmp_path / "docs").as_posix() in index  # linked from our page
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed")
+def test_results_page_renders_its_tables_offline_in_a_browser(tmp_path):
+    db = build_warehouse(tmp_path / "warehouse.duckdb", clean_tables())
+    result = run_readiness_checks(db, tmp_path / "docs", run_name="night-1")
+    with HeadlessChromium(result.docs_index.as_uri(), tmp_path) as browser:
+        assert browser.evaluate("document.querySelectorAll('#assets tbody tr').length") == 6
+        assert browser.evaluate("document.querySelectorAll('table.checks tbody tr').length") == 29
+        assert browser.text("#verdict") == "passed" and browser.text("#run-name") == "night-1"
+        # The inline style applied (allowed by its hash): the tables have borders, not browser defaults.
+        assert browser.evaluate("getComputedStyle(document.querySelector('#assets th')).borderTopStyle") == "solid"
+        browser.screenshot(tmp_path / "readiness.png")

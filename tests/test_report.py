@@ -24,7 +24,7 @@ import pytest
 from trialdw.report import page_file_name, write_reports
 from trialdw.report.formatting import count_pct, estimate_cell, p_value
 from trialdw.report.km_plot import at_risk, risk_tick_step, with_time_zero
-from trialdw.report.swimmer import swimmer_lanes
+from trialdw.report.swimmer import MAX_LANES, drawn_lanes, swimmer_lanes
 from trialdw.report.waterfall import best_percent_change
 
 pytestmark = pytest.mark.slow
@@ -380,6 +380,37 @@ def test_swimmer_lanes_in_months_since_first_dose():
     assert lanes.loc["S-2", "FIRST_PR"] == pytest.approx(29 / 30.4375)  # the earlier of the two PRs
     assert lanes.loc["S-2", "FIRST_CR"] == pytest.approx(90 / 30.4375)
     assert bool(lanes.loc["S-2", "ONGOING"]) and pd.isna(lanes.loc["S-2", "DEATH"])
+
+
+def test_a_large_study_s_swimmer_draws_the_longest_on_treatment_and_says_what_it_left_out():
+    n = 2000
+    start = _d("2026-01-01")
+    adsl = pd.DataFrame(
+        {
+            "USUBJID": [f"S-{i:04d}" for i in range(n)],
+            "SUBJID": [f"{i:04d}" for i in range(n)],
+            "SAFFL": ["Y"] * n,
+            "TRTSDT": [start] * n,
+            "TRTEDT": [start + pd.Timedelta(days=i) for i in range(n)],  # subject i: i days on treatment
+            "EOTSTT": ["DISCONTINUED"] * n,
+            "DTHDT": [pd.NaT] * n,
+            "EFFFL": ["N"] * n,
+        }
+    )
+    adrs = pd.DataFrame(columns=["USUBJID", "PARAMCD", "AVALC", "ANL01FL", "ADT"])
+    lanes = swimmer_lanes(adsl, adrs)
+    drawn = drawn_lanes(lanes)
+    assert len(lanes) == 2000 and len(drawn) == MAX_LANES == 60
+    # the 60 longest on treatment (1940..1999 days), the longest at the top (last)
+    assert list(drawn["SUBJID"]) == [f"{i:04d}" for i in range(1940, 2000)]
+    from trialdw.report import _response_section
+    from trialdw.report.data import StudyReportData
+
+    empty = pd.DataFrame()
+    data = StudyReportData("S", "", None, empty, empty, empty, empty, empty, adsl, adrs, empty, None)
+    html = _response_section(data)
+    assert "Shown: the 60 subjects longest on treatment of 2000 dosed; the other 1940 are not drawn" in html
+    assert html.count('id="fig-swimmer"') == 1
 
 
 def test_number_formats():

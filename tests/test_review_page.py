@@ -323,3 +323,96 @@ def test_page_in_a_browser_counts_filters_markup_as_text_and_data_docs(page, tmp
         assert link[0] == "data-docs/index.html"
         assert link[1] == (out / "data-docs" / "index.html").as_uri()
         browser.screenshot(tmp_path / "review.png")
+
+
+def _xlsx_sheets(path) -> dict[str, list[list[str]]]:
+    """Cell texts of every sheet of an .xlsx (a zip of XML): enough to check what a spreadsheet shows."""
+    import re
+    import zipfile
+    from xml.etree import ElementTree
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as book:
+        shared = []
+        if "xl/sharedStrings.xml" in book.namelist():
+            root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+            shared = ["".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t")) for si in root.findall("m:si", ns)]
+        names = [
+            s.get("name") for s in ElementTree.fromstring(book.read("xl/workbook.xml")).iter(f"{{{ns['m']}}}sheet")
+        ]
+        sheets = {}
+        for i, name in enumerate(names, start=1):
+            xml = book.read(f"xl/worksheets/sheet{i}.xml")
+            root = ElementTree.fromstring(xml)
+            rows = []
+            for row in root.iter(f"{{{ns['m']}}}row"):
+                cells = {}  # column index -> text; an empty cell is not in the file at all
+                for c in row.findall("m:c", ns):
+                    assert c.find("m:f", ns) is None, "no cell is a formula"
+                    letters = re.match(r"[A-Z]+", c.get("r")).group()
+                    column = 0
+                    for letter in letters:
+                        column = column * 26 + ord(letter) - 64
+                    value = c.find("m:v", ns)
+                    if c.get("t") == "s":
+                        cells[column - 1] = shared[int(value.text)]
+                    elif c.get("t") == "inlineStr":
+                        cells[column - 1] = "".join(t.text or "" for t in c.iter(f"{{{ns['m']}}}t"))
+                    else:
+                        cells[column - 1] = value.text if value is not None else ""
+                rows.append([cells.get(i, "") for i in range(max(cells, default=-1) + 1)])
+            sheets[name] = {
+                "rows": rows,
+                "frozen": b'state="frozen"' in xml and b'ySplit="1"' in xml,
+                "autofilter": re.search(rb'<autoFilter ref="A1:[A-Z]+\d+"', xml) is not None,
+            }
+    return sheets
+
+
+def test_findings_xlsx_has_a_frozen_filtered_header_states_and_the_summary_by_rule(page):
+    summary, _ = page
+    sheets = _xlsx_sheets(summary.xlsx_path)
+    assert list(sheets) == ["Findings", "Summary by rule"]
+    findings_sheet = sheets["Findings"]
+    assert findings_sheet["frozen"] and findings_sheet["autofilter"]
+    header, *rows = findings_sheet["rows"]
+    assert header[:4] == ["FINDING_ID", "STATUS", "STATE", "CHANGE"]
+    assert {"STATE_REASON", "QUERY_REF", "STATE_BY", "STATE_AT"} <= set(header)
+    by_rule = {r[header.index("RULE")]: dict(zip(header, r, strict=False)) for r in rows}
+    assert len(rows) == 5
+    fixed = by_rule["codelist"]
+    assert (fixed["STATUS"], fixed["STATE"], fixed["STATE_REASON"]) == ("resolved", "closed", "resolved_by_data")
+    assert fixed["VALUE"] == "'" + FORMULA  # text, guarded like findings.csv
+    assert by_rule["whitespace"]["VALUE"] == MARKUP + " " and by_rule["whitespace"]["STATE"] == "new"
+    rules = sheets["Summary by rule"]
+    assert rules["frozen"] and rules["autofilter"]
+    rheader, *rrows = rules["rows"]
+    assert rheader == [
+        "RULE",
+        "SEVERITY",
+        "CATEGORY",
+        "DOMAINS",
+        "FINDINGS",
+        "OPEN",
+        "IN_QUERY",
+        "CLOSED",
+        "SITES_AFFECTED",
+        "SITES",
+    ]
+    table = {r[0]: r[4:9] for r in rrows}
+    assert table["codelist"] == ["1", "0", "0", "1", "0"]
+    assert table["whitespace"] == ["1", "1", "0", "0", "1"]
+    assert len(table) == 5
+
+
+def test_page_shows_states_and_the_summary_by_rule(page):
+    _, out = page
+    text = (out / "review.html").read_text(encoding="utf-8")
+    assert '<table id="rule-summary" class="rules">' in text
+    assert (
+        '<tr data-rule="codelist"><td>codelist</td><td>reject</td><td>row</td><td>AE</td><td class="num">1</td>'
+        '<td class="num">0</td><td class="num">0</td><td class="num">1</td><td class="num">0</td><td></td></tr>'
+    ) in text
+    assert '<span class="state state-closed">closed · resolved by data</span>' in text
+    assert ">None<" not in text  # an empty field is an empty cell
+    assert 'href="findings.xlsx"' in text

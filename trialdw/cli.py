@@ -6,6 +6,11 @@
     trialdw run --landing DIR --warehouse FILE [--sources FILE] [--studies DIR] [--readiness-contract YML]
     trialdw serve --landing DIR --warehouse FILE [--sources FILE] [--cron "0 2 * * *"] [--timezone TZ] [--name N]
     trialdw sql FILE "SELECT ..."          (read-only)
+    trialdw review serve --warehouse FILE [--host 127.0.0.1] [--port 8765]
+    trialdw users add NAME --role data-manager|viewer --warehouse FILE [--password-stdin]
+    trialdw users list --warehouse FILE
+    trialdw users disable NAME --warehouse FILE
+    trialdw users password NAME --warehouse FILE [--password-stdin]
 
 Exit status: 0 when the command completed (quarantined rows are findings, not
 failures; an incomplete transfer waits for the next pull); 1 with a one-line
@@ -25,6 +30,9 @@ from trialdw.project import PROJECT_ROOT
 from trialdw.study_config import ConfigError
 
 FLOW_FILE = PROJECT_ROOT / "flows" / "nightly.py"
+# The review app listens on loopback unless told otherwise; TLS belongs to a reverse proxy in front.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
 
 
 def load_nightly_flow():
@@ -230,6 +238,105 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (one line) or a prompt asked twice; never from the command line (it would sit in
+    the shell history and in every process listing)."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    import getpass
+
+    first = getpass.getpass(f"password for {args.name}: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def _warehouse_paths(args: argparse.Namespace):
+    from trialdw.warehouse import WarehousePaths
+
+    return WarehousePaths(Path(args.warehouse).resolve())
+
+
+def _log_account_event(paths, event: str, name: str, detail: str | None = None) -> None:
+    import getpass
+
+    from trialdw.review_app.annotations import AnnotationStore
+
+    who = f"by OS user {getpass.getuser()}"
+    AnnotationStore(paths.annotations).log_event(event, name, "cli", f"{detail}, {who}" if detail else who)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """Accounts of the review app, in <stem>-users.json beside the warehouse (scrypt hashes, mode 0600)."""
+    from trialdw.review_app.accounts import AccountError, UsersFile
+
+    paths = _warehouse_paths(args)
+    users = UsersFile(paths.users)
+    try:
+        if args.users_command == "add":
+            account = users.add(args.name, args.role, _read_password(args))
+            _log_account_event(paths, "user_added", account.name, f"role {account.role}")
+            print(f"added {account.name} ({account.role}) to {paths.users}")
+        elif args.users_command == "password":
+            if users.get(args.name) is None:
+                return _fail(f"no user {args.name}")
+            account = users.set_password(args.name, _read_password(args))
+            _log_account_event(paths, "password_set", account.name)
+            print(f"new password set for {account.name}")
+        elif args.users_command == "disable":
+            account = users.disable(args.name)
+            _log_account_event(paths, "user_disabled", account.name)
+            print(f"disabled {account.name}: cannot log in; open sessions end at their next request")
+        else:
+            accounts = users.accounts()
+            if not accounts:
+                print(f"no accounts in {paths.users}")
+            for account in accounts:
+                status = "disabled" if account.disabled else "active"
+                print(f"{account.name:<24} {account.role:<13} {status:<9} created {account.created_at}")
+    except (AccountError, ValueError) as exc:
+        return _fail(str(exc))
+    except (EOFError, KeyboardInterrupt):
+        return _fail("no password given")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Serve the review app over the published warehouse until stopped."""
+    from trialdw.review_app.accounts import AccountError, UsersFile
+    from trialdw.warehouse import WarehousePaths
+
+    paths = WarehousePaths(Path(args.warehouse).resolve())
+    if not paths.published.is_file():
+        return _fail(f"no published warehouse at {paths.published}: run a night first (trialdw run)")
+    try:
+        accounts = UsersFile(paths.users).accounts()
+    except AccountError as exc:
+        return _fail(str(exc))
+    if not any(not a.disabled for a in accounts):
+        return _fail(
+            f"no active account in {paths.users}: "
+            f"trialdw users add NAME --role data-manager --warehouse {args.warehouse}"
+        )
+    from trialdw.review_app.server import serve
+
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print(
+            f"trialdw: serving on {args.host}: put a TLS-terminating reverse proxy in front (docs/data-managers.md)",
+            file=sys.stderr,
+        )
+    print(f"review app: http://{args.host}:{args.port}/  (warehouse {paths.published}, Ctrl-C to stop)", flush=True)
+    serve(
+        paths.published,
+        host=args.host,
+        port=args.port,
+        idle_seconds=args.idle_minutes * 60,
+        absolute_seconds=args.session_hours * 3600,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialdw", description="Clinical trial data warehouse")
     parser.add_argument("--version", action="version", version=f"trialdw {_version()}")
@@ -298,6 +405,36 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.add_argument("--max-rows", type=int, default=100)
     sql.set_defaults(func=cmd_sql)
+
+    from trialdw.review_app.accounts import ROLES
+
+    review = sub.add_parser("review", help="the data managers' review app")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    serve_app = review_sub.add_parser("serve", help="serve the review app over the published warehouse")
+    serve_app.add_argument("--warehouse", required=True, help="the published DuckDB file (opened read-only)")
+    serve_app.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve_app.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve_app.add_argument("--idle-minutes", type=float, default=30, help="a session ends after this idle time")
+    serve_app.add_argument("--session-hours", type=float, default=8, help="a session ends this long after login")
+    serve_app.set_defaults(func=cmd_review)
+
+    users = sub.add_parser("users", help="accounts of the review app")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add an account (password from a prompt or --password-stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    password = users_sub.add_parser("password", help="set a new password for an account")
+    password.add_argument("name")
+    disable = users_sub.add_parser("disable", help="disable an account (it cannot log in any more)")
+    disable.add_argument("name")
+    listing = users_sub.add_parser("list", help="list the accounts")
+    for command in (add, password, disable, listing):
+        command.add_argument("--warehouse", required=True, help="the published DuckDB file; accounts live beside it")
+    for command in (add, password):
+        command.add_argument(
+            "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+        )
+    users.set_defaults(func=cmd_users)
     return parser
 
 

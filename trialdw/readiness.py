@@ -14,11 +14,20 @@ built once at the end from all of their results.
 
 ``great_expectations`` is imported inside ``run_readiness_checks``: the import
 alone takes several seconds.
+
+What people open is our own page, ``docs_dir/index.html``
+(trialdw.review_app.readiness_page): self-contained, readable from disk with no
+network, with the run's name and each data asset (``adam.adsl``). GX's own Data
+Docs are still built beside it (its index as ``gx-index.html``, its validation
+pages under ``validations/``) for whoever has the network their styles need;
+they carry the run name and the data asset too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +38,8 @@ DEFAULT_CONTRACT = PROJECT_ROOT / "data_contracts" / "readiness.yml"
 ADAM_SCHEMA = "adam"
 DOCS_SITE_NAME = "analysis_readiness"
 MAX_EXAMPLES = 3  # rows quoted per failure line; the full list is in Data Docs
+GX_INDEX = "gx-index.html"  # GX's own index page (needs CDNs); ours is index.html
+KEEP_FAILED_RUNS = 30  # failed runs whose readiness results are kept for people to read
 
 
 class ReadinessContractError(ValueError):
@@ -64,6 +75,8 @@ class ReadinessResult:
     failures: list[str]
     docs_index: Path | None
     statistics: dict = field(default_factory=dict)
+    run_name: str | None = None
+    tables: list[dict] = field(default_factory=list)  # per data asset, every check with its outcome
     # The failures again, by the study whose rows fail them (a failing table is
     # validated again study by study), and those no single study explains
     # (a missing table, or a failure no study's rows show alone).
@@ -233,16 +246,55 @@ def _plain(value) -> str:
     return str(value)
 
 
-def _examples(result: dict, row_ids: tuple[str, ...]) -> str:
+def example_rows(result: dict, row_ids: tuple[str, ...], limit: int = MAX_EXAMPLES) -> list[str]:
+    """The ids of failing rows GX kept (SUMMARY: the first 20), as 'USUBJID=… PARAMCD=…'."""
     rows = []
     for index_row in result.get("partial_unexpected_index_list") or result.get("unexpected_index_list") or []:
         if isinstance(index_row, dict):
             row = " ".join(f"{c}={_plain(index_row[c])}" for c in row_ids if c in index_row)
             if row not in rows:
                 rows.append(row)
-        if len(rows) == MAX_EXAMPLES:
+        if len(rows) == limit:
             break
+    return rows
+
+
+def _examples(result: dict, row_ids: tuple[str, ...]) -> str:
+    rows = example_rows(result, row_ids)
     return f" (e.g. {'; '.join(rows)})" if rows else ""
+
+
+def check_outcome(suite: TableSuite, expectation_result) -> dict:
+    """One check as the readiness page shows it (passes too)."""
+    config = expectation_result.expectation_config
+    meta = config.meta or {}
+    position = meta.get("contract_position")
+    spec = suite.expectations[position] if isinstance(position, int) and position < len(suite.expectations) else None
+    result = expectation_result.result or {}
+    return {
+        "rule": meta.get("rule") or config.type,
+        "expectation": meta.get("contract_expectation") or config.type,
+        "why": spec.why if spec else (config.notes or ""),
+        "success": bool(expectation_result.success),
+        "error": _exception_message(expectation_result),
+        "unexpected_count": result.get("unexpected_count"),
+        "element_count": result.get("element_count"),
+        "examples": example_rows(result, suite.row_ids, limit=20),
+    }
+
+
+def keep_failed_results(docs_dir: Path, failed_runs: Path, run_id: str) -> Path:
+    """Copy a failed run's readiness results to ``failed_runs/<run_id>/readiness/`` (the run's own
+    reports folder is thrown away with the run) and keep the newest KEEP_FAILED_RUNS runs there.
+    Returns the copy's index.html."""
+    target = Path(failed_runs) / run_id / "readiness"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(docs_dir, target)
+    runs = sorted((p for p in Path(failed_runs).iterdir() if p.is_dir()), key=lambda p: p.name)
+    for old in runs[:-KEEP_FAILED_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target / "index.html"
 
 
 def failure_line(suite: TableSuite, expectation_result) -> str:
@@ -262,17 +314,22 @@ def failure_line(suite: TableSuite, expectation_result) -> str:
     return f"{suite.qualified_name}: {rule} failed{counts}{_examples(result, suite.row_ids)} [{class_name}]"
 
 
-def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DEFAULT_CONTRACT) -> ReadinessResult:
+def run_readiness_checks(
+    db_path: Path, docs_dir: Path, contract_path: Path = DEFAULT_CONTRACT, run_name: str | None = None
+) -> ReadinessResult:
     """Validate the adam tables of the warehouse at db_path against the
-    readiness contract and build Data Docs under docs_dir.
+    readiness contract and build the results pages under docs_dir.
 
     success is False when any expectation fails or cannot be evaluated, or a
     contracted table is missing; each such case is one line in failures.
-    The warehouse is opened read-only and never changed.
+    The warehouse is opened read-only and never changed. ``run_name``: what the
+    pages call this run (the nightly passes its run id); default ``readiness-<UTC time>``.
     """
     import duckdb
 
     started = time.perf_counter()
+    run_name = run_name or "readiness-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    problems: dict[str, str] = {}  # table -> why it could not be checked
     suites = load_contract(contract_path)
     docs_dir = Path(docs_dir).resolve()  # GX resolves a relative site path against no project root
     failures: list[str] = []
@@ -285,9 +342,11 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
                 frame = read_table(con, suite)
             except duckdb.Error as exc:  # e.g. a derived column names a missing column
                 failures.append(f"{suite.qualified_name}: could not be read for the readiness checks: {exc}")
+                problems[suite.table] = f"could not be read for the readiness checks: {exc}"
                 continue
             if frame is None:
                 failures.append(f"{suite.qualified_name}: table missing from the warehouse")
+                problems[suite.table] = "table missing from the warehouse"
                 continue
             frames[suite.table] = frame
     finally:
@@ -300,11 +359,16 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
     # stops the run before it has produced partial results.
     gx_suites = {suite.table: _build_suite(gx, suite) for suite in suites}
     datasource = context.data_sources.add_pandas(ADAM_SCHEMA)
-    counts = {"evaluated": 0, "successful": 0}
+    from great_expectations.core.run_identifier import RunIdentifier
 
-    def validate(suite: TableSuite, frame, name: str, count: bool = True) -> list[str]:
-        """Run the table's suite on ``frame`` as asset ``name``; failure lines.
-        ``count``: add to the statistics (not for the study-by-study re-runs)."""
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
+    counts = {"evaluated": 0, "successful": 0}
+    outcomes: dict[str, list[dict]] = {}
+
+    def validate(suite: TableSuite, frame, name: str, primary: bool = True) -> list[str]:
+        """Run the table's suite on ``frame`` as data asset ``adam.<name>``; failure lines.
+        ``primary``: the whole table (counted in the statistics and the results
+        page), not a study-by-study re-run for attribution."""
         batch = datasource.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole_table")
         validation = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{ADAM_SCHEMA}.{name}", data=batch, suite=gx_suites[suite.table])
@@ -320,16 +384,23 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
                 result_format={"result_format": "SUMMARY", "unexpected_index_column_names": row_ids},
             )
         )
-        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        run = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
         lines = []
-        for validation_result in run.run_results.values():
-            if count:
+        for key, validation_result in run.run_results.items():
+            # A dataframe batch has no asset name where GX's pages look for one ("Data asset: None").
+            validation_result.meta.setdefault("batch_spec", {})["data_asset_name"] = f"{ADAM_SCHEMA}.{name}"
+            context.validation_results_store.set(key, validation_result)
+            if primary:
                 counts["evaluated"] += validation_result.statistics["evaluated_expectations"]
                 counts["successful"] += validation_result.statistics["successful_expectations"]
             in_contract_order = sorted(
                 validation_result.results, key=lambda r: (r.expectation_config.meta or {}).get("contract_position", 0)
             )
-            lines += [failure_line(suite, r) for r in in_contract_order if not r.success]
+            for expectation_result in in_contract_order:
+                if primary:
+                    outcomes.setdefault(suite.table, []).append(check_outcome(suite, expectation_result))
+                if not expectation_result.success:
+                    lines.append(failure_line(suite, expectation_result))
         return lines
 
     by_study: dict[str, list[str]] = {}
@@ -351,7 +422,8 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
     # (skip_and_clean_missing), so last night's pages do not linger; files of
     # other origin in docs_dir are left alone.
     context.build_data_docs(site_names=[DOCS_SITE_NAME])
-    index = docs_dir / "index.html"
+    tables = _table_results(suites, tables_stats, outcomes, problems, docs_dir)
+    index = _write_results_page(docs_dir, run_name, contract_path, failures, tables)
     finished = time.perf_counter()
 
     return ReadinessResult(
@@ -360,6 +432,8 @@ def run_readiness_checks(db_path: Path, docs_dir: Path, contract_path: Path = DE
         failures_by_study=by_study,
         unattributed=unattributed,
         docs_index=index if index.is_file() else None,
+        run_name=run_name,
+        tables=tables,
         statistics={
             "tables": tables_stats,
             "evaluated_expectations": counts["evaluated"],
@@ -384,8 +458,50 @@ def _attribute(suite: TableSuite, frame, lines: list[str], validate, by_study: d
         return lines
     found = False
     for study, rows in frame.groupby("STUDYID", sort=True):
-        study_lines = validate(suite, rows.reset_index(drop=True), f"{suite.table}.{study}", count=False)
+        study_lines = validate(suite, rows.reset_index(drop=True), f"{suite.table}.{study}", primary=False)
         if study_lines:
             found = True
             by_study.setdefault(str(study), []).extend(study_lines)
     return [] if found else lines
+
+
+def _table_results(suites, stats: dict, outcomes: dict, problems: dict, docs_dir: Path) -> list[dict]:
+    """Per data asset, in contract order: rows, checks with outcomes, and GX's own page for it."""
+    tables = []
+    for suite in suites:
+        pages = sorted((docs_dir / "validations" / ADAM_SCHEMA / suite.table).rglob("*.html"))
+        tables.append(
+            {
+                "asset": suite.qualified_name,
+                "table": suite.table,
+                "rows": stats.get(suite.table, {}).get("rows"),
+                "problem": problems.get(suite.table),
+                "checks": outcomes.get(suite.table, []),
+                "failed": sum(not c["success"] for c in outcomes.get(suite.table, [])) + (suite.table in problems),
+                "gx_page": pages[-1].relative_to(docs_dir).as_posix() if pages else None,
+            }
+        )
+    return tables
+
+
+def _write_results_page(
+    docs_dir: Path, run_name: str, contract_path: Path, failures: list[str], tables: list[dict]
+) -> Path:
+    """Our self-contained index.html; GX's own index (CDN-dependent) moves to gx-index.html."""
+    from trialdw.review_app.readiness_page import render_readiness_page
+
+    gx_index = docs_dir / "index.html"
+    if gx_index.is_file():
+        os.replace(gx_index, docs_dir / GX_INDEX)
+    index = docs_dir / "index.html"
+    index.write_text(
+        render_readiness_page(
+            run_name=run_name,
+            contract=Path(contract_path).name,
+            failures=failures,
+            tables=tables,
+            gx_index=GX_INDEX if (docs_dir / GX_INDEX).is_file() else None,
+        ),
+        encoding="utf-8",
+    )
+    return index

@@ -75,6 +75,22 @@ class WarehousePaths:
         return self.folder / f"{self.published.stem}-runs.jsonl"
 
     @property
+    def annotations(self) -> Path:
+        """Data managers' query states and their history (SQLite, append-only, survives every night)."""
+        return self.folder / f"{self.published.stem}-annotations.sqlite"
+
+    @property
+    def users(self) -> Path:
+        """Accounts of the review app (scrypt hashes, mode 0600)."""
+        return self.folder / f"{self.published.stem}-users.json"
+
+    @property
+    def failed_runs(self) -> Path:
+        """What a failed run leaves for a person to read (its readiness results), one folder per run.
+        Beside, not inside, the reports folder: publishing replaces that one whole."""
+        return self.folder / f"{self.published.stem}-failed-runs"
+
+    @property
     def work(self) -> Path:
         """Scratch space for a run's intermediate files (Parquet, build files)."""
         return self.folder / f".{self.published.stem}-work"

@@ -176,7 +176,11 @@ def apply_findings(
                 [transfer_id],
             )
         con.execute(
-            """INSERT INTO audit.findings
+            # Columns named: the published file may carry more (the query STATE columns of
+            # trialdw.review_app.state_sync), which a new finding leaves empty until they are written.
+            """INSERT INTO audit.findings (FINDING_ID, STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, SOURCE_FILE,
+                      SOURCE_LINE, COLUMN_NAME, VALUE, RULE, SEVERITY, MESSAGE, CATEGORY,
+                      STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER)
                SELECT FINDING_ID, STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, SOURCE_FILE,
                       SOURCE_LINE, COLUMN_NAME, VALUE, RULE, SEVERITY, MESSAGE, CATEGORY,
                       'open', ?, ?, NULL

@@ -83,12 +83,19 @@ def _response_section(data: StudyReportData) -> str:
             "No efficacy-evaluable subject has a complete post-baseline tumour assessment yet.",
         )
     lanes = swimmer.swimmer_lanes(data.adsl, data.adrs)
+    drawn = swimmer.drawn_lanes(lanes)
     caption = (
         "Bars: first to last dose (ADSL TRTSDT–TRTEDT); arrow: treatment ongoing. Markers: first CR "
         "and first PR (investigator overall response, analysis window), first progression, death; "
         "markers beyond a bar happened after the last dose."
     )
-    svg = swimmer.swimmer_svg(lanes, "fig-swimmer") if not lanes.empty else None
+    if len(drawn) < len(lanes):
+        caption += (
+            f" Shown: the {len(drawn)} subjects longest on treatment of {len(lanes)} dosed; the other "
+            f"{len(lanes) - len(drawn)} are not drawn (one lane each would not be readable); adam.adsl and "
+            "adam.adrs hold every subject."
+        )
+    svg = swimmer.swimmer_svg(drawn, "fig-swimmer") if not drawn.empty else None
     return waterfall_html + figure("fig-swimmer", svg, caption, "No dosed subjects.")
 
 

@@ -1,6 +1,10 @@
 """Swimmer plot: time on treatment per dosed subject, with response and death.
 
-One lane per SAFFL subject, longest treatment at the top. The bar runs from
+One lane per SAFFL subject, longest treatment at the top. A lane per subject
+stops being readable (and a figure stops rendering in seconds) long before a
+large study's 2,000 subjects, so at most MAX_LANES lanes are drawn: the
+subjects longest on treatment (what a swimmer plot is read for: durable
+treatment and response); the caption says how many are not shown. The bar runs from
 TRTSDT (0) to TRTEDT; an arrow at its end means treatment is ongoing (ADSL
 EOTSTT = ONGOING). Markers, placed on the same "months since first dose" axis
 (days − TRTSDT, / 30.4375), may lie beyond the bar (follow-up after the last
@@ -20,6 +24,7 @@ from .response_colours import RESPONSE_COLOURS
 from .svg import plain, report_style, to_inline_svg
 
 DAYS_PER_MONTH = 30.4375
+MAX_LANES = 60
 BAR_COLOUR = "#a9bfd3"
 MARKERS = {  # column → (legend label, marker, colour, size)
     "FIRST_PR": ("First PR", "^", RESPONSE_COLOURS["PR"], 36),
@@ -31,6 +36,12 @@ MARKERS = {  # column → (legend label, marker, colour, size)
 
 def _months(dates: pd.Series, start: pd.Series) -> pd.Series:
     return (pd.to_datetime(dates) - pd.to_datetime(start)).dt.days / DAYS_PER_MONTH
+
+
+def drawn_lanes(lanes: pd.DataFrame, limit: int = MAX_LANES) -> pd.DataFrame:
+    """The lanes drawn: the ``limit`` longest on treatment (ties: USUBJID), still
+    sorted shortest first (the longest at the top)."""
+    return lanes.tail(limit).reset_index(drop=True) if len(lanes) > limit else lanes
 
 
 def swimmer_lanes(adsl: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:

@@ -1,64 +1,22 @@
-"""The data managers' review page (``review.html``) and query spreadsheet (``findings.csv``).
+"""The data managers' review: the static page (``review.html``), the query spreadsheets
+(``findings.csv``, ``findings.xlsx``) and the served review app with accounts, query
+states and their audit trail (``trialdw review serve``).
 
-Written into the run's reports folder beside the Data Docs; see
-docs/data-managers.md for what the page shows and how to read it.
+Written into the run's reports folder beside the readiness results; see
+docs/data-managers.md for what the pages show and how to work with them.
+
+``write_review_page`` is loaded on first use: the CLI's ``users`` commands import this
+package for the accounts only and should not pay for DuckDB, xlsxwriter and Jinja2.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import duckdb
-
-from trialdw.review_app.changes import Changes, changes_since_last_run
-from trialdw.review_app.csvout import write_findings_csv
-from trialdw.review_app.data import read_review_data
-from trialdw.review_app.render import render_page
-from trialdw.review_app.summary import Counts, count_findings, markdown_summary
-
 __all__ = ["ReviewPageSummary", "write_review_page"]
 
 
-@dataclass(frozen=True)
-class ReviewPageSummary:
-    html_path: Path
-    csv_path: Path
-    counts: Counts
-    basis: str  # what "since last run" was measured against
-    latest_run: str | None
-    markdown: str  # a few lines for the Prefect run artifact
+def __getattr__(name: str):
+    if name in __all__:
+        from trialdw.review_app import static_page
 
-
-def write_review_page(
-    db_path: Path,
-    out_dir: Path,
-    *,
-    data_docs: str | None = "data-docs/index.html",
-    previous_db: Path | None = None,
-    run_id: str | None = None,
-    warehouse_name: str | None = None,
-) -> ReviewPageSummary:
-    """Write ``<out_dir>/review.html`` and ``<out_dir>/findings.csv`` from the warehouse at ``db_path``.
-
-    ``data_docs``: link to the Great Expectations Data Docs, relative to ``out_dir``
-    (None: no link). ``previous_db``: the warehouse published by the previous night,
-    to tell what is new/resolved since then; ``run_id``: this run, for when no previous
-    file is given (see ``trialdw.review_page.changes`` for the rule). ``warehouse_name``:
-    the name shown in the header (the flow builds into a private file that is published
-    under another name); default ``db_path``'s name.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        changes: Changes = changes_since_last_run(con, previous_db, run_id)
-        data = read_review_data(con, changes)
-    counts = count_findings(data.findings)
-    html_path = out_dir / "review.html"
-    html_path.write_text(
-        render_page(data, counts, warehouse_name=warehouse_name or Path(db_path).name, data_docs=data_docs),
-        encoding="utf-8",
-    )
-    csv_path = write_findings_csv(data.findings, out_dir / "findings.csv")
-    markdown = markdown_summary(data.findings, data.transfers, counts, changes.basis)
-    return ReviewPageSummary(html_path, csv_path, counts, changes.basis, changes.latest_run, markdown)
+        return getattr(static_page, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

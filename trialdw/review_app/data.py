@@ -28,6 +28,8 @@ FINDING_FIELDS = (
     "LAST_SEEN_TRANSFER",
     "RESOLVED_TRANSFER",
 )
+# The query workflow (trialdw.review_app.states), written onto audit.findings by the nightly run.
+STATE_FIELDS = ("STATE", "STATE_REASON", "STATE_AT", "STATE_BY", "QUERY_REF")
 TRANSFER_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "STATUS", "CURRENT", "REASON", "RECEIVED_AT", "RUN_ID")
 PULL_FIELDS = (
     "RUN_ID",
@@ -46,21 +48,50 @@ RECONCILIATION_FIELDS = ("STUDYID", "SITEID", "TRANSFER_ID", "DOMAIN", "ROWS_SEN
 # A finding of a whole transfer or file has no domain; it is grouped under this label.
 NO_DOMAIN = "(transfer)"
 SEVERITY_ORDER = ("reject", "warning")
+# Findings in the order data managers read them: site -> domain -> rule, then where in the file.
+FINDING_ORDER = (
+    "STUDYID, SITEID, coalesce(DOMAIN, ''), RULE, SEVERITY, SOURCE_FILE, SOURCE_LINE NULLS FIRST, "
+    "USUBJID, RECORD_KEY, COLUMN_NAME, FINDING_ID"
+)
 
 
 @dataclass(frozen=True)
 class ReviewData:
     transfers: list[dict]  # TRANSFER_FIELDS + PULLED (where and when it was pulled, or None)
     reconciliation: list[dict]
-    findings: list[dict]  # FINDING_FIELDS + CHANGE ("new" / "resolved" / "")
+    findings: list[dict]  # FINDING_FIELDS + STATE_FIELDS + CHANGE ("new" / "resolved" / "")
     changes: Changes
+    rules: list[dict]  # summary by rule (trialdw.review_app.rules)
     pulls: list[dict] = field(default_factory=list)  # the newest pull's outcomes (PULL_FIELDS)
 
 
-def _dicts(con, sql: str) -> list[dict]:
-    cursor = con.execute(sql)
+def dicts(con, sql: str, params=None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+
+def has_state_columns(con, table: str = "audit.findings") -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+            "AND column_name = 'STATE'",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def state_columns_sql(con) -> str:
+    """The state columns of audit.findings, or what the nightly's first sync would record
+    (resolved -> closed as resolved by data, open -> new) in a file written before it existed."""
+    if has_state_columns(con):
+        return ", ".join(STATE_FIELDS)
+    return (
+        "CASE WHEN STATUS = 'resolved' THEN 'closed' ELSE 'new' END AS STATE, "
+        "CASE WHEN STATUS = 'resolved' THEN 'resolved_by_data' END AS STATE_REASON, "
+        "CAST(NULL AS TIMESTAMP) AS STATE_AT, CAST(NULL AS VARCHAR) AS STATE_BY, CAST(NULL AS VARCHAR) AS QUERY_REF"
+    )
 
 
 def _has_pulls(con) -> bool:
@@ -68,7 +99,7 @@ def _has_pulls(con) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'pulls'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )
 
 
@@ -77,7 +108,7 @@ def read_pulls(con) -> tuple[list[dict], dict[tuple, str]]:
     was pulled (``"<source> at <time>"``)."""
     if not _has_pulls(con):
         return [], {}
-    pulls = _dicts(
+    pulls = dicts(
         con,
         f"""SELECT {", ".join(PULL_FIELDS)} FROM audit.pulls
             WHERE RUN_ID = (SELECT max(RUN_ID) FROM audit.pulls)
@@ -94,24 +125,21 @@ def read_pulls(con) -> tuple[list[dict], dict[tuple, str]]:
 
 
 def read_review_data(con, changes: Changes) -> ReviewData:
-    transfers = _dicts(
+    from trialdw.review_app.rules import rule_summary
+
+    transfers = dicts(
         con, f"SELECT {', '.join(TRANSFER_FIELDS)} FROM audit.transfers ORDER BY STUDYID, SITEID, TRANSFER_ID"
     )
-    reconciliation = _dicts(
+    reconciliation = dicts(
         con,
         f"SELECT {', '.join(RECONCILIATION_FIELDS)} FROM audit.reconciliation "
         "ORDER BY STUDYID, SITEID, TRANSFER_ID, DOMAIN",
     )
-    # Site -> domain -> rule, then where in the file; reject before warning.
-    findings = _dicts(
-        con,
-        f"""SELECT {", ".join(FINDING_FIELDS)} FROM audit.findings
-        ORDER BY STUDYID, SITEID, coalesce(DOMAIN, ''), RULE, SEVERITY, SOURCE_FILE, SOURCE_LINE NULLS FIRST,
-                 USUBJID, RECORD_KEY, COLUMN_NAME, FINDING_ID""",
-    )
+    source = f"(SELECT {', '.join(FINDING_FIELDS)}, {state_columns_sql(con)} FROM audit.findings)"
+    findings = dicts(con, f"SELECT * FROM {source} ORDER BY {FINDING_ORDER}")
     for finding in findings:
         finding["CHANGE"] = changes.change_of(finding["FINDING_ID"])
     pulls, landed = read_pulls(con)
     for transfer in transfers:
         transfer["PULLED"] = landed.get((transfer["STUDYID"], transfer["SITEID"], transfer["TRANSFER_ID"]))
-    return ReviewData(transfers, reconciliation, findings, changes, pulls)
+    return ReviewData(transfers, reconciliation, findings, changes, rule_summary(con, source), pulls)

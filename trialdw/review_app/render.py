@@ -1,31 +1,31 @@
-"""review.html: server-side rendered, every value escaped, filters in plain JS.
+"""review.html: server-side rendered from Jinja2 templates, every value autoescaped, filters in plain JS.
 
 Why server-side escaped HTML rather than JSON + client-side templating: every
-site value passes through one function (``esc``) on its way into the page, the
-page is complete and readable without JavaScript (a file share, a locked-down
-browser, a print-out), and the script never turns data into markup. As a
-second line of defence the page carries a Content-Security-Policy that allows
-only its own inline script and style (by sha256) and no network at all, so
-even a value that escaped escaping could neither run nor phone home.
+site value reaches the page through Jinja2's autoescape, the page is complete
+and readable without JavaScript (a file share, a locked-down browser, a
+print-out), and the script never turns data into markup. As a second line of
+defence the page carries a Content-Security-Policy that allows only its own
+inline script and style (by sha256) and no network at all, so even a value
+that escaped escaping could neither run nor phone home.
+
+This module only shapes the data for the templates (templates/review.html and
+the sections it shares with the served app, templates/_sections.html).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import html
-from collections.abc import Iterable
 from itertools import groupby
 
-from trialdw.pull.outcomes import OUTCOMES as PULL_OUTCOMES
-from trialdw.review_app.assets import CSS, JS
 from trialdw.review_app.changes import NEW, RESOLVED
 from trialdw.review_app.data import NO_DOMAIN, SEVERITY_ORDER, ReviewData
+from trialdw.review_app.states import LABELS, STATES
 from trialdw.review_app.summary import Counts, count_findings, site_key, site_label
+from trialdw.review_app.templating import csp_hash, inline, render
 
 FINDING_COLUMNS = (  # (heading, field) of a finding row in the page
     ("Status", "STATUS"),
+    ("State", "STATE"),
     ("Subject", "USUBJID"),
     ("Record key", "RECORD_KEY"),
     ("File", "SOURCE_FILE"),
@@ -38,214 +38,125 @@ FINDING_COLUMNS = (  # (heading, field) of a finding row in the page
     ("Last seen", "LAST_SEEN_TRANSFER"),
     ("Resolved in", "RESOLVED_TRANSFER"),
 )
+CELL_CSS = {"SOURCE_LINE": "num", "VALUE": "value", "MESSAGE": "message"}
+STATIC_CSS, STATIC_JS = "review.css", "review-filters.js"
 
 
-def esc(value) -> str:
-    """The one way a value reaches the page: as text, quotes escaped too (safe in attributes)."""
-    return "" if value is None else html.escape(str(value), quote=True)
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-
-
-def _table(headings: Iterable[str], rows: Iterable[str], attrs: str) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in headings)
-    return f"<table {attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _counts(counts: Counts) -> str:
-    cards = [
-        ("open-reject", "reject", "Open · reject (row quarantined)", counts.open_reject),
-        ("open-warning", "warning", "Open · warning (row loaded)", counts.open_warning),
-        ("new", "new", "New since last run", counts.new),
-        ("resolved-since", "resolved", "Resolved since last run", counts.resolved_since),
-        ("resolved-total", "", "Resolved, all time", counts.resolved_total),
-    ]
-    return (
-        '<dl class="counts">'
-        + "".join(
-            f'<div class="count {css}" data-count="{key}"><dt>{esc(label)}</dt><dd>{value}</dd></div>'
-            for key, css, label, value in cards
+def count_cards(counts: Counts) -> list[dict]:
+    return [
+        {"key": key, "css": css, "label": label, "value": value}
+        for key, css, label, value in (
+            ("open-reject", "reject", "Open · reject (row quarantined)", counts.open_reject),
+            ("open-warning", "warning", "Open · warning (row loaded)", counts.open_warning),
+            ("new", "new", "New since last run", counts.new),
+            ("resolved-since", "resolved", "Resolved since last run", counts.resolved_since),
+            ("resolved-total", "", "Resolved, all time", counts.resolved_total),
         )
-        + "</dl>"
-    )
+    ]
 
 
-def _site_table(data: ReviewData) -> str:
+def site_rows(data: ReviewData) -> list[dict]:
     current = {site_key(t): t["TRANSFER_ID"] for t in data.transfers if t["CURRENT"] == "Y"}
-    sites = sorted({site_key(t) for t in data.transfers} | {site_key(f) for f in data.findings})
     rows = []
-    for key in sites:
+    for key in sorted({site_key(t) for t in data.transfers} | {site_key(f) for f in data.findings}):
         c = count_findings([f for f in data.findings if site_key(f) == key])
         study, site = key.split("/", 1)
         rows.append(
-            f'<tr data-site="{esc(key)}"><td>{esc(study)}</td><td>{esc(site)}</td>'
-            f"<td>{esc(current.get(key, 'none accepted'))}</td>"
-            f'<td class="num">{c.open_reject}</td><td class="num">{c.open_warning}</td>'
-            f'<td class="num">{c.new}</td><td class="num">{c.resolved_since}</td></tr>'
+            {
+                "key": key,
+                "study": study,
+                "site": site,
+                "current": current.get(key, "none accepted"),
+                "open_reject": c.open_reject,
+                "open_warning": c.open_warning,
+                "new": c.new,
+                "resolved_since": c.resolved_since,
+            }
         )
-    return _table(
-        ["Study", "Site", "Current transfer", "Open reject", "Open warning", "New", "Resolved since last run"],
-        rows,
-        'id="sites"',
-    )
+    return rows
 
 
-def _seconds(when):
-    return when.strftime("%Y-%m-%d %H:%M:%S") if isinstance(when, dt.datetime) else when
-
-
-def _transfers(data: ReviewData) -> str:
-    latest = data.changes.latest_run
-    rows = [
-        f'<tr class="status-{esc(t["STATUS"])}"><td>{esc(t["STUDYID"])}</td><td>{esc(t["SITEID"])}</td>'
-        f"<td>{esc(t['TRANSFER_ID'])}</td><td>{esc(t['STATUS'])}</td><td>{esc(t['CURRENT'])}</td>"
-        f'<td class="message">{esc(t["REASON"])}</td><td>{esc(_seconds(t["RECEIVED_AT"]))}</td>'
-        f"<td>{esc(t['RUN_ID'])}{' (latest)' if latest and t['RUN_ID'] == latest else ''}</td>"
-        f'<td class="pulled">{esc(t.get("PULLED") or "")}</td></tr>'
-        for t in data.transfers
-    ]
-    return _table(
-        ["Study", "Site", "Transfer", "Status", "Current", "Reason", "Received", "Processed by run", "Pulled from"],
-        rows,
-        'id="transfers"',
-    )
-
-
-def _pulls(data: ReviewData) -> str:
-    """The newest pull's outcome per transfer; skipped ones (already landed, the
-    usual case) counted, listed only when opened."""
-    if not data.pulls:
-        return "<p>No pull from the sites' drop zones is recorded in this warehouse.</p>"
-    counts = {name: sum(1 for p in data.pulls if p["OUTCOME"] == name) for name in PULL_OUTCOMES}
-    run = data.pulls[0]["RUN_ID"]
-    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-
-    def row(p: dict) -> str:
-        return (
-            f'<tr class="pull-{esc(p["OUTCOME"])}"><td>{esc(p["OUTCOME"])}</td><td>{esc(p["STUDYID"])}</td>'
-            f"<td>{esc(p['SITEID'])}</td><td>{esc(p['TRANSFER_ID'])}</td><td>{esc(p['RULE'])}</td>"
-            f'<td class="message">{esc(p["REASON"])}</td><td class="num">{p["FILES"]}</td>'
-            f'<td class="num">{p["BYTES"]}</td><td>{esc(p["SOURCE"])}</td>'
-            f"<td>{esc(_seconds(p['PULLED_AT']))}</td></tr>"
-        )
-
-    headings = ["Outcome", "Study", "Site", "Transfer", "Rule", "Reason", "Files", "Bytes", "Source", "Pulled at"]
-    news = [p for p in data.pulls if p["OUTCOME"] != "skipped"]
-    skipped = [p for p in data.pulls if p["OUTCOME"] == "skipped"]
-    parts = [f'<p id="pulls-summary">Latest pull (run <code>{esc(run)}</code>): {esc(summary)}.</p>']
-    if news:
-        parts.append(_table(headings, map(row, news), 'id="pulls"'))
-    if skipped:
-        parts.append(
-            f"<details><summary>{len(skipped)} transfer(s) skipped: already landed, same bytes</summary>"
-            + _table(headings, map(row, skipped), 'id="pulls-skipped"')
-            + "</details>"
-        )
-    return "".join(parts)
-
-
-def _reconciliation(data: ReviewData) -> str:
+def reconciliation_view(rows: list[dict]) -> dict:
     """Collapsed when every row adds up (the normal case: it is the proof, not news)."""
-    rows, mismatches = [], 0
-    for r in data.reconciliation:
-        adds_up = r["ROWS_LOADED"] + r["ROWS_QUARANTINED"] == r["ROWS_SENT"]
-        mismatches += not adds_up
-        rows.append(
-            f"<tr><td>{esc(r['STUDYID'])}</td><td>{esc(r['SITEID'])}</td><td>{esc(r['TRANSFER_ID'])}</td>"
-            f'<td>{esc(r["DOMAIN"])}</td><td class="num">{r["ROWS_SENT"]}</td>'
-            f'<td class="num">{r["ROWS_LOADED"]}</td><td class="num">{r["ROWS_QUARANTINED"]}</td>'
-            + ("<td>ok</td>" if adds_up else '<td class="mismatch">MISMATCH</td>')
-            + "</tr>"
-        )
+    shaped = [{**r, "adds_up": r["ROWS_LOADED"] + r["ROWS_QUARANTINED"] == r["ROWS_SENT"]} for r in rows]
+    mismatches = sum(not r["adds_up"] for r in shaped)
     verdict = (
-        f"{mismatches} of {len(rows)} transfer × domain rows do NOT add up"
+        f"{mismatches} of {len(shaped)} transfer × domain rows do NOT add up"
         if mismatches
-        else f"all {len(rows)} transfer × domain rows add up: loaded + quarantined = sent"
+        else f"all {len(shaped)} transfer × domain rows add up: loaded + quarantined = sent"
     )
-    table = _table(
-        ["Study", "Site", "Transfer", "Domain", "Sent", "Loaded", "Quarantined", "Loaded + quarantined = sent"],
-        rows,
-        'id="reconciliation"',
-    )
-    return (
-        f'<details id="reconciliation-section"{" open" if mismatches else ""}>'
-        f'<summary id="reconciliation-verdict">{esc(verdict)}</summary>{table}</details>'
-    )
+    return {"rows": shaped, "mismatches": mismatches, "verdict": verdict}
 
 
-def _finding_row(f: dict) -> str:
-    attrs = (
-        f'data-id="{esc(f["FINDING_ID"])}" data-site="{esc(site_key(f))}" '
-        f'data-domain="{esc(f["DOMAIN"] or NO_DOMAIN)}" data-severity="{esc(f["SEVERITY"])}" '
-        f'data-status="{esc(f["STATUS"])}" data-change="{esc(f["CHANGE"])}"'
-    )
+def _finding_view(f: dict) -> dict:
     cells = []
     for _, field in FINDING_COLUMNS:
-        value = esc(f[field])
-        if field == "STATUS" and f["CHANGE"]:
-            value += f' <span class="badge {esc(f["CHANGE"])}">{esc(f["CHANGE"])}</span>'
-        css = {
-            "SOURCE_LINE": "num",
-            "VALUE": "value",
-            "MESSAGE": "message",
-            "SEVERITY": f"sev-{esc(f['SEVERITY'])}",
-        }.get(field, "")
-        cells.append(f'<td class="{css}">{value}</td>' if css else f"<td>{value}</td>")
-    return f'<tr class="finding" {attrs}>{"".join(cells)}</tr>'
+        cell = {"css": CELL_CSS.get(field, ""), "value": f.get(field), "badge": "", "state": None, "reason": None}
+        if field == "SEVERITY":
+            cell["css"] = f"sev-{f['SEVERITY']}"
+        if field == "STATUS":
+            cell["badge"] = f["CHANGE"]
+        if field == "STATE":
+            cell["state"], cell["reason"] = f.get("STATE") or "new", f.get("STATE_REASON")
+        cells.append(cell)
+    return {
+        "id": f["FINDING_ID"],
+        "site": site_key(f),
+        "domain": f["DOMAIN"] or NO_DOMAIN,
+        "severity": f["SEVERITY"],
+        "status": f["STATUS"],
+        "change": f["CHANGE"],
+        "state": f.get("STATE") or "new",
+        "cells": cells,
+    }
 
 
-def _group(css: str, label: str, inner: str) -> str:
-    return f'<details class="group {css}" open><summary>{label} <span class="n"></span></summary>{inner}</details>'
-
-
-def _findings(data: ReviewData) -> str:
-    headings = [h for h, _ in FINDING_COLUMNS]
+def finding_groups(findings: list[dict]) -> list[dict]:
+    """Site -> domain -> rule, in the order read_review_data sorted them."""
     sites = []
-    for key, site_rows in groupby(data.findings, key=site_key):
+    for key, site_findings in groupby(findings, key=site_key):
         domains = []
-        for domain, domain_rows in groupby(site_rows, key=lambda f: f["DOMAIN"] or NO_DOMAIN):
+        for domain, domain_findings in groupby(site_findings, key=lambda f: f["DOMAIN"] or NO_DOMAIN):
             rules = [
-                _group("rule", f"Rule {esc(rule)}", _table(headings, map(_finding_row, rows), 'class="findings"'))
-                for rule, rows in groupby(domain_rows, key=lambda f: f["RULE"])
+                {"label": rule, "rows": [_finding_view(f) for f in rows]}
+                for rule, rows in groupby(domain_findings, key=lambda f: f["RULE"])
             ]
-            domains.append(_group("domain", f"Domain {esc(domain)}", "".join(rules)))
-        sites.append(_group("site", esc(site_label(key)), "".join(domains)))
-    return "".join(sites) or "<p>No findings.</p>"
+            domains.append({"label": domain, "rules": rules})
+        sites.append({"label": site_label(key), "domains": domains})
+    return sites
 
 
-def _select(name: str, label: str, options: list[tuple[str, str]], selected: str = "") -> str:
-    opts = "".join(
-        f'<option value="{esc(v)}"{" selected" if v == selected else ""}>{esc(text)}</option>' for v, text in options
-    )
-    return f'<label>{esc(label)}<select id="filter-{name}" data-filter="{name}">{opts}</select></label>'
+def filters(findings: list[dict]) -> list[dict]:
+    sites = sorted({site_key(f) for f in findings})
+    domains = sorted({f["DOMAIN"] or NO_DOMAIN for f in findings})
+    severities = [s for s in SEVERITY_ORDER if any(f["SEVERITY"] == s for f in findings)]
+    severities += sorted({f["SEVERITY"] for f in findings} - set(severities) - {None})
+
+    def select(name: str, label: str, options: list[tuple[str, str]], selected: str = "") -> dict:
+        return {"name": name, "label": label, "selected": selected, "options": options}
+
+    return [
+        select("site", "Site", [("", "all sites")] + [(s, site_label(s)) for s in sites]),
+        select("domain", "Domain", [("", "all domains")] + [(d, d) for d in domains]),
+        select("severity", "Severity", [("", "all")] + [(s, s) for s in severities]),
+        select("status", "Status", [("", "all"), ("open", "open"), ("resolved", "resolved")], "open"),
+        select("state", "State", [("", "all")] + [(s, LABELS[s]) for s in STATES]),
+        select("change", "Since last run", [("", "any"), (NEW, "new"), (RESOLVED, "resolved")]),
+    ]
 
 
-def _filters(data: ReviewData) -> str:
-    sites = sorted({site_key(f) for f in data.findings})
-    domains = sorted({f["DOMAIN"] or NO_DOMAIN for f in data.findings})
-    severities = [s for s in SEVERITY_ORDER if any(f["SEVERITY"] == s for f in data.findings)]
-    severities += sorted({f["SEVERITY"] for f in data.findings} - set(severities) - {None})
-    return (
-        '<div class="filters">'
-        + _select("site", "Site", [("", "all sites")] + [(s, site_label(s)) for s in sites])
-        + _select("domain", "Domain", [("", "all domains")] + [(d, d) for d in domains])
-        + _select("severity", "Severity", [("", "all")] + [(s, s) for s in severities])
-        + _select("status", "Status", [("", "all"), ("open", "open"), ("resolved", "resolved")], "open")
-        + _select("change", "Since last run", [("", "any"), (NEW, "new"), (RESOLVED, "resolved")])
-        + f'<span><b id="shown-count">{len(data.findings)}</b> of {len(data.findings)} findings shown</span>'
-        + '</div><p id="no-match" hidden>No finding matches these filters.</p>'
-    )
+def pulls_view(pulls: list[dict]) -> dict:
+    """The newest pull's outcomes: counts, the ones to read, the skipped ones (the usual case) apart."""
+    from trialdw.pull.outcomes import OUTCOMES as PULL_OUTCOMES
 
-
-def _data_docs(data_docs: str | None) -> str:
-    if not data_docs:
-        return "<p>Analysis-readiness checks: no Data Docs were built for this run.</p>"
-    return (
-        f"<p>Analysis-readiness checks of the ADaM tables (Great Expectations): "
-        f'<a id="data-docs" href="{esc(data_docs)}">Data Docs</a>.</p>'
-    )
+    counts = {name: sum(1 for p in pulls if p["OUTCOME"] == name) for name in PULL_OUTCOMES}
+    return {
+        "rows": pulls,
+        "run": pulls[0]["RUN_ID"] if pulls else None,
+        "summary": ", ".join(f"{n} {name}" for name, n in counts.items()),
+        "news": [p for p in pulls if p["OUTCOME"] != "skipped"],
+        "skipped": [p for p in pulls if p["OUTCOME"] == "skipped"],
+    }
 
 
 def render_page(
@@ -257,40 +168,29 @@ def render_page(
     generated_at: dt.datetime | None = None,
 ) -> str:
     generated = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    css, js = inline(STATIC_CSS), inline(STATIC_JS)
     csp = (
-        f"default-src 'none'; script-src {_csp_hash(JS)}; style-src {_csp_hash(CSS)}; "
+        f"default-src 'none'; script-src {csp_hash(js)}; style-src {csp_hash(css)}; "
         "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>trialdw data review — {esc(warehouse_name)}</title>
-<style>{CSS}</style></head>
-<body>
-<h1>Data review</h1>
-<p class="meta">Warehouse <code>{esc(warehouse_name)}</code> · generated {esc(generated)} ·
-latest run <code>{esc(data.changes.latest_run or "none")}</code> · "since last run": {esc(data.changes.basis)} ·
-all findings as a spreadsheet: <a id="findings-csv" href="findings.csv">findings.csv</a></p>
-{_counts(counts)}
-{_data_docs(data_docs)}
-<h2>Sites</h2>
-{_site_table(data)}
-<h2>Transfers</h2>
-<p>accepted = loaded and current for its site · superseded = an older accepted snapshot ·
-rejected = nothing loaded (reason given; the site's previous transfer stays current) ·
-incomplete = no manifest yet, looked at again next run.</p>
-{_transfers(data)}
-<h2>Pulled from sites</h2>
-<p>landed = copied and verified against its manifest · skipped = already landed, same bytes ·
-incomplete = no manifest yet or files not matching it yet (an upload in progress), looked at again next pull ·
-refused = not landed (rule and reason given; also a finding) · failed = the source could not be pulled.</p>
-{_pulls(data)}
-<h2>Row reconciliation per transfer and domain</h2>
-{_reconciliation(data)}
-<h2>Findings</h2>
-{_filters(data)}
-<div id="findings">{_findings(data)}</div>
-<script>{JS}</script>
-</body></html>
-"""
+    return render(
+        "review.html",
+        csp=csp,
+        inline_css=css,
+        inline_js=js,
+        warehouse_name=warehouse_name,
+        generated=generated,
+        latest_run=data.changes.latest_run,
+        basis=data.changes.basis,
+        cards=count_cards(counts),
+        data_docs=data_docs,
+        sites=site_rows(data),
+        transfers=data.transfers,
+        pulls=pulls_view(data.pulls),
+        recon=reconciliation_view(data.reconciliation),
+        rules=data.rules,
+        filters=filters(data.findings),
+        total=len(data.findings),
+        headings=[h for h, _ in FINDING_COLUMNS],
+        groups=finding_groups(data.findings),
+    )
