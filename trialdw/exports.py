@@ -136,10 +136,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _tables(con) -> list[tuple[str, str]]:
     placeholders = ", ".join("?" for _ in EXPORTED_SCHEMAS)
     return con.execute(
