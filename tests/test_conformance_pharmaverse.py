@@ -55,7 +55,7 @@ ABSENT = None  # no row of ours for that subject x parameter
 # have instead of the reference, the spec sentence that causes it).
 EXPECTED_DIFFERENCES = {
     ("01-701-1115", "OS"): (
-        ("2013-02-01", 64, 1),
+        ("2012-11-30", "2013-02-01", 64, 1),
         "analysis-tables.md ADSL LSTALVDT: latest complete date among ... TRDTC, RSDTC ... — the "
         "tumour assessment of 2013-02-01 is after admiral's LSTALVDT 2013-01-23 (last EX/DS date)",
     ),
@@ -134,8 +134,8 @@ def reference():
     return {
         "adrs": {(u, p): (a, d) for u, p, a, d in adrs.select("USUBJID", "PARAMCD", "AVALC", "ADT").iter_rows()},
         "adtte": {
-            (u, p): (d, int(float(v)), int(c))
-            for u, p, d, v, c in adtte.select("USUBJID", "PARAMCD", "ADT", "AVAL", "CNSR").iter_rows()
+            (u, p): (s, d, int(float(v)), int(c))
+            for u, p, s, d, v, c in adtte.select("USUBJID", "PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR").iter_rows()
         },
     }
 
@@ -154,8 +154,8 @@ def _our_adrs(db: Path, subject: str) -> dict:
 
 
 def _our_adtte(db: Path, subject: str) -> dict:
-    rows = _rows(db, f"SELECT PARAMCD, ADT, AVAL, CNSR FROM adam.adtte WHERE USUBJID = '{ours(subject)}'")
-    return {p: (_iso(d), int(v), int(c)) for p, d, v, c in rows}
+    rows = _rows(db, f"SELECT PARAMCD, STARTDT, ADT, AVAL, CNSR FROM adam.adtte WHERE USUBJID = '{ours(subject)}'")
+    return {p: (_iso(s), _iso(d), int(v), int(c)) for p, s, d, v, c in rows}
 
 
 def _adrs_differences(db, reference, subject) -> dict:
@@ -239,7 +239,7 @@ def test_adrs_matches_admiralonco(real, reference, subject):
     assert _adrs_differences(real, reference, subject) == {}
 
 
-# --- ADTTE: OS, PFS, DOR (their RSD): ADT, AVAL, CNSR -------------------------
+# --- ADTTE: OS, PFS, DOR (their RSD): STARTDT, ADT, AVAL, CNSR ----------------
 
 
 @pytest.mark.parametrize("subject", RECIST_SUBJECTS)
@@ -255,9 +255,25 @@ def test_os_deaths_match_admiral_for_all_randomised_subjects(real, reference):
         (u.replace(f"{STUDY}-", "01-"), _iso(d), int(v))
         for u, d, v in _rows(real, "SELECT USUBJID, ADT, AVAL FROM adam.adtte WHERE PARAMCD = 'OS' AND CNSR = 0")
     }
-    theirs = {(u, d, v) for (u, p), (d, v, c) in reference["adtte"].items() if p == "OS" and c == 0}
+    theirs = {(u, d, v) for (u, p), (_, d, v, c) in reference["adtte"].items() if p == "OS" and c == 0}
     assert (
         events
         == theirs
         == {("01-701-1211", "2013-01-14", 61), ("01-704-1445", "2014-11-01", 175), ("01-710-1083", "2013-08-02", 12)}
     )
+
+
+def test_pfs_counts_from_randomisation_as_admiralonco_does(real, reference):
+    """The study file names ENRLDT (= RANDDT) as its reference date, so PFS
+    starts there (analysis-tables.md ADTTE), as admiralonco's PFS starts at
+    RANDDT. In the pilot RANDDT = TRTSDT for every subject, so this pins the
+    rule (STARTDT is ENRLDT, theirs is RANDDT) without changing any value."""
+    rows = _rows(
+        real,
+        "SELECT t.USUBJID, t.STARTDT, s.ENRLDT, s.TRTSDT FROM adam.adtte AS t "
+        "JOIN adam.adsl AS s USING (STUDYID, USUBJID) WHERE t.PARAMCD = 'PFS' ORDER BY 1",
+    )
+    assert [u for u, *_ in rows] == [ours(s) for s in RECIST_SUBJECTS if (s, "PFS") not in EXPECTED_DIFFERENCES]
+    for usubjid, startdt, enrldt, _ in rows:
+        subject = "01-" + usubjid.split("-", 1)[1]
+        assert startdt == enrldt and _iso(startdt) == reference["adtte"][(subject, "PFS")][0]

@@ -40,16 +40,18 @@ def test_any_configured_arm_is_accepted_and_arm_must_match_its_code(tmp_path):
 
 
 def test_placebo_may_have_dose_zero_an_active_treatment_may_not(tmp_path):
+    # site-exports.md, EX: "EXDOSE > 0 (0 only for a treatment the study file marks as placebo)".
     ex = csv_text(
         [
             ex_row(S1, 1, EXDOSE="0"),  # line 2: active, 0 mg
             ex_row(S2, 1, EXTRT="PLACEBO", EXDOSE="0"),  # line 3: placebo, 0 mg
-            ex_row(S2, 2, EXTRT="PLACEBO", EXDOSE="-1"),
+            ex_row(S2, 2, EXTRT="PLACEBO", EXDOSE="-1"),  # line 4: negative
+            ex_row(S1, 2, EXDOSE="0.1"),  # line 5: active, just above 0
         ]
-    )  # line 4: negative
+    )
     validated, found = _validate(tmp_path, {"EX.csv": ex})
     assert found == [("EX", 2, "EXDOSE", "0", "positive_unless_placebo"), ("EX", 4, "EXDOSE", "-1", "range")]
-    assert (validated.domain("EX").rows_loaded, validated.domain("EX").rows_quarantined) == (1, 2)
+    assert (validated.domain("EX").rows_loaded, validated.domain("EX").rows_quarantined) == (2, 2)
 
 
 def test_a_study_file_gives_arm_or_arms_not_both():

@@ -264,6 +264,34 @@ def test_missing_table_is_a_failure_and_other_tables_still_checked(tmp_path):
     assert result.success is False
     assert result.failures == ["adam.adgf: table missing from the warehouse"]
     assert set(result.statistics["tables"]) == {"adsl", "adtte", "adrs", "adae", "adcp"}
+    # No study's rows explain a missing table: every study is held back.
+    assert result.unattributed == result.failures
+    assert set(result.held_back(["HCC-REGO-PD1", "HCC-SURU-SC"])) == {"HCC-REGO-PD1", "HCC-SURU-SC"}
+
+
+def test_each_failure_holds_back_the_study_whose_rows_fail_it(tmp_path):
+    """The planted problems: REGO1's PFS AVAL and AE dates, SURU1's sample S2. Each
+    failing table is validated again study by study; each study gets its own lines."""
+    db = build_warehouse(tmp_path / "warehouse.duckdb", planted_tables())
+    result = run_readiness_checks(db, tmp_path / "docs")
+    assert result.unattributed == []
+    assert set(result.failures_by_study) == {"HCC-REGO-PD1", "HCC-SURU-SC"}
+    # REGO's rows only: 3 of the 4 adtte rows, 2 of the 2 adae rows.
+    assert [line.split(":")[1].strip() for line in result.failures_by_study["HCC-REGO-PD1"]] == [
+        "AVAL >= 1 failed for 1 of 3 rows (e.g. USUBJID=HCC-REGO-PD1-101-001 PARAMCD=PFS)"
+        " [ExpectColumnValuesToBeBetween]",
+        "AVAL_IS_ADT_MINUS_STARTDT_PLUS_1 failed for 1 of 3 rows (e.g. USUBJID=HCC-REGO-PD1-101-001 PARAMCD=PFS)"
+        " [ExpectColumnValuesToBeInSet]",
+        "AENDT >= ASTDT failed for 1 of 2 rows (e.g. USUBJID=HCC-REGO-PD1-101-001 AESEQ=1)"
+        " [ExpectColumnPairValuesAToBeGreaterThanB]",
+    ]
+    assert len(result.failures_by_study["HCC-SURU-SC"]) == 1
+    assert result.failures_by_study["HCC-SURU-SC"][0].startswith("adam.adcp: 0.999999999 <= SAMPLE_PROPORTION_SUM")
+    held = result.held_back(["HCC-REGO-PD1", "HCC-SURU-SC", "OTHER"])
+    assert set(held) == {"HCC-REGO-PD1", "HCC-SURU-SC"}  # a study with no failing rows is not held back
+    assert held["HCC-SURU-SC"].startswith("analysis-readiness checks failed: adam.adcp: ")
+    # The results pages hold the whole-table validations only (the re-runs only attribute).
+    assert result.statistics["unsuccessful_expectations"] == 4
 
 
 def test_contract_names_real_gx_classes_and_known_columns():

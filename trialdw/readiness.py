@@ -401,6 +401,8 @@ def run_readiness_checks(
                     outcomes.setdefault(suite.table, []).append(check_outcome(suite, expectation_result))
                 if not expectation_result.success:
                     lines.append(failure_line(suite, expectation_result))
+            if not primary:  # a re-run for attribution only: not a result page of its own
+                context.validation_results_store.remove_key(key)
         return lines
 
     by_study: dict[str, list[str]] = {}

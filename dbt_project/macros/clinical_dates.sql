@@ -9,10 +9,20 @@
     end
 {%- endmacro %}
 
-{#- Data cut-off (config.studies.DATA_CUTOFF, NULL = none): records dated
-    after it are ignored. Undated values (NULL) are kept. -#}
+{#- Data cut-off (config.studies.DATA_CUTOFF, NULL = none): is a date on or
+    before it? Undated values (NULL) are kept. Applied once, by the models of
+    intermediate/cutoff (macro records_at_cutoff, data_cutoff.sql). -#}
 {% macro on_or_before_cutoff(date_expr, cutoff_expr) -%}
     ({{ cutoff_expr }} is null or {{ date_expr }} is null or {{ date_expr }} <= {{ cutoff_expr }})
+{%- endmacro %}
+
+{#- The study's reference date (config.studies.REF_DATE, analysis spec
+    "Reference date"): TRTSDT, or ENRLDT for a study that counts from
+    randomisation. It starts the response analysis window, the SD minimum and
+    PFS (STARTDT, and the censoring date when there is no adequate assessment).
+    `adsl` is the alias of a relation with TRTSDT and ENRLDT. -#}
+{% macro reference_date(ref_date_expr, adsl='adsl') -%}
+    case {{ ref_date_expr }} when 'ENRLDT' then {{ adsl }}.ENRLDT else {{ adsl }}.TRTSDT end
 {%- endmacro %}
 
 {#- A complete ISO date (YYYY-MM-DD) from a partial-date text column, else NULL. -#}

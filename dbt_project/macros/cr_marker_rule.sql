@@ -7,10 +7,11 @@
     result closest to the assessment date, within +/- window days inclusive, is
     <= its LBSTNRHI (two equally close: the higher value). Otherwise (high, no
     result in the window, or no upper limit to compare with) it counts as PR.
-    ORRESP keeps the value before the rule and MRKREAS says why it changed. -#}
+    ORRESP keeps the value before the rule and MRKREAS says why it changed.
+    Marker results are LB as known at the data cut-off (int_lb_at_cutoff). -#}
 {% macro apply_cr_marker_rule(timepoints) -%}
 with timepoints as (
-    select t.*, s.CR_MARKER_LBTESTCD, s.CR_MARKER_WINDOW_DAYS, s.DATA_CUTOFF
+    select t.*, s.CR_MARKER_LBTESTCD, s.CR_MARKER_WINDOW_DAYS
     from {{ timepoints }} as t
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = t.STUDYID
 ),
@@ -24,12 +25,11 @@ closest_marker as (
         lb.LBSTRESN,
         lb.LBSTNRHI
     from timepoints as t
-    inner join {{ ref('stg_site__lb') }} as lb
+    inner join {{ ref('int_lb_at_cutoff') }} as lb
         on lb.STUDYID = t.STUDYID
        and lb.USUBJID = t.USUBJID
        and lb.LBTESTCD = t.CR_MARKER_LBTESTCD
        and abs(date_diff('day', t.ADT, lb.LBDT)) <= t.CR_MARKER_WINDOW_DAYS
-       and {{ on_or_before_cutoff('lb.LBDT', 't.DATA_CUTOFF') }}
     where t.ORRESP = 'CR'
     qualify row_number() over (
         partition by t.STUDYID, t.USUBJID, t.ADT

@@ -16,3 +16,16 @@
         when 4 then make_date(cast({{ text_expr }} as integer), 12, 31)
     end
 {%- endmacro %}
+
+{#- The analysis end date of an AE (analysis spec, ADAE): a complete AEENDTC as
+    sent; a partial one at its latest possible day (missing day -> last day of
+    the month, missing month -> 31 December), never after the date of death.
+    NULL = ongoing. Used by int_ae_dates (AENDT) and int_ae_at_cutoff (is the
+    end known at the cut-off?), so both judge the same date. -#}
+{% macro imputed_ae_end(text_expr, death_expr) -%}
+    case
+        when length({{ text_expr }}) = 10 then cast({{ text_expr }} as date)
+        when length({{ text_expr }}) in (4, 7)
+            then least({{ latest_possible_date(text_expr) }}, coalesce({{ death_expr }}, date '9999-12-31'))
+    end
+{%- endmacro %}

@@ -6,9 +6,9 @@
   AVAL is added by adtte (ADT - STARTDT + 1).
 
   subjects: SQL selecting STUDYID, USUBJID, STARTDT, FIRST_PD_DT, DTHDT
-            (one row per population member).
-  start_source: (description, SRCDOM, SRCVAR) of STARTDT, for the censoring
-            at STARTDT.
+            (one row per population member), and any column start_source uses.
+  start_source: SQL expressions over the subjects columns giving
+            (CNSDTDSC, SRCDOM, SRCVAR) of STARTDT, for the censoring at STARTDT.
 #}
 {% macro progression_or_death(subjects, paramcd, param, start_source) %}
 with subjects as (
@@ -57,19 +57,19 @@ select
     end as EVNTDESC,
     case OUTCOME
         when 'LAST ADEQUATE ASSESSMENT' then 'LAST ADEQUATE ASSESSMENT DATE'
-        when 'NO ADEQUATE ASSESSMENT' then '{{ start_source[0] }}'
+        when 'NO ADEQUATE ASSESSMENT' then {{ start_source[0] }}
     end as CNSDTDSC,
     case OUTCOME
         when 'PD' then 'ADRS'
         when 'LAST ADEQUATE ASSESSMENT' then 'ADRS'
         when 'DEATH' then 'ADSL'
-        else '{{ start_source[1] }}'
+        else {{ start_source[1] }}
     end as SRCDOM,
     case OUTCOME
         when 'PD' then 'ADT'
         when 'DEATH' then 'DTHDT'
         when 'LAST ADEQUATE ASSESSMENT' then 'ADT'
-        else '{{ start_source[2] }}'
+        else {{ start_source[2] }}
     end as SRCVAR
 from outcome
 {% endmacro %}

@@ -12,7 +12,7 @@ with timepoints as (
         m.*,
         adsl.SAFFL,
         adsl.TRTSDT,
-        case s.REF_DATE when 'ENRLDT' then adsl.ENRLDT else adsl.TRTSDT end as REFDT,
+        {{ reference_date('s.REF_DATE') }} as REFDT,
         s.CONFIRM_DAYS,
         s.SD_MIN_DAYS
     from {{ timepoints }} as m

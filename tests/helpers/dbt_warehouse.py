@@ -1,5 +1,7 @@
 """A warehouse as the loader leaves it, for the dbt tests: raw.* rows written
-by one builder, audit.transfers, config.* from the real studies/*.yml.
+by one builder, audit.transfers, config.* from the real studies/*.yml (or from
+test-only study configurations, e.g. ``parse_study`` of a dict: a data cut-off,
+a reference date ENRLDT, without adding study files to studies/).
 
 ``RawRows`` writes raw.<domain> rows (text values as sites send them, plus the
 lineage keys); ``create_warehouse`` turns them into a real DuckDB file that
@@ -15,7 +17,7 @@ import duckdb
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.load import ensure_raw_table
 from trialdw.project import PROJECT_ROOT
-from trialdw.study_config import load_studies, write_config_tables
+from trialdw.study_config import StudyConfig, load_studies, write_config_tables
 
 # raw.<domain> columns in input-spec order (all VARCHAR): the data contracts'
 # columns, as the loader creates them (trialdw.ingest.load.ensure_raw_table).
@@ -31,14 +33,16 @@ def split_usubjid(usubjid: str) -> tuple[str, str, str]:
 
 
 class RawRows:
-    """raw.<domain> rows of the studies configured in studies/*.yml.
+    """raw.<domain> rows of the studies configured in studies/*.yml (or of
+    ``studies``, the configurations the warehouse is then created with).
 
     Every row belongs to ``transfer`` unless a call names another one. Study and
     site come from the USUBJID, arm and first treatment from the study file.
     """
 
-    def __init__(self, transfer: str):
+    def __init__(self, transfer: str, studies: dict[str, StudyConfig] | None = None):
         self.transfer = transfer
+        self.studies = studies or STUDIES
         self.rows: dict[str, list[dict]] = {d: [] for d in RAW_COLUMNS}
 
     def add(self, domain: str, usubjid: str, *, transfer: str | None = None, **values) -> None:
@@ -57,7 +61,7 @@ class RawRows:
         self, usubjid, rfic="2026-01-02", enrl="2026-01-05", *, age="60", sex="M", dthdtc=None, transfer=None, **extra
     ) -> None:
         study, site, subjid = split_usubjid(usubjid)
-        arm = STUDIES[study].arms[0]
+        arm = self.studies[study].arms[0]
         self.add(
             "dm",
             usubjid,
@@ -82,7 +86,7 @@ class RawRows:
             "ex",
             usubjid,
             EXSEQ=str(seq),
-            EXTRT=extrt or STUDIES[study].treatment_names[0],
+            EXTRT=extrt or self.studies[study].treatment_names[0],
             EXDOSE=dose,
             EXDOSU="mg",
             EXDOSFRQ="QD",
@@ -181,16 +185,22 @@ class RawRows:
         )
 
 
-def create_warehouse(db_path: Path, rows_by_domain: dict[str, list[dict]], transfers: list[tuple]) -> None:
+def create_warehouse(
+    db_path: Path,
+    rows_by_domain: dict[str, list[dict]],
+    transfers: list[tuple],
+    studies: dict[str, StudyConfig] | None = None,
+) -> None:
     """A warehouse as the loader leaves it: audit DDL, config, all 12 raw tables.
 
     rows_by_domain: domain -> rows (dicts of column -> text) each with the
     lineage keys _studyid/_siteid/_transfer_id. transfers: (study, site, id, current).
+    studies: the study configurations config.* is written from (default: studies/*.yml).
     """
     con = duckdb.connect(str(db_path))
     try:
         con.execute((PROJECT_ROOT / "trialdw" / "sql" / "audit.sql").read_text())
-        write_config_tables(con, STUDIES)
+        write_config_tables(con, studies or STUDIES)
         for domain, names in RAW_COLUMNS.items():
             contract = CONTRACTS[domain.upper()]
             ensure_raw_table(con, contract)

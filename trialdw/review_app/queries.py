@@ -29,7 +29,14 @@ import pyarrow as pa
 
 from trialdw.review_app.annotations import AnnotationStore
 from trialdw.review_app.changes import Changes, changes_from_audit_trail
-from trialdw.review_app.data import FINDING_FIELDS, FINDING_ORDER, NO_DOMAIN, RECONCILIATION_FIELDS, TRANSFER_FIELDS
+from trialdw.review_app.data import (
+    FINDING_FIELDS,
+    FINDING_ORDER,
+    NO_DOMAIN,
+    RECONCILIATION_FIELDS,
+    TRANSFER_FIELDS,
+    read_pulls,
+)
 from trialdw.review_app.rules import rule_summary
 from trialdw.review_app.states import STATES
 
@@ -384,6 +391,9 @@ class WarehouseReader:
                         GROUP BY ALL ORDER BY k.STUDYID, k.SITEID"""
                 )
             )
+            _, landed = read_pulls(cur)
+            for transfer in transfers:  # where and when each landed transfer was pulled from
+                transfer["PULLED"] = landed.get((transfer["STUDYID"], transfer["SITEID"], transfer["TRANSFER_ID"]))
             published = os.stat(self.path).st_mtime
             return {
                 "transfers": transfers,

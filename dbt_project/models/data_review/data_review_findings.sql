@@ -5,6 +5,9 @@
 -- RECORD_KEY is the loader's record key of the source row (staging passes it
 -- on): the same text row findings use, so a finding keeps its identity across
 -- cumulative transfers.
+-- Every record is as known at the data cut-off (int_<domain>_at_cutoff, as
+-- for the analysis tables): a record the cut-off hides, or an end date after
+-- it, cannot make or break a finding.
 --   ovr_vs_recist            investigator OVRLRESP differs from the RECIST 1.1
 --                            response the warehouse computes from TU/TR (both
 --                            before the CR marker rule, which treats them alike)
@@ -68,7 +71,7 @@ death_date_disagreement as (
             else 'another DS DEATH record gives ' || strftime(deaths.DS_DTHDT, '%Y-%m-%d')
         end
         || '; the analyses use ' || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
-    from {{ ref('stg_site__ds') }} as ds
+    from {{ ref('int_ds_at_cutoff') }} as ds
     inner join deaths on deaths.STUDYID = ds.STUDYID and deaths.USUBJID = ds.USUBJID
     where ds.DSDECOD = 'DEATH' and ds.DSSTDT <> deaths.DTHDT
 ),
@@ -86,7 +89,7 @@ dead_without_death_date as (
         'Survival follow-up on ' || strftime(ss.SSDT, '%Y-%m-%d')
         || ' reports the subject dead, but neither DM DTHDTC nor a DS DEATH record gives the date of death'
         || ' (the contact date is not the date of death).' as MESSAGE
-    from {{ ref('stg_site__ss') }} as ss
+    from {{ ref('int_ss_at_cutoff') }} as ss
     left join deaths on deaths.STUDYID = ss.STUDYID and deaths.USUBJID = ss.USUBJID
     where ss.SSTESTCD = 'SURVSTAT' and ss.SSSTRESC = 'DEAD' and deaths.DTHDT is null
 ),
@@ -104,7 +107,7 @@ dated_records as (
         'AESTDTC' as COLUMN_NAME,
         AESTDTC as VALUE,
         {{ earliest_possible_date('AESTDTC') }} as EARLIEST
-    from {{ ref('stg_site__ae') }}
+    from {{ ref('int_ae_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -116,7 +119,7 @@ dated_records as (
         'AEENDTC' as COLUMN_NAME,
         AEENDTC as VALUE,
         {{ earliest_possible_date('AEENDTC') }} as EARLIEST
-    from {{ ref('stg_site__ae') }}
+    from {{ ref('int_ae_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -128,7 +131,7 @@ dated_records as (
         'EXSTDTC' as COLUMN_NAME,
         strftime(EXSTDT, '%Y-%m-%d') as VALUE,
         EXSTDT as EARLIEST
-    from {{ ref('stg_site__ex') }}
+    from {{ ref('int_ex_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -140,7 +143,7 @@ dated_records as (
         'EXENDTC' as COLUMN_NAME,
         strftime(EXENDT, '%Y-%m-%d') as VALUE,
         EXENDT as EARLIEST
-    from {{ ref('stg_site__ex') }}
+    from {{ ref('int_ex_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -152,7 +155,7 @@ dated_records as (
         'LBDTC' as COLUMN_NAME,
         strftime(LBDT, '%Y-%m-%d') as VALUE,
         LBDT as EARLIEST
-    from {{ ref('stg_site__lb') }}
+    from {{ ref('int_lb_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -164,7 +167,7 @@ dated_records as (
         'RSDTC' as COLUMN_NAME,
         strftime(RSDT, '%Y-%m-%d') as VALUE,
         RSDT as EARLIEST
-    from {{ ref('stg_site__rs') }}
+    from {{ ref('int_rs_at_cutoff') }}
     union all
     select
         STUDYID,
@@ -176,7 +179,7 @@ dated_records as (
         'TRDTC' as COLUMN_NAME,
         strftime(TRDT, '%Y-%m-%d') as VALUE,
         TRDT as EARLIEST
-    from {{ ref('stg_site__tr') }}
+    from {{ ref('int_tr_at_cutoff') }}
 ),
 
 date_after_death as (
@@ -209,7 +212,7 @@ end_before_start_partial as (
         'Adverse event ' || AESEQ || ' (' || AETERM || ') ends ' || AEENDTC || ', at the latest '
         || strftime({{ latest_possible_date('AEENDTC') }}, '%Y-%m-%d') || ', before it starts ' || AESTDTC
         || ', at the earliest ' || strftime({{ earliest_possible_date('AESTDTC') }}, '%Y-%m-%d') || '.' as MESSAGE
-    from {{ ref('stg_site__ae') }}
+    from {{ ref('int_ae_at_cutoff') }}
     where
         (length(AESTDTC) < 10 or length(AEENDTC) < 10)
         and {{ latest_possible_date('AEENDTC') }} < {{ earliest_possible_date('AESTDTC') }}

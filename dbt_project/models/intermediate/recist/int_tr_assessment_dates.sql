@@ -6,13 +6,12 @@
 -- then shows. Dates on or before TRTSDT are the baseline, not an assessment.
 -- VISIT/VISITNUM: from the record with the lowest VISITNUM on that date (TR,
 -- then RS; a date known only from a NEW lesion has TU's VISIT and no VISITNUM).
--- Data cut-off: dates after it are ignored.
+-- Data cut-off: TR, RS and TU as known at it (int_<domain>_at_cutoff).
 with subjects as (
     select
         adsl.STUDYID,
         adsl.USUBJID,
         adsl.TRTSDT,
-        s.DATA_CUTOFF,
         s.RSEVAL
     from {{ ref('adsl') }} as adsl
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = adsl.STUDYID
@@ -27,7 +26,7 @@ dated_records as (
         VISIT,
         VISITNUM,
         1 as SOURCE_ORDER
-    from {{ ref('stg_site__tr') }}
+    from {{ ref('int_tr_at_cutoff') }}
     union all
     select
         rs.STUDYID,
@@ -36,7 +35,7 @@ dated_records as (
         rs.VISIT,
         rs.VISITNUM,
         2 as SOURCE_ORDER
-    from {{ ref('stg_site__rs') }} as rs
+    from {{ ref('int_rs_at_cutoff') }} as rs
     inner join subjects
         on subjects.STUDYID = rs.STUDYID and subjects.USUBJID = rs.USUBJID
     where rs.RSTESTCD = 'OVRLRESP' and rs.RSEVAL = subjects.RSEVAL
@@ -48,7 +47,7 @@ dated_records as (
         VISIT,
         null as VISITNUM,
         3 as SOURCE_ORDER
-    from {{ ref('stg_site__tu') }}
+    from {{ ref('int_tu_at_cutoff') }}
     where TUORRES = 'NEW'
 )
 
@@ -61,9 +60,7 @@ select
     subjects.TRTSDT
 from dated_records as d
 inner join subjects on subjects.STUDYID = d.STUDYID and subjects.USUBJID = d.USUBJID
-where
-    d.ADT > subjects.TRTSDT
-    and {{ on_or_before_cutoff('d.ADT', 'subjects.DATA_CUTOFF') }}
+where d.ADT > subjects.TRTSDT
 qualify row_number() over (
     partition by d.STUDYID, d.USUBJID, d.ADT
     order by d.SOURCE_ORDER, d.VISITNUM nulls last, d.VISIT

@@ -19,7 +19,7 @@ lesion_states as (
         TRDT,
         max(case TRORRES when 'ABSENT' then 1 when 'PRESENT' then 2 when 'UNEQUIVOCAL PROGRESSION' then 3 end)
             as STATE_RANK
-    from {{ ref('stg_site__tr') }}
+    from {{ ref('int_tr_at_cutoff') }}
     where TRTESTCD = 'TUMSTATE'
     group by STUDYID, USUBJID, TRLNKID, TRDT
 ),

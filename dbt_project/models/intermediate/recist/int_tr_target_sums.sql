@@ -20,7 +20,7 @@ diameters as (
         TRLNKID,
         TRDT,
         max(cast(TRSTRESN as decimal(18, 3))) as DIAMETER
-    from {{ ref('stg_site__tr') }}
+    from {{ ref('int_tr_at_cutoff') }}
     where TRTESTCD = 'LDIAM' and TRSTRESN is not null
     group by STUDYID, USUBJID, TRLNKID, TRDT
 ),

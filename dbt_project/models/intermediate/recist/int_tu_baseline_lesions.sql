@@ -13,7 +13,7 @@ select
     tu.TULOC = 'LYMPH NODE' as IS_NODAL,
     tu.TUDT,
     adsl.TRTSDT
-from {{ ref('stg_site__tu') }} as tu
+from {{ ref('int_tu_at_cutoff') }} as tu
 inner join {{ ref('adsl') }} as adsl
     on adsl.STUDYID = tu.STUDYID and adsl.USUBJID = tu.USUBJID
 where

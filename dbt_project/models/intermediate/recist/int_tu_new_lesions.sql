@@ -9,7 +9,7 @@ select
     count(*) as N_NEW,
     string_agg(tu.TULNKID || ' (' || coalesce(tu.TULOC, 'location not given') || ')', ', ' order by tu.TULNKID)
         as NEW_LESIONS
-from {{ ref('stg_site__tu') }} as tu
+from {{ ref('int_tu_at_cutoff') }} as tu
 inner join {{ ref('adsl') }} as adsl
     on adsl.STUDYID = tu.STUDYID and adsl.USUBJID = tu.USUBJID
 where

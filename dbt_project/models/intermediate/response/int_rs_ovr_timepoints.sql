@@ -3,7 +3,7 @@
 -- worst (NE < CR < PR < SD < NON-CR/NON-PD < PD); VISIT/VISITNUM come from the
 -- kept record (lowest VISITNUM among equally bad ones), and so does RECORD_KEY
 -- (the loader's record key of that RS row, for data-review findings).
--- Data cut-off: assessments after it are ignored.
+-- Data cut-off: RS as known at it (int_rs_at_cutoff).
 select
     rs.STUDYID,
     rs.USUBJID,
@@ -12,12 +12,11 @@ select
     rs.VISITNUM,
     rs.RSSTRESC as ORRESP,
     rs.RECORD_KEY
-from {{ ref('stg_site__rs') }} as rs
+from {{ ref('int_rs_at_cutoff') }} as rs
 inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
 where
     rs.RSTESTCD = 'OVRLRESP'
     and rs.RSEVAL = s.RSEVAL
-    and {{ on_or_before_cutoff('rs.RSDT', 's.DATA_CUTOFF') }}
 qualify row_number() over (
     partition by rs.STUDYID, rs.USUBJID, rs.RSDT
     order by {{ worst_of_day_rank('rs.RSSTRESC') }} desc, rs.VISITNUM

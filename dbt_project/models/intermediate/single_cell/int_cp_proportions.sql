@@ -2,14 +2,12 @@
 -- AVAL = cells of the type / all cells of the sample (NULL if the sample has
 -- no cells). The baseline sample of a subject is its latest BASELINE-visit
 -- sample (by date, then sample id) — usually the only one; ABLFL marks it.
--- Data cut-off: samples dated after it are ignored.
+-- Data cut-off: the samples as known at it (int_cp_at_cutoff: whole samples).
 with samples as (
     select
-        cp.*,
-        cast(sum(cp.CPSTRESN) over (partition by cp.STUDYID, cp.USUBJID, cp.CPREFID) as bigint) as TOTCELLS
-    from {{ ref('stg_site__cp') }} as cp
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = cp.STUDYID
-    where {{ on_or_before_cutoff('cp.CPDT', 's.DATA_CUTOFF') }}
+        *,
+        cast(sum(CPSTRESN) over (partition by STUDYID, USUBJID, CPREFID) as bigint) as TOTCELLS
+    from {{ ref('int_cp_at_cutoff') }}
 ),
 
 proportions as (

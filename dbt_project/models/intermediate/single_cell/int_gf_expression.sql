@@ -1,12 +1,10 @@
 -- Gene expression per sample x cell type x gene, with the subject's baseline.
 -- AVAL = GFSTRESN (mean normalised expression, LOG1P CPM). The baseline sample
 -- is chosen exactly as for cell proportions (latest BASELINE-visit sample).
--- Data cut-off: samples dated after it are ignored.
+-- Data cut-off: the samples as known at it (int_gf_at_cutoff: whole samples,
+-- the same as int_cp_at_cutoff's).
 with expression as (
-    select gf.*
-    from {{ ref('stg_site__gf') }} as gf
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = gf.STUDYID
-    where {{ on_or_before_cutoff('gf.GFDT', 's.DATA_CUTOFF') }}
+    select * from {{ ref('int_gf_at_cutoff') }}
 ),
 
 baseline_sample as (

@@ -7,7 +7,7 @@ with subjects as (
         dm.USUBJID,
         coalesce(exposure.TRTSDT, dm.ENRLDT) as BASELINE_REF_DT,
         exposure.TRTSDT
-    from {{ ref('stg_site__dm') }} as dm
+    from {{ ref('int_dm_at_cutoff') }} as dm
     left join {{ ref('int_subject_exposure') }} as exposure
         on exposure.STUDYID = dm.STUDYID and exposure.USUBJID = dm.USUBJID
 ),
@@ -23,7 +23,7 @@ characteristics as (
         max(case when SCTESTCD = 'PRIORSYS' then SCORRES end) as PRIORSYS,
         max(case when SCTESTCD = 'MVI' then SCORRES end) as MVI,
         max(case when SCTESTCD = 'EHS' then SCORRES end) as EHS
-    from {{ ref('stg_site__sc') }}
+    from {{ ref('int_sc_at_cutoff') }}
     group by STUDYID, USUBJID
 ),
 
@@ -33,7 +33,7 @@ baseline_afp as (
         lb.STUDYID,
         lb.USUBJID,
         lb.LBSTRESN as AFPBL
-    from {{ ref('stg_site__lb') }} as lb
+    from {{ ref('int_lb_at_cutoff') }} as lb
     inner join subjects
         on subjects.STUDYID = lb.STUDYID and subjects.USUBJID = lb.USUBJID
     where lb.LBTESTCD = 'AFP' and lb.LBDT <= subjects.BASELINE_REF_DT
@@ -45,7 +45,7 @@ baseline_target as (
     select distinct
         tu.STUDYID,
         tu.USUBJID
-    from {{ ref('stg_site__tu') }} as tu
+    from {{ ref('int_tu_at_cutoff') }} as tu
     inner join subjects
         on subjects.STUDYID = tu.STUDYID and subjects.USUBJID = tu.USUBJID
     where tu.TUORRES = 'TARGET' and tu.TUDT <= subjects.TRTSDT

@@ -2,26 +2,25 @@
 -- SS DEAD is only the day death became known, never a date of death.
 -- A DS DEATH record may sit under END OF TREATMENT and END OF STUDY; both are
 -- dates of death, the earliest is taken (a disagreement is a review finding).
--- Data cut-off: a death after it is not known at the cut-off, so ignored.
+-- Data cut-off: DM and DS as known at it (a death after it is not known, so
+-- the subject was alive at the cut-off).
 with dm_death as (
     select
-        dm.STUDYID,
-        dm.USUBJID,
-        dm.DTHDT as DM_DTHDT
-    from {{ ref('stg_site__dm') }} as dm
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = dm.STUDYID
-    where dm.DTHDT is not null and {{ on_or_before_cutoff('dm.DTHDT', 's.DATA_CUTOFF') }}
+        STUDYID,
+        USUBJID,
+        DTHDT as DM_DTHDT
+    from {{ ref('int_dm_at_cutoff') }}
+    where DTHDT is not null
 ),
 
 ds_death as (
     select
-        ds.STUDYID,
-        ds.USUBJID,
-        min(ds.DSSTDT) as DS_DTHDT
-    from {{ ref('stg_site__ds') }} as ds
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = ds.STUDYID
-    where ds.DSDECOD = 'DEATH' and {{ on_or_before_cutoff('ds.DSSTDT', 's.DATA_CUTOFF') }}
-    group by ds.STUDYID, ds.USUBJID
+        STUDYID,
+        USUBJID,
+        min(DSSTDT) as DS_DTHDT
+    from {{ ref('int_ds_at_cutoff') }}
+    where DSDECOD = 'DEATH'
+    group by STUDYID, USUBJID
 )
 
 select

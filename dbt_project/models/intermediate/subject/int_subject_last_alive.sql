@@ -1,79 +1,79 @@
 -- Last known alive date: latest COMPLETE date among ENRLDT, SS ALIVE contacts,
 -- EX start/end, AE start/end, LB, TR, RS and non-death DS dates; never after
--- the date of death; dates after the data cut-off are ignored.
+-- the date of death. Data cut-off: the records as known at it, so never after
+-- it (an EX or AE end after the cut-off is not known at it).
 with candidate_dates as (
     select
         STUDYID,
         USUBJID,
         ENRLDT as ALIVE_DT
-    from {{ ref('stg_site__dm') }}
+    from {{ ref('int_dm_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         SSDT as ALIVE_DT
-    from {{ ref('stg_site__ss') }}
+    from {{ ref('int_ss_at_cutoff') }}
     where SSSTRESC = 'ALIVE'
     union all
     select
         STUDYID,
         USUBJID,
         EXSTDT as ALIVE_DT
-    from {{ ref('stg_site__ex') }}
+    from {{ ref('int_ex_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         EXENDT as ALIVE_DT
-    from {{ ref('stg_site__ex') }}
+    from {{ ref('int_ex_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         {{ complete_date_or_null('AESTDTC') }} as ALIVE_DT
-    from {{ ref('stg_site__ae') }}
+    from {{ ref('int_ae_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         {{ complete_date_or_null('AEENDTC') }} as ALIVE_DT
-    from {{ ref('stg_site__ae') }}
+    from {{ ref('int_ae_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         LBDT as ALIVE_DT
-    from {{ ref('stg_site__lb') }}
+    from {{ ref('int_lb_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         TRDT as ALIVE_DT
-    from {{ ref('stg_site__tr') }}
+    from {{ ref('int_tr_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         RSDT as ALIVE_DT
-    from {{ ref('stg_site__rs') }}
+    from {{ ref('int_rs_at_cutoff') }}
     union all
     select
         STUDYID,
         USUBJID,
         DSSTDT as ALIVE_DT
-    from {{ ref('stg_site__ds') }}
+    from {{ ref('int_ds_at_cutoff') }}
     where DSDECOD <> 'DEATH'
 ),
 
 latest as (
     select
-        c.STUDYID,
-        c.USUBJID,
-        max(c.ALIVE_DT) as LATEST_DT
-    from candidate_dates as c
-    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = c.STUDYID
-    where c.ALIVE_DT is not null and {{ on_or_before_cutoff('c.ALIVE_DT', 's.DATA_CUTOFF') }}
-    group by c.STUDYID, c.USUBJID
+        STUDYID,
+        USUBJID,
+        max(ALIVE_DT) as LATEST_DT
+    from candidate_dates
+    where ALIVE_DT is not null
+    group by STUDYID, USUBJID
 )
 
 select

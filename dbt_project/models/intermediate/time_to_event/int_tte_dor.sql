@@ -11,5 +11,5 @@
         where best.CBOR in ('CR', 'PR')",
     paramcd='DOR',
     param='Duration of Response (days)',
-    start_source=('FIRST RESPONSE (NO ADEQUATE ASSESSMENT)', 'ADRS', 'ADT'),
+    start_source=("'FIRST RESPONSE (NO ADEQUATE ASSESSMENT)'", "'ADRS'", "'ADT'"),
 ) }}

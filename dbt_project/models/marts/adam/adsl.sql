@@ -10,7 +10,7 @@ with subjects as (
         case when dm.ENRLDT is not null then 'Y' else 'N' end as ITTFL,
         case when exposure.TRTSDT is not null then 'Y' else 'N' end as SAFFL,
         baseline.HAS_BASELINE_TARGET
-    from {{ ref('stg_site__dm') }} as dm
+    from {{ ref('int_dm_at_cutoff') }} as dm
     left join {{ ref('int_subject_exposure') }} as exposure
         on exposure.STUDYID = dm.STUDYID and exposure.USUBJID = dm.USUBJID
     left join {{ ref('int_subject_death') }} as death

@@ -1,0 +1,3 @@
+-- RS responses as known at the data cut-off (macro records_at_cutoff): those
+-- dated (RSDTC) on or before it, of subjects enrolled by then.
+{{ records_at_cutoff(ref('stg_site__rs'), 'r.RSDT') }}

@@ -1,0 +1,3 @@
+-- SS survival contacts as known at the data cut-off (macro records_at_cutoff): those
+-- dated (SSDTC) on or before it, of subjects enrolled by then.
+{{ records_at_cutoff(ref('stg_site__ss'), 'r.SSDT') }}
