@@ -204,6 +204,24 @@ def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build
     return out
 
 
+@task(name="write lineage docs")
+def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str | None:
+    """dbt's docs (models, analysis sources, columns, tests, lineage graph) as one
+    page that opens from disk: ``<reports>/lineage/index.html``. Documentation never
+    holds back a study: on failure the previous night's page stays (carried over
+    with the reports folder) and the night goes on."""
+    from trialdw.dbt_runner import DbtSession
+
+    try:
+        page = DbtSession(wh.WarehousePaths(Path(warehouse)).dbt_state).docs(
+            Path(build_file), Path(reports_dir) / "lineage"
+        )
+    except Exception as exc:
+        get_run_logger().warning("lineage docs not written (last night's stay): %s", runlog.one_line(exc))
+        return None
+    return str(page)
+
+
 @task(name="compute endpoints")
 def compute_endpoints(build_file: str) -> dict:
     from trialdw.endpoints import compute_all
@@ -347,13 +365,15 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
     return str(paths.published)
 
 
-@task(name="export Parquet and XPT", **TRANSIENT_RETRIES)
+@task(name="export Parquet, XPT, Dataset-JSON, define.xml", **TRANSIENT_RETRIES)
 def export_tables(published: str, exports_dir: str, run_id: str, changed: list[str]) -> dict:
-    """Per-study Parquet and SAS XPT of the night just published; studies not
-    rebuilt keep last night's files (hard links)."""
+    """Per-study Parquet, SAS XPT, Dataset-JSON and define.xml of the night just
+    published; studies not rebuilt keep last night's files (hard links)."""
     from trialdw.exports import write_exports
 
     result = write_exports(Path(published), Path(exports_dir), run_id, changed=set(changed))
+    if result.unlabelled:  # every column should have a label in the dbt yml (docs/submission.md)
+        get_run_logger().warning("exported without a label: %s", ", ".join(result.unlabelled[:10]))
     if result.non_ascii:
         get_run_logger().warning(
             "XPT: non-ASCII text kept as UTF-8 in %d variable(s): %s",
@@ -516,6 +536,10 @@ def nightly(
                     reports_building = _fresh_reports_folder(paths, run_id)
                     with timer("dbt build"):
                         groups = build_studies(warehouse, run_id, studies_dir, to_build)
+                    docs_from = next((g["build_file"] for g in groups if g["dbt_ok"]), None)
+                    if docs_from:
+                        with timer("lineage docs"):
+                            write_lineage_docs(warehouse, docs_from, str(reports_building))
                     built_files, results, details = _check_built_studies(
                         groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer
                     )

@@ -98,6 +98,10 @@ def test_configured_study_without_data_gets_every_file_empty(warehouse, tmp_path
         "adam/adae.parquet",
         "adam/adsl.parquet",
         "analysis/endpoints.parquet",
+        "datasetjson/adae.json",
+        "datasetjson/adsl.json",
+        "define/define.html",
+        "define/define.xml",
         "xpt/adae.xpt",
         "xpt/adsl.xpt",
     ]

@@ -165,8 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
     print(f"review    : {summary['review_page']}  (data managers: transfers, findings, findings.csv)")
-    print(f"            {summary['reports']}  (run-summary.md, data-docs/index.html)")
-    print(f"exports   : {summary['exports']}  (Parquet and SAS XPT per study)")
+    print(f"            {summary['reports']}  (run-summary.md, data-docs/index.html, lineage/index.html)")
+    print(f"exports   : {summary['exports']}  (Parquet, SAS XPT, Dataset-JSON, define.xml per study)")
     print(
         f"findings  : {summary['findings_open']} open, {summary['findings_resolved']} resolved"
         " -> SELECT * FROM audit.findings WHERE STATUS = 'open'"

@@ -146,6 +146,36 @@ class DbtSession:
                 _release_duckdb_file()
         return _summarise(outcome)
 
+    def docs(self, db_path: Path, out_dir: Path) -> Path:
+        """dbt's documentation site (models, sources, columns, tests, lineage graph)
+        as one self-contained page, ``out_dir/index.html``, for reading from disk.
+
+        ``dbt docs generate --static`` against ``db_path`` (a build file: its
+        catalog gives column types and the comments persist_docs wrote) without
+        compiling again (the build just did); dbt embeds the manifest and catalog
+        in ``static_index.html``, which needs no server. The page loads nothing
+        from the network (tests/test_lineage_docs.py checks it)."""
+        import shutil
+
+        from dbt.cli.main import dbtRunner
+
+        db_path = Path(db_path).resolve()
+        manifest = self.manifest(db_path)
+        args = ["docs", "generate", "--static", "--no-compile", *_common_args(self.state_dir, self.log_level)]
+        with _env("TRIALDW_DB_PATH", str(db_path)):
+            try:
+                outcome = dbtRunner(manifest=manifest).invoke(args)
+            finally:
+                _release_duckdb_file()
+        page = self.state_dir / "target" / "static_index.html"
+        if not outcome.success or not page.is_file():
+            raise RuntimeError(f"dbt docs generate failed: {outcome.exception}")
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / "index.html"
+        shutil.copyfile(page, target)
+        return target
+
     def close(self) -> None:
         if self._temp is not None:
             self._temp.cleanup()

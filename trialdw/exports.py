@@ -1,17 +1,30 @@
-"""Per-study file exports of the published warehouse: Parquet and SAS XPT v5.
+"""Per-study file exports of the published warehouse: Parquet, SAS XPT v5,
+CDISC Dataset-JSON v1.1 and define.xml (Define-XML 2.1).
 
 Layout under ``out_root`` (the lead's flow uses ``<warehouse folder>/<stem>-exports``)::
 
-    <run_id>/<STUDYID>/adam/<table>.parquet       every adam.* table, this study's rows
-    <run_id>/<STUDYID>/analysis/<table>.parquet   every analysis.* table, this study's rows
-    <run_id>/<STUDYID>/xpt/<table>.xpt            every adam.* table as SAS transport v5
-    latest -> <run_id>                            relative symlink, swapped atomically
+    <run_id>/<STUDYID>/adam/<table>.parquet         every adam.* table, this study's rows
+    <run_id>/<STUDYID>/analysis/<table>.parquet     every analysis.* table, this study's rows
+    <run_id>/<STUDYID>/xpt/<table>.xpt              every adam.* table as SAS transport v5
+    <run_id>/<STUDYID>/datasetjson/<table>.json     every adam.* table as Dataset-JSON v1.1
+    <run_id>/<STUDYID>/define/define.xml, .html     Define-XML 2.1 of the study's ADaM datasets
+    latest -> <run_id>                              relative symlink, swapped atomically
 
-Every study gets every file, empty ones included, so a program reading
-``latest/<STUDYID>/…`` never has to ask whether a file exists. A run folder
-is written under a hidden name and renamed into place when it is complete.
-The ``latest`` link then moves to it, and folders beyond the newest
+Every study gets every file of the tables that apply to it, empty ones
+included, so a program reading ``latest/<STUDYID>/…`` never has to ask
+whether a file exists. A table applies to a study unless its metadata names a
+``study_flag`` (a config.studies column, e.g. SINGLE_CELL for ADCP/ADGF) that
+is false for the study and the study has no rows in it: a study without
+single-cell data gets no ADCP/ADGF files at all (XPT, Parquet, Dataset-JSON,
+define.xml), while a single-cell study with no samples yet gets them empty.
+A run folder is written under a hidden name and renamed into place when it is
+complete. The ``latest`` link then moves to it, and folders beyond the newest
 ``keep`` are deleted.
+
+Labels and descriptions come from the dbt ymls (``trialdw.submission.metadata``);
+Parquet files carry them in their Arrow schema: each field's metadata has
+``label`` and ``description``, the file's has ``label``, ``description`` and
+``dataset`` (upper-case name).
 
 XPT rules (SAS transport v5, what regulators accept):
 - dataset and variable names: ≤ 8 characters, A–Z 0–9 _, not starting with a
@@ -19,9 +32,9 @@ XPT rules (SAS transport v5, what regulators accept):
   renamed variable would silently break every program that reads it.
 - variable labels (≤ 40 characters) come from one place, the dbt yml of the
   adam models: a column's ``meta: {label: …}`` if given, else its
-  ``description`` cut to its first clause and at most 40 characters
-  (``xpt_label``). A column with neither gets no label and is listed in
-  ``ExportSummary.unlabelled``.
+  ``description`` cut to its first clause and at most 40 characters, never
+  inside a word (``xpt_label``). A column with neither gets no label and is
+  listed in ``ExportSummary.unlabelled`` (adam and analysis tables).
 - DATE columns become SAS dates (days since 1960-01-01) with format DATE9.
 - character values ≤ 200 bytes (UTF-8). Longer raises ``ExportError``: truncating
   a clinical value is not acceptable. Values are never altered. Non-ASCII text,
@@ -40,9 +53,10 @@ from pathlib import Path
 
 import duckdb
 
-from trialdw.project import PROJECT_ROOT
+from trialdw.submission.metadata import ADAM_MODELS_DIR, ANALYSIS_SOURCES_DIR, DBT_PROJECT_FILE, load_catalog, xpt_label
 
-ADAM_MODELS_DIR = PROJECT_ROOT / "dbt_project" / "models" / "marts" / "adam"
+__all__ = ["ADAM_MODELS_DIR", "ExportError", "ExportSummary", "adam_labels", "write_exports", "xpt_label"]
+
 EXPORTED_SCHEMAS = ("adam", "analysis")
 XPT_SCHEMA = "adam"
 LATEST = "latest"
@@ -90,52 +104,29 @@ class ExportSummary:
     removed: list[Path] = field(default_factory=list)
     # studies whose files were carried over (hard links) from the previous run folder
     carried: list[str] = field(default_factory=list)
+    # "<STUDYID>/<schema>/<table>" not written: the table does not apply to the study
+    skipped: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ labels
 
 
-def xpt_label(description: str | None) -> str | None:
-    """A ≤ 40-character label from a dbt column description.
-
-    The first clause: text before the first ': ' (when at least two words
-    precede it: "OVR: …" keeps its prefix), '; ', ' (' or '. '. If it is
-    still too long, cut at the last ', ' within 40 characters (unless that
-    leaves a bracket open), else at the last space; inside a word only when the
-    first word alone is longer than 40."""
-    if not description or not description.strip():
-        return None
-    text = " ".join(description.split())
-    head, colon, _ = text.partition(": ")
-    if colon and len(head.split()) >= 2:
-        text = head
-    for stop in ("; ", " (", ". "):
-        text = text.split(stop, 1)[0]
-    text = text.rstrip(" .")
-    if len(text) <= XPT_MAX_LABEL:
-        return text or None
-    head = text[: XPT_MAX_LABEL + 1]
-    comma = head.rfind(", ")
-    if comma > 0 and head[:comma].count("(") == head[:comma].count(")"):
-        return head[:comma]
-    space = head.rfind(" ")
-    return head[:space].rstrip(" ,") if space > 0 else text[:XPT_MAX_LABEL]
-
-
 def adam_labels(models_dir: Path = ADAM_MODELS_DIR) -> dict[str, tuple[str | None, dict[str, str]]]:
-    """table (lower case) → (dataset label, {VARIABLE: label}) from the adam dbt yml."""
-    import yaml
+    """table (lower case) → (dataset label, {VARIABLE: label}) of the adam models
+    (``trialdw.submission.metadata`` reads them; kept for the XPT writer)."""
+    return {
+        table: (meta.label, {name: c.label for name, c in meta.columns.items() if c.label})
+        for (schema, table), meta in _catalog(models_dir).items()
+        if schema == XPT_SCHEMA
+    }
 
-    labels: dict[str, tuple[str | None, dict[str, str]]] = {}
-    for path in sorted(models_dir.glob("*.yml")):
-        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models", []):
-            columns = {}
-            for column in model.get("columns", []) or []:
-                label = (column.get("meta") or {}).get("label") or xpt_label(column.get("description"))
-                if label:
-                    columns[column["name"].upper()] = label[:XPT_MAX_LABEL]
-            labels[model["name"].lower()] = (xpt_label(model.get("description")), columns)
-    return labels
+
+def _catalog(models_dir: Path) -> dict:
+    """The metadata of the adam models in ``models_dir`` and the analysis sources.
+    A models_dir other than the project's (tests) comes without the project's
+    dataset-level metadata and analysis sources."""
+    own = Path(models_dir).resolve() == ADAM_MODELS_DIR.resolve()
+    return load_catalog(models_dir, ANALYSIS_SOURCES_DIR if own else None, DBT_PROJECT_FILE if own else None)
 
 
 # ------------------------------------------------------------- the warehouse
@@ -143,10 +134,6 @@ def adam_labels(models_dir: Path = ADAM_MODELS_DIR) -> dict[str, tuple[str | Non
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _tables(con) -> list[tuple[str, str]]:
@@ -203,11 +190,23 @@ def _check_exportable(con, tables) -> None:
 # ------------------------------------------------------------------ writers
 
 
-def _write_parquet(con, schema: str, table: str, study: str, path: Path) -> int:
-    where = f"WHERE STUDYID = {_literal(study)}"
+def _write_parquet(con, schema: str, table: str, study: str, path: Path, meta) -> int:
+    """This study's rows of one table, with the yml labels and descriptions in the
+    Arrow schema (field metadata; the file's metadata for the table)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     source = f"{_quote(schema)}.{_quote(table)}"
-    con.execute(f"COPY (SELECT * FROM {source} {where}) TO {_literal(str(path))} (FORMAT parquet)")
-    return con.execute(f"SELECT count(*) FROM {source} {where}").fetchone()[0]
+    data = con.sql(f"SELECT * FROM {source} WHERE STUDYID = ?", params=[study]).to_arrow_table()
+    fields = []
+    for column in data.schema:
+        described = meta.columns.get(column.name.upper())
+        notes = {"label": described.label, "description": described.description} if described else {}
+        fields.append(column.with_metadata({k: v for k, v in notes.items() if v}))
+    notes = {"dataset": table.upper(), "label": meta.label, "description": meta.description}
+    data = data.cast(pa.schema(fields, metadata={k: v for k, v in notes.items() if v}))
+    pq.write_table(data, path)
+    return data.num_rows
 
 
 def _xpt_select(columns: list[tuple[str, str]], schema: str, table: str) -> str:
@@ -262,38 +261,109 @@ def _link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=os.link)
 
 
+def _applicable(con, tables, catalog, studies: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """study → the (schema, table) pairs it gets files of.
+
+    A table whose metadata names a ``study_flag`` (a config.studies column) applies
+    to the studies whose flag is true and to any study with rows in it (rows are
+    never dropped); every other table applies to every study."""
+    flags = {}
+    has_config = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'config' AND table_name = 'studies'"
+    ).fetchall()[0][0]
+    config_columns = {c for c, _ in _columns(con, "config", "studies")} if has_config else set()
+    out: dict[str, set[tuple[str, str]]] = {study: set() for study in studies}
+    for schema, table in tables:
+        flag = (catalog.get((schema, table)) and catalog[(schema, table)].study_flag) or None
+        if flag is None:
+            for study in studies:
+                out[study].add((schema, table))
+            continue
+        if flag not in flags:
+            flags[flag] = (
+                {r[0] for r in con.execute(f"SELECT STUDYID FROM config.studies WHERE {_quote(flag)}").fetchall()}
+                if flag in config_columns
+                else set(studies)  # no such column: nothing says the table does not apply
+            )
+        with_rows = {
+            r[0] for r in con.execute(f"SELECT DISTINCT STUDYID FROM {_quote(schema)}.{_quote(table)}").fetchall()
+        }
+        for study in studies:
+            if study in flags[flag] or study in with_rows:
+                out[study].add((schema, table))
+    return out
+
+
+def _write_study(con, study: str, tables, folder: Path, catalog, labels, summary: ExportSummary, created) -> None:
+    """Every file of one study: Parquet, XPT, Dataset-JSON, define.xml."""
+    from trialdw.submission import datasetjson, define
+    from trialdw.submission.facts import study_facts
+    from trialdw.submission.metadata import dataset_meta
+    from trialdw.warehouse import code_version
+
+    version = code_version()
+    for schema, table in tables:
+        target = folder / study / schema / f"{table}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        meta = dataset_meta(catalog, schema, table)
+        summary.rows[f"{study}/{schema}/{table}"] = _write_parquet(con, schema, table, study, target, meta)
+        summary.files.append(target)
+    adam = [t for s, t in tables if s == XPT_SCHEMA]
+    for table in adam:
+        target = folder / study / "xpt" / f"{table}.xpt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_xpt(con, table, study, target, labels, summary)
+        summary.files.append(target)
+    if not adam:
+        return
+    facts = [study_facts(con, XPT_SCHEMA, t, dataset_meta(catalog, XPT_SCHEMA, t), study) for t in adam]
+    for table, table_facts in zip(adam, facts, strict=True):
+        target = folder / study / "datasetjson" / f"{table}.json"
+        datasetjson.write_dataset_json(con, XPT_SCHEMA, table, study, table_facts, target, created, version)
+        summary.files.append(target)
+    title = _study_title(con, study)
+    xml = define.write_define(folder / study / "define", study, title, facts, created, version)
+    summary.files += [xml, xml.with_name("define.html")]
+
+
+def _study_title(con, study: str) -> str | None:
+    has_title = con.execute(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_schema = 'config' AND table_name = 'studies' AND column_name = 'TITLE'"
+    ).fetchall()[0][0]
+    if not has_title:
+        return None
+    row = con.execute("SELECT TITLE FROM config.studies WHERE STUDYID = ?", [study]).fetchall()
+    return row[0][0] if row else None
+
+
 def _write_run_folder(
     db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path, changed: set[str] | None,
     carry: Path | None,
 ) -> None:  # fmt: skip
+    catalog = _catalog(models_dir)
     labels = adam_labels(models_dir)
+    created = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)
         _check_exportable(con, tables)
         summary.studies = tuple(_studies(con, tables))
-        adam_tables = [t for s, t in tables if s == XPT_SCHEMA]
         summary.unlabelled = [
-            f"{t.upper()}.{c}"
-            for t in adam_tables
-            for c, _ in _columns(con, XPT_SCHEMA, t)
-            if c not in labels.get(t, (None, {}))[1]
+            f"{t.upper()}.{c}" if s == XPT_SCHEMA else f"{s}.{t}.{c}"
+            for s, t in tables
+            for c, _ in _columns(con, s, t)
+            if not (catalog.get((s, t)) and catalog[(s, t)].columns.get(c) and catalog[(s, t)].columns[c].label)
         ]
+        applicable = _applicable(con, tables, catalog, list(summary.studies))
         for study in summary.studies:
             if changed is not None and study not in changed and carry is not None and (carry / study).is_dir():
                 _link_tree(carry / study, folder / study)
                 summary.files += sorted(p for p in (folder / study).rglob("*") if p.is_file())
                 summary.carried.append(study)
                 continue
-            for schema, table in tables:
-                target = folder / study / schema / f"{table}.parquet"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                summary.rows[f"{study}/{schema}/{table}"] = _write_parquet(con, schema, table, study, target)
-                summary.files.append(target)
-            for table in adam_tables:
-                target = folder / study / "xpt" / f"{table}.xpt"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _write_xpt(con, table, study, target, labels, summary)
-                summary.files.append(target)
+            mine = [t for t in tables if t in applicable[study]]
+            summary.skipped += [f"{study}/{s}/{t}" for s, t in tables if (s, t) not in applicable[study]]
+            _write_study(con, study, mine, folder, catalog, labels, summary, created)
 
 
 # ------------------------------------------------------- latest and keeping

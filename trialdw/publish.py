@@ -87,9 +87,45 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
             rows[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchall()[0][0]
         for catalog, _ in catalogs:
             con.execute(f"DETACH {catalog}")
+        apply_comments(con)
         write_config_tables(con, studies)
         copy_audit(con, sources.history)
     return rows
+
+
+def apply_comments(con, catalog: dict | None = None) -> int:
+    """Table and column comments of the adam and analysis tables, from the dbt ymls.
+
+    ``CREATE TABLE AS`` copies rows, not comments, so the published file would
+    lose what dbt's persist_docs wrote into the build file; the analysis tables
+    (written by Python) never had any. Both get the yml descriptions here, the
+    same text dbt writes, so ``duckdb_tables().comment`` and
+    ``duckdb_columns().comment`` describe every table and column a statistician
+    queries. Returns the number of comments set."""
+    from trialdw.submission.metadata import load_catalog
+
+    catalog = load_catalog() if catalog is None else catalog
+    count = 0
+    present = con.execute(
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name IN ('adam', 'analysis')"
+    ).fetchall()
+    commented: set[tuple[str, str]] = set()
+    con.execute("BEGIN TRANSACTION")  # one commit for all: each comment alone is a catalog write
+    for schema, table, column in present:
+        meta = catalog.get((schema, table))
+        if meta is None:
+            continue
+        if (schema, table) not in commented and meta.description:
+            con.execute(f'COMMENT ON TABLE {schema}."{table}" IS {_quoted([meta.description])}')
+            commented.add((schema, table))
+            count += 1
+        described = meta.columns.get(column.upper())
+        if described and described.description:
+            con.execute(f'COMMENT ON COLUMN {schema}."{table}"."{column}" IS {_quoted([described.description])}')
+            count += 1
+    con.execute("COMMIT")
+    return count
 
 
 def copy_audit(con, history_path: Path) -> None:

@@ -193,8 +193,9 @@ def night_summary(
         f"- {news}",
         f"- warehouse: `{paths.published}`" + ("" if published else " (unchanged: nothing published tonight)"),
         f"- reports: `{paths.reports}`: `review.html` and `findings.csv` (data managers), "
-        "`study-reports/index.html` (statisticians), `data-docs/index.html` (readiness checks)",
-        f"- exports: `{paths.exports / 'latest'}` (Parquet and SAS XPT per study)",
+        "`study-reports/index.html` (statisticians), `data-docs/index.html` (readiness checks), "
+        "`lineage/index.html` (dbt docs: models, columns, lineage)",
+        f"- exports: `{paths.exports / 'latest'}` (Parquet, SAS XPT, Dataset-JSON, define.xml per study)",
         f"- subjects in ADSL: {counts['subjects']}",
         f"- rows loaded / quarantined (current transfers): {counts['rows_loaded']} / {counts['rows_quarantined']}",
         f"- findings open / resolved: {counts['findings_open']} / {counts['findings_resolved']}",

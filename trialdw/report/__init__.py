@@ -250,7 +250,9 @@ def write_index(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | Non
             stale.unlink()
     index = out_dir / "index.html"
     index.unlink(missing_ok=True)
-    index.write_text(index_page(listed, generated_at), encoding="utf-8")
+    lineage = out_dir.parent / "lineage" / "index.html"  # the night's dbt docs (flows/nightly.py)
+    link = "../lineage/index.html" if lineage.is_file() else None
+    index.write_text(index_page(listed, generated_at, link), encoding="utf-8")
     return index
 
 

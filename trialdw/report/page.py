@@ -101,8 +101,10 @@ def header(data: StudyReportData, generated_at: dt.datetime, source_name: str) -
     )
 
 
-def index_page(studies: list[tuple[StudyReportData, str]], generated_at: dt.datetime) -> str:
-    """`studies`: (data, page file name) pairs."""
+def index_page(
+    studies: list[tuple[StudyReportData, str]], generated_at: dt.datetime, lineage: str | None = None
+) -> str:
+    """`studies`: (data, page file name) pairs; `lineage`: relative link to the dbt docs page, if any."""
     rows = "".join(
         f'<tr><td><a href="{esc(page)}">{esc(d.study)}</a></td><td>{esc(d.title)}</td>'
         f"<td>{esc(population_counts(d.adsl))}</td><td>{data_as_of(d.transfers)}</td></tr>"
@@ -112,6 +114,11 @@ def index_page(studies: list[tuple[StudyReportData, str]], generated_at: dt.date
         "<header><h1>Study reports</h1></header>"
         '<table id="study-index"><thead><tr><th>Study</th><th>Title</th><th>Subjects</th>'
         f"<th>Data as of</th></tr></thead><tbody>{rows}</tbody></table>"
-        f"<footer>Generated {esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by trialdw.</footer>"
+        + (
+            f'<p id="lineage-link">Models, columns and lineage: <a href="{esc(lineage)}">dbt documentation</a>.</p>'
+            if lineage
+            else ""
+        )
+        + f"<footer>Generated {esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))} by trialdw.</footer>"
     )
     return document("Study reports", body)
