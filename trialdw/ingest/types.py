@@ -68,6 +68,10 @@ class FileInfo:
     header: tuple[str, ...] = ()
     status: str = "ok"  # ok / rejected / unlisted / missing
     reason: str | None = None
+    # csvnative.ParsedFile of an accepted transfer's file: its records, parsed once by
+    # the transfer check, for row validation (a temporary file that lives as long as
+    # the TransferCheck holding it).
+    parsed: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
