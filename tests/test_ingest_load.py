@@ -224,3 +224,28 @@ def test_badly_named_folder_does_not_block_the_life_cycle(tmp_path, con, contrac
         ("folder_name", "resolved", T2),
         ("range", "resolved", T2),
     ]
+
+
+def test_an_orphan_root_cause_keeps_its_identity_across_transfers(tmp_path, con, contracts):
+    """Subject 002's DM row is quarantined in T1 and T2 (lines move), fixed in T3."""
+    landing = tmp_path / "landing"
+    write_transfer(landing, T1, {**base_files(), "DM.csv": csv_text([dm_row("001"), dm_row("002", SEX="Q")])})
+    write_transfer(
+        landing, T2, {**base_files(), "DM.csv": csv_text([dm_row("000"), dm_row("001"), dm_row("002", SEX="Q")])}
+    )
+    write_transfer(landing, T3, base_files())
+    run(con, tmp_path, contracts)
+    assert rows(
+        con,
+        """SELECT RULE, STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER, SOURCE_LINE
+           FROM audit.findings WHERE RULE IN ('orphan_subject', 'codelist') ORDER BY RULE""",
+    ) == [("codelist", "resolved", T1, T2, T3, 4), ("orphan_subject", "resolved", T1, T2, T3, 4)]
+    assert rows(
+        con,
+        """SELECT o.TRANSFER_ID, o.SOURCE_FILE, o.SOURCE_LINE FROM audit.finding_occurrences o
+           JOIN audit.findings f USING (FINDING_ID) WHERE f.RULE = 'orphan_subject' ORDER BY 1""",
+    ) == [(T1, f"{STUDY}/{SITE}/{T1}/DM.csv", 3), (T2, f"{STUDY}/{SITE}/{T2}/DM.csv", 4)]
+    # Every held-back row is in the quarantine with rule orphan, once per transfer.
+    assert rows(
+        con, "SELECT TRANSFER_ID, count(*) FROM audit.quarantine WHERE RULES = 'orphan' GROUP BY 1 ORDER BY 1"
+    ) == [(T1, 5), (T2, 5)]

@@ -10,7 +10,9 @@ REJECTED = "rejected"
 INCOMPLETE = "incomplete"
 SUPERSEDED = "superseded"
 
-# The finding row layout of docs/architecture.md, plus its stable id.
+# The finding row layout of docs/architecture.md, plus its stable id. VISIT and
+# VISITNUM (as sent, where the domain has them) tell a data manager which visit a
+# row finding is about without opening the file; NULL for other findings.
 FINDING_COLUMNS = (
     "FINDING_ID",
     "STUDYID",
@@ -21,6 +23,8 @@ FINDING_COLUMNS = (
     "RECORD_KEY",
     "SOURCE_FILE",
     "SOURCE_LINE",
+    "VISIT",
+    "VISITNUM",
     "COLUMN_NAME",
     "VALUE",
     "RULE",
