@@ -33,6 +33,8 @@ def merge_review_findings(con) -> int:
                 "RECORD_KEY": key,
                 "SOURCE_FILE": None,
                 "SOURCE_LINE": None,
+                "VISIT": None,  # not derived from the dbt review models (yet)
+                "VISITNUM": None,
                 "COLUMN_NAME": column,
                 "VALUE": value,
                 "RULE": rule,

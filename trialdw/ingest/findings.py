@@ -185,15 +185,17 @@ def apply_findings(
                 """UPDATE audit.findings AS f SET
                        STATUS = 'open', LAST_SEEN_TRANSFER = ?, RESOLVED_TRANSFER = NULL,
                        SOURCE_FILE = n.SOURCE_FILE, SOURCE_LINE = n.SOURCE_LINE,
-                       VALUE = n.VALUE, MESSAGE = n.MESSAGE, USUBJID = n.USUBJID
+                       VALUE = n.VALUE, MESSAGE = n.MESSAGE, USUBJID = n.USUBJID,
+                       VISIT = n.VISIT, VISITNUM = n.VISITNUM
                    FROM _first_findings AS n WHERE f.FINDING_ID = n.FINDING_ID""",
                 [transfer_id],
             )
         con.execute(
+            # VISIT and VISITNUM are the table's last columns (added after the life-cycle ones).
             """INSERT INTO audit.findings
                SELECT FINDING_ID, STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, SOURCE_FILE,
                       SOURCE_LINE, COLUMN_NAME, VALUE, RULE, SEVERITY, MESSAGE, CATEGORY,
-                      'open', ?, ?, NULL
+                      'open', ?, ?, NULL, VISIT, VISITNUM
                FROM _first_findings
                WHERE FINDING_ID NOT IN (SELECT FINDING_ID FROM audit.findings)""",
             [transfer_id, transfer_id],
