@@ -22,6 +22,7 @@ from tests.helpers.transfers import (
 )
 from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.findings import row_finding_id
+from trialdw.ingest.types import ReconciliationError
 
 TID = "20250301T020000Z"
 S1 = f"{STUDY}-{SITE}-001"
@@ -493,3 +494,33 @@ def test_valid_and_quarantine_files(tmp_path, contracts):
     assert (row["SOURCE_LINE"], row["USUBJID"], row["RULES"]) == (3, S2, "codelist")
     assert json.loads(row["RECORD"])["AETOXGR"] == "9"
     assert json.loads(row["RECORD"])["AEENDTC"] == "2025-02-10"
+
+
+def test_a_file_the_native_reader_leaves_to_the_exact_one_validates_the_same(tmp_path, contracts):
+    """A quote inside an unquoted field (DuckDB and Python's csv could disagree on it)
+    and a CRLF blank line in an LF file (DuckDB refuses it): read exactly, lines right."""
+    ae = csv_text([ae_row(S1, 1, AETERM="PLACEHOLDER"), ae_row(S2, 1, AESER="X")])
+    ae = ae.replace("PLACEHOLDER", 'Pain "severe"').replace("\n" + S2, "\n\r\n" + S2)
+    v = validate(tmp_path, contracts, **{"AE.csv": ae})
+    assert v.check.files[0].parsed.parser == "python"  # AE.csv, sorted first
+    assert findings(v, "AE") == [(4, "AESER", "X", "codelist", "reject", "AESER 'X' is not one of: Y, N")]
+    valid = pl.read_parquet(v.domain("AE").valid_path)
+    assert valid.select("AETERM", "_source_line").rows() == [('Pain "severe"', 2)]
+
+
+def test_a_check_without_parsed_files_is_read_again(tmp_path, contracts):
+    """validate_transfer does not depend on the check's temporary files: without them
+    the files are read again (and must still be what the check saw)."""
+    import dataclasses
+
+    from trialdw.ingest.rows import validate_transfer
+
+    ae = csv_text([ae_row(S1, 1), ae_row(S2, 1, AESER="X")])
+    v = validate(tmp_path, contracts, **{"AE.csv": ae})
+    bare = dataclasses.replace(v.check, files=tuple(dataclasses.replace(f, parsed=None) for f in v.check.files))
+    again = validate_transfer(v.ref, bare, study_config(), contracts, tmp_path / "again")
+    assert findings(again) == findings(v)
+    assert [counts(again, d.domain) for d in again.domains] == [counts(v, d.domain) for d in v.domains]
+    (v.ref.path / "AE.csv").write_text(ae.replace("AESER", "AESER ", 1))  # changed since the check
+    with pytest.raises(ReconciliationError, match="changed since its transfer check"):
+        validate_transfer(v.ref, bare, study_config(), contracts, tmp_path / "changed")

@@ -143,10 +143,7 @@ class RecordStructure:
         if self._closer_pending and chunk[0] not in (COMMA, LF, CR, QUOTE):
             return self._fail("text after a closing quote")
         self._closer_pending = False
-        if b'"' not in chunk and self.quotes % 2 == 0 and self._plain(chunk, base):
-            self._feed_plain(chunk, base)
-        else:
-            self._feed_numpy(chunk, base)
+        self._feed_numpy(chunk, base)
         self._prev = chunk[-1]
 
     def _fail(self, why: str) -> None:
@@ -154,33 +151,6 @@ class RecordStructure:
 
     def _last_boundary(self) -> int:
         return (self._start or 0) - 1 if self.boundary is None else self.boundary
-
-    def _plain(self, chunk: bytes, base: int) -> bool:
-        """No quote, no blank line, and the record in progress is on one line: every
-        LF ends a one-line record, so counting LFs is enough."""
-        if self.newlines != self.boundary_line or b"\n\n" in chunk or b"\n\r\n" in chunk:
-            return False
-        first = chunk.find(b"\n")
-        if first == -1:
-            return True
-        length = base + first - self._last_boundary() - 1
-        before = chunk[first - 1] if first > 0 else self._prev
-        return not (length == 0 or (length == 1 and before == CR))
-
-    def _feed_plain(self, chunk: bytes, base: int) -> None:
-        count = chunk.count(b"\n")
-        if not count:
-            return
-        if self.records == 0:
-            if self.boundary_line != 0:
-                return self._fail("the header is not on line 1")
-            self.header_span = (self._start, base + chunk.find(b"\n"))
-        else:  # the first record ending here starts right after the last boundary
-            self._changes(np.array([self.records - 1]), np.array([self.boundary_line - self.records]))
-        self.records += count
-        self.newlines += count
-        self.boundary = base + chunk.rfind(b"\n")
-        self.boundary_line = self.newlines
 
     def _feed_numpy(self, chunk: bytes, base: int) -> None:
         data = np.frombuffer(chunk, dtype=np.uint8)
@@ -290,27 +260,24 @@ class ParsedFile:
     reason: str | None = None
 
     def batches(self, columns: list[str] | None = None) -> Iterator:
-        """polars DataFrames of at most BATCH records, columns named by the header, in
-        file order, with ``_line``. The file is memory-mapped: reading costs no copy."""
+        """polars DataFrames of at most BATCH records in file order, columns named by
+        the header (or only ``columns``), with ``_line``.
+
+        Read batch by batch with plain reads, not memory-mapped: a mapped file's
+        pages would count as the process's memory until the whole file is done."""
         import polars as pl
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
         names = {f"c{i}": name for i, name in enumerate(self.header)}
-        wanted = None if columns is None else [f"c{self.header.index(c)}" for c in columns] + [LINE]
-        with pa.memory_map(str(self.path)) as source:
+        wanted = None if columns is None else [self.column_of(c) for c in columns] + [LINE]
+        with pa.OSFile(str(self.path)) as source:
             reader = ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
                 if wanted is not None:
                     batch = batch.select(wanted)
                 yield pl.from_arrow(batch).rename(lambda c: names.get(c, c))
-
-    def dataset(self):
-        """A pyarrow dataset over the file, for DuckDB to scan (projection pushed down)."""
-        import pyarrow.dataset as ds
-
-        return ds.dataset(str(self.path), format="ipc")
 
     def column_of(self, name: str) -> str:
         return f"c{self.header.index(name)}"

@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from trialdw.ingest import contracts as C
@@ -101,40 +102,62 @@ class _ParquetSink:
 # --- the whole-file duplicate-key pass ----------------------------------------------------
 
 
+def _shared_hashes(parsed: ParsedFile, key: list[str]) -> np.ndarray:
+    """The 64-bit key hashes that occur more than once in the file (sorted).
+
+    One pass over the parsed file keeping 8 bytes per record (a sort, no hash
+    table): whether a key is shared is a question about the whole file, and in
+    almost every file the answer is no."""
+    hashes = [batch.select(pl.struct(key).hash()).to_series().to_numpy() for batch in parsed.batches(key)]
+    if not hashes:
+        return np.empty(0, np.uint64)
+    ordered = np.sort(np.concatenate(hashes))
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+
+
 def duplicate_lines(parsed: ParsedFile, key: tuple[str, ...]) -> pl.DataFrame:
     """``_source_line`` → the lines of every row sharing its record key ("5, 9 and 12"),
-    for the rows whose key is shared; empty when none is.
+    for the rows whose key is shared; empty when none is. NULL parts compare equal
+    (an empty field is the same value on every row).
 
-    DuckDB groups the key columns of the whole parsed file (memory-mapped, only the
-    key columns are read; beyond its memory limit it spills to disk). NULL parts
-    compare equal, as an empty field is the same value on every row.
-    """
+    The key hashes find the candidates (``_shared_hashes``); only the rows with a
+    shared hash are then grouped by their real key values, by DuckDB from a stream
+    of batches (beyond its memory limit it spills to disk, for a file where many
+    rows are duplicated)."""
     import pyarrow as pa
-    import pyarrow.ipc as ipc
 
-    columns = [parsed.column_of(k) for k in key if k in parsed.header]
+    present = [k for k in key if k in parsed.header]
     schema = {LINE: pl.Int64, R.DUPLICATE_LINES: pl.String}
-    if not parsed.records:
+    if not parsed.records or not present:
         return pl.DataFrame(schema=schema)
+    shared = _shared_hashes(parsed, present)
+    if not shared.size:
+        return pl.DataFrame(schema=schema)
+    candidates = pl.Series(shared)
+
+    def candidate_rows():
+        for batch in parsed.batches(present):
+            yield from batch.filter(pl.struct(present).hash().is_in(candidates.implode())).to_arrow().to_batches()
+
+    layout = pl.DataFrame(schema={**dict.fromkeys(present, pl.String), PARSED_LINE: pl.Int64}).to_arrow().schema
+    stream = pa.RecordBatchReader.from_batches(layout, candidate_rows())
+    keys = ", ".join(f'"{k}"' for k in present)
     cursor = duckdb_cursor()
     try:
-        with pa.memory_map(str(parsed.path)) as source:
-            table = ipc.open_file(source).read_all().select([*columns, PARSED_LINE])
-            cursor.register("_parsed", table)
-            group = ", ".join(f'"{c}"' for c in columns) or "()"
-            found = cursor.sql(
-                f"""WITH shared AS (
-                       SELECT list("{PARSED_LINE}" ORDER BY "{PARSED_LINE}")::VARCHAR[] AS lines
-                       FROM _parsed GROUP BY {group} HAVING count(*) > 1)
-                    SELECT unnest(lines)::BIGINT AS "{LINE}",
-                           CASE WHEN len(lines) > {MAX_LINES_LISTED}
-                                THEN array_to_string(lines[1:{MAX_LINES_LISTED}], ', ')
-                                     || ', … (' || len(lines) || ' lines)'
-                                ELSE array_to_string(lines[1:len(lines) - 1], ', ') || ' and ' || lines[-1]
-                           END AS "{R.DUPLICATE_LINES}"
-                    FROM shared"""
-            ).to_arrow_table()
-            cursor.unregister("_parsed")
+        cursor.register("_candidates", stream)
+        found = cursor.sql(
+            f"""WITH shared AS (
+                   SELECT list("{PARSED_LINE}" ORDER BY "{PARSED_LINE}")::VARCHAR[] AS lines
+                   FROM _candidates GROUP BY {keys} HAVING count(*) > 1)
+                SELECT unnest(lines)::BIGINT AS "{LINE}",
+                       CASE WHEN len(lines) > {MAX_LINES_LISTED}
+                            THEN array_to_string(lines[1:{MAX_LINES_LISTED}], ', ')
+                                 || ', … (' || len(lines) || ' lines)'
+                            ELSE array_to_string(lines[1:len(lines) - 1], ', ') || ' and ' || lines[-1]
+                       END AS "{R.DUPLICATE_LINES}"
+                FROM shared"""
+        ).to_arrow_table()
+        cursor.unregister("_candidates")
     finally:
         cursor.close()
     return pl.from_arrow(found).cast(schema).sort(LINE)
@@ -179,6 +202,36 @@ def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowChec
             raise RuntimeError(f"pandera reported check {name!r} without row positions")
         result.append((check, pl.Series("_i", index, dtype=pl.Int64).drop_nulls()))
     return result
+
+
+class _FileChecks:
+    """The contract's checks for one file: a one-pass filter for suspect rows, and the
+    pandera schema, built only when some row is suspect.
+
+    Why: pandera runs each check as its own query, with a fixed cost per check, per
+    call and per schema built; most rows, and most files, pass everything. Every
+    check is row-local (the one that is not, the duplicate key, reads a column
+    computed over the whole file), so pandera run on the suspect rows alone reports
+    exactly what it would on the whole batch."""
+
+    def __init__(self, contract, ctx: R.RuleContext):
+        self.contract, self.ctx = contract, ctx
+        self.checks = C.row_checks(contract, ctx)
+        passes = [check.ok.fill_null(False) for check in self.checks]  # null: let pandera judge
+        passes += [pl.col(spec.name).is_not_null() for spec in contract.columns if not spec.nullable]
+        self.suspect = ~pl.all_horizontal(passes)
+        self._schema = None
+
+    def failures(self, frame: pl.DataFrame) -> list[tuple[R.RowCheck, pl.Series]]:
+        """pandera's failures of one batch, with positions in the batch."""
+        flags = frame.select(self.suspect.alias("_suspect")).to_series()
+        if not flags.any():
+            return []
+        if self._schema is None:
+            self._schema = C.build_schema(self.contract, self.ctx, self.checks)
+        schema, by_name = self._schema
+        positions = flags.arg_true().cast(pl.Int64)
+        return [(check, positions.gather(index)) for check, index in _failures(schema, by_name, frame.filter(flags))]
 
 
 def _key_text(key: tuple[str, ...]) -> pl.Expr:
@@ -327,7 +380,7 @@ def validate_file(
     source_file = ref.source_file(contract.file_name)
     header = parsed.header
     extras = [c for c in header if c not in contract.column_names]
-    schema, checks = C.build_schema(contract, ctx)
+    checks = _FileChecks(contract, ctx)
     duplicates = duplicate_lines(parsed, contract.record_key)
     out_dir.mkdir(parents=True, exist_ok=True)
     valid_sink = _ParquetSink(
@@ -349,7 +402,8 @@ def validate_file(
     try:
         for batch in parsed.batches():
             frame = _batch_frame(batch, contract, duplicates)
-            failures = _failures(schema, checks, frame.select(*contract.column_names, LINE, R.DUPLICATE_LINES))
+            checked = frame.select(*contract.column_names, LINE, R.DUPLICATE_LINES)
+            failures = checks.failures(checked)
             reported = [(check, index) for check, index in failures if check.rule != R.ORPHAN]
             found = _row_findings(ref, contract, frame, reported, source_file)
             findings.write(found)
