@@ -65,22 +65,24 @@ QUOTE, COMMA, LF, CR = ord('"'), ord(","), ord("\n"), ord("\r")
 DUCKDB_MEMORY = "2GB"  # the parse streams; the duplicate-key pass spills to disk beyond this
 DUCKDB_BUFFER: int | None = None  # read_csv buffer_size (None: DuckDB's); tests shrink it to cross buffers
 
-_duckdb = None
+_duckdb: tuple[int, object] | None = None  # (pid, connection)
 _duckdb_lock = threading.Lock()
 
 
 def duckdb_cursor():
-    """A cursor on the process's in-memory DuckDB (a connection costs ~50 ms, a cursor ~10 µs)."""
+    """A cursor on the process's in-memory DuckDB (a connection costs ~50 ms, a cursor
+    ~10 µs; one cursor per thread and use). A forked child makes its own."""
     global _duckdb
     with _duckdb_lock:
-        if _duckdb is None:
+        if _duckdb is None or _duckdb[0] != os.getpid():
             import tempfile
 
             import duckdb
 
             spill = Path(tempfile.gettempdir()) / f"trialdw-duckdb-{os.getpid()}"
-            _duckdb = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "temp_directory": str(spill)})
-        return _duckdb.cursor()
+            config = {"memory_limit": DUCKDB_MEMORY, "temp_directory": str(spill)}
+            _duckdb = (os.getpid(), duckdb.connect(config=config))
+        return _duckdb[1].cursor()
 
 
 # --- line mapping ---------------------------------------------------------------------
@@ -110,9 +112,10 @@ class LineMap:
 class RecordStructure:
     """Record boundaries, blank lines, quoted commas and start lines, chunk by chunk.
 
-    Fed by ``scan_bytes`` with global byte offsets. Chunks without a ``"`` and without
-    a blank line (the usual case) only count LFs; the others are looked at with
-    numpy on the positions of ``"``, LF and (when quotes are involved) commas.
+    Fed by ``scan_bytes`` with global byte offsets; works with numpy on the positions
+    of ``"`` and LF in a chunk (and of commas where quotes are involved), never per
+    record in Python. State carried between chunks: the quote parity, the last
+    record boundary and its line, the last byte, a closing quote at the very end.
     ``problem`` is set at the first thing that is not plainly well-formed; the
     file then goes to the exact reader, so nothing here has to produce messages.
     """
@@ -136,6 +139,7 @@ class RecordStructure:
     # -- feeding ---------------------------------------------------------------------
 
     def feed(self, chunk: bytes, base: int) -> None:
+        """One chunk of the file; ``base`` is its position in the file."""
         if self.problem:
             return
         if self._start is None:
