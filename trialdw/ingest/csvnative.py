@@ -43,6 +43,7 @@ has exactly the header's width.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import os
@@ -56,7 +57,8 @@ import numpy as np
 
 from trialdw.ingest.csvfile import ByteFacts, CsvScan, iter_records, open_no_follow, scan_bytes, scan_csv
 
-BATCH = 250_000  # records per Arrow batch: bounded memory, still large enough for vectorised checks
+BATCH = 250_000  # records per validation batch: bounded memory, still large enough for vectorised checks
+EXACT_BATCH = 50_000  # the exact reader holds a Python string per field: smaller batches
 LINE = "_line"  # SOURCE_LINE column of a parsed file
 # Python's csv refuses a field longer than this; DuckDB is told to refuse a longer
 # record, so any file that could hit the limit goes to the exact reader.
@@ -82,7 +84,18 @@ def duckdb_cursor():
             spill = Path(tempfile.gettempdir()) / f"trialdw-duckdb-{os.getpid()}"
             config = {"memory_limit": DUCKDB_MEMORY, "temp_directory": str(spill)}
             _duckdb = (os.getpid(), duckdb.connect(config=config))
+            atexit.register(_close_duckdb)
         return _duckdb[1].cursor()
+
+
+def _close_duckdb() -> None:
+    """Close the process's DuckDB before the interpreter tears down: a connection
+    still open then makes DuckDB's bindings report "leaked" objects on stderr."""
+    global _duckdb
+    with _duckdb_lock:
+        if _duckdb is not None and _duckdb[0] == os.getpid():
+            _duckdb[1].close()
+        _duckdb = None
 
 
 # --- line mapping ---------------------------------------------------------------------
@@ -264,24 +277,35 @@ class ParsedFile:
     reason: str | None = None
 
     def batches(self, columns: list[str] | None = None) -> Iterator:
-        """polars DataFrames of at most BATCH records in file order, columns named by
-        the header (or only ``columns``), with ``_line``.
+        """polars DataFrames of about BATCH records (DuckDB writes smaller Arrow
+        batches; consecutive ones are served together), in file order, columns named
+        by the header (or only ``columns``), with ``_line``.
 
-        Read batch by batch with plain reads, not memory-mapped: a mapped file's
-        pages would count as the process's memory until the whole file is done."""
-        import polars as pl
+        Read with plain reads, not memory-mapped: a mapped file's pages would count
+        as the process's memory until the whole file is done."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
-        names = {f"c{i}": name for i, name in enumerate(self.header)}
         wanted = None if columns is None else [self.column_of(c) for c in columns] + [LINE]
         with pa.OSFile(str(self.path)) as source:
             reader = ipc.open_file(source)
+            pending, rows = [], 0
             for i in range(reader.num_record_batches):
                 batch = reader.get_batch(i)
-                if wanted is not None:
-                    batch = batch.select(wanted)
-                yield pl.from_arrow(batch).rename(lambda c: names.get(c, c))
+                pending.append(batch if wanted is None else batch.select(wanted))
+                rows += batch.num_rows
+                if rows >= BATCH:
+                    yield self._frame(pending)
+                    pending, rows = [], 0
+            if pending:
+                yield self._frame(pending)
+
+    def _frame(self, batches: list):
+        import polars as pl
+        import pyarrow as pa
+
+        names = {f"c{i}": name for i, name in enumerate(self.header)}
+        return pl.from_arrow(pa.Table.from_batches(batches)).rename(lambda c: names.get(c, c))
 
     def column_of(self, name: str) -> str:
         return f"c{self.header.index(name)}"
@@ -355,7 +379,7 @@ def exact_parse(path: Path, out: Path, header: tuple[str, ...]) -> ParsedFile:
                 col.append(value or None)
             lines.append(line)
             count += 1
-            if len(lines) >= BATCH:
+            if len(lines) >= EXACT_BATCH:
                 flush(writer)
         flush(writer)
     return ParsedFile(out, header, count, "python")

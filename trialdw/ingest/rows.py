@@ -594,6 +594,8 @@ def validate_transfer(
                 )
             ctx = R.RuleContext(study=study, site=ref.site, dm_subjects=dm_subjects)
             result = validate_file(ref, contracts[domain], parsed, ctx, out_dir, sink)
+            if parsed is not info.parsed:  # read again here: ours to remove
+                parsed.path.unlink(missing_ok=True)
             if domain == "DM":
                 dm_subjects, dm_rejects = result.subjects, result.dm_rejects
             if result.orphans is not None:
