@@ -183,6 +183,28 @@ def test_unusual_but_valid_files_are_read_exactly(tmp_path, data, reason):
     assert native == exact_reading(path)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"\xef\xbb\xbf", b"\n", b"\r\n\r\n", b"\n\n", b"A,B\n\n\n", b"A,B", b'"A","B"', b"A,B\r\n", b'"A\nB",C\n1,2\n'],
+    ids=[
+        "bom-only",
+        "lf-only",
+        "crlf-only",
+        "blank-lines-only",
+        "header-then-blanks",
+        "header-no-lf",
+        "quoted-header",
+        "crlf-header",
+        "header-with-a-line-break",
+    ],
+)
+def test_edge_files_agree(tmp_path, data):
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    native, _ = native_reading(path, tmp_path / "f.arrow")
+    assert native == exact_reading(path)
+
+
 def test_source_lines_of_a_plain_file_are_ordinal_plus_two(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(b"A,B\n" + b"".join(b"%d,x\n" % i for i in range(1000)))

@@ -128,7 +128,7 @@ def scan_bytes(fd: int, observe: Callable[[bytes, int], None] | None = None) -> 
     bom = nul = lone_cr = cr_pending = utf8_pending = False
     utf8 = True
     os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, SCAN_CHUNK):
+    while chunk := os.read(fd, max(SCAN_CHUNK, len(BOM))):  # the first chunk holds a whole BOM
         offset = size
         size += len(chunk)
         digest.update(chunk)

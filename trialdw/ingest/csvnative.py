@@ -241,6 +241,8 @@ class RecordStructure:
         """Account for a last record without a final LF, and close the books."""
         if self.problem:
             return
+        if self._start is None:  # nothing after a BOM, or nothing at all
+            return self._fail("no header")
         if self.quotes & 1:
             return self._fail("a quoted field is never closed")
         tail = size - self._last_boundary() - 1
@@ -314,7 +316,8 @@ class ParsedFile:
 def _schema(width: int):
     import pyarrow as pa
 
-    return pa.schema([*(pa.field(f"c{i}", pa.string()) for i in range(width)), pa.field(LINE, pa.int64())])
+    # String views: polars's own string layout, so reading a batch back costs no copy.
+    return pa.schema([*(pa.field(f"c{i}", pa.string_view()) for i in range(width)), pa.field(LINE, pa.int64())])
 
 
 def _duckdb_parse(fd: int, width: int, lines: LineMap, out: Path) -> int:
@@ -341,6 +344,7 @@ def _duckdb_parse(fd: int, width: int, lines: LineMap, out: Path) -> int:
     count = 0
     cursor = duckdb_cursor()
     try:
+        cursor.execute("SET produce_arrow_string_view = true")
         reader = cursor.sql(query, params=[source]).to_arrow_reader(BATCH)
         with ipc.new_file(str(out), schema) as writer:
             for batch in reader:
@@ -365,7 +369,7 @@ def exact_parse(path: Path, out: Path, header: tuple[str, ...]) -> ParsedFile:
     count = 0
 
     def flush(writer) -> None:
-        arrays = [pa.array(col, pa.string()) for col in columns] + [pa.array(lines, pa.int64())]
+        arrays = [pa.array(col, pa.string_view()) for col in columns] + [pa.array(lines, pa.int64())]
         writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         for col in columns:
             col.clear()
@@ -375,6 +379,8 @@ def exact_parse(path: Path, out: Path, header: tuple[str, ...]) -> ParsedFile:
         records = iter_records(path)
         next(records)  # the header
         for line, fields in records:
+            if len(fields) != width:  # scan_csv found every width right: the file changed since
+                raise OSError(f"{path.name} changed while it was read (line {line})")
             for col, value in zip(columns, fields, strict=True):
                 col.append(value or None)
             lines.append(line)

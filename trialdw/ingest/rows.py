@@ -34,6 +34,7 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,13 +74,19 @@ QUARANTINE_SCHEMA = {c: (pl.Int64 if c == "SOURCE_LINE" else pl.String) for c in
 ORPHAN_SUBJECT = "orphan_subject"
 MAX_LINES_LISTED = 100
 PARQUET_COMPRESSION = ("zstd", 1)  # what pl.write_parquet used (zstd), at its fastest level
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-parquet")
 
 
 # --- writing Parquet batch by batch ------------------------------------------------------
 
 
 class _ParquetSink:
-    """Append polars frames of one schema to a Parquet file (an empty file still has it)."""
+    """Append polars frames of one schema to a Parquet file (an empty file still has it).
+
+    Encoding and compressing Parquet is a good part of validation's cost and pyarrow
+    does it without the GIL, so it runs on a background thread while the next batch
+    is checked: the second core works too. At most one batch per file is in flight
+    (memory stays bounded); an error surfaces at the next write or at close."""
 
     def __init__(self, path: Path, schema: dict):
         import pyarrow.parquet as pq
@@ -88,15 +95,25 @@ class _ParquetSink:
         self.schema = pl.DataFrame(schema=schema).to_arrow().schema
         codec, level = PARQUET_COMPRESSION
         self._writer = pq.ParquetWriter(str(path), self.schema, compression=codec, compression_level=level)
+        self._pending: Future | None = None
         self.rows = 0
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
-            self._writer.write_table(frame.to_arrow().cast(self.schema))
+            self._wait()
+            self._pending = _WRITER.submit(lambda: self._writer.write_table(frame.to_arrow().cast(self.schema)))
             self.rows += frame.height
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._wait()
+        finally:
+            self._writer.close()
 
 
 # --- the whole-file duplicate-key pass ----------------------------------------------------
