@@ -128,7 +128,9 @@ def _shared_hashes(parsed: ParsedFile, key: list[str]) -> np.ndarray:
     hashes = [batch.select(pl.struct(key).hash()).to_series().to_numpy() for batch in parsed.batches(key)]
     if not hashes:
         return np.empty(0, np.uint64)
-    ordered = np.sort(np.concatenate(hashes))
+    ordered = np.concatenate(hashes)
+    del hashes
+    ordered.sort()  # in place: one array of 8 bytes per record, no copy
     return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
 
 
