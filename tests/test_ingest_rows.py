@@ -312,6 +312,15 @@ def test_a_duplicate_key_message_names_every_line(tmp_path, contracts):
     assert ids.to_list() == [row_finding_id(STUDY, SITE, "AE", "HCC-TEST-101-001|3", "USUBJID,AESEQ", "duplicate_key")]
 
 
+def test_a_key_shared_by_very_many_rows_lists_the_first_hundred_lines(tmp_path, contracts):
+    ae = csv_text([ae_row(S1, 7, AETERM=f"term {i}") for i in range(150)] + [ae_row(S2, 1)])
+    v = validate(tmp_path, contracts, **{"AE.csv": ae})
+    rows = findings(v, "AE")
+    assert [r[0] for r in rows] == list(range(2, 152)) and counts(v, "AE") == (151, 1, 150)
+    lines = ", ".join(str(line) for line in range(2, 102))
+    assert {r[5] for r in rows} == {f"record key USUBJID, AESEQ = {S1}|7 appears on lines {lines}, … (150 lines)"}
+
+
 def test_row_findings_carry_visit_and_visitnum(tmp_path, contracts):
     tr = csv_text(
         [

@@ -34,8 +34,9 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,14 @@ QUARANTINE_SCHEMA = {c: (pl.Int64 if c == "SOURCE_LINE" else pl.String) for c in
 ORPHAN_SUBJECT = "orphan_subject"
 MAX_LINES_LISTED = 100
 PARQUET_COMPRESSION = ("zstd", 1)  # what pl.write_parquet used (zstd), at its fastest level
-_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-parquet")
+_writer_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
+
+
+def _background() -> ThreadPoolExecutor:
+    global _writer_pool
+    if _writer_pool is None or _writer_pool[0] != os.getpid():
+        _writer_pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-parquet"))
+    return _writer_pool[1]
 
 
 # --- writing Parquet batch by batch ------------------------------------------------------
@@ -106,7 +114,7 @@ class _ParquetSink:
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self._wait()
-            self._pending = _WRITER.submit(lambda: self._writer.write_table(frame.to_arrow().cast(self.schema)))
+            self._pending = _background().submit(lambda: self._writer.write_table(frame.to_arrow().cast(self.schema)))
             self.rows += frame.height
 
     def close(self) -> None:
@@ -342,7 +350,6 @@ class FileResult:
     subjects: frozenset[str] = frozenset()  # DM: USUBJIDs of the accepted rows
     dm_rejects: pl.DataFrame | None = None  # DM: USUBJID, SOURCE_LINE, MESSAGE of its reject findings
     orphans: pl.DataFrame | None = None  # USUBJID, SEVERITY, DOMAIN, SOURCE_FILE, ROWS, FIRST_LINE
-    extras: list[str] = field(default_factory=list)
 
 
 def _batch_frame(batch: pl.DataFrame, contract, duplicates: pl.DataFrame) -> pl.DataFrame:
@@ -357,7 +364,7 @@ def _batch_frame(batch: pl.DataFrame, contract, duplicates: pl.DataFrame) -> pl.
     return frame.with_columns(pl.lit(None, pl.String).alias(R.DUPLICATE_LINES))
 
 
-def _quarantine_rules(failures, height: int) -> pl.DataFrame:
+def _quarantine_rules(failures) -> pl.DataFrame:
     """Row position → comma-joined rule names of its reject failures (orphan included)."""
     pieces = [
         pl.DataFrame({"_i": index, "RULES": pl.repeat(check.rule, index.len(), eager=True, dtype=pl.String)})
@@ -366,12 +373,7 @@ def _quarantine_rules(failures, height: int) -> pl.DataFrame:
     ]
     if not pieces:
         return pl.DataFrame(schema={"_i": pl.Int64, "RULES": pl.String})
-    return (
-        pl.concat(pieces)
-        .group_by("_i")
-        .agg(pl.col("RULES").unique().sort().str.join(","))
-        .filter(pl.col("_i") < height)
-    )
+    return pl.concat(pieces).group_by("_i").agg(pl.col("RULES").unique().sort().str.join(","))
 
 
 def _orphan_tally(contract, frame: pl.DataFrame, failures, source_file: str) -> pl.DataFrame | None:
@@ -391,6 +393,35 @@ def _orphan_tally(contract, frame: pl.DataFrame, failures, source_file: str) -> 
     return pl.concat(pieces) if pieces else None
 
 
+def _lineage(ref: TransferRef, source_file: str, extras: list[str]) -> list[pl.Expr]:
+    """The lineage columns of a valid row (raw.<domain>'s last columns)."""
+    return [
+        pl.lit(ref.study).alias("_studyid"),
+        pl.lit(ref.site).alias("_siteid"),
+        pl.lit(ref.transfer_id).alias("_transfer_id"),
+        pl.lit(source_file).alias("_source_file"),
+        pl.col(LINE).alias("_source_line"),
+        (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("_extra"),
+    ]
+
+
+def _quarantine_rows(ref: TransferRef, contract, source_file: str, header, held: pl.DataFrame) -> pl.DataFrame:
+    """audit.quarantine rows: the record as sent (an empty field is "", as in the
+    file) with the names of the rules it broke."""
+    usubjid = pl.col("USUBJID").fill_null("") if "USUBJID" in header else pl.lit(None, pl.String)
+    return held.select(
+        pl.lit(ref.study).alias("STUDYID"),
+        pl.lit(ref.site).alias("SITEID"),
+        pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
+        pl.lit(contract.domain).alias("DOMAIN"),
+        pl.lit(source_file).alias("SOURCE_FILE"),
+        pl.col(LINE).alias("SOURCE_LINE"),
+        usubjid.alias("USUBJID"),
+        pl.col("RULES"),
+        pl.struct([pl.col(c).fill_null("") for c in header]).struct.json_encode().alias("RECORD"),
+    )
+
+
 def validate_file(
     ref: TransferRef, contract, parsed: ParsedFile, ctx: R.RuleContext, out_dir: Path, findings: _ParquetSink
 ) -> FileResult:
@@ -407,14 +438,7 @@ def validate_file(
         {**dict.fromkeys(contract.column_names, pl.String), **dict.fromkeys(LINEAGE, pl.String), LINE: pl.Int64},
     )
     quarantine_sink = _ParquetSink(out_dir / f"{contract.domain}.quarantine.parquet", QUARANTINE_SCHEMA)
-    lineage = [
-        pl.lit(ref.study).alias("_studyid"),
-        pl.lit(ref.site).alias("_siteid"),
-        pl.lit(ref.transfer_id).alias("_transfer_id"),
-        pl.lit(source_file).alias("_source_file"),
-        pl.col(LINE).alias("_source_line"),
-        (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("_extra"),
-    ]
+    lineage = _lineage(ref, source_file, extras)
     sent = 0
     subjects: set[str] = set()
     dm_rejects, orphans = [], []
@@ -429,28 +453,12 @@ def validate_file(
             tally = _orphan_tally(contract, frame, failures, source_file)
             if tally is not None:
                 orphans.append(tally)
-            rules = _quarantine_rules(failures, frame.height)
             numbered = frame.with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
-            numbered = numbered.join(rules, on="_i", how="left", maintain_order="left")
+            numbered = numbered.join(_quarantine_rules(failures), on="_i", how="left", maintain_order="left")
             held = pl.col("RULES").is_not_null()
             valid = numbered.filter(~held).select(*contract.column_names, *lineage)
             valid_sink.write(valid)
-            quarantine_sink.write(
-                numbered.filter(held).select(
-                    pl.lit(ref.study).alias("STUDYID"),
-                    pl.lit(ref.site).alias("SITEID"),
-                    pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
-                    pl.lit(contract.domain).alias("DOMAIN"),
-                    pl.lit(source_file).alias("SOURCE_FILE"),
-                    pl.col(LINE).alias("SOURCE_LINE"),
-                    # As sent: an empty field is "" in the quarantine, as in the file.
-                    (pl.col("USUBJID").fill_null("") if "USUBJID" in header else pl.lit(None, pl.String)).alias(
-                        "USUBJID"
-                    ),
-                    pl.col("RULES"),
-                    pl.struct([pl.col(c).fill_null("") for c in header]).struct.json_encode().alias("RECORD"),
-                )
-            )
+            quarantine_sink.write(_quarantine_rows(ref, contract, source_file, header, numbered.filter(held)))
             sent += frame.height
             if contract.domain == "DM":
                 subjects.update(valid.get_column("USUBJID").drop_nulls().unique().to_list())
@@ -485,7 +493,6 @@ def validate_file(
         frozenset(subjects),
         pl.concat(dm_rejects) if dm_rejects else None,
         pl.concat(orphans) if orphans else None,
-        extras,
     )
 
 
