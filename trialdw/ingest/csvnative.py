@@ -14,10 +14,12 @@ Here a file is read in bounded memory, at C speed, and parsed once:
    few points where "line = ordinal + 2" stops holding (``LineMap``).
 2. **One DuckDB parse** (``read_csv`` strict, no sniffing, every column VARCHAR)
    streamed as Arrow record batches into an Arrow IPC file (``ParsedFile``), with
-   ``_line`` from the LineMap. Row validation reads it back batch by batch
-   (memory-mapped); the file is never in memory as a whole.
+   ``_line`` from the LineMap (string views: polars reads them without a copy).
+   Row validation reads it back batch by batch; the file is never in memory as a
+   whole.
 3. **Exact fallback**: DuckDB's parse is trusted only when both readings agree
-   and the file is plainly well-formed (the conditions in ``_why_not_native``).
+   and the file is plainly well-formed (the conditions in ``_why_not_native`` and
+   ``_native``).
    Anything else (NUL, not UTF-8, a lone CR, a ``"`` that is not where RFC 4180
    puts one, a blank line before the header, a one-column header, a record of
    more than 128 KiB, record or comma counts that do not reconcile, DuckDB
