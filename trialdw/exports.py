@@ -225,24 +225,41 @@ def _xpt_select(columns: list[tuple[str, str]], schema: str, table: str) -> str:
     return f"SELECT {', '.join(parts)} FROM {_quote(schema)}.{_quote(table)}"
 
 
+def _check_xpt_text(con, names: list[str], table: str, study: str, summary: ExportSummary) -> None:
+    """XPT v5 holds at most XPT_MAX_CHAR_BYTES bytes per value: a longer one raises
+    (never truncated). Columns with non-ASCII text are listed. Counted in SQL
+    (strlen is bytes), one pass over the study's rows."""
+    if not names:
+        return
+    source = f"{_quote(XPT_SCHEMA)}.{_quote(table)}"
+    checks = ", ".join(
+        f"count_if(strlen({_quote(n)}) > {XPT_MAX_CHAR_BYTES}), bool_or(strlen({_quote(n)}) <> length({_quote(n)}))"
+        for n in names
+    )
+    row = con.execute(f"SELECT {checks} FROM {source} WHERE STUDYID = ?", [study]).fetchone()
+    dataset = table.upper()
+    for i, name in enumerate(names):
+        too_long, non_ascii = row[2 * i], row[2 * i + 1]
+        if too_long:
+            (example,) = con.execute(
+                f"SELECT {_quote(name)} FROM {source} WHERE STUDYID = ? AND strlen({_quote(name)}) > ? LIMIT 1",
+                [study, XPT_MAX_CHAR_BYTES],
+            ).fetchone()
+            raise ExportError(
+                f"{study} {dataset}.{name}: {too_long} value(s) longer than "
+                f"{XPT_MAX_CHAR_BYTES} bytes, e.g. {example[:60]!r}…"
+            )
+        if non_ascii:
+            summary.non_ascii.append(f"{study}/{dataset}.{name}")
+
+
 def _write_xpt(con, table: str, study: str, path: Path, labels, summary: ExportSummary) -> None:
     import pyreadstat
 
     columns = _columns(con, XPT_SCHEMA, table)
-    frame = con.execute(_xpt_select(columns, XPT_SCHEMA, table) + " WHERE STUDYID = ?", [study]).df()
     dataset = table.upper()
-    for name, data_type in columns:
-        if data_type != "VARCHAR":
-            continue
-        values = frame[name].dropna()
-        too_long = values[values.map(lambda v: len(v.encode("utf-8")) > XPT_MAX_CHAR_BYTES)]
-        if not too_long.empty:
-            raise ExportError(
-                f"{study} {dataset}.{name}: {len(too_long)} value(s) longer than "
-                f"{XPT_MAX_CHAR_BYTES} bytes, e.g. {too_long.iloc[0][:60]!r}…"
-            )
-        if not values.map(str.isascii).all():
-            summary.non_ascii.append(f"{study}/{dataset}.{name}")
+    _check_xpt_text(con, [c for c, t in columns if t == "VARCHAR"], table, study, summary)
+    frame = con.execute(_xpt_select(columns, XPT_SCHEMA, table) + " WHERE STUDYID = ?", [study]).df()
     dataset_label, variable_labels = labels.get(table, (None, {}))
     pyreadstat.write_xport(
         frame,

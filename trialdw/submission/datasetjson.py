@@ -23,9 +23,7 @@ file against it.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
-import math
 from pathlib import Path
 
 from trialdw.submission.define import item_group_oid, item_oid, metadata_version_oid, study_oid
@@ -58,26 +56,33 @@ def _column(facts: DatasetFacts, variable) -> dict:
     return spec
 
 
-def _value(value):
-    """A DuckDB value as JSON: dates ISO 8601, decimals as text, NaN as null."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+# Rows are fetched and written this many at a time: memory stays bounded for a
+# dataset of millions of rows (ADGF) and each batch goes through the json module's
+# C encoder in one call (json.dump of a whole document runs its pure-Python one).
+BATCH_ROWS = 20_000
+
+
+def _json_select(variable) -> str:
+    """The SELECT expression giving ``variable`` as its JSON value: dates ISO 8601,
+    decimals as text (no digit lost), a non-finite double as null."""
+    name = '"' + variable.name.replace('"', '""') + '"'
+    if variable.kind == "date":
+        return f"strftime({name}, '%Y-%m-%d')"
+    if variable.duckdb_type.startswith("DECIMAL"):
+        return f"CAST({name} AS VARCHAR)"
+    if variable.kind == "float":
+        return f"CASE WHEN isfinite({name}) THEN {name} END"
+    return name
 
 
 def dataset_json(con, schema: str, table: str, study: str, facts: DatasetFacts, created: dt.datetime, version: str):
-    """The odmlib DatasetJSON object of one dataset of one study."""
+    """The odmlib DatasetJSON object of one dataset of one study, without its rows
+    (``records`` counted); write_dataset_json streams the rows after it."""
     from odmlib.dataset_json_1_1.model import Column, DatasetJSON, SourceSystem
 
-    names = [v.name for v in facts.variables]
-    select = ", ".join('"' + n.replace('"', '""') + '"' for n in names)
-    rows = con.execute(f'SELECT {select} FROM "{schema}"."{table}" WHERE STUDYID = ?', [study]).fetchall()
+    (records,) = con.execute(f'SELECT count(*) FROM "{schema}"."{table}" WHERE STUDYID = ?', [study]).fetchone()
     stamp = created.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    document = DatasetJSON(
+    return DatasetJSON(
         datasetJSONCreationDateTime=stamp,
         datasetJSONVersion=VERSION,
         fileOID=f"{study_oid(study)}.{facts.dataset}",
@@ -87,27 +92,44 @@ def dataset_json(con, schema: str, table: str, study: str, facts: DatasetFacts, 
         metaDataVersionOID=metadata_version_oid(study),
         metaDataRef="../define/define.xml",
         itemGroupOID=item_group_oid(facts.dataset),
-        records=0,
+        records=records,
         name=facts.dataset,
         label=facts.meta.label or facts.dataset,
         columns=[Column(**_column(facts, v)) for v in facts.variables],
     )
-    document.rows = [[_value(v) for v in row] for row in rows]
-    document.records = len(rows)
-    return document
 
 
 def write_dataset_json(
     con, schema: str, table: str, study: str, facts: DatasetFacts, path: Path, created: dt.datetime, version: str
 ) -> int:
-    """Write ``path``; returns the records written. A dataset with no rows keeps
-    ``rows: []`` (odmlib would drop the member; the specification allows both)."""
+    """Write ``path``; returns the records written. The document's members as
+    odmlib gives them, then ``rows`` (last, ``[]`` for a dataset with no rows:
+    odmlib would drop the member; the specification allows both), streamed in
+    batches of BATCH_ROWS in the table's order (as the XPT and Parquet files)."""
     document = dataset_json(con, schema, table, study, facts, created, version).to_dict()
-    document.setdefault("rows", [])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        json.dump(document, out, ensure_ascii=False, separators=(",", ":"))
-    return document["records"]
+    document.pop("rows", None)
+    select = ", ".join(_json_select(v) for v in facts.variables)
+    cursor = con.cursor()
+    try:
+        cursor.execute(
+            f'SELECT {select} FROM "{schema}"."{table}" WHERE STUDYID = ?',
+            [study],
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with path.open("w", encoding="utf-8") as out:
+            out.write(json.dumps(document, ensure_ascii=False, separators=(",", ":"))[:-1])
+            out.write(',"rows":[')
+            while batch := cursor.fetchmany(BATCH_ROWS):
+                out.write("," if written else "")
+                out.write(json.dumps(batch, ensure_ascii=False, separators=(",", ":"), allow_nan=False)[1:-1])
+                written += len(batch)
+            out.write("]}")
+    finally:
+        cursor.close()
+    if written != document["records"]:
+        raise RuntimeError(f"{path}: {written} rows written, {document['records']} counted")
+    return written
 
 
 def validator():
