@@ -132,6 +132,9 @@ class Case:
     )  # domain → (sent, loaded, quarantined) unlike CLEAN; None = rejected
     where: tuple[str, str, str] = (STUDY, SITE, T2)
     message: str | None = None  # text the (first) finding's message must contain
+    # (file, line) of rows held back as orphans: quarantined with rule orphan, their
+    # finding is the subject's one orphan_subject root cause (not one per row).
+    orphans: frozenset = frozenset()
 
 
 def F(file, rule, *, line=None, column=None, value=None, severity="reject"):
@@ -366,6 +369,7 @@ ROW_CASES = [
             F("AE.csv", "duplicate_key", line=3, column="USUBJID,AESEQ", value=f"{S1}|1"),
         },
         {"AE": (3, 1, 2)},
+        message=f"record key USUBJID, AESEQ = {S1}|1 appears on lines 2 and 3",
     ),
     Case(
         "negative dose",
@@ -451,20 +455,23 @@ ROW_CASES = [
     Case(
         "orphan subject (no DM row)",
         sent(files=ae(ae_row(S1, 1), ae_row(S2, 1), ae_row(f"{STUDY}-{SITE}-009", 1))),
-        {F("AE.csv", "orphan", line=4, column="USUBJID", value=f"{STUDY}-{SITE}-009")},
+        {F("AE.csv", "orphan_subject", line=4, column="USUBJID", value=f"{STUDY}-{SITE}-009")},
         {"AE": (3, 2, 1)},
+        message=f"subject {STUDY}-{SITE}-009 has no DM row in this transfer; 1 row held back: AE 1",
+        orphans=frozenset({("AE.csv", 4)}),
     ),
     Case(
         "subject whose DM row is quarantined is an orphan everywhere",
         sent(files={"DM.csv": csv_text([dm_row("001"), dm_row("002", SEX="X")])}),
+        # One root cause for the subject, at its DM row; its 5 other rows are all held back.
         {
             F("DM.csv", "codelist", line=3, column="SEX", value="X"),
-            *{
-                F(f, "orphan", line=line, column="USUBJID", value=S2)
-                for f, line in (("AE.csv", 3), ("EX.csv", 3), ("TR.csv", 3), ("TR.csv", 5), ("LB.csv", 3))
-            },
+            F("DM.csv", "orphan_subject", line=3, column="USUBJID", value=S2),
         },
         {"DM": (2, 1, 1), "AE": (2, 1, 1), "EX": (2, 1, 1), "TR": (4, 2, 2), "LB": (2, 1, 1)},
+        message=f"subject {S2} has no accepted DM row (DM line 3 was quarantined: SEX 'X' is not one of: M, F, U); "
+        "5 rows held back: EX 1, AE 1, TR 2, LB 1",
+        orphans=frozenset({("AE.csv", 3), ("EX.csv", 3), ("TR.csv", 3), ("TR.csv", 5), ("LB.csv", 3)}),
     ),
     Case(
         "treatment not in the study",
@@ -673,11 +680,14 @@ def test_bad_input_kind(case: Case, tmp_path, warehouse, contracts):
             assert q(
                 warehouse, "SELECT count(*) FROM audit.quarantine WHERE TRANSFER_ID = ? AND DOMAIN = ?", (tid, domain)
             ) == [(n_quarantined,)]
-        # A quarantined row carries exactly the rules of its reject findings.
+        # A quarantined row carries exactly the rules of its reject findings, and an
+        # orphan row the rule orphan (its finding is the subject's root cause).
         reject_rules = {}
         for file, line, _, _, rule, severity in case.findings:
-            if severity == "reject":
+            if severity == "reject" and rule != "orphan_subject":
                 reject_rules.setdefault((file, line), set()).add(rule)
+        for file, line in case.orphans:
+            reject_rules.setdefault((file, line), set()).add("orphan")
         quarantined = {
             (f.rsplit("/", 1)[1], line): set(rules.split(","))
             for f, line, rules in q(

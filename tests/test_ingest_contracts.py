@@ -85,9 +85,17 @@ def test_pandera_failure_cases_map_to_row_positions():
             "rules": [{"not_above": {"column": "LO", "limit": "HI"}}],
         }
     )
-    frame = pl.DataFrame({"ID": ["a", "b", "c", "a"], "LO": ["1", "x", "9", None], "HI": ["5", "5", "2", None]})
+    # Whether a record key is shared is decided over the whole file beforehand (rows.duplicate_lines).
+    frame = pl.DataFrame(
+        {
+            "ID": ["a", "b", "c", "a"],
+            "LO": ["1", "x", "9", None],
+            "HI": ["5", "5", "2", None],
+            R.DUPLICATE_LINES: ["2 and 5", None, None, "2 and 5"],
+        }
+    )
     schema, checks = build_schema(contract, R.RuleContext(study=study_config(), site="101"))
-    got = sorted((check.rule, check.column, index) for check, index in _failures(schema, checks, frame))
+    got = sorted((check.rule, check.column, index.to_list()) for check, index in _failures(schema, checks, frame))
     assert got == [
         ("duplicate_key", "ID", [0, 3]),
         ("not_above", "LO", [2]),

@@ -225,3 +225,55 @@ def test_badly_named_folder_does_not_block_the_life_cycle(tmp_path, con, contrac
         ("folder_name", "resolved", T2),
         ("range", "resolved", T2),
     ]
+
+
+def test_visit_reaches_audit_findings_and_an_older_audit_schema_gets_the_columns(tmp_path, con, contracts):
+    # An audit.findings made before VISIT/VISITNUM existed (its 18 columns, in order).
+    con.execute("CREATE SCHEMA audit")
+    con.execute(
+        """CREATE TABLE audit.findings (FINDING_ID VARCHAR PRIMARY KEY, STUDYID VARCHAR, SITEID VARCHAR,
+           DOMAIN VARCHAR, USUBJID VARCHAR, RECORD_KEY VARCHAR, SOURCE_FILE VARCHAR, SOURCE_LINE BIGINT,
+           COLUMN_NAME VARCHAR, VALUE VARCHAR, RULE VARCHAR, SEVERITY VARCHAR, MESSAGE VARCHAR, CATEGORY VARCHAR,
+           STATUS VARCHAR, FIRST_SEEN_TRANSFER VARCHAR, LAST_SEEN_TRANSFER VARCHAR, RESOLVED_TRANSFER VARCHAR)"""
+    )
+    files = base_files()
+    files["LB.csv"] = csv_text(
+        [lb_row(S1, "AFP", "2025-01-05", VISIT="WEEK 6", LBSTRESN="-2"), lb_row(S2, "AFP", "2025-01-05")]
+    )
+    write_transfer(tmp_path / "landing", T1, files)
+    run(con, tmp_path, contracts)
+    assert rows(con, "SELECT column_name FROM information_schema.columns WHERE table_name = 'findings'")[-2:] == [
+        ("VISIT",),
+        ("VISITNUM",),
+    ]
+    assert rows(con, "SELECT RULE, SOURCE_LINE, VISIT, VISITNUM FROM audit.findings") == [("range", 2, "WEEK 6", None)]
+    # The next transfer moves the row to another visit: the open finding shows where it is now.
+    files["LB.csv"] = files["LB.csv"].replace("WEEK 6", "WEEK 12")
+    write_transfer(tmp_path / "landing", T2, files)
+    run(con, tmp_path, contracts, run_id="run-2")
+    assert rows(con, "SELECT STATUS, LAST_SEEN_TRANSFER, VISIT FROM audit.findings") == [("open", T2, "WEEK 12")]
+
+
+def test_an_orphan_root_cause_keeps_its_identity_across_transfers(tmp_path, con, contracts):
+    """Subject 002's DM row is quarantined in T1 and T2 (lines move), fixed in T3."""
+    landing = tmp_path / "landing"
+    write_transfer(landing, T1, {**base_files(), "DM.csv": csv_text([dm_row("001"), dm_row("002", SEX="Q")])})
+    write_transfer(
+        landing, T2, {**base_files(), "DM.csv": csv_text([dm_row("000"), dm_row("001"), dm_row("002", SEX="Q")])}
+    )
+    write_transfer(landing, T3, base_files())
+    run(con, tmp_path, contracts)
+    assert rows(
+        con,
+        """SELECT RULE, STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER, SOURCE_LINE
+           FROM audit.findings WHERE RULE IN ('orphan_subject', 'codelist') ORDER BY RULE""",
+    ) == [("codelist", "resolved", T1, T2, T3, 4), ("orphan_subject", "resolved", T1, T2, T3, 4)]
+    assert rows(
+        con,
+        """SELECT o.TRANSFER_ID, o.SOURCE_FILE, o.SOURCE_LINE FROM audit.finding_occurrences o
+           JOIN audit.findings f USING (FINDING_ID) WHERE f.RULE = 'orphan_subject' ORDER BY 1""",
+    ) == [(T1, f"{STUDY}/{SITE}/{T1}/DM.csv", 3), (T2, f"{STUDY}/{SITE}/{T2}/DM.csv", 4)]
+    # Every held-back row is in the quarantine with rule orphan, once per transfer.
+    assert rows(
+        con, "SELECT TRANSFER_ID, count(*) FROM audit.quarantine WHERE RULES = 'orphan' GROUP BY 1 ORDER BY 1"
+    ) == [(T1, 5), (T2, 5)]

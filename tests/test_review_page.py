@@ -194,6 +194,8 @@ def test_findings_csv_has_every_finding_with_its_life_cycle_and_no_live_formulas
     )
     negative = by_rule[("101", "range")]
     assert (negative["VALUE"], negative["STATUS"], negative["CHANGE"]) == ("'-5", "open", "new")
+    assert (negative["VISIT"], negative["VISITNUM"]) == ("SCREENING", "")  # LB has a VISIT, no VISITNUM
+    assert fixed["VISIT"] == by_rule[("101", "checksum")]["VISIT"] == ""  # AE has no visit; a file none
     persisting = by_rule[("101", "whitespace")]
     assert (persisting["VALUE"], persisting["CHANGE"], persisting["LAST_SEEN_TRANSFER"]) == (MARKUP + " ", "", T2)
     rejected = by_rule[("101", "checksum")]
@@ -230,6 +232,7 @@ def test_page_html_escapes_site_values(page):
     assert "<script>window.__xss" not in text and "<img src=x" not in text
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;&lt;img src=x onerror=window.__xss=2&gt;" in text
     assert text.count("<script>") == 1  # the page's own filter script, nothing else
+    assert "<th>Line</th><th>Visit</th>" in text
     assert "http://" not in text and "https://" not in text  # self-contained: no network
 
 

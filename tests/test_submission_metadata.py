@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from trialdw.endpoints import (
+    AE_BY_SOC_COLUMNS,
     AE_BY_TERM_COLUMNS,
     CELLTYPE_CHANGE_COLUMNS,
     ENDPOINTS_COLUMNS,
@@ -41,7 +42,7 @@ def test_every_adam_dataset_has_its_define_xml_metadata(catalog):
         assert meta.structure and meta.description, table
         assert meta.keys and set(meta.keys) <= set(meta.columns), (table, meta.keys)
     assert adam["adsl"].keys == ("STUDYID", "USUBJID")
-    assert adam["adrs"].keys == ("STUDYID", "USUBJID", "PARAMCD", "ADT")
+    assert adam["adrs"].keys == ("STUDYID", "USUBJID", "ASEQ")  # ASEQ: unique per subject
     assert adam["adtte"].subclass == "TIME-TO-EVENT" and adam["adae"].subclass == "ADVERSE EVENT"
     assert adam["adcp"].study_flag == adam["adgf"].study_flag == "SINGLE_CELL"
 
@@ -61,6 +62,7 @@ def test_analysis_yml_describes_exactly_the_columns_the_endpoints_write(catalog)
         "endpoints": ENDPOINTS_COLUMNS,
         "km_curves": KM_CURVES_COLUMNS,
         "ae_by_term": AE_BY_TERM_COLUMNS,
+        "ae_by_soc": AE_BY_SOC_COLUMNS,
         "celltype_change": CELLTYPE_CHANGE_COLUMNS,
         "gene_change": GENE_CHANGE_COLUMNS,
     }

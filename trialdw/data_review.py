@@ -44,6 +44,8 @@ def merge_review_findings(con, source: str = DATA_REVIEW_FINDINGS, studies: list
                 "RECORD_KEY": key,
                 "SOURCE_FILE": None,
                 "SOURCE_LINE": None,
+                "VISIT": None,  # not derived from the dbt review models (yet)
+                "VISITNUM": None,
                 "COLUMN_NAME": column,
                 "VALUE": value,
                 "RULE": rule,

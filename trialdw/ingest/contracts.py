@@ -188,31 +188,62 @@ def load_contracts(folder: Path | None = None) -> dict[str, Contract]:
     return contracts
 
 
-def row_checks(contract: Contract, ctx: R.RuleContext) -> list[R.RowCheck]:
-    """Every row check of a contract, in a stable order."""
-    checks: list[R.RowCheck] = []
+# Rules whose checks depend on the transfer's DM subjects (built for every file);
+# every other check depends only on the contract, the study and the site.
+PER_TRANSFER_RULES = frozenset({R.ORPHAN})
+_checks_cache: dict[tuple[int, int, str], tuple[Contract, object, list]] = {}
+
+
+def _static_checks(contract: Contract, ctx: R.RuleContext) -> list:
+    """The checks that do not depend on DM subjects, built once per contract, study
+    and site (building polars expressions costs ~10 ms a file; a landing has
+    hundreds); a per-transfer rule is left as its (name, params) to build."""
+    key = (id(contract), id(ctx.study), ctx.site)
+    hit = _checks_cache.get(key)
+    if hit is not None and hit[0] is contract and hit[1] is ctx.study:
+        return hit[2]
+    checks: list = []
     for spec in contract.columns:
         checks.extend(R.column_checks(spec, spec.name in contract.free_text))
     for name, params in contract.rules:
-        checks.extend(R.RULES[name](params, ctx))
+        if name in PER_TRANSFER_RULES:
+            checks.append((name, params))
+        else:
+            checks.extend(R.RULES[name](params, ctx))
     checks.append(R.duplicate_key_check(contract.record_key))
+    if len(_checks_cache) > 512:
+        _checks_cache.clear()
+    _checks_cache[key] = (contract, ctx.study, checks)
+    return checks
+
+
+def row_checks(contract: Contract, ctx: R.RuleContext) -> list[R.RowCheck]:
+    """Every row check of a contract, in a stable order."""
+    checks: list[R.RowCheck] = []
+    for item in _static_checks(contract, ctx):
+        if isinstance(item, R.RowCheck):
+            checks.append(item)
+        else:
+            name, params = item
+            checks.extend(R.RULES[name](params, ctx))
     return checks
 
 
 REQUIRED_CHECK_PREFIX = "required:"
 
 
-def build_schema(contract: Contract, ctx: R.RuleContext):
+def build_schema(contract: Contract, ctx: R.RuleContext, checks: list[R.RowCheck] | None = None):
     """A pandera polars ``DataFrameSchema`` for a frame of the contract's columns
     (all strings, empty = null), and the map from pandera check name to RowCheck.
 
     Every check is named ``c<n>`` so a pandera failure case maps back to its rule;
-    an empty required value is pandera's own ``not_nullable`` failure.
+    an empty required value is pandera's own ``not_nullable`` failure. ``checks``:
+    ``row_checks(contract, ctx)`` when the caller has them already.
     """
     import pandera.polars as pa
     import polars as pl
 
-    checks = row_checks(contract, ctx)
+    checks = row_checks(contract, ctx) if checks is None else checks
     by_name = {f"c{i}": check for i, check in enumerate(checks)}
 
     def make(name: str, check: R.RowCheck):

@@ -1,9 +1,16 @@
-"""Streaming CSV reading shared by the transfer checks and row validation.
+"""Reading a site CSV file exactly: the byte pass and the reference parser.
 
-One parser (Python's ``csv``, RFC 4180 quoting) is used everywhere so that the
-record count checked against the manifest, the SOURCE_LINE of a finding and the
-rows loaded can never disagree. Files are read in chunks: sha256, UTF-8 decoding
-and record counting happen in a single pass without holding the file in memory.
+Two things live here:
+
+- ``scan_bytes``: one streaming pass over a file's bytes (sha256, NUL bytes, UTF-8
+  validity, lone carriage returns, commas, a BOM), handing every chunk to an
+  observer (``csvnative.RecordStructure`` finds the record boundaries in the same
+  pass). It never decodes more than a chunk and never builds a Python object per
+  record: it is the cheap half of the native read (csvnative.py).
+- ``iter_records`` / ``scan_csv``: the *exact* reader, Python's ``csv`` (RFC 4180
+  quoting), record by record. Its findings and messages are the contract
+  (tests/test_bad_input_corpus.py); the native read falls back to it for any file
+  that is not plainly well-formed, so a rejected file always gets these messages.
 
 Blank lines are not records (they are skipped, as every CSV reader does) but
 they still count as physical lines for SOURCE_LINE.
@@ -11,16 +18,21 @@ they still count as physical lines for SOURCE_LINE.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 CHUNK = 1 << 20
+SCAN_CHUNK = 4 << 20  # the byte pass: big enough for memchr-speed counting, small enough to stay bounded
 BOM = b"\xef\xbb\xbf"
+COMMA = ord(",")
 OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
@@ -85,6 +97,68 @@ class CsvScan:
     header: tuple[str, ...] | None = None
     records: int = 0
     problems: list[CsvProblem] = field(default_factory=list)
+    parsed: object | None = None  # csvnative.ParsedFile: the records, parsed once, for row validation
+
+
+@dataclass(frozen=True)
+class ByteFacts:
+    """What one pass over a file's bytes tells without parsing it."""
+
+    sha256: str
+    size: int
+    bom: bool  # starts with a UTF-8 BOM (utf-8-sig drops it; so must every other reader)
+    nul: bool  # Python >= 3.11's csv accepts NUL silently; the warehouse does not
+    utf8: bool  # decodes as UTF-8 with Python's own (strict) codec
+    lone_cr: bool  # a CR not followed by LF: Python's csv ends a line there, DuckDB refuses mixed endings
+    commas: int  # every comma byte, quoted or not
+
+
+def scan_bytes(fd: int, observe: Callable[[bytes, int], None] | None = None) -> ByteFacts:
+    """Read an open file once, in chunks, and return its ByteFacts.
+
+    ``observe(chunk, offset)`` sees every chunk after the BOM (``offset`` = the
+    chunk's position in the file). Nothing is kept beyond one chunk: a file of
+    any size costs the same memory. Text is only decoded when a chunk is not pure
+    ASCII (``bytes.isascii`` runs at memory speed), with an incremental decoder so
+    a multi-byte character split between chunks is still judged correctly.
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = commas = 0
+    bom = nul = lone_cr = cr_pending = utf8_pending = False
+    utf8 = True
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, max(SCAN_CHUNK, len(BOM))):  # the first chunk holds a whole BOM
+        offset = size
+        size += len(chunk)
+        digest.update(chunk)
+        nul = nul or b"\x00" in chunk
+        commas += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == COMMA))
+        if utf8 and (utf8_pending or not chunk.isascii()):
+            try:
+                decoder.decode(chunk)
+                utf8_pending = decoder.getstate()[0] != b""
+            except UnicodeDecodeError:
+                utf8 = False
+        if cr_pending and not chunk.startswith(b"\n"):
+            lone_cr = True
+        crs = chunk.count(b"\r") if b"\r" in chunk else 0
+        if crs:
+            ends_cr = chunk.endswith(b"\r")
+            lone_cr = lone_cr or crs - chunk.count(b"\r\n") - ends_cr > 0
+            cr_pending = ends_cr
+        else:
+            cr_pending = False
+        if offset == 0 and chunk.startswith(BOM):
+            bom, chunk, offset = True, chunk[len(BOM) :], len(BOM)
+        if observe is not None and chunk:
+            observe(chunk, offset)
+    if utf8 and utf8_pending:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return ByteFacts(digest.hexdigest(), size, bom, nul, utf8, lone_cr or cr_pending, commas)
 
 
 def iter_records(path: Path, raw: _HashingRaw | None = None) -> Iterator[tuple[int, list[str]]]:

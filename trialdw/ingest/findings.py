@@ -79,6 +79,23 @@ def row_finding_id(study: str, site: str, domain: str, record_key: str | None, c
     return finding_id(study, site, domain, record_key, column, rule)
 
 
+def finding_ids(texts: pl.Series) -> pl.Series:
+    """``finding_id`` of many findings at once: ``texts`` are their parts already
+    joined with ``|`` (NULL parts as ""). Hashed by DuckDB's sha256 (same bytes, same
+    hex as hashlib), so a file with many findings costs no Python loop."""
+    from trialdw.ingest.csvnative import duckdb_cursor
+
+    if texts.len() == 0:
+        return pl.Series("FINDING_ID", [], dtype=pl.String)
+    cursor = duckdb_cursor()
+    try:
+        cursor.register("_finding_texts", pl.DataFrame({"t": texts}).to_arrow())
+        ids = cursor.sql("SELECT substr(sha256(t), 1, 16) AS FINDING_ID FROM _finding_texts").to_arrow_table()
+    finally:
+        cursor.close()
+    return pl.from_arrow(ids).get_column("FINDING_ID")
+
+
 FINDING_SCHEMA = {c: (pl.Int64 if c == "SOURCE_LINE" else pl.String) for c in FINDING_COLUMNS}
 
 
@@ -171,7 +188,8 @@ def apply_findings(
                 """UPDATE audit.findings AS f SET
                        STATUS = 'open', LAST_SEEN_TRANSFER = ?, RESOLVED_TRANSFER = NULL,
                        SOURCE_FILE = n.SOURCE_FILE, SOURCE_LINE = n.SOURCE_LINE,
-                       VALUE = n.VALUE, MESSAGE = n.MESSAGE, USUBJID = n.USUBJID
+                       VALUE = n.VALUE, MESSAGE = n.MESSAGE, USUBJID = n.USUBJID,
+                       VISIT = n.VISIT, VISITNUM = n.VISITNUM
                    FROM _first_findings AS n WHERE f.FINDING_ID = n.FINDING_ID""",
                 [transfer_id],
             )
@@ -180,10 +198,10 @@ def apply_findings(
             # trialdw.review_app.state_sync), which a new finding leaves empty until they are written.
             """INSERT INTO audit.findings (FINDING_ID, STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, SOURCE_FILE,
                       SOURCE_LINE, COLUMN_NAME, VALUE, RULE, SEVERITY, MESSAGE, CATEGORY,
-                      STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER)
+                      STATUS, FIRST_SEEN_TRANSFER, LAST_SEEN_TRANSFER, RESOLVED_TRANSFER, VISIT, VISITNUM)
                SELECT FINDING_ID, STUDYID, SITEID, DOMAIN, USUBJID, RECORD_KEY, SOURCE_FILE,
                       SOURCE_LINE, COLUMN_NAME, VALUE, RULE, SEVERITY, MESSAGE, CATEGORY,
-                      'open', ?, ?, NULL
+                      'open', ?, ?, NULL, VISIT, VISITNUM
                FROM _first_findings
                WHERE FINDING_ID NOT IN (SELECT FINDING_ID FROM audit.findings)""",
             [transfer_id, transfer_id],

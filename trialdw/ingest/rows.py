@@ -1,12 +1,25 @@
 """Row validation of an accepted transfer: every data row ends up either valid
-(Parquet for raw.<domain>) or quarantined (Parquet for audit.quarantine) with one
-finding per (row, column, rule).
+(Parquet for raw.<domain>) or quarantined (Parquet for audit.quarantine) with its
+findings.
 
-Files are read as text only (one parser, csvfile.iter_records, so SOURCE_LINE is
-the physical line where a record starts even after embedded line breaks); every
-type and format is a *check*, so one bad value never hides another. Rules come
-from data_contracts/<DOMAIN>.yml through contracts.build_schema (pandera, polars
-backend); pandera's failure cases give the row positions that map back to lines.
+Files are not read again here: the transfer check parsed each one once
+(csvnative.ParsedFile, with SOURCE_LINE = the physical line where a record starts
+even after embedded line breaks and blank lines). Validation reads it back in
+batches of csvnative.BATCH records, so memory stays bounded whatever the file's
+size, and writes the valid rows, the quarantined rows and the findings as it
+goes. Every type and format is a *check* on text, so one bad value never hides
+another. Rules come from data_contracts/<DOMAIN>.yml through
+contracts.build_schema (pandera, polars backend), applied per batch; pandera's
+failure cases give the row positions.
+
+Two checks need more than one batch:
+- the duplicate record key is a question about the whole file: DuckDB groups the
+  parsed file's key columns first (``duplicate_lines``; it spills to disk for a
+  huge file) and every row of a shared key gets its finding naming all the lines;
+- orphans need the subjects of DM's accepted rows: DM is validated first. Every
+  orphan row is quarantined (rule ``orphan``), but the findings collapse into one
+  root-cause finding per subject (``orphan_subject``) naming why the DM row is
+  missing and how many rows of which domains it holds back.
 
 Choices where the spec is silent:
 - The extra-columns warning is one finding per file with SOURCE_LINE 1 (the
@@ -15,22 +28,36 @@ Choices where the spec is silent:
   ``whitespace`` finding.
 - A record key with an empty part cannot identify a record across transfers, so
   that finding's identity also uses the line (it may reappear under a new id).
+- A duplicate key's message lists at most MAX_LINES_LISTED lines (then "… (N
+  lines)"); audit.finding_occurrences has every one.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from trialdw.ingest import contracts as C
 from trialdw.ingest import rules as R
-from trialdw.ingest.csvfile import iter_records
-from trialdw.ingest.findings import ROW, findings_frame, row_finding_id
-from trialdw.ingest.types import DomainOutput, ReconciliationError, TransferCheck, TransferRef, ValidatedTransfer
+from trialdw.ingest.csvnative import LINE as PARSED_LINE
+from trialdw.ingest.csvnative import ParsedFile, duckdb_cursor, scan_file
+from trialdw.ingest.findings import FINDING_SCHEMA, ROW, finding_ids, findings_frame, row_finding_id
+from trialdw.ingest.types import (
+    FINDING_COLUMNS,
+    DomainOutput,
+    FileInfo,
+    ReconciliationError,
+    TransferCheck,
+    TransferRef,
+    ValidatedTransfer,
+)
 from trialdw.project import ALL_DOMAINS
 
-BATCH = 50_000
 LINE = "_source_line"
 LINEAGE = ("_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra")
 QUARANTINE_COLUMNS = (
@@ -44,34 +71,126 @@ QUARANTINE_COLUMNS = (
     "RULES",
     "RECORD",
 )
+QUARANTINE_SCHEMA = {c: (pl.Int64 if c == "SOURCE_LINE" else pl.String) for c in QUARANTINE_COLUMNS}
+ORPHAN_SUBJECT = "orphan_subject"
+MAX_LINES_LISTED = 100
+PARQUET_COMPRESSION = ("zstd", 1)  # what pl.write_parquet used (zstd), at its fastest level
+_writer_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
 
-def read_as_text(path: Path) -> tuple[tuple[str, ...], pl.DataFrame]:
-    """Header and all data records as strings (as sent, "" kept), plus ``_source_line``.
+def _background() -> ThreadPoolExecutor:
+    global _writer_pool
+    if _writer_pool is None or _writer_pool[0] != os.getpid():
+        _writer_pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-parquet"))
+    return _writer_pool[1]
 
-    Read in batches so Python never holds more than BATCH records as objects.
-    """
-    header: tuple[str, ...] | None = None
-    frames, rows, lines = [], [], []
 
-    def flush():
-        if rows:
-            frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
-            frames.append(frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64)))
-            rows.clear()
-            lines.clear()
+# --- writing Parquet batch by batch ------------------------------------------------------
 
-    for line, fields in iter_records(path):
-        if header is None:
-            header = tuple(fields)
-            continue
-        rows.append(fields)
-        lines.append(line)
-        if len(rows) >= BATCH:
-            flush()
-    flush()
-    schema = {**dict.fromkeys(header, pl.String), LINE: pl.Int64}
-    return header, (pl.concat(frames) if frames else pl.DataFrame(schema=schema))
+
+class _ParquetSink:
+    """Append polars frames of one schema to a Parquet file (an empty file still has it).
+
+    Encoding and compressing Parquet is a good part of validation's cost and pyarrow
+    does it without the GIL, so it runs on a background thread while the next batch
+    is checked: the second core works too. At most one batch per file is in flight
+    (memory stays bounded); an error surfaces at the next write or at close."""
+
+    def __init__(self, path: Path, schema: dict):
+        import pyarrow.parquet as pq
+
+        self.path = path
+        self.schema = pl.DataFrame(schema=schema).to_arrow().schema
+        codec, level = PARQUET_COMPRESSION
+        self._writer = pq.ParquetWriter(str(path), self.schema, compression=codec, compression_level=level)
+        self._pending: Future | None = None
+        self.rows = 0
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self._wait()
+            self._pending = _background().submit(lambda: self._writer.write_table(frame.to_arrow().cast(self.schema)))
+            self.rows += frame.height
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._writer.close()
+
+
+# --- the whole-file duplicate-key pass ----------------------------------------------------
+
+
+def _shared_hashes(parsed: ParsedFile, key: list[str]) -> np.ndarray:
+    """The 64-bit key hashes that occur more than once in the file (sorted).
+
+    One pass over the parsed file keeping 8 bytes per record (a sort, no hash
+    table): whether a key is shared is a question about the whole file, and in
+    almost every file the answer is no."""
+    hashes = [batch.select(pl.struct(key).hash()).to_series().to_numpy() for batch in parsed.batches(key)]
+    if not hashes:
+        return np.empty(0, np.uint64)
+    ordered = np.concatenate(hashes)
+    del hashes
+    ordered.sort()  # in place: one array of 8 bytes per record, no copy
+    return np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+
+
+def duplicate_lines(parsed: ParsedFile, key: tuple[str, ...]) -> pl.DataFrame:
+    """``_source_line`` → the lines of every row sharing its record key ("5, 9 and 12"),
+    for the rows whose key is shared; empty when none is. NULL parts compare equal
+    (an empty field is the same value on every row).
+
+    The key hashes find the candidates (``_shared_hashes``); only the rows with a
+    shared hash are then grouped by their real key values, by DuckDB from a stream
+    of batches (beyond its memory limit it spills to disk, for a file where many
+    rows are duplicated)."""
+    import pyarrow as pa
+
+    present = [k for k in key if k in parsed.header]
+    schema = {LINE: pl.Int64, R.DUPLICATE_LINES: pl.String}
+    if not parsed.records or not present:
+        return pl.DataFrame(schema=schema)
+    shared = _shared_hashes(parsed, present)
+    if not shared.size:
+        return pl.DataFrame(schema=schema)
+    candidates = pl.Series(shared)
+
+    def candidate_rows():
+        for batch in parsed.batches(present):
+            yield from batch.filter(pl.struct(present).hash().is_in(candidates.implode())).to_arrow().to_batches()
+
+    layout = pl.DataFrame(schema={**dict.fromkeys(present, pl.String), PARSED_LINE: pl.Int64}).to_arrow().schema
+    stream = pa.RecordBatchReader.from_batches(layout, candidate_rows())
+    keys = ", ".join(f'"{k}"' for k in present)
+    cursor = duckdb_cursor()
+    try:
+        cursor.register("_candidates", stream)
+        found = cursor.sql(
+            f"""WITH shared AS (
+                   SELECT list("{PARSED_LINE}" ORDER BY "{PARSED_LINE}")::VARCHAR[] AS lines
+                   FROM _candidates GROUP BY {keys} HAVING count(*) > 1)
+                SELECT unnest(lines)::BIGINT AS "{LINE}",
+                       CASE WHEN len(lines) > {MAX_LINES_LISTED}
+                            THEN array_to_string(lines[1:{MAX_LINES_LISTED}], ', ')
+                                 || ', … (' || len(lines) || ' lines)'
+                            ELSE array_to_string(lines[1:len(lines) - 1], ', ') || ' and ' || lines[-1]
+                       END AS "{R.DUPLICATE_LINES}"
+                FROM shared"""
+        ).to_arrow_table()
+        cursor.unregister("_candidates")
+    finally:
+        cursor.close()
+    return pl.from_arrow(found).cast(schema).sort(LINE)
+
+
+# --- pandera failures → findings and quarantine rules -------------------------------------
 
 
 def _required_check(column: str) -> R.RowCheck:
@@ -80,8 +199,8 @@ def _required_check(column: str) -> R.RowCheck:
     )
 
 
-def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowCheck, list[int]]]:
-    """Run pandera lazily over the whole frame; (check, failing row positions) pairs."""
+def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowCheck, pl.Series]]:
+    """Run pandera over one batch; (check, failing row positions) pairs."""
     import pandera.polars as pa
     from pandera.config import ValidationDepth, config_context
 
@@ -93,8 +212,10 @@ def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowChec
         except pa.errors.SchemaErrors as exc:
             cases = exc.failure_cases
     result = []
-    grouped = cases.group_by(["check", "column"], maintain_order=True).agg(pl.col("index"))
-    for name, column, index in grouped.iter_rows():
+    grouped = cases.group_by(["check", "column"], maintain_order=True).agg(
+        pl.col("index").unique().sort(), pl.col("index").null_count().alias("no_index")
+    )
+    for name, column, index, no_index in grouped.iter_rows():
         if name == "not_nullable":
             check = _required_check(column)
         elif name in checks:
@@ -104,54 +225,96 @@ def _failures(schema, checks: dict, frame: pl.DataFrame) -> list[tuple[R.RowChec
                 f"unexpected pandera failure {name!r} on column {column!r}: "
                 f"{cases.filter(pl.col('check') == name).head(3)}"
             )
-        if any(i is None for i in index):
+        if no_index:
             raise RuntimeError(f"pandera reported check {name!r} without row positions")
-        result.append((check, sorted(set(index))))
+        result.append((check, pl.Series("_i", index, dtype=pl.Int64).drop_nulls()))
     return result
+
+
+class _FileChecks:
+    """The contract's checks for one file: a one-pass filter for suspect rows, and the
+    pandera schema, built only when some row is suspect.
+
+    Why: pandera runs each check as its own query, with a fixed cost per check, per
+    call and per schema built; most rows, and most files, pass everything. Every
+    check is row-local (the one that is not, the duplicate key, reads a column
+    computed over the whole file), so pandera run on the suspect rows alone reports
+    exactly what it would on the whole batch."""
+
+    def __init__(self, contract, ctx: R.RuleContext):
+        self.contract, self.ctx = contract, ctx
+        self.checks = C.row_checks(contract, ctx)
+        passes = [check.ok.fill_null(False) for check in self.checks]  # null: let pandera judge
+        passes += [pl.col(spec.name).is_not_null() for spec in contract.columns if not spec.nullable]
+        self.suspect = ~pl.all_horizontal(passes)
+        self._schema = None
+
+    def failures(self, frame: pl.DataFrame) -> list[tuple[R.RowCheck, pl.Series]]:
+        """pandera's failures of one batch, with positions in the batch."""
+        flags = frame.select(self.suspect.alias("_suspect")).to_series()
+        if not flags.any():
+            return []
+        if self._schema is None:
+            self._schema = C.build_schema(self.contract, self.ctx, self.checks)
+        schema, by_name = self._schema
+        positions = flags.arg_true().cast(pl.Int64)
+        return [(check, positions.gather(index)) for check, index in _failures(schema, by_name, frame.filter(flags))]
 
 
 def _key_text(key: tuple[str, ...]) -> pl.Expr:
     return pl.concat_str([pl.col(k).fill_null("") for k in key], separator="|")
 
 
+def _as_sent(column: str, columns) -> pl.Expr:
+    return (pl.col(column) if column in columns else pl.lit(None, pl.String)).alias(column)
+
+
 def _row_findings(ref: TransferRef, contract, frame: pl.DataFrame, failures, source_file: str) -> pl.DataFrame:
     """One finding per (row, column, rule), with messages evaluated on failing rows."""
-    pieces = []
     key_complete = pl.all_horizontal([pl.col(k).is_not_null() for k in contract.record_key])
-    for check, index in failures:
-        sub = frame[index]
-        pieces.append(
-            sub.select(
-                pl.lit(contract.domain).alias("DOMAIN"),
-                pl.col("USUBJID") if "USUBJID" in sub.columns else pl.lit(None, pl.String).alias("USUBJID"),
-                _key_text(contract.record_key).alias("RECORD_KEY"),
-                key_complete.alias("_key_complete"),
-                pl.col(LINE).alias("SOURCE_LINE"),
-                pl.lit(check.column).alias("COLUMN_NAME"),
-                check.value_expr.cast(pl.String).alias("VALUE"),
-                pl.lit(check.rule).alias("RULE"),
-                pl.lit(check.severity).alias("SEVERITY"),
-                check.message.cast(pl.String).alias("MESSAGE"),
-            )
+    pieces = [
+        frame[index].select(
+            pl.lit(contract.domain).alias("DOMAIN"),
+            _as_sent("USUBJID", frame.columns),
+            _key_text(contract.record_key).alias("RECORD_KEY"),
+            key_complete.alias("_key_complete"),
+            pl.col(LINE).alias("SOURCE_LINE"),
+            _as_sent("VISIT", contract.column_names),
+            _as_sent("VISITNUM", contract.column_names),
+            pl.lit(check.column).alias("COLUMN_NAME"),
+            check.value_expr.cast(pl.String).alias("VALUE"),
+            pl.lit(check.rule).alias("RULE"),
+            pl.lit(check.severity).alias("SEVERITY"),
+            check.message.cast(pl.String).alias("MESSAGE"),
         )
+        for check, index in failures
+    ]
     if not pieces:
         return findings_frame([])
     found = pl.concat(pieces)
-    ids = [
-        row_finding_id(ref.study, ref.site, contract.domain, key if complete else f"{key}@line{line}", column, rule)
-        for key, complete, line, column, rule in found.select(
-            "RECORD_KEY", "_key_complete", "SOURCE_LINE", "COLUMN_NAME", "RULE"
-        ).iter_rows()
-    ]
+    # Identity: study|site|domain|record key|column|rule; the line joins an incomplete key.
+    identity = pl.concat_str(
+        [
+            pl.lit(ref.study),
+            pl.lit(ref.site),
+            pl.lit(contract.domain),
+            pl.when(pl.col("_key_complete"))
+            .then(pl.col("RECORD_KEY"))
+            .otherwise(pl.format("{}@line{}", pl.col("RECORD_KEY"), pl.col("SOURCE_LINE"))),
+            pl.col("COLUMN_NAME"),
+            pl.col("RULE"),
+        ],
+        separator="|",
+    )
     found = found.with_columns(
-        pl.Series("FINDING_ID", ids, dtype=pl.String),
+        finding_ids(found.select(identity).to_series()).alias("FINDING_ID"),
         pl.lit(ref.study).alias("STUDYID"),
         pl.lit(ref.site).alias("SITEID"),
         pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
         pl.lit(source_file).alias("SOURCE_FILE"),
         pl.lit(ROW).alias("CATEGORY"),
     )
-    return found.select(findings_frame([]).columns).sort("SOURCE_LINE", "COLUMN_NAME", "RULE")
+    return found.select(FINDING_COLUMNS).sort("SOURCE_LINE", "COLUMN_NAME", "RULE")
 
 
 def _extra_columns_finding(ref, contract, extras, source_file) -> dict:
@@ -176,35 +339,63 @@ def _extra_columns_finding(ref, contract, extras, source_file) -> dict:
     }
 
 
-def validate_file(
-    ref: TransferRef, contract, path: Path, ctx: R.RuleContext, out_dir: Path, expected_records: int | None
-) -> tuple[DomainOutput, pl.DataFrame, frozenset[str]]:
-    """Validate one domain file; write its valid and quarantine Parquet files.
+# --- one file ------------------------------------------------------------------------------
 
-    Returns the output record, the findings and the USUBJIDs of the valid rows.
-    """
-    source_file = ref.source_file(contract.file_name)
-    header, sent = read_as_text(path)
-    if expected_records is not None and sent.height != expected_records:
-        raise ReconciliationError(
-            f"{source_file}: read {sent.height} records, the transfer check counted {expected_records}"
+
+@dataclass
+class FileResult:
+    """What validating one file leaves for the rest of the transfer."""
+
+    output: DomainOutput
+    subjects: frozenset[str] = frozenset()  # DM: USUBJIDs of the accepted rows
+    dm_rejects: pl.DataFrame | None = None  # DM: USUBJID, SOURCE_LINE, MESSAGE of its reject findings
+    orphans: pl.DataFrame | None = None  # USUBJID, SEVERITY, DOMAIN, SOURCE_FILE, ROWS, FIRST_LINE
+
+
+def _batch_frame(batch: pl.DataFrame, contract, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """A parsed batch as the checks see it: every contract column (absent ones NULL),
+    SOURCE_LINE and the whole-file duplicate-key lines."""
+    frame = batch.rename({PARSED_LINE: LINE})
+    frame = frame.with_columns(
+        [pl.lit(None, pl.String).alias(c) for c in contract.column_names if c not in frame.columns]
+    )
+    if duplicates.height:
+        return frame.join(duplicates, on=LINE, how="left", maintain_order="left")
+    return frame.with_columns(pl.lit(None, pl.String).alias(R.DUPLICATE_LINES))
+
+
+def _quarantine_rules(failures) -> pl.DataFrame:
+    """Row position → comma-joined rule names of its reject failures (orphan included)."""
+    pieces = [
+        pl.DataFrame({"_i": index, "RULES": pl.repeat(check.rule, index.len(), eager=True, dtype=pl.String)})
+        for check, index in failures
+        if check.severity == R.REJECT
+    ]
+    if not pieces:
+        return pl.DataFrame(schema={"_i": pl.Int64, "RULES": pl.String})
+    return pl.concat(pieces).group_by("_i").agg(pl.col("RULES").unique().sort().str.join(","))
+
+
+def _orphan_tally(contract, frame: pl.DataFrame, failures, source_file: str) -> pl.DataFrame | None:
+    """Per subject: how many rows of this batch the orphan rule holds back."""
+    pieces = [
+        frame[index]
+        .group_by("USUBJID")
+        .agg(pl.len().alias("ROWS"), pl.col(LINE).min().alias("FIRST_LINE"))
+        .with_columns(
+            pl.lit(check.severity).alias("SEVERITY"),
+            pl.lit(contract.domain).alias("DOMAIN"),
+            pl.lit(source_file).alias("SOURCE_FILE"),
         )
-    extras = [c for c in header if c not in contract.column_names]
-    frame = sent.with_columns([pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in header])
-    frame = frame.with_columns([pl.lit(None, pl.String).alias(c) for c in contract.column_names if c not in header])
+        for check, index in failures
+        if check.rule == R.ORPHAN
+    ]
+    return pl.concat(pieces) if pieces else None
 
-    schema, checks = C.build_schema(contract, ctx)
-    failures = _failures(schema, checks, frame.select(*contract.column_names, LINE))
-    findings = _row_findings(ref, contract, frame, failures, source_file)
-    if extras:
-        findings = pl.concat([findings, findings_frame([_extra_columns_finding(ref, contract, extras, source_file)])])
 
-    rejected = sorted({i for check, index in failures if check.severity == R.REJECT for i in index})
-    in_quarantine = pl.Series("_q", [False] * frame.height, dtype=pl.Boolean)
-    if rejected:
-        in_quarantine = in_quarantine.scatter(rejected, True)
-
-    lineage = [
+def _lineage(ref: TransferRef, source_file: str, extras: list[str]) -> list[pl.Expr]:
+    """The lineage columns of a valid row (raw.<domain>'s last columns)."""
+    return [
         pl.lit(ref.study).alias("_studyid"),
         pl.lit(ref.site).alias("_siteid"),
         pl.lit(ref.transfer_id).alias("_transfer_id"),
@@ -212,54 +403,188 @@ def validate_file(
         pl.col(LINE).alias("_source_line"),
         (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("_extra"),
     ]
-    valid = frame.filter(~in_quarantine).select(*contract.column_names, *lineage)
 
-    rules_by_line = (
-        findings.filter(pl.col("SEVERITY") == R.REJECT)
-        .group_by("SOURCE_LINE")
-        .agg(pl.col("RULE").unique().sort().str.join(",").alias("RULES"))
-    )
-    quarantined = (
-        sent.filter(in_quarantine)
-        .with_columns(pl.struct(list(header)).struct.json_encode().alias("RECORD"))
-        .join(rules_by_line, left_on=LINE, right_on="SOURCE_LINE", how="left")
-        .select(
-            pl.lit(ref.study).alias("STUDYID"),
-            pl.lit(ref.site).alias("SITEID"),
-            pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
-            pl.lit(contract.domain).alias("DOMAIN"),
-            pl.lit(source_file).alias("SOURCE_FILE"),
-            pl.col(LINE).alias("SOURCE_LINE"),
-            (pl.col("USUBJID") if "USUBJID" in header else pl.lit(None, pl.String)).alias("USUBJID"),
-            pl.col("RULES"),
-            pl.col("RECORD"),
-        )
-    )
-    if valid.height + quarantined.height != sent.height:
-        raise ReconciliationError(
-            f"{source_file}: loaded {valid.height} + quarantined {quarantined.height} != sent {sent.height}"
-        )
 
+def _quarantine_rows(ref: TransferRef, contract, source_file: str, header, held: pl.DataFrame) -> pl.DataFrame:
+    """audit.quarantine rows: the record as sent (an empty field is "", as in the
+    file) with the names of the rules it broke."""
+    usubjid = pl.col("USUBJID").fill_null("") if "USUBJID" in header else pl.lit(None, pl.String)
+    return held.select(
+        pl.lit(ref.study).alias("STUDYID"),
+        pl.lit(ref.site).alias("SITEID"),
+        pl.lit(ref.transfer_id).alias("TRANSFER_ID"),
+        pl.lit(contract.domain).alias("DOMAIN"),
+        pl.lit(source_file).alias("SOURCE_FILE"),
+        pl.col(LINE).alias("SOURCE_LINE"),
+        usubjid.alias("USUBJID"),
+        pl.col("RULES"),
+        pl.struct([pl.col(c).fill_null("") for c in header]).struct.json_encode().alias("RECORD"),
+    )
+
+
+def validate_file(
+    ref: TransferRef, contract, parsed: ParsedFile, ctx: R.RuleContext, out_dir: Path, findings: _ParquetSink
+) -> FileResult:
+    """Validate one parsed domain file batch by batch: valid and quarantine Parquet
+    files written, findings appended to ``findings``."""
+    source_file = ref.source_file(contract.file_name)
+    header = parsed.header
+    extras = [c for c in header if c not in contract.column_names]
+    checks = _FileChecks(contract, ctx)
+    duplicates = duplicate_lines(parsed, contract.record_key)
     out_dir.mkdir(parents=True, exist_ok=True)
-    valid_path = out_dir / f"{contract.domain}.valid.parquet"
-    quarantine_path = out_dir / f"{contract.domain}.quarantine.parquet"
-    valid.write_parquet(valid_path)
-    quarantined.write_parquet(quarantine_path)
+    valid_sink = _ParquetSink(
+        out_dir / f"{contract.domain}.valid.parquet",
+        {**dict.fromkeys(contract.column_names, pl.String), **dict.fromkeys(LINEAGE, pl.String), LINE: pl.Int64},
+    )
+    quarantine_sink = _ParquetSink(out_dir / f"{contract.domain}.quarantine.parquet", QUARANTINE_SCHEMA)
+    lineage = _lineage(ref, source_file, extras)
+    sent = 0
+    subjects: set[str] = set()
+    dm_rejects, orphans = [], []
+    try:
+        for batch in parsed.batches():
+            frame = _batch_frame(batch, contract, duplicates)
+            checked = frame.select(*contract.column_names, LINE, R.DUPLICATE_LINES)
+            failures = checks.failures(checked)
+            reported = [(check, index) for check, index in failures if check.rule != R.ORPHAN]
+            found = _row_findings(ref, contract, frame, reported, source_file)
+            findings.write(found)
+            tally = _orphan_tally(contract, frame, failures, source_file)
+            if tally is not None:
+                orphans.append(tally)
+            numbered = frame.with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
+            numbered = numbered.join(_quarantine_rules(failures), on="_i", how="left", maintain_order="left")
+            held = pl.col("RULES").is_not_null()
+            valid = numbered.filter(~held).select(*contract.column_names, *lineage)
+            valid_sink.write(valid)
+            quarantine_sink.write(_quarantine_rows(ref, contract, source_file, header, numbered.filter(held)))
+            sent += frame.height
+            if contract.domain == "DM":
+                subjects.update(valid.get_column("USUBJID").drop_nulls().unique().to_list())
+                dm_rejects.append(
+                    found.filter((pl.col("SEVERITY") == R.REJECT) & pl.col("USUBJID").is_not_null()).select(
+                        "USUBJID", "SOURCE_LINE", "MESSAGE"
+                    )
+                )
+    finally:
+        valid_sink.close()
+        quarantine_sink.close()
+    if extras:
+        findings.write(findings_frame([_extra_columns_finding(ref, contract, extras, source_file)]))
+    if sent != parsed.records or valid_sink.rows + quarantine_sink.rows != sent:
+        raise ReconciliationError(
+            f"{source_file}: {parsed.records} records parsed, {sent} read back, "
+            f"{valid_sink.rows} loaded + {quarantine_sink.rows} quarantined"
+        )
     output = DomainOutput(
         domain=contract.domain,
         file_name=contract.file_name,
         source_file=source_file,
-        valid_path=valid_path,
-        quarantine_path=quarantine_path,
-        rows_sent=sent.height,
-        rows_loaded=valid.height,
-        rows_quarantined=quarantined.height,
+        valid_path=valid_sink.path,
+        quarantine_path=quarantine_sink.path,
+        rows_sent=sent,
+        rows_loaded=valid_sink.rows,
+        rows_quarantined=quarantine_sink.rows,
         contract_version=contract.version,
     )
-    subjects = (
-        frozenset(valid.get_column("USUBJID").drop_nulls().to_list()) if "USUBJID" in valid.columns else frozenset()
+    return FileResult(
+        output,
+        frozenset(subjects),
+        pl.concat(dm_rejects) if dm_rejects else None,
+        pl.concat(orphans) if orphans else None,
     )
-    return output, findings, subjects
+
+
+# --- orphans: one root-cause finding per subject ------------------------------------------
+
+
+def _lines_text(lines: list[int]) -> str:
+    if len(lines) == 1:
+        return f"line {lines[0]} was"
+    return f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]} were"
+
+
+def orphan_findings(ref: TransferRef, tallies: list[pl.DataFrame], dm_rejects: pl.DataFrame | None, dm_file: str):
+    """One finding per subject whose rows the orphan rule held back (or flagged).
+
+    Identity: study + site + DM + USUBJID + rule, stable across cumulative
+    transfers. It points at the subject's quarantined DM row when there is one
+    (and says why it was quarantined), else at the subject's first child row.
+    One finding per subject, not per row: the rows are in audit.quarantine
+    (RULES ``orphan``), and the data manager has one thing to fix.
+    """
+    if not tallies:
+        return findings_frame([])
+    order = {d: i for i, d in enumerate(ALL_DOMAINS)}
+    tally = (
+        pl.concat(tallies)
+        .group_by("USUBJID", "DOMAIN", "SOURCE_FILE", "SEVERITY")
+        .agg(pl.col("ROWS").sum(), pl.col("FIRST_LINE").min())
+        .sort(pl.col("DOMAIN").replace_strict(order, default=len(order)), "USUBJID")
+    )
+    why: dict[str, tuple[list[int], list[str]]] = {}
+    if dm_rejects is not None and dm_rejects.height:
+        for usubjid, lines, messages in (
+            dm_rejects.sort("SOURCE_LINE")
+            .group_by("USUBJID", maintain_order=True)
+            .agg(pl.col("SOURCE_LINE").unique(maintain_order=True), pl.col("MESSAGE").unique(maintain_order=True))
+            .iter_rows()
+        ):
+            why[usubjid] = (lines, messages)
+    rows = []
+    for (usubjid,), subject in tally.group_by("USUBJID", maintain_order=True):
+        held = subject.filter(pl.col("SEVERITY") == R.REJECT)
+        counted = held if held.height else subject
+        total = counted.get_column("ROWS").sum()
+        per_domain = ", ".join(
+            f"{d} {n}" for d, n in counted.group_by("DOMAIN", maintain_order=True).agg(pl.col("ROWS").sum()).iter_rows()
+        )
+        outcome = "held back" if held.height else "loaded with a warning"
+        first = subject.row(0, named=True)
+        if usubjid in why:
+            lines, messages = why[usubjid]
+            cause = f"has no accepted DM row (DM {_lines_text(lines)} quarantined: {'; '.join(messages)})"
+            source_file, source_line = dm_file, lines[0]
+        else:
+            cause = "has no DM row in this transfer"
+            source_file, source_line = first["SOURCE_FILE"], first["FIRST_LINE"]
+        rows.append(
+            {
+                "FINDING_ID": row_finding_id(ref.study, ref.site, "DM", usubjid, "USUBJID", ORPHAN_SUBJECT),
+                "STUDYID": ref.study,
+                "SITEID": ref.site,
+                "TRANSFER_ID": ref.transfer_id,
+                "DOMAIN": "DM",
+                "USUBJID": usubjid,
+                "RECORD_KEY": usubjid,
+                "SOURCE_FILE": source_file,
+                "SOURCE_LINE": source_line,
+                "COLUMN_NAME": "USUBJID",
+                "VALUE": usubjid,
+                "RULE": ORPHAN_SUBJECT,
+                "SEVERITY": R.REJECT if held.height else R.WARNING,
+                "MESSAGE": f"subject {usubjid} {cause}; {total} row{'s' if total != 1 else ''} {outcome}: {per_domain}",
+                "CATEGORY": ROW,
+            }
+        )
+    return findings_frame(rows)
+
+
+# --- the transfer ---------------------------------------------------------------------------
+
+
+def _parsed_file(ref: TransferRef, info: FileInfo, out_dir: Path) -> ParsedFile:
+    """The file's records as the transfer check parsed them, or parsed now (a check
+    made elsewhere, or whose temporary files are gone), when the file is still what
+    the check saw."""
+    parsed = info.parsed
+    if isinstance(parsed, ParsedFile) and parsed.path.exists():
+        return parsed
+    scan = scan_file(ref.path / info.name, out_dir / f"{info.domain}.parsed.arrow")
+    if scan.problems or (scan.sha256, scan.records, scan.header) != (info.sha256, info.records, info.header):
+        raise ReconciliationError(f"{ref.source_file(info.name)} changed since its transfer check")
+    return scan.parsed
 
 
 def validate_transfer(
@@ -269,26 +594,40 @@ def validate_transfer(
 
     Output goes to ``work_dir/<study>/<site>/<transfer_id>/``. The findings Parquet
     holds the transfer check's findings (warnings only, as the transfer was
-    accepted) followed by the row findings.
+    accepted), then each file's row findings, then one ``orphan_subject`` finding
+    per subject whose rows were held back for want of an accepted DM row.
     """
     if not check.accepted:
         raise ValueError(f"{ref.relpath} is {check.status}; only accepted transfers are validated")
     out_dir = Path(work_dir) / ref.study / ref.site / ref.transfer_id
+    out_dir.mkdir(parents=True, exist_ok=True)
     files = {info.domain: info for info in check.files if info.domain and info.status == "ok"}
     order = sorted(files, key=lambda d: (d != "DM", ALL_DOMAINS.index(d)))
-    outputs, all_findings = [], [findings_frame(check.findings)]
+    outputs, tallies = [], []
     dm_subjects: frozenset[str] = frozenset()
-    for domain in order:
-        info = files[domain]
-        ctx = R.RuleContext(study=study, site=ref.site, dm_subjects=dm_subjects)
-        output, findings, subjects = validate_file(
-            ref, contracts[domain], ref.path / info.name, ctx, out_dir, info.records
-        )
-        if domain == "DM":
-            dm_subjects = subjects
-        outputs.append(output)
-        all_findings.append(findings)
+    dm_rejects = None
     findings_path = out_dir / "findings.parquet"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pl.concat(all_findings).write_parquet(findings_path)
+    sink = _ParquetSink(findings_path, FINDING_SCHEMA)
+    try:
+        sink.write(findings_frame(check.findings))
+        for domain in order:
+            info = files[domain]
+            parsed = _parsed_file(ref, info, out_dir)
+            if parsed.records != info.records:
+                raise ReconciliationError(
+                    f"{ref.source_file(info.name)}: parsed {parsed.records} records, "
+                    f"the transfer check counted {info.records}"
+                )
+            ctx = R.RuleContext(study=study, site=ref.site, dm_subjects=dm_subjects)
+            result = validate_file(ref, contracts[domain], parsed, ctx, out_dir, sink)
+            if parsed is not info.parsed:  # read again here: ours to remove
+                parsed.path.unlink(missing_ok=True)
+            if domain == "DM":
+                dm_subjects, dm_rejects = result.subjects, result.dm_rejects
+            if result.orphans is not None:
+                tallies.append(result.orphans)
+            outputs.append(result.output)
+        sink.write(orphan_findings(ref, tallies, dm_rejects, ref.source_file("DM.csv")))
+    finally:
+        sink.close()
     return ValidatedTransfer(ref=ref, check=check, domains=tuple(outputs), findings_path=findings_path)

@@ -542,15 +542,22 @@ def _codelist_by_value(p: dict, ctx: RuleContext) -> list[RowCheck]:
     ]
 
 
-@rule("orphan", lambda p: [p.get("column", "USUBJID")])
+ORPHAN = "orphan"
+
+
+@rule(ORPHAN, lambda p: [p.get("column", "USUBJID")])
 def _orphan(p: dict, ctx: RuleContext) -> list[RowCheck]:
     """The subject must have an accepted DM row in the same transfer (DM is
-    validated first; ``ctx.dm_subjects`` holds its loaded USUBJIDs)."""
+    validated first; ``ctx.dm_subjects`` holds its loaded USUBJIDs).
+
+    Every failing row is quarantined with this rule, but rows.py does not make a
+    finding per row: it makes one root-cause finding per subject
+    (``orphan_subject``), naming why its DM row is missing and what it holds back."""
     col = p.get("column", "USUBJID")
     subjects = sorted(ctx.dm_subjects or ())
     return [
         RowCheck(
-            "orphan",
+            ORPHAN,
             col,
             _passes(~pl.col(col).is_in(subjects)),
             pl.format("{} {} has no accepted DM row in this transfer", _lit(col), pl.col(col)),
@@ -559,14 +566,22 @@ def _orphan(p: dict, ctx: RuleContext) -> list[RowCheck]:
     ]
 
 
+# Filled by row validation from a whole-file pass (rows.duplicate_lines): for a row
+# whose record key is shared, the lines of every row sharing it ("5, 9 and 12").
+DUPLICATE_LINES = "_duplicate_lines"
+
+
 def duplicate_key_check(key: tuple[str, ...]) -> RowCheck:
     """Every row whose record key is shared with another row (all of them, not the
-    second one only: the site must say which is right)."""
+    second one only: the site must say which is right), naming all their lines.
+
+    Whether a key is shared is a question about the whole file, not one batch, so
+    it is answered beforehand (``DUPLICATE_LINES``); this check only reads it."""
     joined = pl.concat_str([pl.col(k).fill_null("") for k in key], separator="|")
     return RowCheck(
         "duplicate_key",
         ",".join(key),
-        ~pl.struct(list(key)).is_duplicated(),
-        pl.format("record key {} = {} appears on more than one row", _lit(", ".join(key)), joined),
+        pl.col(DUPLICATE_LINES).is_null(),
+        pl.format("record key {} = {} appears on lines {}", _lit(", ".join(key)), joined, pl.col(DUPLICATE_LINES)),
         value=joined,
     )

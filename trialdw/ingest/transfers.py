@@ -5,6 +5,12 @@ loaded) with findings that have no line (site-exports.md, "Validation outcomes")
 Nothing outside a transfer folder is ever opened: manifest entries must be plain
 file names, and symbolic links are reported, never followed.
 
+Each data file is read once (csvnative.scan_file: a byte pass and one DuckDB parse,
+the exact Python reader for any file that is not plainly well-formed). The parsed
+records of an accepted transfer are kept in a temporary folder that lives as long
+as its TransferCheck, so row validation does not read the CSV files again; a
+rejected transfer's are removed at once.
+
 A file (or the folder, or the manifest) the warehouse cannot read at all (an
 ``OSError`` such as a permission error) rejects the transfer with an
 ``unreadable`` finding instead of stopping the run. Such an error is usually the
@@ -15,15 +21,19 @@ the next run, instead of skipping it as already recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import re
 import stat
+import tempfile
+import weakref
 from pathlib import Path
 
-from trialdw.ingest.csvfile import open_no_follow, scan_csv
+from trialdw.ingest.csvfile import open_no_follow
+from trialdw.ingest.csvnative import remove_parsed, scan_file
 from trialdw.ingest.findings import REJECT, WARNING, transfer_finding
 from trialdw.ingest.types import ACCEPTED, INCOMPLETE, REJECTED, FileInfo, TransferCheck, TransferRef
 
@@ -152,6 +162,13 @@ class _Collector:
         self.ref = ref
         self.findings: list[dict] = []
         self.files: dict[str, FileInfo] = {}
+        self._parsed_dir: Path | None = None
+
+    def parsed_path(self, name: str) -> Path:
+        """Where a file's parsed records go (a temporary folder of this check)."""
+        if self._parsed_dir is None:
+            self._parsed_dir = Path(tempfile.mkdtemp(prefix="trialdw-parsed-"))
+        return self._parsed_dir / f"{name}.arrow"
 
     def add(self, file_name, rule, message, *, severity=REJECT, domain=None, value=None, column=None):
         self.findings.append(
@@ -171,16 +188,25 @@ class _Collector:
             reason = rejects[0]["MESSAGE"]
             if len(rejects) > 1:
                 reason += f" (and {len(rejects) - 1} more problem{'s' if len(rejects) > 2 else ''})"
-        return TransferCheck(
+        files = [self.files[k] for k in sorted(self.files)]
+        if rejects:  # nothing of it is validated: drop the parsed records now
+            files = [dataclasses.replace(f, parsed=None) for f in files]
+        check = TransferCheck(
             ref=self.ref,
             status=REJECTED if rejects else ACCEPTED,
             reason=reason,
             findings=tuple(self.findings),
-            files=tuple(self.files[k] for k in sorted(self.files)),
+            files=tuple(files),
             manifest_sha256=manifest_sha256,
             exported_at=exported_at,
             contract_versions=versions or {},
         )
+        if self._parsed_dir is not None:
+            if rejects:
+                remove_parsed(self._parsed_dir)
+            else:  # the parsed records live as long as the check (and are gone at exit)
+                weakref.finalize(check, remove_parsed, self._parsed_dir)
+        return check
 
 
 def parse_manifest(data: bytes) -> tuple[dict | None, tuple[str, str] | None]:
@@ -361,7 +387,7 @@ def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
 
 def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) -> FileInfo:
     try:
-        scan = scan_csv(c.ref.path / name)
+        scan = scan_file(c.ref.path / name, c.parsed_path(name))
     except OSError as exc:
         c.add(name, UNREADABLE, unreadable_message(name, exc), domain=domain)
         return FileInfo(name, domain, None, entry["rows"], None, status="rejected", reason="cannot be read")
@@ -394,6 +420,7 @@ def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) ->
         header,
         status="rejected" if problems else "ok",
         reason=problems[0] if problems else None,
+        parsed=None if problems else scan.parsed,
     )
 
 

@@ -10,7 +10,9 @@ REJECTED = "rejected"
 INCOMPLETE = "incomplete"
 SUPERSEDED = "superseded"
 
-# The finding row layout of docs/architecture.md, plus its stable id.
+# The finding row layout of docs/architecture.md, plus its stable id. VISIT and
+# VISITNUM (as sent, where the domain has them) tell a data manager which visit a
+# row finding is about without opening the file; NULL for other findings.
 FINDING_COLUMNS = (
     "FINDING_ID",
     "STUDYID",
@@ -21,6 +23,8 @@ FINDING_COLUMNS = (
     "RECORD_KEY",
     "SOURCE_FILE",
     "SOURCE_LINE",
+    "VISIT",
+    "VISITNUM",
     "COLUMN_NAME",
     "VALUE",
     "RULE",
@@ -68,6 +72,10 @@ class FileInfo:
     header: tuple[str, ...] = ()
     status: str = "ok"  # ok / rejected / unlisted / missing
     reason: str | None = None
+    # csvnative.ParsedFile of an accepted transfer's file: its records, parsed once by
+    # the transfer check, for row validation (a temporary file that lives as long as
+    # the TransferCheck holding it).
+    parsed: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

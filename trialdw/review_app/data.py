@@ -18,6 +18,8 @@ FINDING_FIELDS = (
     "RECORD_KEY",
     "SOURCE_FILE",
     "SOURCE_LINE",
+    "VISIT",
+    "VISITNUM",
     "COLUMN_NAME",
     "VALUE",
     "RULE",

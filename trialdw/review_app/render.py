@@ -30,6 +30,7 @@ FINDING_COLUMNS = (  # (heading, field) of a finding row in the page
     ("Record key", "RECORD_KEY"),
     ("File", "SOURCE_FILE"),
     ("Line", "SOURCE_LINE"),
+    ("Visit", "VISIT"),
     ("Column", "COLUMN_NAME"),
     ("Value", "VALUE"),
     ("Message", "MESSAGE"),

@@ -74,8 +74,13 @@ CREATE TABLE IF NOT EXISTS audit.findings (
     STATUS               VARCHAR,   -- open / resolved
     FIRST_SEEN_TRANSFER  VARCHAR,
     LAST_SEEN_TRANSFER   VARCHAR,
-    RESOLVED_TRANSFER    VARCHAR
+    RESOLVED_TRANSFER    VARCHAR,
+    VISIT                VARCHAR,   -- as sent, row findings of domains with a VISIT (last: inserts are positional)
+    VISITNUM             VARCHAR
 );
+-- A warehouse created before VISIT/VISITNUM gets them (a no-op otherwise).
+ALTER TABLE audit.findings ADD COLUMN IF NOT EXISTS VISIT VARCHAR;
+ALTER TABLE audit.findings ADD COLUMN IF NOT EXISTS VISITNUM VARCHAR;
 
 -- Every occurrence of a finding in a transfer (the history behind FIRST/LAST_SEEN).
 CREATE TABLE IF NOT EXISTS audit.finding_occurrences (
