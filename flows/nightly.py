@@ -226,6 +226,7 @@ def _group_summary(group, logger) -> dict:
         "dbt_summary": group.dbt_summary,
         "failures": list(group.dbt_failures),
         "rows": group.rows,
+        **({"seconds": group.seconds} if group.seconds else {}),
     }
 
 
@@ -496,7 +497,9 @@ def _check_built_studies(
     with timer("endpoints"):
         running = {g["build_file"]: compute_endpoints.submit(g["build_file"], spark) for g in groups if g["dbt_ok"]}
     for group in groups:
-        details["dbt"].append({k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures")})
+        details["dbt"].append(
+            {k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures", "seconds") if k in group}
+        )
         if not group["dbt_ok"]:
             results.update(dict.fromkeys(group["studies"], "dbt build failed: " + "; ".join(group["failures"][:3])))
             continue

@@ -153,16 +153,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine = {}
     if args.engine == "spark":  # the DuckDB night's call stays exactly as it was
         engine = {"engine": "spark", "spark_master": args.spark_master, "spark_warehouse": str(spark_warehouse)}
-    state = nightly(
-        landing=str(landing),
-        warehouse=str(warehouse),
-        studies_dir=args.studies,
-        readiness_contract=args.readiness_contract,
-        notify_command=args.notify_command,
-        sources=sources,
-        return_state=True,
-        **engine,
-    )
+        _stop_spark_started_here.running_before = _spark_running()
+    try:
+        state = nightly(
+            landing=str(landing),
+            warehouse=str(warehouse),
+            studies_dir=args.studies,
+            readiness_contract=args.readiness_contract,
+            notify_command=args.notify_command,
+            sources=sources,
+            return_state=True,
+            **engine,
+        )
+    finally:
+        if engine:
+            _stop_spark_started_here()
     if not state.is_completed():
         from trialdw.warehouse import WarehouseBusy
 
@@ -202,6 +207,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"trialdw: held back (previous tables kept): {names}", file=sys.stderr)
         return HELD_BACK_EXIT
     return 0
+
+
+def _spark_running() -> bool:
+    import sys as _sys
+
+    if "pyspark" not in _sys.modules:
+        return False
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active is not None or getattr(SparkSession, "_instantiatedSession", None) is not None
+
+
+def _stop_spark_started_here() -> None:
+    """Stop the night's SparkSession (a clean end for the metastore and the JVM),
+    unless it was running before the command (a test session, a notebook)."""
+    if getattr(_stop_spark_started_here, "running_before", False) or not _spark_running():
+        return
+    from trialdw.engines.spark_session import stop_spark_session
+
+    stop_spark_session()
 
 
 def _run_locations(args: argparse.Namespace) -> tuple[Path | None, Path | None]:

@@ -56,6 +56,7 @@ class GroupBuild:
     dbt_summary: str = ""
     dbt_failures: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the build's time went (the Spark engine)
 
 
 def connect(path: Path, work_dir: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -187,15 +187,42 @@ def build_group(settings: SparkSettings | dict, dbt, history_path: Path, folder:
     from trialdw.engines.spark_session import copy_duckdb_tables_to_spark
     from trialdw.study_build import GroupBuild, prepare_build_file
 
-    spark = session(settings)  # started before dbt: dbt-spark's session method finds it
+    clock = _Clock()
     build = GroupBuild(sorted(studies), folder / BUILD_FILE_NAME)
-    build.rows = prepare_build_file(history_path, build.build_file, studies, contracts)
+    with clock("build file"):
+        build.rows = prepare_build_file(history_path, build.build_file, studies, contracts)
+    with clock("spark session"):
+        spark = session(settings)  # started before dbt: dbt-spark's session method finds it
     prefix = group_prefix(folder.name)
-    drop_group_schemas(spark, prefix)
-    copy_duckdb_tables_to_spark(spark, build.build_file, STAGED, prefix=prefix, tables=STAGED_TABLES)
-    result = dbt.build(build.build_file, nightly=True, progress=progress, schema_prefix=prefix)
+    with clock("sources to spark"):
+        drop_group_schemas(spark, prefix)
+        copy_duckdb_tables_to_spark(spark, build.build_file, STAGED, prefix=prefix, tables=STAGED_TABLES)
+    with clock("dbt"):
+        result = dbt.build(build.build_file, nightly=True, progress=progress, schema_prefix=prefix)
     build.dbt_ok, build.dbt_summary, build.dbt_failures = result.success, result.summary(), result.failures
+    build.seconds = clock.seconds
     return build
+
+
+class _Clock:
+    """Seconds per named part of a step (the run log's dbt details; make bench prints them)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        import contextlib
+        import time
+
+        @contextlib.contextmanager
+        def timing():
+            started = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - started, 2)
+
+        return timing()
 
 
 def compute_endpoints(settings: SparkSettings | dict, build_file: Path):
