@@ -29,14 +29,17 @@ SUBJECT, TRTSDT = "HCC-SURU-SC-101-0003", "2025-02-09"
 ORR = {"HCC-REGO-PD1": (21, 8), "HCC-SURU-SC": (22, 8)}  # (N, responders)
 
 
-def _run(argv: list[str], capsys) -> tuple[int, str, str, float]:
+def _main(argv: list[str]) -> tuple[int, str]:
+    """``trialdw`` in this process (the test session's SparkSession); exit code and stdout."""
+    import contextlib
+    import io
+
     from trialdw.cli import main
 
-    started = time.perf_counter()
-    code = main(argv)
-    seconds = time.perf_counter() - started
-    out = capsys.readouterr()
-    return code, out.out, out.err, seconds
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +141,70 @@ def test_spark_sql_sees_the_published_tables(nights, first_spark_night):
     assert {r[0] for r in session.sql("SELECT DISTINCT STUDYID FROM analysis.endpoints").collect()} == set(STUDIES)
 
 
-def test_a_second_night_with_nothing_new_builds_nothing_and_touches_no_file(nights, first_spark_night, capsys):
+@pytest.fixture(scope="module")
+def later_spark_nights(nights, first_spark_night):
+    """Night 2: nothing new. Night 3: a readiness contract that fails every SURU
+    subject (both studies rebuilt: the contract changed; SURU held back)."""
     root = nights["warehouse_dir"]
-    before = {p: p.stat().st_mtime_ns for p in root.glob("*.db/*/*.parquet")}
-    code, out, err, seconds = _run(first_spark_night["argv"], capsys)
-    assert code == 0, err
-    assert "nothing new" in out and "unchanged, carried over" in out, out
-    assert {p: p.stat().st_mtime_ns for p in root.glob("*.db/*/*.parquet")} == before
-    assert seconds < first_spark_night["seconds"] / 2, (seconds, first_spark_night["seconds"])
+    seen = {"files_before": {p: p.stat().st_mtime_ns for p in root.glob("*.db/*/*.parquet")}}
+    seen["builds_before"] = _study_builds(root)
+    seen["suru_adsl_before"] = _rows(root, "adam", "adsl", "HCC-SURU-SC")
+    started = time.perf_counter()
+    seen["second_code"], seen["second_out"] = _main(first_spark_night["argv"])
+    seen["second_seconds"] = time.perf_counter() - started
+    seen["files_after"] = {p: p.stat().st_mtime_ns for p in root.glob("*.db/*/*.parquet")}
+    contract = nights["root"] / "suru-fails.yml"
+    contract.write_text(SURU_ONLY_FAILS)
+    seen["third_code"], seen["third_out"] = _main([*first_spark_night["argv"], "--readiness-contract", str(contract)])
+    seen["builds_after"] = _study_builds(root)
+    seen["suru_adsl_after"] = _rows(root, "adam", "adsl", "HCC-SURU-SC")
+    seen["rego_adsl_after"] = _rows(root, "adam", "adsl", "HCC-REGO-PD1")
+    return seen
+
+
+SURU_ONLY_FAILS = """\
+version: 1
+tables:
+  adsl:
+    row_ids: [USUBJID]
+    derived:
+      STUDY_IS_NOT_SURU: "coalesce(t.STUDYID <> 'HCC-SURU-SC', false)"
+    expectations:
+      - expectation: ExpectColumnValuesToBeInSet
+        kwargs: {column: STUDY_IS_NOT_SURU, value_set: [true]}
+        why: "Fails for every SURU subject, on purpose."
+"""
+
+
+def _study_builds(root: Path) -> dict[str, tuple]:
+    with duckdb.connect() as con:
+        rows = con.sql(
+            f"SELECT STUDYID, STATUS, PUBLISHED_RUN_ID FROM {_parquet(root, 'audit', 'study_builds')}"
+        ).fetchall()
+    return {study: (status, run) for study, status, run in rows}
+
+
+def _rows(root: Path, schema: str, table: str, study: str) -> list[tuple]:
+    with duckdb.connect() as con:
+        return con.sql(
+            f"SELECT * FROM {_parquet(root, schema, table)} WHERE STUDYID = ? ORDER BY ALL", params=[study]
+        ).fetchall()
+
+
+def test_a_second_night_with_nothing_new_builds_nothing_and_touches_no_file(first_spark_night, later_spark_nights):
+    seen = later_spark_nights
+    assert seen["second_code"] == 0
+    assert "nothing new" in seen["second_out"] and "unchanged, carried over" in seen["second_out"], seen["second_out"]
+    assert seen["files_after"] == seen["files_before"]
+    assert seen["second_seconds"] < first_spark_night["seconds"] / 2, (seen["second_seconds"], first_spark_night)
+
+
+def test_a_held_back_study_is_not_published_and_keeps_its_published_rows(later_spark_nights):
+    seen = later_spark_nights
+    assert seen["third_code"] == 2  # completed, a study held back
+    assert "HCC-SURU-SC: held back" in seen["third_out"], seen["third_out"]
+    before, after = seen["builds_before"], seen["builds_after"]
+    assert after["HCC-SURU-SC"] == ("held back", before["HCC-SURU-SC"][1])  # still the first night's tables
+    assert after["HCC-REGO-PD1"][0] == "published" and after["HCC-REGO-PD1"][1] != before["HCC-REGO-PD1"][1]
+    assert seen["suru_adsl_after"] == seen["suru_adsl_before"] and len(seen["suru_adsl_after"]) == 24
+    assert len(seen["rego_adsl_after"]) == 24

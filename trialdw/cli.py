@@ -6,6 +6,7 @@
     trialdw run --landing DIR --warehouse FILE [--sources FILE] [--studies DIR] [--readiness-contract YML]
     trialdw run --engine spark --landing DIR [--spark-warehouse DIR] [--spark-master URL] [--warehouse FILE]
     trialdw serve --landing DIR --warehouse FILE [--sources FILE] [--cron "0 2 * * *"] [--timezone TZ] [--name N]
+                  [--engine spark [--spark-warehouse DIR] [--spark-master URL]]
     trialdw sql FILE "SELECT ..."          (read-only)
     trialdw review serve --warehouse FILE [--host 127.0.0.1] [--port 8765]
     trialdw users add NAME --role data-manager|viewer --warehouse FILE [--password-stdin]
@@ -258,6 +259,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from trialdw.pull import load_sources
 
         load_sources(Path(args.sources))
+    engine = None
+    if args.engine == "spark":
+        _, spark_warehouse = _run_locations(args)
+        engine = {"engine": "spark", "spark_master": args.spark_master, "spark_warehouse": str(spark_warehouse)}
     try:
         serve_nightly(
             load_nightly_flow(),
@@ -268,6 +273,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sources=args.sources,
             cron=args.cron,
             timezone=args.timezone,
+            engine=engine,
         )
     except ServeError as exc:
         return _fail(str(exc))
@@ -398,6 +404,23 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where dbt builds and the tables are published (default duckdb; spark: docs/spark.md)",
+    )
+    parser.add_argument(
+        "--spark-master", default=None, help="Spark master URL (default local[*]; e.g. spark://host:7077, yarn)"
+    )
+    parser.add_argument(
+        "--spark-warehouse",
+        default=None,
+        help="Spark warehouse: tables land in DIR/<schema>.db/<table>/ (default: spark-warehouse beside FILE)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialdw", description="Clinical trial data warehouse")
     parser.add_argument("--version", action="version", version=f"trialdw {_version()}")
@@ -434,20 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--warehouse", default=None, help="DuckDB file to publish (--engine spark: default DIR/_trialdw/trialdw.duckdb)"
     )
-    run.add_argument(
-        "--engine",
-        choices=("duckdb", "spark"),
-        default="duckdb",
-        help="where dbt builds and the tables are published (default duckdb; spark: docs/spark.md)",
-    )
-    run.add_argument(
-        "--spark-master", default=None, help="Spark master URL (default local[*]; e.g. spark://host:7077, yarn)"
-    )
-    run.add_argument(
-        "--spark-warehouse",
-        default=None,
-        help="Spark warehouse: tables land in DIR/<schema>.db/<table>/ (default: spark-warehouse beside FILE)",
-    )
+    _engine_arguments(run)
     run.add_argument("--sources", default=None, help="sources file: pull from the sites into --landing first")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.add_argument(
@@ -466,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--landing", required=True, help="landing folder with site transfers")
     serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     serve.add_argument("--sources", default=None, help="sources file: each night pulls from the sites first")
+    _engine_arguments(serve)
     serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
     serve.add_argument(
