@@ -22,8 +22,7 @@ import pytest
 
 from tests.helpers.spark import build_duckdb_warehouse, compare_schema, describe, duckdb_tables
 
-# One Spark session and one build per landing: keep the module on one xdist worker (--dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 COMPARED_SCHEMAS = ("adam", "data_review")
 

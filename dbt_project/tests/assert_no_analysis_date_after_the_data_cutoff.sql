@@ -5,18 +5,16 @@
 -- escaped the cut (RFICDT, consent before enrolment, is not an analysis date).
 -- One row per (record, analysis date column): a union of one select per
 -- column (portable SQL: DuckDB and Spark unnest lists differently).
-{%- set date_columns = {
-    'adsl': ['ENRLDT', 'TRTSDT', 'TRTEDT', 'DTHDT', 'LSTALVDT'],
-    'adae': ['ASTDT', 'AENDT'],
-    'adtte': ['STARTDT', 'ADT'],
-    'adrs': ['ADT'],
-    'adcp': ['ADT'],
-    'adgf': ['ADT'],
-} %}
+{%- set date_columns = [
+    ('adsl', 'ENRLDT'), ('adsl', 'TRTSDT'), ('adsl', 'TRTEDT'), ('adsl', 'DTHDT'), ('adsl', 'LSTALVDT'),
+    ('adae', 'ASTDT'), ('adae', 'AENDT'),
+    ('adtte', 'STARTDT'), ('adtte', 'ADT'),
+    ('adrs', 'ADT'),
+    ('adcp', 'ADT'),
+    ('adgf', 'ADT'),
+] %}
 with analysis_dates as (
-    {%- for table, columns in date_columns.items() %}
-        {%- set outer = loop %}
-        {%- for column in columns %}
+    {% for table, column in date_columns %}
     select
         STUDYID,
         USUBJID,
@@ -24,11 +22,10 @@ with analysis_dates as (
         '{{ column }}' as COLUMN_NAME,
         {{ column }} as ANALYSIS_DT
     from {{ ref(table) }}
-            {%- if not (outer.last and loop.last) %}
+    {% if not loop.last %}
     union all
-            {%- endif %}
-        {%- endfor %}
-    {%- endfor %}
+    {% endif %}
+    {% endfor %}
 )
 
 select

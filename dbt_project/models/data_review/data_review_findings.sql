@@ -61,7 +61,8 @@ death_date_disagreement as (
         ds.USUBJID,
         ds.RECORD_KEY,
         'DSSTDTC' as COLUMN_NAME,
-        'DS=' || {{ format_date('ds.DSSTDT', '%Y-%m-%d') }} || ' DTHDT=' || {{ format_date('deaths.DTHDT', '%Y-%m-%d') }} as VALUE,
+        'DS=' || {{ format_date('ds.DSSTDT', '%Y-%m-%d') }}
+        || ' DTHDT=' || {{ format_date('deaths.DTHDT', '%Y-%m-%d') }} as VALUE,
         'death_date_disagreement' as RULE,
         'The DS DEATH record (' || ds.DSSCAT || ') gives ' || {{ format_date('ds.DSSTDT', '%Y-%m-%d') }}
         || ' as the date of death, but '
