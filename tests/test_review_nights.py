@@ -102,12 +102,12 @@ def nights(tmp_path_factory, prefect_harness):
         shutil.copytree(full / REGO / "101" / SECOND, landing / REGO / "101" / SECOND)
         seen["run2"] = nightly(landing=str(landing), warehouse=str(warehouse))
         seen["night2"] = snapshot(client, ids)  # the same server process, the new file
-        seen["night2_orphans"] = client.findings(study=REGO, rule="orphan", state="")
+        seen["night2_orphans"] = client.findings(study=REGO, rule="orphan_subject", state="")
 
         copy_transfer(full / REGO / "101" / FIRST, landing / REGO / "101" / THIRD, THIRD)
         seen["run3"] = nightly(landing=str(landing), warehouse=str(warehouse))
         seen["night3"] = snapshot(client, ids)
-        seen["night3_orphans"] = client.findings(study=REGO, rule="orphan", state="")
+        seen["night3_orphans"] = client.findings(study=REGO, rule="orphan_subject", state="")
     return seen
 
 

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trialdw.ingest.types import FINDING_COLUMNS
 from trialdw.review_app.changes import Changes
 
-# Life-cycle and location columns, in the order data managers read them
-# (also the findings.csv layout after FINDING_ID/STATUS/CHANGE).
+# The finding's own columns (trialdw.ingest.types, the one layout) with its life cycle,
+# in the order data managers read them (also the findings.csv layout after
+# FINDING_ID/STATUS/CHANGE). The transfer a finding was seen in is told by the
+# life-cycle columns, so TRANSFER_ID is left out.
 FINDING_FIELDS = (
     "FINDING_ID",
     "STATUS",
-    "STUDYID",
-    "SITEID",
-    "DOMAIN",
-    "USUBJID",
-    "RECORD_KEY",
-    "SOURCE_FILE",
-    "SOURCE_LINE",
-    "VISIT",
-    "VISITNUM",
-    "COLUMN_NAME",
-    "VALUE",
-    "RULE",
-    "SEVERITY",
-    "CATEGORY",
-    "MESSAGE",
+    *(c for c in FINDING_COLUMNS if c not in ("FINDING_ID", "TRANSFER_ID")),
     "FIRST_SEEN_TRANSFER",
     "LAST_SEEN_TRANSFER",
     "RESOLVED_TRANSFER",

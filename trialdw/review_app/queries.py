@@ -34,6 +34,7 @@ from trialdw.review_app.data import (
     FINDING_ORDER,
     NO_DOMAIN,
     RECONCILIATION_FIELDS,
+    STATE_FIELDS,
     TRANSFER_FIELDS,
     read_pulls,
 )
@@ -53,7 +54,7 @@ FILTER_COLUMNS = {
     "change": "CHANGE",
 }
 MAX_PAGE_SIZE = 500
-API_FIELDS = (*FINDING_FIELDS, "STATE", "STATE_REASON", "STATE_AT", "STATE_BY", "QUERY_REF", "CHANGE")
+API_FIELDS = (*FINDING_FIELDS, *STATE_FIELDS, "CHANGE")
 
 # Warehouse columns + live state + "since last run". A finding without entries in the store is
 # what the nightly's sync would make it: new when open, closed (resolved by data) when resolved.
