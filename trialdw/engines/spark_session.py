@@ -34,8 +34,12 @@ def _metastore_dir(warehouse_dir: Path) -> Path:
     return Path(warehouse_dir) / METASTORE_FOLDER
 
 
-def spark_session(warehouse_dir: Path, master: str = DEFAULT_MASTER, shuffle_partitions: int | None = None):
+def spark_session(warehouse_dir: Path | str, master: str = DEFAULT_MASTER, shuffle_partitions: int | None = None):
     """The SparkSession over ``warehouse_dir`` (started once per process, then reused).
+
+    ``warehouse_dir``: a local folder (created; the Derby metastore inside it,
+    ``_metastore/``), or a URL the cluster reaches (``hdfs://…``), whose
+    metastore is the cluster's own (hive-site.xml on the driver's classpath).
 
     A session already running over the same warehouse directory is returned as
     it is (its master and shuffle partitions stay what they were; the shuffle
@@ -53,7 +57,10 @@ def spark_session(warehouse_dir: Path, master: str = DEFAULT_MASTER, shuffle_par
     if master.startswith("local"):
         # A local master talks to itself: no lookup of the host's address.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    warehouse = Path(warehouse_dir).resolve()
+    # A local folder; or a URL every node reaches (hdfs://, s3a://, file:/…), with the
+    # metastore the cluster's hive-site.xml names (Derby is one process's only).
+    is_url = "://" in str(warehouse_dir)
+    warehouse = str(warehouse_dir) if is_url else Path(warehouse_dir).resolve()
     active = running_spark_session()
     if active is not None:
         current = active.conf.get("spark.sql.warehouse.dir", "")
@@ -63,21 +70,23 @@ def spark_session(warehouse_dir: Path, master: str = DEFAULT_MASTER, shuffle_par
             return active
         stop_spark_session()
 
-    warehouse.mkdir(parents=True, exist_ok=True)
-    metastore = _metastore_dir(warehouse)
-    metastore.mkdir(parents=True, exist_ok=True)
+    metastore_conf = {}
+    if not is_url:
+        metastore = _metastore_dir(warehouse)
+        metastore.mkdir(parents=True, exist_ok=True)
+        # The embedded Derby metastore (and its derby.log) inside the warehouse.
+        metastore_conf = {
+            "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true"
+            ),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={metastore}",
+        }
     partitions = shuffle_partitions or _default_partitions(master)
     builder = (
         SparkSession.builder.master(master)
         .appName("trialdw")
         .config("spark.sql.warehouse.dir", str(warehouse))
         .config("spark.sql.catalogImplementation", "hive")
-        # The embedded Derby metastore (and its derby.log) inside the warehouse.
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={metastore / 'metastore_db'};create=true",
-        )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore}")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -87,6 +96,8 @@ def spark_session(warehouse_dir: Path, master: str = DEFAULT_MASTER, shuffle_par
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
     )
+    for key, value in metastore_conf.items():
+        builder = builder.config(key, value)
     if partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
         builder = builder.config("spark.default.parallelism", str(partitions))
@@ -203,6 +214,8 @@ def _default_partitions(master: str) -> int | None:
     return None
 
 
-def _same_dir(configured: str, warehouse: Path) -> bool:
+def _same_dir(configured: str, warehouse: Path | str) -> bool:
+    if isinstance(warehouse, str):  # a URL
+        return configured.rstrip("/") == warehouse.rstrip("/")
     path = configured.removeprefix("file:")
     return bool(path) and Path(path).resolve() == warehouse
