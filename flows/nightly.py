@@ -389,17 +389,17 @@ def record_run_history(
 
 
 @task(name="publish to Spark")
-def publish_to_spark(spark: dict, building: str, built: dict, carried: list[str]) -> dict:
+def publish_to_spark(spark: dict, building: str, built: dict, carried: list[str]) -> list[str]:
     """The Spark warehouse's published tables: every new table written beside
     the published one, then swapped in table by table (trialdw.engines.spark.publish);
     then the night's build schemas go."""
     from trialdw.engines import spark as spark_engine
 
     by_prefix = {spark_engine.group_prefix(Path(f).parent.name): ids for f, ids in built.items()}
-    rows = spark_engine.publish(spark, Path(building), by_prefix, carried)
+    tables = spark_engine.publish(spark, Path(building), by_prefix, carried)
     spark_engine.drop_group_schemas(spark_engine.session(spark))
-    get_run_logger().info("published %d Spark tables under %s", len(rows), spark["warehouse_dir"])
-    return rows
+    get_run_logger().info("published %d Spark tables under %s", len(tables), spark["warehouse_dir"])
+    return tables
 
 
 @task(name="publish", **TRANSIENT_RETRIES)

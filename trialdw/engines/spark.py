@@ -117,32 +117,6 @@ def _tables(spark, database: str) -> list[str]:
     return sorted(r["tableName"] for r in rows if not r["isTemporary"])
 
 
-def _write_renamed(spark, duckdb_path: Path, schemas: tuple[str, ...], rename) -> list[tuple[str, str]]:
-    """Every table of ``schemas`` in a DuckDB file as the managed Parquet table
-    ``<schema>.<rename(table)>`` (as trialdw.engines.spark_session.copy_duckdb_tables_to_spark
-    writes them, under another name); returns (schema, table) of what was written."""
-    import duckdb
-
-    from trialdw.engines.spark_session import _empty_frame, _portable_select
-
-    written = []
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        for schema in schemas:
-            names = con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND schema_name = ? ORDER BY 1",
-                [schema],
-            ).fetchall()
-            if names:
-                spark.sql(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
-            for (table,) in names:
-                arrow = con.sql(_portable_select(con, schema, table)).to_arrow_table()
-                frame = spark.createDataFrame(arrow) if arrow.num_rows else _empty_frame(spark, arrow.schema)
-                frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{rename(table)}`")
-                written.append((schema, table))
-    return written
-
-
 def spark_to_duckdb(spark, prefix: str, tables: dict[str, tuple[str, ...] | None], duckdb_path: Path) -> dict[str, int]:
     """``<prefix>schema.table`` from Spark into ``schema.table`` of a DuckDB file
     (replaced); returns rows per table."""
@@ -184,7 +158,6 @@ def build_group(settings: SparkSettings | dict, dbt, history_path: Path, folder:
     is prepared as tonight, its dbt sources staged in the group's Spark schemas,
     then ``dbt build`` (spark target, the group's schema prefix)."""
     from trialdw.dbt_runner import BUILD_FILE_NAME
-    from trialdw.engines.spark_session import copy_duckdb_tables_to_spark
     from trialdw.study_build import GroupBuild, prepare_build_file
 
     clock = _Clock()
@@ -196,7 +169,7 @@ def build_group(settings: SparkSettings | dict, dbt, history_path: Path, folder:
     prefix = group_prefix(folder.name)
     with clock("sources to spark"):
         drop_group_schemas(spark, prefix)
-        copy_duckdb_tables_to_spark(spark, build.build_file, STAGED, prefix=prefix, tables=STAGED_TABLES)
+        copy_to_spark(spark, build.build_file, STAGED, prefix, STAGED_TABLES)
     with clock("dbt"):
         result = dbt.build(build.build_file, nightly=True, progress=progress, schema_prefix=prefix)
     build.dbt_ok, build.dbt_summary, build.dbt_failures = result.success, result.summary(), result.failures
@@ -230,25 +203,26 @@ def compute_endpoints(settings: SparkSettings | dict, build_file: Path):
     its build file, the endpoint statistics on them (the DuckDB night's code),
     and ``analysis.*`` back to Spark in the group's schema."""
     from trialdw.endpoints import compute_all
-    from trialdw.engines.spark_session import copy_duckdb_tables_to_spark
 
     spark = session(settings)
     prefix = group_prefix(Path(build_file).parent.name)
     spark_to_duckdb(spark, prefix, FETCHED, Path(build_file))
     result = compute_all(Path(build_file))
-    copy_duckdb_tables_to_spark(spark, Path(build_file), ("analysis",), prefix=prefix)
+    copy_to_spark(spark, Path(build_file), ("analysis",), prefix)
     return result
 
 
-def publish(settings: SparkSettings | dict, building: Path, built: dict[str, list[str]], carried: list[str]) -> dict:
+def publish(
+    settings: SparkSettings | dict, building: Path, built: dict[str, list[str]], carried: list[str]
+) -> list[str]:
     """The published schemas of the Spark warehouse, after every check passed.
 
     ``built``: group prefix → studies published from it tonight; ``carried``:
     studies whose published rows stay (unchanged or held back); ``building``: the
     assembled DuckDB file (audit trail and configuration, whole). Every new
-    table is written first (``<schema>.trialdw_next__<table>``); then each is
-    swapped in (DROP the old, RENAME the new), and published tables no source
-    holds any more are dropped. Returns rows per published table."""
+    table is written first (``<schema>.trialdw_next__<table>``, several at a
+    time); then each is swapped in (DROP the old, RENAME the new), and published
+    tables no source holds any more are dropped. Returns the published tables."""
     from pyspark.sql import functions as F
 
     spark = session(settings)
@@ -256,8 +230,7 @@ def publish(settings: SparkSettings | dict, building: Path, built: dict[str, lis
         for table in _tables(spark, schema):
             if table.startswith(NEXT):
                 spark.sql(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
-    staged: dict[str, list[str]] = {}
-    rows: dict[str, int] = {}
+    writes: dict[tuple[str, str], object] = {}  # (schema, table) -> the DataFrame of its new rows
     for schema, column in STUDY_SCHEMAS.items():
         parts: dict[str, list] = {}
         for prefix, ids in sorted(built.items()):
@@ -267,25 +240,87 @@ def publish(settings: SparkSettings | dict, building: Path, built: dict[str, lis
         for table in _tables(spark, schema) if carried else ():
             frame = spark.table(f"`{schema}`.`{table}`").where(F.col(column).isin(list(carried)))
             parts.setdefault(table, []).append(frame)
-        if not parts:
-            continue
+        for table, frames in parts.items():
+            writes[(schema, table)] = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+    writes.update(_duckdb_frames(spark, Path(building), WHOLE_SCHEMAS))
+    for schema in sorted({schema for schema, _ in writes}):
         spark.sql(f"CREATE DATABASE IF NOT EXISTS `{schema}`")
-        for table, frames in sorted(parts.items()):
-            union = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
-            union.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{NEXT}{table}`")
-            staged.setdefault(schema, []).append(table)
-    for schema, table in _write_renamed(spark, Path(building), WHOLE_SCHEMAS, rename=lambda t: NEXT + t):
-        staged.setdefault(schema, []).append(table)
+
+    def write(item) -> None:
+        (schema, table), frame = item
+        frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{NEXT}{table}`")
+
+    _in_parallel(write, sorted(writes.items(), key=lambda item: item[0]))
     # Every table is written: swap them in.
-    for schema, tables in staged.items():
+    published = []
+    for schema in sorted({schema for schema, _ in writes}):
+        tables = sorted(table for s, table in writes if s == schema)
         for table in tables:
             spark.sql(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
             spark.sql(f"ALTER TABLE `{schema}`.`{NEXT}{table}` RENAME TO `{schema}`.`{table}`")
-            rows[f"{schema}.{table}"] = spark.table(f"`{schema}`.`{table}`").count()
+            published.append(f"{schema}.{table}")
         for table in _tables(spark, schema):
             if table not in tables and not table.startswith(NEXT):
                 spark.sql(f"DROP TABLE IF EXISTS `{schema}`.`{table}`")
-    return rows
+    return published
+
+
+# Spark writes at a time: each small write is mostly driver and metastore latency, which overlaps.
+WRITERS = 4
+
+
+def _in_parallel(function, items) -> None:
+    """``function`` over ``items`` on a few threads (Spark runs the jobs of several
+    threads at once); the first error is raised once all are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="trialdw-spark-write") as pool:
+        futures = [pool.submit(function, item) for item in items]
+    for future in futures:
+        future.result()
+
+
+def _duckdb_frames(spark, duckdb_path: Path, schemas: tuple[str, ...]) -> dict[tuple[str, str], object]:
+    """Every table of ``schemas`` in a DuckDB file as a Spark DataFrame (through
+    Arrow, the types as trialdw.engines.spark_session.copy_duckdb_tables_to_spark maps them)."""
+    import duckdb
+
+    from trialdw.engines.spark_session import _empty_frame, _portable_select
+
+    frames = {}
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        for schema in schemas:
+            for (table,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = ? ORDER BY 1",
+                [schema],
+            ).fetchall():
+                arrow = con.sql(_portable_select(con, schema, table)).to_arrow_table()
+                frames[(schema, table)] = (
+                    spark.createDataFrame(arrow) if arrow.num_rows else _empty_frame(spark, arrow.schema)
+                )
+    return frames
+
+
+def copy_to_spark(spark, duckdb_path: Path, schemas: tuple[str, ...], prefix: str, tables: dict | None = None) -> None:
+    """trialdw.engines.spark_session.copy_duckdb_tables_to_spark, several tables at a time."""
+    import duckdb
+
+    from trialdw.engines.spark_session import copy_duckdb_tables_to_spark
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        listed = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1, 2"
+        ).fetchall()
+    chosen = [(s, t) for s, t in listed if s in schemas and (tables is None or s not in tables or t in tables[s])]
+    for schema in sorted({s for s, _ in chosen}):
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS `{prefix}{schema}`")
+
+    def copy(item) -> None:
+        schema, table = item
+        copy_duckdb_tables_to_spark(spark, duckdb_path, (schema,), prefix=prefix, tables={schema: (table,)})
+
+    _in_parallel(copy, chosen)
 
 
 def read_study_builds(warehouse_dir: Path) -> dict:
