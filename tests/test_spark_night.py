@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 STUDIES = ("HCC-REGO-PD1", "HCC-SURU-SC")
 # The demo landing (trialdw synth's defaults: 24 subjects per study), hand-checked in the DuckDB warehouse.
