@@ -136,8 +136,12 @@ def ingest_study(warehouse: str, study: str, refs: list[TransferRef], studies_di
 
 
 @task(name="plan the night")
-def plan_night(warehouse: str, studies_dir: str | None, readiness_contract: str | None) -> list[StudyPlan]:
-    """Which studies changed since their tables were published (trialdw.study_plan)."""
+def plan_night(
+    warehouse: str, studies_dir: str | None, readiness_contract: str | None, spark: dict | None = None
+) -> list[StudyPlan]:
+    """Which studies changed since their tables were published (trialdw.study_plan).
+    On Spark, since the tables the Spark warehouse publishes were built
+    (its audit.study_builds, read as Parquet)."""
     from trialdw.readiness import DEFAULT_CONTRACT
     from trialdw.study_plan import (
         code_fingerprint,
@@ -152,10 +156,16 @@ def plan_night(warehouse: str, studies_dir: str | None, readiness_contract: str 
 
     with duckdb.connect(str(paths.history), read_only=True) as con:
         transfers = current_transfers(con)
+    if spark:
+        from trialdw.engines import spark as spark_engine
+
+        previous = spark_engine.read_study_builds(Path(spark["warehouse_dir"]))
+    else:
+        previous = read_study_builds(paths.published)
     plans = plan_studies(
         load_studies(studies_dir),
         transfers,
-        read_study_builds(paths.published),
+        previous,
         code_fingerprint(),
         file_fingerprint(Path(readiness_contract or DEFAULT_CONTRACT)),
     )
@@ -165,9 +175,13 @@ def plan_night(warehouse: str, studies_dir: str | None, readiness_contract: str 
 
 
 @task(name="dbt build")
-def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str]) -> list[dict]:
+def build_studies(
+    warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str], spark: dict | None = None
+) -> list[dict]:
     """The changed studies' current rows into a build file, then dbt (models and
-    data tests); a failing group is built again study by study."""
+    data tests); a failing group is built again study by study. On Spark
+    (``spark``: trialdw.engines.spark.SparkSettings), dbt builds the group's
+    tables in Spark, in the group's own schemas."""
     from trialdw.dbt_runner import DbtSession
     from trialdw.ingest.contracts import load_contracts
     from trialdw.study_build import build_with_isolation
@@ -175,8 +189,20 @@ def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build
     logger = get_run_logger()
     paths = wh.WarehousePaths(Path(warehouse))
     studies = {s: c for s, c in load_studies(studies_dir).items() if s in to_build}
-    session = DbtSession(paths.dbt_state)
     progress = _dbt_progress(logger)
+    if spark:
+        from functools import partial
+
+        from trialdw.engines import spark as spark_engine
+
+        # Its own dbt target folder: partial parse stays valid for each engine.
+        session = DbtSession(paths.dbt_state.with_name(paths.dbt_state.name + "-spark"), target="spark")
+        groups = build_with_isolation(
+            session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning,
+            build=partial(spark_engine.build_group, spark),
+        )  # fmt: skip
+        return [_group_summary(group, logger) for group in groups]
+    session = DbtSession(paths.dbt_state)
     if testhook.pausing_at("dbt"):
         # Test-only: leave half of the dbt graph built in a build file, then wait to be killed.
         from trialdw.study_build import prepare_build_file
@@ -188,20 +214,20 @@ def build_studies(warehouse: str, run_id: str, studies_dir: str | None, to_build
     groups = build_with_isolation(
         session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
     )
-    out = []
-    for group in groups:
-        logger.info("dbt (%s): %s", ", ".join(group.studies), group.dbt_summary)
-        out.append(
-            {
-                "studies": group.studies,
-                "build_file": str(group.build_file),
-                "dbt_ok": group.dbt_ok,
-                "dbt_summary": group.dbt_summary,
-                "failures": list(group.dbt_failures),
-                "rows": group.rows,
-            }
-        )
-    return out
+    return [_group_summary(group, logger) for group in groups]
+
+
+def _group_summary(group, logger) -> dict:
+    logger.info("dbt (%s): %s", ", ".join(group.studies), group.dbt_summary)
+    return {
+        "studies": group.studies,
+        "build_file": str(group.build_file),
+        "dbt_ok": group.dbt_ok,
+        "dbt_summary": group.dbt_summary,
+        "failures": list(group.dbt_failures),
+        "rows": group.rows,
+        **({"seconds": group.seconds} if group.seconds else {}),
+    }
 
 
 @task(name="write lineage docs")
@@ -222,11 +248,18 @@ def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str
     return str(page)
 
 
-@task(name="compute endpoints")
-def compute_endpoints(build_file: str) -> dict:
-    from trialdw.endpoints import compute_all
+@task(name="compute endpoints", task_run_name="endpoints {build_file}")
+def compute_endpoints(build_file: str, spark: dict | None = None) -> dict:
+    """The endpoint statistics of one build group. On Spark the group's ADaM
+    tables are read from Spark first, and analysis.* goes back (trialdw.engines.spark)."""
+    if spark:
+        from trialdw.engines import spark as spark_engine
 
-    result = compute_all(Path(build_file))
+        result = spark_engine.compute_endpoints(spark, Path(build_file))
+    else:
+        from trialdw.endpoints import compute_all
+
+        result = compute_all(Path(build_file))
     for study, error in result.errors.items():
         get_run_logger().error("%s: endpoint statistics failed: %s", study, error)
     return {"studies": list(result.studies), "table_rows": result.table_rows, "errors": result.errors}
@@ -355,6 +388,20 @@ def record_run_history(
         write_study_builds(con, study_builds)
 
 
+@task(name="publish to Spark")
+def publish_to_spark(spark: dict, building: str, built: dict, carried: list[str]) -> list[str]:
+    """The Spark warehouse's published tables: every new table written beside
+    the published one, then swapped in table by table (trialdw.engines.spark.publish);
+    then the night's build schemas go."""
+    from trialdw.engines import spark as spark_engine
+
+    by_prefix = {spark_engine.group_prefix(Path(f).parent.name): ids for f, ids in built.items()}
+    tables = spark_engine.publish(spark, Path(building), by_prefix, carried)
+    spark_engine.drop_group_schemas(spark_engine.session(spark))
+    get_run_logger().info("published %d Spark tables under %s", len(tables), spark["warehouse_dir"])
+    return tables
+
+
 @task(name="publish", **TRANSIENT_RETRIES)
 def publish(building: str, warehouse: str, reports_building: str) -> str:
     paths = wh.WarehousePaths(Path(warehouse))
@@ -381,6 +428,20 @@ def export_tables(published: str, exports_dir: str, run_id: str, changed: list[s
             ", ".join(result.non_ascii[:5]),
         )
     return {"exports": str(result.latest), "files": len(result.files), "carried": result.carried}
+
+
+def _spark_settings(engine: str, master: str | None, warehouse_dir: str | None, paths) -> dict | None:
+    """The Spark engine's settings (trialdw.engines.spark.SparkSettings as a dict), None on DuckDB."""
+    if engine == "duckdb":
+        return None
+    if engine != "spark":
+        raise RunFailed(f"unknown engine {engine!r}: duckdb or spark")
+    from trialdw.engines import spark as spark_engine
+
+    folder = Path(warehouse_dir) if warehouse_dir else paths.folder / "spark-warehouse"
+    return spark_engine.SparkSettings(
+        warehouse_dir=str(folder.resolve()), master=master or spark_engine.DEFAULT_MASTER
+    ).as_dict()
 
 
 def new_run_id() -> str:
@@ -419,22 +480,31 @@ def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
 
 def _check_built_studies(
     groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
-    readiness_contract: str | None, run_id: str, timer: StepTimer,
+    readiness_contract: str | None, run_id: str, timer: StepTimer, spark: dict | None = None,
 ) -> tuple[dict, dict, dict]:  # fmt: skip
     """Per build group: endpoints, readiness, data review and study pages for the
     studies still standing. Returns (build file -> studies published from it,
-    study -> hold-back reason or None, details for audit.runs)."""
+    study -> hold-back reason or None, details for audit.runs).
+
+    The groups' endpoint statistics run concurrently (the flow's thread pool:
+    each group has its own build file and, on Spark, its own schemas); the
+    readiness checks, the data review and the pages follow group by group (GX
+    and matplotlib keep global state; the data review writes the history store)."""
     results: dict[str, str | None] = dict.fromkeys(to_build)  # study -> hold-back reason
     results.update(ingest_errors)
     details: dict = {"dbt": [], "endpoints": [], "readiness": []}
     built_files: dict[str, list[str]] = {}
+    with timer("endpoints"):
+        running = {g["build_file"]: compute_endpoints.submit(g["build_file"], spark) for g in groups if g["dbt_ok"]}
     for group in groups:
-        details["dbt"].append({k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures")})
+        details["dbt"].append(
+            {k: group[k] for k in ("studies", "dbt_ok", "dbt_summary", "failures", "seconds") if k in group}
+        )
         if not group["dbt_ok"]:
             results.update(dict.fromkeys(group["studies"], "dbt build failed: " + "; ".join(group["failures"][:3])))
             continue
         with timer("endpoints"):
-            endpoints = compute_endpoints(group["build_file"])
+            endpoints = running[group["build_file"]].result()
         details["endpoints"].append(endpoints)
         results.update({s: f"endpoint statistics failed: {e}" for s, e in endpoints["errors"].items()})
         standing = [s for s in group["studies"] if results[s] is None]
@@ -463,6 +533,9 @@ def nightly(
     readiness_contract: str | None = None,
     notify_command: str | None = None,
     sources: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_warehouse: str | None = None,
 ) -> dict:
     """One night: every complete transfer under LANDING into the warehouse FILE.
 
@@ -471,11 +544,16 @@ def nightly(
     (trialdw.ops.notify says what it receives).
     ``sources``: the path of a sources file (never credentials: it references them);
     when given, the night first pulls the sites' new transfers into LANDING.
+    ``engine``: ``duckdb`` (the default) or ``spark``: dbt, the endpoints'
+    reads and the published tables on Spark (trialdw.engines.spark, docs/spark.md),
+    ``spark_master`` (default ``local[*]``) and ``spark_warehouse`` (default
+    ``spark-warehouse`` beside FILE) say where.
     """
     logger = get_run_logger()
     run_id = new_run_id()
     paths = wh.WarehousePaths(Path(warehouse).resolve())
     warehouse = str(paths.published)
+    spark = _spark_settings(engine, spark_master, spark_warehouse, paths)
     timer = StepTimer()
     start_details = {
         "landing": str(landing),
@@ -523,7 +601,7 @@ def nightly(
 
                 # 2. Which studies changed since their tables were published.
                 with timer("plan"):
-                    plans = plan_night(warehouse, studies_dir, readiness_contract)
+                    plans = plan_night(warehouse, studies_dir, readiness_contract, spark)
                 to_build = [p.study for p in plans if p.action == BUILD and p.study not in ingest_errors]
                 news = [t for i in ingested for t in i["transfers"] if t["new"]]
                 pull_news = pulled is not None and any(o["outcome"] != "skipped" for o in pulled["outcomes"])
@@ -535,14 +613,16 @@ def nightly(
                     # 3. Build the changed studies; each is checked and held back on its own.
                     reports_building = _fresh_reports_folder(paths, run_id)
                     with timer("dbt build"):
-                        groups = build_studies(warehouse, run_id, studies_dir, to_build)
-                    docs_from = next((g["build_file"] for g in groups if g["dbt_ok"]), None)
+                        groups = build_studies(warehouse, run_id, studies_dir, to_build, spark)
+                    # On Spark the build files hold no dbt models: no lineage page (last night's stays).
+                    docs_from = next((g["build_file"] for g in groups if g["dbt_ok"] and not spark), None)
                     if docs_from:
                         with timer("lineage docs"):
                             write_lineage_docs(warehouse, docs_from, str(reports_building))
                     built_files, results, details = _check_built_studies(
-                        groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer
-                    )
+                        groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer,
+                        spark,
+                    )  # fmt: skip
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
                         logger.warning("%s held back (keeps its published tables): %s", study, reason)
@@ -571,6 +651,8 @@ def nightly(
                         summary.study_builds,
                     )
                     with timer("publish"):
+                        if spark:  # first: a failure here leaves the DuckDB file as it was, the study unpublished
+                            summary.details["spark_tables"] = publish_to_spark(spark, building, built_files, carried)
                         publish(building, warehouse, str(reports_building))
                     with timer("exports"):
                         published_now = [s for ids in built_files.values() for s in ids]

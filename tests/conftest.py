@@ -39,3 +39,16 @@ def s3_server():
 
     with running_s3() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local SparkSession for the whole test session (local[2], 2 shuffle
+    partitions, UI off; start-up ~15 s): tests/helpers/spark.py. Skips without Java."""
+    from tests.helpers.spark import running_test_spark, spark_unavailable
+
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with running_test_spark(tmp_path_factory.mktemp("spark-warehouse")) as harness:
+        yield harness

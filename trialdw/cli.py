@@ -4,7 +4,9 @@
     trialdw pull SOURCE LANDING [--identity KEYFILE] [--known-hosts FILE] [--endpoint-url URL] [--verify]
     trialdw pull --sources FILE LANDING [--verify]
     trialdw run --landing DIR --warehouse FILE [--sources FILE] [--studies DIR] [--readiness-contract YML]
+    trialdw run --engine spark --landing DIR [--spark-warehouse DIR] [--spark-master URL] [--warehouse FILE]
     trialdw serve --landing DIR --warehouse FILE [--sources FILE] [--cron "0 2 * * *"] [--timezone TZ] [--name N]
+                  [--engine spark [--spark-warehouse DIR] [--spark-master URL]]
     trialdw sql FILE "SELECT ..."          (read-only)
     trialdw review serve --warehouse FILE [--host 127.0.0.1] [--port 8765]
     trialdw users add NAME --role data-manager|viewer --warehouse FILE [--password-stdin]
@@ -129,6 +131,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing)
     if not args.sources and not landing.is_dir():
         return _fail(f"landing folder {landing} does not exist")
+    warehouse, spark_warehouse = _run_locations(args)
+    if warehouse is None:
+        return _fail("give --warehouse FILE (with --engine spark: --spark-warehouse DIR, or both)")
+    if args.engine == "spark":
+        from trialdw.engines.spark import SparkUnavailable, check_available
+
+        try:
+            check_available()
+        except SparkUnavailable as exc:
+            return _fail(str(exc))
     from trialdw.study_config import load_studies
 
     load_studies(args.studies)  # a broken study file fails here, before Prefect starts
@@ -139,15 +151,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_sources(Path(args.sources))  # so does a broken sources file
         sources = str(Path(args.sources).resolve())  # its path only: credentials stay referenced
     nightly = load_nightly_flow()
-    state = nightly(
-        landing=str(landing),
-        warehouse=str(Path(args.warehouse)),
-        studies_dir=args.studies,
-        readiness_contract=args.readiness_contract,
-        notify_command=args.notify_command,
-        sources=sources,
-        return_state=True,
-    )
+    engine = {}
+    if args.engine == "spark":  # the DuckDB night's call stays exactly as it was
+        engine = {"engine": "spark", "spark_master": args.spark_master, "spark_warehouse": str(spark_warehouse)}
+        _stop_spark_started_here.running_before = _spark_running()
+    try:
+        state = nightly(
+            landing=str(landing),
+            warehouse=str(warehouse),
+            studies_dir=args.studies,
+            readiness_contract=args.readiness_contract,
+            notify_command=args.notify_command,
+            sources=sources,
+            return_state=True,
+            **engine,
+        )
+    finally:
+        if engine:
+            _stop_spark_started_here()
     if not state.is_completed():
         from trialdw.warehouse import WarehouseBusy
 
@@ -162,6 +183,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.get("pulled"):
         print(f"pulled    : {summary['pulled']}  (per transfer: run-summary.md, review.html, audit.pulls)")
     print(f"warehouse : {summary['warehouse']}" + ("" if summary["published"] else "  (unchanged)"))
+    if args.engine == "spark":
+        print(
+            f"spark     : {spark_warehouse}/<schema>.db/<table>/  (raw audit config adam analysis data_review;"
+            " Spark SQL, or DuckDB read_parquet)" + ("" if summary["published"] else "  (unchanged)")
+        )
     print(f'            query it read-only: trialdw sql {summary["warehouse"]} "SELECT * FROM analysis.endpoints"')
     print(f"reports   : {summary['study_reports']}  (KM, waterfall, swimmer, endpoints, AEs per study)")
     print(f"review    : {summary['review_page']}  (data managers: transfers, findings, findings.csv)")
@@ -184,6 +210,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spark_running() -> bool:
+    import sys as _sys
+
+    if "pyspark" not in _sys.modules:
+        return False
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active is not None or getattr(SparkSession, "_instantiatedSession", None) is not None
+
+
+def _stop_spark_started_here() -> None:
+    """Stop the night's SparkSession (a clean end for the metastore and the JVM),
+    unless it was running before the command (a test session, a notebook)."""
+    if getattr(_stop_spark_started_here, "running_before", False) or not _spark_running():
+        return
+    from trialdw.engines.spark_session import stop_spark_session
+
+    stop_spark_session()
+
+
+def _run_locations(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """(warehouse FILE, Spark warehouse DIR) of ``trialdw run``. On Spark either
+    gives the other: DIR defaults to ``spark-warehouse`` beside FILE, FILE (the
+    history store, run log, reports and DuckDB copy beside it) to ``DIR/_trialdw/trialdw.duckdb``."""
+    warehouse = Path(args.warehouse) if args.warehouse else None
+    if args.engine != "spark":
+        return warehouse, None
+    spark_dir = Path(args.spark_warehouse) if args.spark_warehouse else None
+    if spark_dir is None and warehouse is not None:
+        spark_dir = warehouse.resolve().parent / "spark-warehouse"
+    if warehouse is None and spark_dir is not None:
+        warehouse = spark_dir / "_trialdw" / "trialdw.duckdb"
+    return warehouse, spark_dir.resolve() if spark_dir else None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Register the nightly deployment with its schedule and serve it until stopped."""
     from trialdw.ops.serve import ServeError, serve_nightly
@@ -197,6 +259,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from trialdw.pull import load_sources
 
         load_sources(Path(args.sources))
+    engine = None
+    if args.engine == "spark":
+        _, spark_warehouse = _run_locations(args)
+        engine = {"engine": "spark", "spark_master": args.spark_master, "spark_warehouse": str(spark_warehouse)}
     try:
         serve_nightly(
             load_nightly_flow(),
@@ -207,6 +273,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sources=args.sources,
             cron=args.cron,
             timezone=args.timezone,
+            engine=engine,
         )
     except ServeError as exc:
         return _fail(str(exc))
@@ -337,6 +404,23 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where dbt builds and the tables are published (default duckdb; spark: docs/spark.md)",
+    )
+    parser.add_argument(
+        "--spark-master", default=None, help="Spark master URL (default local[*]; e.g. spark://host:7077, yarn)"
+    )
+    parser.add_argument(
+        "--spark-warehouse",
+        default=None,
+        help="Spark warehouse: tables land in DIR/<schema>.db/<table>/ (default: spark-warehouse beside FILE)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialdw", description="Clinical trial data warehouse")
     parser.add_argument("--version", action="version", version=f"trialdw {_version()}")
@@ -370,7 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the nightly flow once and publish the warehouse")
     run.add_argument("--landing", required=True, help="landing folder with site transfers")
-    run.add_argument("--warehouse", required=True, help="DuckDB file to publish")
+    run.add_argument(
+        "--warehouse", default=None, help="DuckDB file to publish (--engine spark: default DIR/_trialdw/trialdw.duckdb)"
+    )
+    _engine_arguments(run)
     run.add_argument("--sources", default=None, help="sources file: pull from the sites into --landing first")
     run.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     run.add_argument(
@@ -389,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--landing", required=True, help="landing folder with site transfers")
     serve.add_argument("--warehouse", required=True, help="DuckDB file to publish")
     serve.add_argument("--sources", default=None, help="sources file: each night pulls from the sites first")
+    _engine_arguments(serve)
     serve.add_argument("--studies", default=None, help="folder of study files (default: studies/)")
     serve.add_argument("--cron", default=DEFAULT_CRON, help=f"when to run (default '{DEFAULT_CRON}': 02:00)")
     serve.add_argument(

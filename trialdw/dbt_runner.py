@@ -14,12 +14,23 @@ folder, so parsing costs well under a second when nothing changed.
 Every build file of a night is named ``build.duckdb`` (in its own folder):
 dbt-duckdb names the database after the file, so one manifest serves them all.
 
+Two engines, one project: ``target`` names the profile's output
+(dbt_project/profiles.yml): ``warehouse`` (dbt-duckdb, the default) or
+``spark`` (dbt-spark, ``method: session``: the SparkSession the process
+started, ``trialdw.engines.spark_session``). ``schema_prefix`` (the dbt var of
+that name) prefixes every schema dbt reads and writes (``g1_`` -> ``g1_raw``
+... ``g1_adam``): several builds in one Spark warehouse. Schemas are set when
+dbt parses, so the session keeps one manifest (and one target folder, for
+partial parse) per prefix.
+
 dbt is imported inside the functions: importing it costs seconds.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +42,11 @@ from trialdw.project import PROJECT_ROOT
 _OK_STATUSES = {"success", "pass"}
 _NEUTRAL_STATUSES = {"skipped", "no-op", "warn"}
 BUILD_FILE_NAME = "build.duckdb"
+# The profile's outputs (dbt_project/profiles.yml).
+TARGETS = ("warehouse", "spark")
+DEFAULT_TARGET = "warehouse"
+# The dbt var that prefixes every schema (macro generate_schema_name, staging/_sources.yml).
+SCHEMA_PREFIX_VAR = "schema_prefix"
 # Staging tests that re-assert what the data contracts decided (dbt_project.yml):
 # run in make test, skipped at night.
 CONTRACT_TAG = "contract"
@@ -70,8 +86,12 @@ def dbt_profiles_dir() -> Path:
     return PROJECT_ROOT / "dbt_project"
 
 
-def _common_args(target_dir: Path, log_level: str) -> list[str]:
+def _common_args(target_dir: Path, log_level: str, target: str = DEFAULT_TARGET, schema_prefix: str = "") -> list[str]:
+    extra = ["--target", target]
+    if schema_prefix:
+        extra += ["--vars", json.dumps({SCHEMA_PREFIX_VAR: schema_prefix})]
     return [
+        *extra,
         "--project-dir",
         str(dbt_project_dir()),
         "--profiles-dir",
@@ -94,52 +114,76 @@ class DbtSession:
     """One parse of the project, reused by every build of a night.
 
     ``state_dir`` keeps dbt's target folder (partial parse) between nights;
-    None: a temporary folder (tests, one-off builds)."""
+    None: a temporary folder (tests, one-off builds). ``target``: the profile
+    output, ``warehouse`` (DuckDB) or ``spark`` (the process's SparkSession,
+    started before the first build)."""
 
-    def __init__(self, state_dir: Path | None = None, log_level: str = "warn"):
+    def __init__(self, state_dir: Path | None = None, log_level: str = "warn", target: str = DEFAULT_TARGET):
+        if target not in TARGETS:
+            raise ValueError(f"unknown dbt target {target!r} (one of {', '.join(TARGETS)})")
         self._temp = None
         if state_dir is None:
             self._temp = tempfile.TemporaryDirectory(prefix="trialdw-dbt-")
             state_dir = Path(self._temp.name)
         self.state_dir = Path(state_dir)
         self.log_level = log_level
-        self._manifest = None
+        self.target = target
+        self._manifests: dict[str, object] = {}
 
-    def manifest(self, db_path: Path):
-        """Parse once (partial parse when the target folder has one)."""
+    def _state_dir(self, schema_prefix: str) -> Path:
+        """dbt's target folder of one schema prefix (its partial parse is only
+        valid for the vars it was parsed with)."""
+        if not schema_prefix:
+            return self.state_dir
+        return self.state_dir / "schema_prefix" / schema_prefix
+
+    def _args(self, schema_prefix: str) -> list[str]:
+        return _common_args(self._state_dir(schema_prefix), self.log_level, self.target, schema_prefix)
+
+    def manifest(self, db_path: Path | None = None, *, schema_prefix: str = ""):
+        """Parse once per schema prefix (partial parse when the target folder has one)."""
         from dbt.cli.main import dbtRunner
 
-        if self._manifest is None:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            with _env("TRIALDW_DB_PATH", str(Path(db_path).resolve())):
-                outcome = dbtRunner().invoke(["parse", *_common_args(self.state_dir, self.log_level)])
+        _check_prefix(schema_prefix)
+        if schema_prefix not in self._manifests:
+            self._state_dir(schema_prefix).mkdir(parents=True, exist_ok=True)
+            with _db_env(db_path):
+                outcome = dbtRunner().invoke(["parse", *self._args(schema_prefix)])
             if not outcome.success:
                 raise RuntimeError(f"dbt parse failed: {outcome.exception}")
-            self._manifest = outcome.result
-        return self._manifest
+            self._manifests[schema_prefix] = outcome.result
+        return self._manifests[schema_prefix]
 
     def build(
         self,
-        db_path: Path,
+        db_path: Path | None = None,
         *,
         select: str | None = None,
         nightly: bool = False,
         progress: Progress | None = None,
+        schema_prefix: str = "",
     ) -> DbtBuildResult:
-        """``dbt build`` against ``db_path``; the file is released on return.
+        """``dbt build`` against ``db_path`` (the DuckDB target; the file is
+        released on return) or in the SparkSession (the spark target, where
+        ``db_path`` only names the build and may be None).
 
-        ``nightly``: models and data tests only (unit tests run in ``make test``)."""
+        ``nightly``: models and data tests only (unit tests run in ``make test``).
+        ``schema_prefix``: read ``<prefix>raw`` ... and write ``<prefix>adam`` ...."""
         from dbt.cli.main import dbtRunner
 
-        db_path = Path(db_path).resolve()
-        manifest = self.manifest(db_path)
-        args = ["build", *_common_args(self.state_dir, self.log_level), "--threads", "1"]
+        db_path = Path(db_path).resolve() if db_path is not None else None
+        manifest = self.manifest(db_path, schema_prefix=schema_prefix)
+        args = ["build", *self._args(schema_prefix)]
+        if self.target == DEFAULT_TARGET:
+            # dbt-duckdb: one thread (more have hit transaction errors); dbt-spark
+            # runs independent models as concurrent jobs (the profile's threads).
+            args += ["--threads", "1"]
         if select:
             args += ["--select", select]
         if nightly:
             args += ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{CONTRACT_TAG}"]
         callbacks = [_progress_callback(progress, manifest, select, nightly)] if progress else []
-        with _env("TRIALDW_DB_PATH", str(db_path)):
+        with _db_env(db_path), _spark_settings_kept(self.target):
             try:
                 outcome = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(args)
             finally:
@@ -161,8 +205,8 @@ class DbtSession:
 
         db_path = Path(db_path).resolve()
         manifest = self.manifest(db_path)
-        args = ["docs", "generate", "--static", "--no-compile", *_common_args(self.state_dir, self.log_level)]
-        with _env("TRIALDW_DB_PATH", str(db_path)):
+        args = ["docs", "generate", "--static", "--no-compile", *self._args("")]
+        with _db_env(db_path):
             try:
                 outcome = dbtRunner(manifest=manifest).invoke(args)
             finally:
@@ -181,12 +225,20 @@ class DbtSession:
             self._temp.cleanup()
 
 
-def dbt_build(db_path: Path, *, select: str | None = None, log_level: str = "warn") -> DbtBuildResult:
+def dbt_build(
+    db_path: Path | None,
+    *,
+    select: str | None = None,
+    log_level: str = "warn",
+    target: str = DEFAULT_TARGET,
+    schema_prefix: str = "",
+    nightly: bool = False,
+) -> DbtBuildResult:
     """``dbt build`` (models, data tests and unit tests) against ``db_path``, parsed
     afresh in a temporary target folder (tests and one-off builds)."""
-    session = DbtSession(log_level=log_level)
+    session = DbtSession(log_level=log_level, target=target)
     try:
-        return session.build(db_path, select=select)
+        return session.build(db_path, select=select, schema_prefix=schema_prefix, nightly=nightly)
     finally:
         session.close()
 
@@ -290,6 +342,45 @@ def _release_duckdb_file() -> None:
                 DuckDBConnectionManager._ENV.close()
                 DuckDBConnectionManager._ENV = None
     reset_adapters()
+
+
+def _check_prefix(schema_prefix: str) -> None:
+    """Schema names stay plain identifiers on both engines (lower case on Spark)."""
+    if schema_prefix and not re.fullmatch(r"[a-z][a-z0-9_]*", schema_prefix):
+        raise ValueError(f"schema prefix {schema_prefix!r}: lower-case letters, digits and underscores")
+
+
+def _db_env(db_path: Path | None):
+    """TRIALDW_DB_PATH for the profile's DuckDB target (unset: a placeholder, the
+    spark target does not read it)."""
+    return _env("TRIALDW_DB_PATH", str(db_path) if db_path is not None else os.devnull)
+
+
+class _spark_settings_kept:
+    """dbt-spark sets spark.sql.ansi.enabled=false on the process's session (before
+    every statement) and leaves it so: put back what the session had, so the
+    Python steps after dbt run with the session's own settings."""
+
+    KEYS = ("spark.sql.ansi.enabled",)
+
+    def __init__(self, target: str):
+        self.target, self.saved, self.spark = target, {}, None
+
+    def __enter__(self):
+        if self.target != "spark":
+            return
+        from trialdw.engines.spark_session import running_spark_session
+
+        self.spark = running_spark_session()
+        if self.spark is not None:
+            self.saved = {k: self.spark.conf.get(k, None) for k in self.KEYS}
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                self.spark.conf.unset(key)
+            else:
+                self.spark.conf.set(key, value)
 
 
 class _env:

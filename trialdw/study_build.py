@@ -56,6 +56,7 @@ class GroupBuild:
     dbt_summary: str = ""
     dbt_failures: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the build's time went (the Spark engine)
 
 
 def connect(path: Path, work_dir: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -107,13 +108,16 @@ def build_group(
 
 def build_with_isolation(
     session: DbtSession, history_path: Path, work_dir: Path, studies: dict, contracts: dict,
-    progress: Progress | None = None, log=print,
+    progress: Progress | None = None, log=print, build=None,
 ) -> list[GroupBuild]:  # fmt: skip
     """dbt for all ``studies`` in one build file; when that fails and holds more
-    than one study, each study is built again on its own (step 1 above)."""
+    than one study, each study is built again on its own (step 1 above).
+    ``build``: how one group is built (default ``build_group``; the Spark engine
+    passes its own, trialdw.engines.spark.build_group)."""
     if not studies:
         return []
-    group = build_group(session, history_path, work_dir / "all", studies, contracts, progress)
+    build_group_ = build or build_group
+    group = build_group_(session, history_path, work_dir / "all", studies, contracts, progress)
     if group.dbt_ok or len(studies) == 1:
         return [group]
     log(f"dbt failed for {len(studies)} studies built together ({group.dbt_failures[0]}); building each on its own")
@@ -121,5 +125,5 @@ def build_with_isolation(
     groups = []
     for study in sorted(studies):
         folder = work_dir / f"study-{study}"
-        groups.append(build_group(session, history_path, folder, {study: studies[study]}, contracts, progress))
+        groups.append(build_group_(session, history_path, folder, {study: studies[study]}, contracts, progress))
     return groups

@@ -135,18 +135,23 @@ def read_study_builds(published: Path) -> dict[str, StudyBuildRecord]:
     if not Path(published).is_file():
         return {}
     with duckdb.connect(str(published), read_only=True) as con:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'audit' AND table_name = 'study_builds'"
-        ).fetchall()[0][0]
-        if not exists:
-            return {}
-        rows = con.execute(
-            """SELECT STUDYID, STATUS, REASON, PUBLISHED_RUN_ID, PUBLISHED_FINGERPRINT,
-                      CAST(PUBLISHED_INPUTS AS VARCHAR), ATTEMPT_RUN_ID, ATTEMPT_FINGERPRINT,
-                      CAST(ATTEMPT_INPUTS AS VARCHAR), HELD_BACK_SINCE
-               FROM audit.study_builds"""
-        ).fetchall()
+        return study_builds_from(con)
+
+
+def study_builds_from(con) -> dict[str, StudyBuildRecord]:
+    """audit.study_builds of a DuckDB connection's database ({} when it has none).
+    The Spark engine reads its warehouse's Parquet through it (trialdw.engines.spark)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'study_builds'"
+    ).fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        """SELECT STUDYID, STATUS, REASON, PUBLISHED_RUN_ID, PUBLISHED_FINGERPRINT,
+                  CAST(PUBLISHED_INPUTS AS VARCHAR), ATTEMPT_RUN_ID, ATTEMPT_FINGERPRINT,
+                  CAST(ATTEMPT_INPUTS AS VARCHAR), HELD_BACK_SINCE
+           FROM audit.study_builds"""
+    ).fetchall()
     records = {}
     for study, status, reason, run, fingerprint, inputs, attempt, attempt_fp, attempt_inputs, since in rows:
         records[study] = StudyBuildRecord(

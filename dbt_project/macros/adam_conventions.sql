@@ -32,7 +32,8 @@
 {#- ASEQ, the analysis sequence number (ADaM IG: unique within subject):
       1. the records of each subject (STUDYID, USUBJID) are ordered by
          `order_by`, which must make the order total (end with the record key);
-      2. ASEQ = 1, 2, ... in that order. -#}
+      2. ASEQ = 1, 2, ... in that order (BIGINT: Spark's row_number is an INT,
+         DuckDB's a BIGINT). -#}
 {% macro analysis_sequence_number(order_by) -%}
-    row_number() over (partition by STUDYID, USUBJID order by {{ order_by }})
+    cast(row_number() over (partition by STUDYID, USUBJID order by {{ order_by }}) as bigint)
 {%- endmacro %}

@@ -4,8 +4,8 @@
     case
         when {{ date_expr }} is null or {{ reference_expr }} is null then null
         when {{ date_expr }} >= {{ reference_expr }}
-            then date_diff('day', {{ reference_expr }}, {{ date_expr }}) + 1
-        else date_diff('day', {{ reference_expr }}, {{ date_expr }})
+            then {{ days_between(reference_expr, date_expr) }} + 1
+        else {{ days_between(reference_expr, date_expr) }}
     end
 {%- endmacro %}
 
@@ -27,5 +27,5 @@
 
 {#- A complete ISO date (YYYY-MM-DD) from a partial-date text column, else NULL. -#}
 {% macro complete_date_or_null(text_expr) -%}
-    case when length({{ text_expr }}) = 10 then cast({{ text_expr }} as date) end
+    case when length({{ text_expr }}) = 10 then {{ cast_text(text_expr, 'date') }} end
 {%- endmacro %}

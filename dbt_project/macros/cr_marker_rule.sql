@@ -5,7 +5,8 @@
     `timepoints` is a relation with STUDYID USUBJID ADT VISIT VISITNUM ORRESP
     (one row per subject and date). A timepoint CR stays CR only if the marker
     result closest to the assessment date, within +/- window days inclusive, is
-    <= its LBSTNRHI (two equally close: the higher value). Otherwise (high, no
+    <= its LBSTNRHI (two equally close: the higher value; the same value: the
+    earlier result, so that the message names one date whatever the engine). Otherwise (high, no
     result in the window, or no upper limit to compare with) it counts as PR.
     ORRESP keeps the value before the rule and MRKREAS says why it changed.
     Marker results are LB as known at the data cut-off (int_lb_at_cutoff). -#}
@@ -16,25 +17,29 @@ with timepoints as (
     inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = t.STUDYID
 ),
 
-closest_marker as (
+markers_in_window as (
     select
         t.STUDYID,
         t.USUBJID,
         t.ADT,
         lb.LBDT,
         lb.LBSTRESN,
-        lb.LBSTNRHI
+        lb.LBSTNRHI,
+        row_number() over (
+            partition by t.STUDYID, t.USUBJID, t.ADT
+            order by abs({{ days_between('t.ADT', 'lb.LBDT') }}), lb.LBSTRESN desc, lb.LBDT
+        ) as MARKER_RANK
     from timepoints as t
     inner join {{ ref('int_lb_at_cutoff') }} as lb
         on lb.STUDYID = t.STUDYID
        and lb.USUBJID = t.USUBJID
        and lb.LBTESTCD = t.CR_MARKER_LBTESTCD
-       and abs(date_diff('day', t.ADT, lb.LBDT)) <= t.CR_MARKER_WINDOW_DAYS
+       and abs({{ days_between('t.ADT', 'lb.LBDT') }}) <= t.CR_MARKER_WINDOW_DAYS
     where t.ORRESP = 'CR'
-    qualify row_number() over (
-        partition by t.STUDYID, t.USUBJID, t.ADT
-        order by abs(date_diff('day', t.ADT, lb.LBDT)), lb.LBSTRESN desc
-    ) = 1
+),
+
+closest_marker as (
+    select * from markers_in_window where MARKER_RANK = 1
 ),
 
 judged as (
@@ -64,11 +69,11 @@ select
             'CR counted as PR: no ' || CR_MARKER_LBTESTCD || ' result within '
             || CR_MARKER_WINDOW_DAYS || ' days'
         when MARKER_ULN is null then
-            'CR counted as PR: ' || CR_MARKER_LBTESTCD || ' on ' || strftime(MARKER_DT, '%Y-%m-%d')
+            'CR counted as PR: ' || CR_MARKER_LBTESTCD || ' on ' || {{ format_date('MARKER_DT', '%Y-%m-%d') }}
             || ' has no upper limit of normal'
         else
-            'CR counted as PR: ' || CR_MARKER_LBTESTCD || ' ' || MARKER_VALUE || ' on '
-            || strftime(MARKER_DT, '%Y-%m-%d') || ' above upper limit ' || MARKER_ULN
+            'CR counted as PR: ' || CR_MARKER_LBTESTCD || ' ' || {{ float_text('MARKER_VALUE') }} || ' on '
+            || {{ format_date('MARKER_DT', '%Y-%m-%d') }} || ' above upper limit ' || {{ float_text('MARKER_ULN') }}
     end as MRKREAS
 from judged
 {%- endmacro %}

@@ -13,11 +13,7 @@
     adds joins those expressions need. -#}
 {% macro records_at_cutoff(staged, dated_by, replace={}, by_subject=true, joins='') -%}
 select
-    r.*{% if replace %} replace (
-        {%- for column, expression in replace.items() %}
-        {{ expression }} as {{ column }}{% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ){% endif %}
+    {{ star_replace('r', staged, replace) }}
 from {{ staged }} as r
 inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = r.STUDYID
 {%- if by_subject %}

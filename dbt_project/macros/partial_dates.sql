@@ -3,17 +3,17 @@
     imputing anything. Analysis imputation lives in int_ae_dates. -#}
 {% macro earliest_possible_date(text_expr) -%}
     case length({{ text_expr }})
-        when 10 then cast({{ text_expr }} as date)
-        when 7 then cast({{ text_expr }} || '-01' as date)
-        when 4 then make_date(cast({{ text_expr }} as integer), 1, 1)
+        when 10 then {{ cast_text(text_expr, 'date') }}
+        when 7 then {{ cast_text(text_expr ~ " || '-01'", 'date') }}
+        when 4 then make_date({{ cast_text(text_expr, 'integer') }}, 1, 1)
     end
 {%- endmacro %}
 
 {% macro latest_possible_date(text_expr) -%}
     case length({{ text_expr }})
-        when 10 then cast({{ text_expr }} as date)
-        when 7 then last_day(cast({{ text_expr }} || '-01' as date))
-        when 4 then make_date(cast({{ text_expr }} as integer), 12, 31)
+        when 10 then {{ cast_text(text_expr, 'date') }}
+        when 7 then last_day({{ cast_text(text_expr ~ " || '-01'", 'date') }})
+        when 4 then make_date({{ cast_text(text_expr, 'integer') }}, 12, 31)
     end
 {%- endmacro %}
 
@@ -24,7 +24,7 @@
     end known at the cut-off?), so both judge the same date. -#}
 {% macro imputed_ae_end(text_expr, death_expr) -%}
     case
-        when length({{ text_expr }}) = 10 then cast({{ text_expr }} as date)
+        when length({{ text_expr }}) = 10 then {{ cast_text(text_expr, 'date') }}
         when length({{ text_expr }}) in (4, 7)
             then least({{ latest_possible_date(text_expr) }}, coalesce({{ death_expr }}, date '9999-12-31'))
     end

@@ -3,54 +3,29 @@
 -- adam tables derives from the records as known at the cut-off
 -- (intermediate/cutoff), so none may be after it; a row here is a date that
 -- escaped the cut (RFICDT, consent before enrolment, is not an analysis date).
+-- One row per (record, analysis date column): a union of one select per
+-- column (portable SQL: DuckDB and Spark unnest lists differently).
+{%- set date_columns = [
+    ('adsl', 'ENRLDT'), ('adsl', 'TRTSDT'), ('adsl', 'TRTEDT'), ('adsl', 'DTHDT'), ('adsl', 'LSTALVDT'),
+    ('adae', 'ASTDT'), ('adae', 'AENDT'),
+    ('adtte', 'STARTDT'), ('adtte', 'ADT'),
+    ('adrs', 'ADT'),
+    ('adcp', 'ADT'),
+    ('adgf', 'ADT'),
+] %}
 with analysis_dates as (
+    {% for table, column in date_columns %}
     select
         STUDYID,
         USUBJID,
-        'adsl' as TABLE_NAME,
-        unnest(['ENRLDT', 'TRTSDT', 'TRTEDT', 'DTHDT', 'LSTALVDT']) as COLUMN_NAME,
-        unnest([ENRLDT, TRTSDT, TRTEDT, DTHDT, LSTALVDT]) as ANALYSIS_DT
-    from {{ ref('adsl') }}
+        '{{ table }}' as TABLE_NAME,
+        '{{ column }}' as COLUMN_NAME,
+        {{ column }} as ANALYSIS_DT
+    from {{ ref(table) }}
+    {% if not loop.last %}
     union all
-    select
-        STUDYID,
-        USUBJID,
-        'adae' as TABLE_NAME,
-        unnest(['ASTDT', 'AENDT']) as COLUMN_NAME,
-        unnest([ASTDT, AENDT]) as ANALYSIS_DT
-    from {{ ref('adae') }}
-    union all
-    select
-        STUDYID,
-        USUBJID,
-        'adtte' as TABLE_NAME,
-        unnest(['STARTDT', 'ADT']) as COLUMN_NAME,
-        unnest([STARTDT, ADT]) as ANALYSIS_DT
-    from {{ ref('adtte') }}
-    union all
-    select
-        STUDYID,
-        USUBJID,
-        'adrs' as TABLE_NAME,
-        'ADT' as COLUMN_NAME,
-        ADT as ANALYSIS_DT
-    from {{ ref('adrs') }}
-    union all
-    select
-        STUDYID,
-        USUBJID,
-        'adcp' as TABLE_NAME,
-        'ADT' as COLUMN_NAME,
-        ADT as ANALYSIS_DT
-    from {{ ref('adcp') }}
-    union all
-    select
-        STUDYID,
-        USUBJID,
-        'adgf' as TABLE_NAME,
-        'ADT' as COLUMN_NAME,
-        ADT as ANALYSIS_DT
-    from {{ ref('adgf') }}
+    {% endif %}
+    {% endfor %}
 )
 
 select

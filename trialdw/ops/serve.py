@@ -65,8 +65,11 @@ def serve_nightly(
     cron: str,
     timezone: str,
     sources: str | None = None,
+    engine: dict | None = None,
 ) -> None:
-    """Register the deployment and serve it until stopped (Ctrl-C / SIGTERM)."""
+    """Register the deployment and serve it until stopped (Ctrl-C / SIGTERM).
+    ``engine``: the flow's engine parameters (``engine``, ``spark_master``,
+    ``spark_warehouse``; docs/spark.md), none for the DuckDB night."""
     if not configured_api_url():
         raise ServeError(
             "serving needs a running Prefect server: start `prefect server start` and set "
@@ -76,7 +79,7 @@ def serve_nightly(
     flow.serve(
         name=name,
         schedules=[schedule],
-        parameters=deployment_parameters(landing, warehouse, studies_dir, sources),
+        parameters={**deployment_parameters(landing, warehouse, studies_dir, sources), **(engine or {})},
         limit=1,  # one run at a time from this server; the writer lock guards the rest
         description=f"trialdw nightly run: {landing} -> {warehouse}",
     )

@@ -41,7 +41,7 @@ ovr_vs_recist as (
         'RSSTRESC' as COLUMN_NAME,
         'OVR=' || ovr.ORRESP || ' RECIST=' || recist.ORRESP as VALUE,
         'ovr_vs_recist' as RULE,
-        coalesce(ovr.VISIT, 'The assessment') || ' on ' || strftime(ovr.ADT, '%Y-%m-%d')
+        coalesce(ovr.VISIT, 'The assessment') || ' on ' || {{ format_date('ovr.ADT', '%Y-%m-%d') }}
         || ': the investigator''s overall response is ' || ovr.ORRESP
         || ' but RECIST 1.1 computed from the tumour measurements gives ' || recist.ORRESP
         || ' (' || recist.RCBASIS || '). Check the measurements (TU/TR) or the response (RS).' as MESSAGE
@@ -61,16 +61,17 @@ death_date_disagreement as (
         ds.USUBJID,
         ds.RECORD_KEY,
         'DSSTDTC' as COLUMN_NAME,
-        'DS=' || strftime(ds.DSSTDT, '%Y-%m-%d') || ' DTHDT=' || strftime(deaths.DTHDT, '%Y-%m-%d') as VALUE,
+        'DS=' || {{ format_date('ds.DSSTDT', '%Y-%m-%d') }}
+        || ' DTHDT=' || {{ format_date('deaths.DTHDT', '%Y-%m-%d') }} as VALUE,
         'death_date_disagreement' as RULE,
-        'The DS DEATH record (' || ds.DSSCAT || ') gives ' || strftime(ds.DSSTDT, '%Y-%m-%d')
+        'The DS DEATH record (' || ds.DSSCAT || ') gives ' || {{ format_date('ds.DSSTDT', '%Y-%m-%d') }}
         || ' as the date of death, but '
         || case
             when deaths.DM_DTHDT is not null
-                then 'DM DTHDTC gives ' || strftime(deaths.DM_DTHDT, '%Y-%m-%d')
-            else 'another DS DEATH record gives ' || strftime(deaths.DS_DTHDT, '%Y-%m-%d')
+                then 'DM DTHDTC gives ' || {{ format_date('deaths.DM_DTHDT', '%Y-%m-%d') }}
+            else 'another DS DEATH record gives ' || {{ format_date('deaths.DS_DTHDT', '%Y-%m-%d') }}
         end
-        || '; the analyses use ' || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+        || '; the analyses use ' || {{ format_date('deaths.DTHDT', '%Y-%m-%d') }} || '.' as MESSAGE
     from {{ ref('int_ds_at_cutoff') }} as ds
     inner join deaths on deaths.STUDYID = ds.STUDYID and deaths.USUBJID = ds.USUBJID
     where ds.DSDECOD = 'DEATH' and ds.DSSTDT <> deaths.DTHDT
@@ -86,7 +87,7 @@ dead_without_death_date as (
         'SSSTRESC' as COLUMN_NAME,
         ss.SSSTRESC as VALUE,
         'dead_without_death_date' as RULE,
-        'Survival follow-up on ' || strftime(ss.SSDT, '%Y-%m-%d')
+        'Survival follow-up on ' || {{ format_date('ss.SSDT', '%Y-%m-%d') }}
         || ' reports the subject dead, but neither DM DTHDTC nor a DS DEATH record gives the date of death'
         || ' (the contact date is not the date of death).' as MESSAGE
     from {{ ref('int_ss_at_cutoff') }} as ss
@@ -129,7 +130,7 @@ dated_records as (
         RECORD_KEY,
         'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
         'EXSTDTC' as COLUMN_NAME,
-        strftime(EXSTDT, '%Y-%m-%d') as VALUE,
+        {{ format_date('EXSTDT', '%Y-%m-%d') }} as VALUE,
         EXSTDT as EARLIEST
     from {{ ref('int_ex_at_cutoff') }}
     union all
@@ -141,7 +142,7 @@ dated_records as (
         RECORD_KEY,
         'Exposure ' || EXSEQ || ' (' || EXTRT || ')' as WHAT,
         'EXENDTC' as COLUMN_NAME,
-        strftime(EXENDT, '%Y-%m-%d') as VALUE,
+        {{ format_date('EXENDT', '%Y-%m-%d') }} as VALUE,
         EXENDT as EARLIEST
     from {{ ref('int_ex_at_cutoff') }}
     union all
@@ -153,7 +154,7 @@ dated_records as (
         RECORD_KEY,
         'Lab test ' || LBTESTCD as WHAT,
         'LBDTC' as COLUMN_NAME,
-        strftime(LBDT, '%Y-%m-%d') as VALUE,
+        {{ format_date('LBDT', '%Y-%m-%d') }} as VALUE,
         LBDT as EARLIEST
     from {{ ref('int_lb_at_cutoff') }}
     union all
@@ -165,7 +166,7 @@ dated_records as (
         RECORD_KEY,
         'Response ' || RSTESTCD || ' (' || RSEVAL || ', ' || coalesce(VISIT, 'no visit') || ')' as WHAT,
         'RSDTC' as COLUMN_NAME,
-        strftime(RSDT, '%Y-%m-%d') as VALUE,
+        {{ format_date('RSDT', '%Y-%m-%d') }} as VALUE,
         RSDT as EARLIEST
     from {{ ref('int_rs_at_cutoff') }}
     union all
@@ -177,7 +178,7 @@ dated_records as (
         RECORD_KEY,
         'Tumour result ' || TRLNKID || ' ' || TRTESTCD || ' (' || coalesce(VISIT, 'no visit') || ')' as WHAT,
         'TRDTC' as COLUMN_NAME,
-        strftime(TRDT, '%Y-%m-%d') as VALUE,
+        {{ format_date('TRDT', '%Y-%m-%d') }} as VALUE,
         TRDT as EARLIEST
     from {{ ref('int_tr_at_cutoff') }}
 ),
@@ -193,7 +194,7 @@ date_after_death as (
         r.VALUE,
         'date_after_death' as RULE,
         r.WHAT || ': ' || r.COLUMN_NAME || ' ' || r.VALUE || ' is after the subject''s date of death '
-        || strftime(deaths.DTHDT, '%Y-%m-%d') || '.' as MESSAGE
+        || {{ format_date('deaths.DTHDT', '%Y-%m-%d') }} || '.' as MESSAGE
     from dated_records as r
     inner join deaths on deaths.STUDYID = r.STUDYID and deaths.USUBJID = r.USUBJID
     where r.EARLIEST > deaths.DTHDT
@@ -210,23 +211,24 @@ end_before_start_partial as (
         AEENDTC as VALUE,
         'end_before_start_partial' as RULE,
         'Adverse event ' || AESEQ || ' (' || AETERM || ') ends ' || AEENDTC || ', at the latest '
-        || strftime({{ latest_possible_date('AEENDTC') }}, '%Y-%m-%d') || ', before it starts ' || AESTDTC
-        || ', at the earliest ' || strftime({{ earliest_possible_date('AESTDTC') }}, '%Y-%m-%d') || '.' as MESSAGE
+        || {{ format_date(latest_possible_date('AEENDTC'), '%Y-%m-%d') }} || ', before it starts ' || AESTDTC
+        || ', at the earliest ' || {{ format_date(earliest_possible_date('AESTDTC'), '%Y-%m-%d') }} || '.' as MESSAGE
     from {{ ref('int_ae_at_cutoff') }}
     where
         (length(AESTDTC) < 10 or length(AEENDTC) < 10)
         and {{ latest_possible_date('AEENDTC') }} < {{ earliest_possible_date('AESTDTC') }}
 ),
 
+-- The five have the same columns in the same order (a plain union all).
 all_findings as (
     select * from ovr_vs_recist
-    union all by name
+    union all
     select * from death_date_disagreement
-    union all by name
+    union all
     select * from dead_without_death_date
-    union all by name
+    union all
     select * from date_after_death
-    union all by name
+    union all
     select * from end_before_start_partial
 )
 

@@ -6,13 +6,13 @@ select
     _studyid as STUDYID,
     _siteid as SITEID,
     USUBJID,
-    cast(AESEQ as integer) as AESEQ,
+    {{ cast_text('AESEQ', 'integer') }} as AESEQ,
     AETERM,
     AEDECOD,
     AEBODSYS,
     AESTDTC,  -- partial date: stays text, imputed in int_ae_dates
     AEENDTC,  -- partial date, NULL = ongoing
-    cast(AETOXGR as integer) as AETOXGR,
+    {{ cast_text('AETOXGR', 'integer') }} as AETOXGR,
     AESER,
     AEREL,
     AEACN,

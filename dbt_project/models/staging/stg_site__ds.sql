@@ -9,7 +9,7 @@ select
     DSCAT,
     DSSCAT,
     DSDECOD,
-    cast(DSSTDTC as date) as DSSTDT,
+    {{ cast_text('DSSTDTC', 'date') }} as DSSTDT,
     _transfer_id as TRANSFER_ID,
     _source_line as SOURCE_LINE,
     _record_key as RECORD_KEY

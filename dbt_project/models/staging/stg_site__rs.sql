@@ -10,8 +10,8 @@ select
     RSSTRESC,
     RSEVAL,
     VISIT,
-    cast(VISITNUM as double) as VISITNUM,
-    cast(RSDTC as date) as RSDT,
+    {{ cast_text('VISITNUM', 'double') }} as VISITNUM,
+    {{ cast_text('RSDTC', 'date') }} as RSDT,
     _transfer_id as TRANSFER_ID,
     _source_line as SOURCE_LINE,
     _record_key as RECORD_KEY

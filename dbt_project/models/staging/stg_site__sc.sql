@@ -9,7 +9,7 @@ select
     SCTESTCD,
     SCTEST,
     SCORRES,
-    cast(SCDTC as date) as SCDT,
+    {{ cast_text('SCDTC', 'date') }} as SCDT,
     _transfer_id as TRANSFER_ID,
     _source_line as SOURCE_LINE,
     _record_key as RECORD_KEY

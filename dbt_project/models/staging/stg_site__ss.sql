@@ -8,7 +8,7 @@ select
     USUBJID,
     SSTESTCD,
     SSSTRESC,
-    cast(SSDTC as date) as SSDT,  -- contact date (for DEAD: when death became known)
+    {{ cast_text('SSDTC', 'date') }} as SSDT,  -- contact date (for DEAD: when death became known)
     _transfer_id as TRANSFER_ID,
     _source_line as SOURCE_LINE,
     _record_key as RECORD_KEY

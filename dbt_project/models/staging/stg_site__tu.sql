@@ -10,7 +10,7 @@ select
     TUORRES,
     TULOC,
     TUMETHOD,
-    cast(TUDTC as date) as TUDT,
+    {{ cast_text('TUDTC', 'date') }} as TUDT,
     VISIT,
     _transfer_id as TRANSFER_ID,
     _source_line as SOURCE_LINE,

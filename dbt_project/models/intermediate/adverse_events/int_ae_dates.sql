@@ -32,18 +32,18 @@ start_imputed as (
     select
         *,
         case length(AESTDTC)
-            when 10 then cast(AESTDTC as date)
+            when 10 then {{ cast_text('AESTDTC', 'date') }}
             when 7
                 then case
-                    when strftime(TRTSDT, '%Y-%m') = AESTDTC and coalesce(AENDT >= TRTSDT, true)
+                    when {{ format_date('TRTSDT', '%Y-%m') }} = AESTDTC and coalesce(AENDT >= TRTSDT, true)
                         then TRTSDT
-                    else cast(AESTDTC || '-01' as date)
+                    else {{ cast_text("AESTDTC || '-01'", 'date') }}
                 end
             when 4
                 then case
-                    when strftime(TRTSDT, '%Y') = AESTDTC and coalesce(AENDT >= TRTSDT, true)
+                    when {{ format_date('TRTSDT', '%Y') }} = AESTDTC and coalesce(AENDT >= TRTSDT, true)
                         then TRTSDT
-                    else make_date(cast(AESTDTC as integer), 1, 1)
+                    else make_date({{ cast_text('AESTDTC', 'integer') }}, 1, 1)
                 end
         end as ASTDT,
         case length(AESTDTC) when 7 then 'D' when 4 then 'M' end as ASTDTF

@@ -49,19 +49,31 @@ dated_records as (
         3 as SOURCE_ORDER
     from {{ ref('int_tu_at_cutoff') }}
     where TUORRES = 'NEW'
+),
+
+ranked as (
+    select
+        d.STUDYID,
+        d.USUBJID,
+        d.ADT,
+        d.VISIT,
+        d.VISITNUM,
+        subjects.TRTSDT,
+        row_number() over (
+            partition by d.STUDYID, d.USUBJID, d.ADT
+            order by d.SOURCE_ORDER, d.VISITNUM nulls last, d.VISIT nulls last
+        ) as DATE_RANK
+    from dated_records as d
+    inner join subjects on subjects.STUDYID = d.STUDYID and subjects.USUBJID = d.USUBJID
+    where d.ADT > subjects.TRTSDT
 )
 
 select
-    d.STUDYID,
-    d.USUBJID,
-    d.ADT,
-    d.VISIT,
-    d.VISITNUM,
-    subjects.TRTSDT
-from dated_records as d
-inner join subjects on subjects.STUDYID = d.STUDYID and subjects.USUBJID = d.USUBJID
-where d.ADT > subjects.TRTSDT
-qualify row_number() over (
-    partition by d.STUDYID, d.USUBJID, d.ADT
-    order by d.SOURCE_ORDER, d.VISITNUM nulls last, d.VISIT
-) = 1
+    STUDYID,
+    USUBJID,
+    ADT,
+    VISIT,
+    VISITNUM,
+    TRTSDT
+from ranked
+where DATE_RANK = 1

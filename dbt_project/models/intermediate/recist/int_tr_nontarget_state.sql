@@ -32,7 +32,7 @@ counted as (
         count(*) as N_NONTARGET,
         count(s.STATE_RANK) as N_ASSESSED,
         count(*) filter (where s.STATE_RANK = 1) as N_ABSENT,
-        string_agg(n.TULNKID, ', ' order by n.TULNKID) filter (where s.STATE_RANK = 3) as PROGRESSED
+        {{ ordered_string_agg('n.TULNKID', ', ', 'n.TULNKID', where='s.STATE_RANK = 3') }} as PROGRESSED
     from {{ ref('int_tr_assessment_dates') }} as a
     inner join nontargets as n on n.STUDYID = a.STUDYID and n.USUBJID = a.USUBJID
     left join lesion_states as s

@@ -53,8 +53,14 @@ select
     SOD,
     BASE_SOD,
     NADIR_SOD,
-    case when ALL_MEASURED and BASE_SOD > 0 then 100 * (SOD - BASE_SOD) / BASE_SOD end as PCHG_BASE,
-    case when ALL_MEASURED and NADIR_SOD > 0 then 100 * (SOD - NADIR_SOD) / NADIR_SOD end as PCHG_NADIR,
+    -- Percent changes in DOUBLE, written out: DuckDB divides DECIMALs as DOUBLEs,
+    -- Spark would divide them exactly (a DECIMAL with other digits).
+    case
+        when ALL_MEASURED and BASE_SOD > 0 then cast(100 * (SOD - BASE_SOD) as double) / cast(BASE_SOD as double)
+    end as PCHG_BASE,
+    case
+        when ALL_MEASURED and NADIR_SOD > 0 then cast(100 * (SOD - NADIR_SOD) as double) / cast(NADIR_SOD as double)
+    end as PCHG_NADIR,
     -- What the response rests on, for review messages.
     case
         when BASE_SOD is null then 'no complete baseline target sum'

@@ -1,7 +1,9 @@
 -- Target sum of diameters (SOD) at each post-baseline assessment, with the
 -- baseline SOD (RECIST 1.1, TR LDIAM of the baseline TARGET lesions).
 -- Diameters are DECIMAL so that "exactly 30 %" and "exactly 20 %" compare
--- exactly (no floating-point rounding at the boundaries).
+-- exactly (no floating-point rounding at the boundaries). Sums are
+-- DECIMAL(38, 3) on both engines (DuckDB's sum of a DECIMAL(18, 3); Spark's
+-- would be a DECIMAL(28, 3)).
 -- Baseline diameter of a lesion: its latest LDIAM dated on or before TRTSDT;
 -- BASE_SOD is NULL when a baseline target lesion has no baseline diameter.
 -- At an assessment, SOD sums the lesions measured that day (N_MEASURED of
@@ -25,18 +27,28 @@ diameters as (
     group by STUDYID, USUBJID, TRLNKID, TRDT
 ),
 
-baseline_diameters as (
+diameters_before_treatment as (
     select
         t.STUDYID,
         t.USUBJID,
         t.TULNKID,
-        d.DIAMETER
+        d.DIAMETER,
+        row_number() over (partition by t.STUDYID, t.USUBJID, t.TULNKID order by d.TRDT desc) as DIAMETER_RANK
     from targets as t
     inner join diameters as d
         on
             d.STUDYID = t.STUDYID and d.USUBJID = t.USUBJID and d.TRLNKID = t.TULNKID
             and d.TRDT <= t.TRTSDT
-    qualify row_number() over (partition by t.STUDYID, t.USUBJID, t.TULNKID order by d.TRDT desc) = 1
+),
+
+baseline_diameters as (
+    select
+        STUDYID,
+        USUBJID,
+        TULNKID,
+        DIAMETER
+    from diameters_before_treatment
+    where DIAMETER_RANK = 1
 ),
 
 baseline as (
@@ -44,7 +56,7 @@ baseline as (
         t.STUDYID,
         t.USUBJID,
         count(*) as N_TARGET,
-        case when count(b.DIAMETER) = count(*) then sum(b.DIAMETER) end as BASE_SOD
+        case when count(b.DIAMETER) = count(*) then cast(sum(b.DIAMETER) as decimal(38, 3)) end as BASE_SOD
     from targets as t
     left join baseline_diameters as b
         on b.STUDYID = t.STUDYID and b.USUBJID = t.USUBJID and b.TULNKID = t.TULNKID
@@ -57,11 +69,11 @@ at_assessment as (
         a.USUBJID,
         a.ADT,
         count(d.DIAMETER) as N_MEASURED,
-        coalesce(sum(d.DIAMETER), 0) as SOD,
+        cast(coalesce(sum(d.DIAMETER), 0) as decimal(38, 3)) as SOD,
         count(*) filter (
             where (t.IS_NODAL and d.DIAMETER < 10) or (not t.IS_NODAL and d.DIAMETER = 0)
         ) as N_DISAPPEARED,
-        string_agg(t.TULNKID, ', ' order by t.TULNKID) filter (where d.DIAMETER is null) as NOT_MEASURED
+        {{ ordered_string_agg('t.TULNKID', ', ', 't.TULNKID', where='d.DIAMETER is null') }} as NOT_MEASURED
     from {{ ref('int_tr_assessment_dates') }} as a
     inner join targets as t on t.STUDYID = a.STUDYID and t.USUBJID = a.USUBJID
     left join diameters as d

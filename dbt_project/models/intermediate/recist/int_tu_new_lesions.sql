@@ -7,8 +7,9 @@ select
     tu.USUBJID,
     tu.TUDT as ADT,
     count(*) as N_NEW,
-    string_agg(tu.TULNKID || ' (' || coalesce(tu.TULOC, 'location not given') || ')', ', ' order by tu.TULNKID)
-        as NEW_LESIONS
+    {{ ordered_string_agg(
+        "tu.TULNKID || ' (' || coalesce(tu.TULOC, 'location not given') || ')'", ', ', 'tu.TULNKID'
+    ) }} as NEW_LESIONS
 from {{ ref('int_tu_at_cutoff') }} as tu
 inner join {{ ref('adsl') }} as adsl
     on adsl.STUDYID = tu.STUDYID and adsl.USUBJID = tu.USUBJID

@@ -26,7 +26,7 @@ assessments as (
         ADT,
         AVALC,
         CONFIRM_DAYS,
-        date_diff('day', REFDT, ADT) >= SD_MIN_DAYS as AFTER_SD_MINIMUM
+        {{ days_between('REFDT', 'ADT') }} >= SD_MIN_DAYS as AFTER_SD_MINIMUM
     from {{ ref('int_rs_ovr_analysis') }}
     where ANL01FL = 'Y'
 ),
@@ -48,7 +48,7 @@ pairs as (
         on
             later.STUDYID = first_.STUDYID
             and later.USUBJID = first_.USUBJID
-            and date_diff('day', first_.ADT, later.ADT) >= first_.CONFIRM_DAYS
+            and {{ days_between('first_.ADT', 'later.ADT') }} >= first_.CONFIRM_DAYS
     left join assessments as between_
         on
             between_.STUDYID = first_.STUDYID

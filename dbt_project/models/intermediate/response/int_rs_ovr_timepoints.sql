@@ -4,20 +4,33 @@
 -- kept record (lowest VISITNUM among equally bad ones), and so does RECORD_KEY
 -- (the loader's record key of that RS row, for data-review findings).
 -- Data cut-off: RS as known at it (int_rs_at_cutoff).
+with ranked as (
+    select
+        rs.STUDYID,
+        rs.USUBJID,
+        rs.RSDT as ADT,
+        rs.VISIT,
+        rs.VISITNUM,
+        rs.RSSTRESC as ORRESP,
+        rs.RECORD_KEY,
+        row_number() over (
+            partition by rs.STUDYID, rs.USUBJID, rs.RSDT
+            order by {{ worst_of_day_rank('rs.RSSTRESC') }} desc, rs.VISITNUM nulls last
+        ) as DAY_RANK
+    from {{ ref('int_rs_at_cutoff') }} as rs
+    inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
+    where
+        rs.RSTESTCD = 'OVRLRESP'
+        and rs.RSEVAL = s.RSEVAL
+)
+
 select
-    rs.STUDYID,
-    rs.USUBJID,
-    rs.RSDT as ADT,
-    rs.VISIT,
-    rs.VISITNUM,
-    rs.RSSTRESC as ORRESP,
-    rs.RECORD_KEY
-from {{ ref('int_rs_at_cutoff') }} as rs
-inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = rs.STUDYID
-where
-    rs.RSTESTCD = 'OVRLRESP'
-    and rs.RSEVAL = s.RSEVAL
-qualify row_number() over (
-    partition by rs.STUDYID, rs.USUBJID, rs.RSDT
-    order by {{ worst_of_day_rank('rs.RSSTRESC') }} desc, rs.VISITNUM
-) = 1
+    STUDYID,
+    USUBJID,
+    ADT,
+    VISIT,
+    VISITNUM,
+    ORRESP,
+    RECORD_KEY
+from ranked
+where DAY_RANK = 1

@@ -17,14 +17,23 @@ proportions as (
     from samples
 ),
 
+ranked_baseline_rows as (
+    select
+        STUDYID,
+        USUBJID,
+        CPREFID,
+        dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) as SAMPLE_RANK
+    from proportions
+    where VISIT = 'BASELINE'
+),
+
 baseline_sample as (
     select distinct
         STUDYID,
         USUBJID,
         CPREFID
-    from proportions
-    where VISIT = 'BASELINE'
-    qualify dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) = 1
+    from ranked_baseline_rows
+    where SAMPLE_RANK = 1
 ),
 
 baseline_values as (

@@ -7,14 +7,23 @@ with expression as (
     select * from {{ ref('int_gf_at_cutoff') }}
 ),
 
+ranked_baseline_rows as (
+    select
+        STUDYID,
+        USUBJID,
+        GFREFID,
+        dense_rank() over (partition by STUDYID, USUBJID order by GFDT desc, GFREFID desc) as SAMPLE_RANK
+    from expression
+    where VISIT = 'BASELINE'
+),
+
 baseline_sample as (
     select distinct
         STUDYID,
         USUBJID,
         GFREFID
-    from expression
-    where VISIT = 'BASELINE'
-    qualify dense_rank() over (partition by STUDYID, USUBJID order by GFDT desc, GFREFID desc) = 1
+    from ranked_baseline_rows
+    where SAMPLE_RANK = 1
 ),
 
 baseline_values as (

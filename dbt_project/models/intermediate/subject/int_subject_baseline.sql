@@ -16,7 +16,7 @@ characteristics as (
     select
         STUDYID,
         USUBJID,
-        cast(max(case when SCTESTCD = 'ECOG' then SCORRES end) as integer) as ECOG,
+        {{ cast_text("max(case when SCTESTCD = 'ECOG' then SCORRES end)", 'integer') }} as ECOG,
         max(case when SCTESTCD = 'CHILDPGH' then SCORRES end) as CHILDPGH,
         max(case when SCTESTCD = 'BCLC' then SCORRES end) as BCLC,
         max(case when SCTESTCD = 'ETIOLOGY' then SCORRES end) as ETIOLOGY,
@@ -28,16 +28,25 @@ characteristics as (
 ),
 
 -- Last AFP result on or before the baseline reference date.
-baseline_afp as (
+afp_before_baseline as (
     select
         lb.STUDYID,
         lb.USUBJID,
-        lb.LBSTRESN as AFPBL
+        lb.LBSTRESN,
+        row_number() over (partition by lb.STUDYID, lb.USUBJID order by lb.LBDT desc) as RESULT_RANK
     from {{ ref('int_lb_at_cutoff') }} as lb
     inner join subjects
         on subjects.STUDYID = lb.STUDYID and subjects.USUBJID = lb.USUBJID
     where lb.LBTESTCD = 'AFP' and lb.LBDT <= subjects.BASELINE_REF_DT
-    qualify row_number() over (partition by lb.STUDYID, lb.USUBJID order by lb.LBDT desc) = 1
+),
+
+baseline_afp as (
+    select
+        STUDYID,
+        USUBJID,
+        LBSTRESN as AFPBL
+    from afp_before_baseline
+    where RESULT_RANK = 1
 ),
 
 -- Baseline tumour assessment: TU rows dated on or before TRTSDT.

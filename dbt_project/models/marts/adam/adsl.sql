@@ -1,9 +1,20 @@
 -- ADSL: one row per subject (DM of the current transfers).
 with subjects as (
     select
-        -- death comes from int_subject_death (DM, else DS). noqa: RF02 takes the
-        -- excluded names for unqualified column references; they are dm's.
-        dm.* exclude (DTHDT, DTHFL),  -- noqa: RF02
+        -- DM's columns ADSL uses; death comes from int_subject_death (DM, else DS).
+        dm.STUDYID,
+        dm.USUBJID,
+        dm.SUBJID,
+        dm.SITEID,
+        dm.AGE,
+        dm.SEX,
+        dm.RACE,
+        dm.ETHNIC,
+        dm.COUNTRY,
+        dm.ARM,
+        dm.ARMCD,
+        dm.RFICDT,
+        dm.ENRLDT,
         exposure.TRTSDT,
         exposure.TRTEDT,
         death.DTHDT,

@@ -35,7 +35,7 @@ select
     e.PARAM,
     e.STARTDT,
     e.ADT,
-    date_diff('day', e.STARTDT, e.ADT) + 1 as AVAL,
+    {{ days_between('e.STARTDT', 'e.ADT') }} + 1 as AVAL,
     e.CNSR,
     e.EVNTDESC,
     e.CNSDTDSC,

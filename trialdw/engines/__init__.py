@@ -1,0 +1,1 @@
+"""Engines the night can run on besides DuckDB (docs/spark.md)."""
