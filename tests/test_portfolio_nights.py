@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.helpers.readiness_contracts import SURU_ONLY_FAILS
 from trialdw import warehouse as wh
 from trialdw.cli import load_nightly_flow
 from trialdw.synth import generate
@@ -35,18 +36,6 @@ pytestmark = pytest.mark.slow
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 FIRST, SECOND = "20260720T020000Z", "20261119T020000Z"
 NEW = "20261120T020000Z"
-SURU_ONLY_FAILS = """\
-version: 1
-tables:
-  adsl:
-    row_ids: [USUBJID]
-    derived:
-      STUDY_IS_NOT_SURU: "coalesce(t.STUDYID <> 'HCC-SURU-SC', false)"
-    expectations:
-      - expectation: ExpectColumnValuesToBeInSet
-        kwargs: {column: STUDY_IS_NOT_SURU, value_set: [true]}
-        why: "Fails for every SURU subject, on purpose."
-"""
 NOTIFY = """\
 import json, os, sys
 record = {"env": {k: v for k, v in os.environ.items() if k.startswith("TRIALDW_")}, "stdin": json.load(sys.stdin)}
