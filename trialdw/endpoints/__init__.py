@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ae, comparisons, km, proportions, singlecell
-from ._db import read_all, read_arms, split_by_study, study_ids, write_table
+from ._db import read_adam, read_arms, read_study, study_ids, write_table
 
 # Row order of analysis.endpoints within a study (the spec's table order).
 ENDPOINTS = (
@@ -142,14 +142,14 @@ def compute_all(db_path: Path) -> EndpointSummary:
 
     con = duckdb.connect(str(db_path))
     try:
-        tables = read_all(con)
+        # Study by study: only one study's rows are in memory at a time.
         arms = read_arms(con)
-        studies = study_ids(con, tables["adsl"])
+        studies = study_ids(con, read_adam(con, "adsl", columns="DISTINCT STUDYID"))
         out = {name: [] for name in TABLES}
         errors: dict[str, str] = {}
         for study in studies:
             try:
-                rows = study_rows(split_by_study(tables, study, arms))
+                rows = study_rows(read_study(con, study, arms))
             except Exception as exc:  # a bug met by one study's data must not stop the others
                 errors[study] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
                 continue

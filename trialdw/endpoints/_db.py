@@ -35,12 +35,16 @@ def table_exists(con, schema: str, table: str) -> bool:
     )  # fetchall: DuckDB 2 refuses new work while a result is unfinished
 
 
-def read_adam(con, table: str) -> pd.DataFrame:
+def read_adam(con, table: str, study: str | None = None, columns: str = "*") -> pd.DataFrame:
+    """adam.<table> as a frame: every study's rows, or only ``study``'s (read in
+    SQL, so a portfolio's single-cell rows are never all in memory at once)."""
     if not table_exists(con, "adam", table):
         if table in OPTIONAL_TABLES:
             return pd.DataFrame(columns=["STUDYID"])
         raise MissingAdamTable(f"adam.{table} is missing; dbt must build it before the endpoints step")
-    return con.sql(f"SELECT * FROM adam.{table}").df()
+    if study is None:
+        return con.sql(f"SELECT {columns} FROM adam.{table}").df()
+    return con.execute(f"SELECT {columns} FROM adam.{table} WHERE STUDYID = ?", [study]).df()
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,6 @@ class StudyData:
         return StudyData(self.study, **tables, arms=arms)
 
 
-def read_all(con) -> dict[str, pd.DataFrame]:
-    return {t: read_adam(con, t) for t in REQUIRED_TABLES + OPTIONAL_TABLES}
-
-
 def read_arms(con) -> pd.DataFrame:
     """config.study_arms (STUDYID ARMCD ARM ARMN REFERENCE) in study-file order;
     empty when the warehouse has no such table."""
@@ -141,13 +141,10 @@ def study_ids(con, adsl: pd.DataFrame) -> list[str]:
     return sorted(ids)
 
 
-def split_by_study(tables: dict[str, pd.DataFrame], study: str, arms: pd.DataFrame | None = None) -> StudyData:
-    def of(name: str) -> pd.DataFrame:
-        df = tables[name]
-        return df[df["STUDYID"] == study].reset_index(drop=True) if not df.empty else df
-
-    configured = arms if arms is not None else pd.DataFrame(columns=ARM_CONFIG_COLUMNS)
-    return StudyData(study, **{name: of(name) for name in tables}, arms=study_arms(configured, tables["adsl"], study))
+def read_study(con, study: str, arms: pd.DataFrame) -> StudyData:
+    """One study's adam tables, read from the warehouse study by study."""
+    tables = {t: read_adam(con, t, study) for t in REQUIRED_TABLES + OPTIONAL_TABLES}
+    return StudyData(study, **tables, arms=study_arms(arms, tables["adsl"], study))
 
 
 def clean(value):
