@@ -25,6 +25,26 @@ X_LABELS = {
 CURVE_COLOUR = "#1f5f8b"
 
 
+def _censor_ticks(ax, curve, colour: str, label: str | None = None) -> None:
+    """A tick on the curve at each time with a censored subject."""
+    censored = curve[curve["CENSORED"] > 0]
+    ax.plot(
+        censored["TIME"],
+        censored["SURVIVAL"],
+        linestyle="none",
+        marker="|",
+        markersize=7,
+        markeredgewidth=1.2,
+        color=colour,
+        label=label,
+    )
+
+
+def _median_line(ax) -> None:
+    """The dashed S = 0.5 line the median is read from."""
+    ax.axhline(0.5, color="#999999", linewidth=0.7, linestyle=(0, (4, 3)), zorder=0)
+
+
 def risk_tick_step(max_months: float) -> int:
     """Tick spacing (months) giving 5-10 columns in the at-risk table."""
     for step in (1, 2, 3, 6):
@@ -82,18 +102,8 @@ def km_svg(paramcd: str, curve: pd.DataFrame, median_row: pd.Series | None, fig_
         label="95 % CI (log-log)",
     )
     ax.step(t, curve["SURVIVAL"], where="post", color=CURVE_COLOUR, linewidth=1.6, label="Kaplan–Meier estimate")
-    censored = curve[curve["CENSORED"] > 0]
-    ax.plot(
-        censored["TIME"],
-        censored["SURVIVAL"],
-        linestyle="none",
-        marker="|",
-        markersize=7,
-        markeredgewidth=1.2,
-        color=CURVE_COLOUR,
-        label="Censored",
-    )
-    ax.axhline(0.5, color="#999999", linewidth=0.7, linestyle=(0, (4, 3)), zorder=0)
+    _censor_ticks(ax, curve, CURVE_COLOUR, label="Censored")
+    _median_line(ax)
     ax.set_ylim(0, 1.03)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_ylabel(f"{paramcd} probability")
@@ -184,17 +194,8 @@ def km_svg_by_arm(
             linewidth=1.6,
             label=plain(arm_median_label(name, median)),
         )
-        censored = curve[curve["CENSORED"] > 0]
-        ax.plot(
-            censored["TIME"],
-            censored["SURVIVAL"],
-            linestyle="none",
-            marker="|",
-            markersize=7,
-            markeredgewidth=1.2,
-            color=colour,
-        )
-    ax.axhline(0.5, color="#999999", linewidth=0.7, linestyle=(0, (4, 3)), zorder=0)
+        _censor_ticks(ax, curve, colour)
+    _median_line(ax)
     ax.set_ylim(0, 1.03)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_ylabel(f"{paramcd} probability")
