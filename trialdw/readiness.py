@@ -159,20 +159,78 @@ def describe_rule(expectation: str, kwargs: dict) -> str:
 # ---------------------------------------------------------------- reading
 
 
-def read_table(con, suite: TableSuite):
-    """The adam table plus the contract's derived columns, as pandas.
+COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")  # expectation arguments that name columns
 
+
+def checked_columns(suite: TableSuite) -> list[str]:
+    """Every column an expectation of the suite names."""
+    named = []
+    for spec in suite.expectations:
+        for key in COLUMN_KWARGS:
+            value = spec.kwargs.get(key)
+            named += value if isinstance(value, list) else [value] if value else []
+    return list(dict.fromkeys(named))
+
+
+def suite_columns(suite: TableSuite) -> list[str]:
+    """The table's columns a suite needs: STUDYID (attribution), the row ids and
+    the checked columns, in that order, without the derived ones."""
+    named = ["STUDYID", *suite.row_ids, *checked_columns(suite)]
+    return [c for c in dict.fromkeys(named) if c not in suite.derived]
+
+
+def _pandas_types(arrow_type):
+    """Integers stay integers with NULLs (AESEQ=3, not 3.0), as DuckDB's own .df() gives them."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return pd.api.types.pandas_dtype(str(arrow_type).replace("int", "Int").replace("uInt", "UInt"))
+    return None
+
+
+def read_table(con, suite: TableSuite):
+    """The columns of the adam table the suite needs, plus the contract's derived
+    columns, as pandas. Text columns that only identify rows (STUDYID, the row
+    ids) become categories: an id repeated over a million single-cell rows is
+    stored once. Checked columns keep their plain types (two categoricals do
+    not compare).
+
+    Only named columns are read, so a portfolio's ADGF costs a few bytes a row in
+    memory, not its whole width. A column the contract names but the table lacks
+    is not read; GX then reports that check as one that could not run.
     Returns None when the table does not exist (a failure: dbt builds every
     adam model, empty or not)."""
-    # fetchall, not fetchone: DuckDB 2 refuses new work on a connection with an unfinished result.
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [ADAM_SCHEMA, suite.table],
-    ).fetchall()[0][0]
-    if not exists:
+    columns = [
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?"
+            " ORDER BY ordinal_position",
+            [ADAM_SCHEMA, suite.table],
+        ).fetchall()
+    ]
+    if not columns:
         return None
-    derived = "".join(f',\n  ({sql}) AS "{name}"' for name, sql in suite.derived.items())
-    return con.sql(f'SELECT t.*{derived}\nFROM {ADAM_SCHEMA}."{suite.table}" AS t').df()
+    wanted = [c for c in suite_columns(suite) if c in columns]
+    selected = [f't."{c}"' for c in wanted] + [f'({sql}) AS "{name}"' for name, sql in suite.derived.items()]
+    query = f'SELECT {", ".join(selected) or "1 AS _row"}\nFROM {ADAM_SCHEMA}."{suite.table}" AS t'
+    arrow = con.sql(query).arrow()
+    arrow = arrow.read_all() if hasattr(arrow, "read_all") else arrow  # DuckDB 1.4+ hands out a reader
+    return _ids_as_categories(arrow, set(wanted) - set(checked_columns(suite))).to_pandas(
+        date_as_object=False, types_mapper=_pandas_types
+    )
+
+
+def _ids_as_categories(table, id_columns: set[str]):
+    """Dictionary-encode the text columns in id_columns (pandas reads them as categories)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, column in enumerate(table.schema):
+        is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        if column.name in id_columns and is_text:
+            table = table.set_column(i, column.name, pc.dictionary_encode(table.column(i)))
+    return table
 
 
 # ---------------------------------------------------------------- GX
@@ -332,26 +390,9 @@ def run_readiness_checks(
     problems: dict[str, str] = {}  # table -> why it could not be checked
     suites = load_contract(contract_path)
     docs_dir = Path(docs_dir).resolve()  # GX resolves a relative site path against no project root
-    failures: list[str] = []
+    unreadable: list[str] = []  # tables missing or unreadable: listed first, no study explains them
+    check_failures: list[str] = []
     tables_stats: dict[str, dict] = {}
-    frames = {}
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        for suite in suites:
-            try:
-                frame = read_table(con, suite)
-            except duckdb.Error as exc:  # e.g. a derived column names a missing column
-                failures.append(f"{suite.qualified_name}: could not be read for the readiness checks: {exc}")
-                problems[suite.table] = f"could not be read for the readiness checks: {exc}"
-                continue
-            if frame is None:
-                failures.append(f"{suite.qualified_name}: table missing from the warehouse")
-                problems[suite.table] = "table missing from the warehouse"
-                continue
-            frames[suite.table] = frame
-    finally:
-        con.close()
-    read_done = time.perf_counter()
 
     gx, context = _quiet_gx_context(docs_dir)
     import_done = time.perf_counter()
@@ -405,18 +446,41 @@ def run_readiness_checks(
                 context.validation_results_store.remove_key(key)
         return lines
 
+    # One table at a time, its frame dropped before the next is read: memory is
+    # bounded by the largest table's needed columns, not the sum of all tables.
     by_study: dict[str, list[str]] = {}
-    unattributed = list(failures)  # tables missing or unreadable: no study explains them
-    for suite in suites:
-        if suite.table not in frames:
-            continue
-        context.suites.add(gx_suites[suite.table])
-        frame = frames[suite.table]
-        lines = validate(suite, frame, suite.table)
-        failures += lines
-        tables_stats[suite.table] = {"rows": len(frame), "expectations": len(suite.expectations), "failed": len(lines)}
-        if lines:
-            unattributed += _attribute(suite, frame, lines, validate, by_study)
+    attribution_gaps: list[str] = []
+    read_seconds = 0.0
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        for suite in suites:
+            read_started = time.perf_counter()
+            try:
+                frame = read_table(con, suite)
+            except duckdb.Error as exc:  # e.g. a derived column names a missing column
+                frame, problems[suite.table] = None, f"could not be read for the readiness checks: {exc}"
+            else:
+                if frame is None:
+                    problems[suite.table] = "table missing from the warehouse"
+            read_seconds += time.perf_counter() - read_started
+            if frame is None:
+                unreadable.append(f"{suite.qualified_name}: {problems[suite.table]}")
+                continue
+            context.suites.add(gx_suites[suite.table])
+            lines = validate(suite, frame, suite.table)
+            check_failures += lines
+            tables_stats[suite.table] = {
+                "rows": len(frame),
+                "expectations": len(suite.expectations),
+                "failed": len(lines),
+            }
+            if lines:
+                attribution_gaps += _attribute(suite, frame, lines, validate, by_study)
+            del frame
+    finally:
+        con.close()
+    failures = unreadable + check_failures
+    unattributed = unreadable + attribution_gaps
     validate_done = time.perf_counter()
 
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -442,9 +506,9 @@ def run_readiness_checks(
             "successful_expectations": counts["successful"],
             "unsuccessful_expectations": counts["evaluated"] - counts["successful"],
             "seconds": {
-                "read_tables": round(read_done - started, 3),
-                "gx_import_and_context": round(import_done - read_done, 3),
-                "validate": round(validate_done - import_done, 3),
+                "gx_import_and_context": round(import_done - started, 3),
+                "read_tables": round(read_seconds, 3),
+                "validate": round(validate_done - import_done - read_seconds, 3),
                 "data_docs": round(finished - validate_done, 3),
                 "total": round(finished - started, 3),
             },
@@ -459,7 +523,7 @@ def _attribute(suite: TableSuite, frame, lines: list[str], validate, by_study: d
     if "STUDYID" not in frame.columns or frame.empty:
         return lines
     found = False
-    for study, rows in frame.groupby("STUDYID", sort=True):
+    for study, rows in frame.groupby("STUDYID", sort=True, observed=True):
         study_lines = validate(suite, rows.reset_index(drop=True), f"{suite.table}.{study}", primary=False)
         if study_lines:
             found = True
