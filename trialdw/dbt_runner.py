@@ -141,17 +141,27 @@ class DbtSession:
         return _common_args(self._state_dir(schema_prefix), self.log_level, self.target, schema_prefix)
 
     def manifest(self, db_path: Path | None = None, *, schema_prefix: str = ""):
-        """Parse once per schema prefix (partial parse when the target folder has one)."""
+        """Parse once per schema prefix: the manifest this code version was parsed
+        into before (trialdw.dbt_manifest_cache), else dbt's parse (partial when
+        the target folder has one), kept for the next warehouse."""
         from dbt.cli.main import dbtRunner
+
+        from trialdw import dbt_manifest_cache
 
         _check_prefix(schema_prefix)
         if schema_prefix not in self._manifests:
             self._state_dir(schema_prefix).mkdir(parents=True, exist_ok=True)
-            with _db_env(db_path):
-                outcome = dbtRunner().invoke(["parse", *self._args(schema_prefix)])
-            if not outcome.success:
-                raise RuntimeError(f"dbt parse failed: {outcome.exception}")
-            self._manifests[schema_prefix] = outcome.result
+            database = Path(db_path).stem if db_path is not None and self.target == DEFAULT_TARGET else ""
+            key = dbt_manifest_cache.manifest_key(self.target, schema_prefix, database)
+            manifest = dbt_manifest_cache.load(key)
+            if manifest is None:
+                with _db_env(db_path):
+                    outcome = dbtRunner().invoke(["parse", *self._args(schema_prefix)])
+                if not outcome.success:
+                    raise RuntimeError(f"dbt parse failed: {outcome.exception}")
+                manifest = outcome.result
+                dbt_manifest_cache.save(key, manifest)
+            self._manifests[schema_prefix] = manifest
         return self._manifests[schema_prefix]
 
     def build(
