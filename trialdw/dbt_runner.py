@@ -6,10 +6,10 @@ picklable summary with one line per failed node so the flow can say why.
 
 At night (``nightly=True``) dbt does production work only: models and the
 data tests of what dbt derives; unit tests and the staging tests that re-assert
-the data contracts (tag ``contract``) run in ``make test``. The project is parsed once
-per night into a manifest (``DbtSession``) that every build of the night
-reuses, and dbt's partial parse is kept between nights in a persistent target
-folder, so parsing costs well under a second when nothing changed.
+the data contracts (tag ``contract``) run in ``make test``. The project is parsed at
+most once per code version on the machine (``DbtSession.manifest``: the manifest is
+kept by trialdw.dbt_manifest_cache) and every build reuses it; loading it takes
+a fraction of a second.
 
 Every build file of a night is named ``build.duckdb`` (in its own folder):
 dbt-duckdb names the database after the file, so one manifest serves them all.

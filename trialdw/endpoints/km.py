@@ -131,20 +131,25 @@ def curve_rows(study: str, paramcd: str, km) -> list[dict]:
     its risk table need."""
     if km is None:
         return []
+    # Whole columns aligned on the event table's times (indexing lifelines'
+    # frames time by time cost seconds for a 1,000-subject study).
     table = km.event_table
-    surv = km.survival_function_.iloc[:, 0]
-    ci = km.confidence_interval_
+    times = table.index
+    surv = km.survival_function_.iloc[:, 0].reindex(times).to_numpy()
+    lcl = km.confidence_interval_.iloc[:, 0].reindex(times).to_numpy()
+    ucl = km.confidence_interval_.iloc[:, 1].reindex(times).to_numpy()
+    counts = zip(table["at_risk"].to_numpy(), table["observed"].to_numpy(), table["censored"].to_numpy(), strict=True)
     return [
         {
             "STUDYID": study,
             "PARAMCD": paramcd,
             "TIME": float(t) / DAYS_PER_MONTH,
-            "SURVIVAL": float(surv.loc[t]),
-            "LCL": float(ci.iloc[:, 0].loc[t]),
-            "UCL": float(ci.iloc[:, 1].loc[t]),
-            "AT_RISK": int(table.at[t, "at_risk"]),
-            "EVENTS": int(table.at[t, "observed"]),
-            "CENSORED": int(table.at[t, "censored"]),
+            "SURVIVAL": float(s),
+            "LCL": float(lo),
+            "UCL": float(hi),
+            "AT_RISK": int(at_risk),
+            "EVENTS": int(events),
+            "CENSORED": int(censored),
         }
-        for t in table.index
+        for t, s, lo, hi, (at_risk, events, censored) in zip(times, surv, lcl, ucl, counts, strict=True)
     ]

@@ -7,6 +7,8 @@ A pair is a subject with a baseline value (BASE) and an ON TREATMENT sample.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -93,18 +95,24 @@ def gene_rows(data) -> list[dict]:
     paired = pairs(data.adgf, "GFREFID", ["CELLTYPE", "GENE"])
     if paired.empty:
         return []
+    # A study has thousands of cell type × gene groups: one sort, then each
+    # group's slice of plain arrays (a sub-frame per group cost seconds).
+    paired = paired.sort_values(["CELLTYPE", "GENE"], kind="stable")
+    keys = list(zip(paired["CELLTYPE"], paired["GENE"], strict=True))
+    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
+    base, aval, chg = (paired[c].to_numpy(dtype=float) for c in ("BASE", "AVAL", "CHG"))
     rows = [
         {
             "STUDYID": data.study,
-            "CELLTYPE": cell,
-            "GENE": gene,
-            "N_PAIRS": len(g),
-            "MEAN_PRE": g["BASE"].mean(),
-            "MEAN_POST": g["AVAL"].mean(),
-            "MEAN_DIFF": g["CHG"].mean(),
-            "P_WILCOXON": wilcoxon_p(g["CHG"]),
+            "CELLTYPE": keys[a][0],
+            "GENE": keys[a][1],
+            "N_PAIRS": b - a,
+            "MEAN_PRE": base[a:b].mean(),
+            "MEAN_POST": aval[a:b].mean(),
+            "MEAN_DIFF": chg[a:b].mean(),
+            "P_WILCOXON": wilcoxon_p(chg[a:b]),
         }
-        for (cell, gene), g in paired.groupby(["CELLTYPE", "GENE"], sort=True)
+        for a, b in itertools.pairwise(starts)
     ]
     # BH within the study: the family is every cell type × gene tested in it.
     for row, q in zip(rows, bh_qvalues([r["P_WILCOXON"] for r in rows]), strict=False):
