@@ -225,51 +225,57 @@ def _xpt_select(columns: list[tuple[str, str]], schema: str, table: str) -> str:
     return f"SELECT {', '.join(parts)} FROM {_quote(schema)}.{_quote(table)}"
 
 
-def _check_xpt_text(con, names: list[str], table: str, study: str, summary: ExportSummary) -> None:
-    """XPT v5 holds at most XPT_MAX_CHAR_BYTES bytes per value: a longer one raises
-    (never truncated). Columns with non-ASCII text are listed. Counted in SQL
-    (strlen is bytes), one pass over the study's rows."""
+def _xpt_text_widths(con, names: list[str], table: str, study: str, summary: ExportSummary) -> dict[str, int]:
+    """The XPT width of each text column: its longest value in UTF-8 bytes, at
+    least 1. XPT v5 holds at most XPT_MAX_CHAR_BYTES bytes per value: a longer
+    one raises (never truncated). Columns with non-ASCII text are listed.
+    Measured in SQL (strlen is bytes), one pass over the study's rows."""
     if not names:
-        return
+        return {}
     source = f"{_quote(XPT_SCHEMA)}.{_quote(table)}"
-    checks = ", ".join(
-        f"count_if(strlen({_quote(n)}) > {XPT_MAX_CHAR_BYTES}), bool_or(strlen({_quote(n)}) <> length({_quote(n)}))"
-        for n in names
-    )
-    row = con.execute(f"SELECT {checks} FROM {source} WHERE STUDYID = ?", [study]).fetchone()
+    checks = ", ".join(f"max(strlen({_quote(n)})), bool_or(strlen({_quote(n)}) <> length({_quote(n)}))" for n in names)
+    row = con.execute(f"SELECT {checks} FROM {source} WHERE STUDYID = ?", [study]).fetchall()[0]
     dataset = table.upper()
+    widths = {}
     for i, name in enumerate(names):
-        too_long, non_ascii = row[2 * i], row[2 * i + 1]
-        if too_long:
-            (example,) = con.execute(
-                f"SELECT {_quote(name)} FROM {source} WHERE STUDYID = ? AND strlen({_quote(name)}) > ? LIMIT 1",
+        longest, non_ascii = row[2 * i] or 0, row[2 * i + 1]
+        if longest > XPT_MAX_CHAR_BYTES:
+            too_long, example = con.execute(
+                f"SELECT count(*), first({_quote(name)}) FROM {source} "
+                f"WHERE STUDYID = ? AND strlen({_quote(name)}) > ?",
                 [study, XPT_MAX_CHAR_BYTES],
-            ).fetchone()
+            ).fetchall()[0]
             raise ExportError(
                 f"{study} {dataset}.{name}: {too_long} value(s) longer than "
                 f"{XPT_MAX_CHAR_BYTES} bytes, e.g. {example[:60]!r}…"
             )
         if non_ascii:
             summary.non_ascii.append(f"{study}/{dataset}.{name}")
+        widths[name] = max(longest, 1)
+    return widths
 
 
 def _write_xpt(con, table: str, study: str, path: Path, labels, summary: ExportSummary) -> None:
-    import pyreadstat
+    """SAS transport v5, streamed from DuckDB in batches (trialdw.submission.xpt):
+    memory stays bounded however many rows the study has."""
+    from trialdw.submission import xpt
 
     columns = _columns(con, XPT_SCHEMA, table)
-    dataset = table.upper()
-    _check_xpt_text(con, [c for c, t in columns if t == "VARCHAR"], table, study, summary)
-    frame = con.execute(_xpt_select(columns, XPT_SCHEMA, table) + " WHERE STUDYID = ?", [study]).df()
+    widths = _xpt_text_widths(con, [c for c, t in columns if t == "VARCHAR"], table, study, summary)
     dataset_label, variable_labels = labels.get(table, (None, {}))
-    pyreadstat.write_xport(
-        frame,
-        str(path),
-        file_label=dataset_label or "",
-        table_name=dataset,
-        file_format_version=5,
-        column_labels={c: variable_labels.get(c) for c, _ in columns},
-        variable_format={c: "DATE9." for c, t in columns if t == "DATE"},
-    )
+    variables = [
+        xpt.Variable(
+            name,
+            numeric=name not in widths,
+            width=widths.get(name, 8),
+            label=variable_labels.get(name) or "",
+            format_name="DATE" if data_type == "DATE" else "",
+            format_width=9 if data_type == "DATE" else 0,
+        )
+        for name, data_type in columns
+    ]
+    query = con.sql(_xpt_select(columns, XPT_SCHEMA, table) + " WHERE STUDYID = $study", params={"study": study})
+    xpt.write_xport(path, table.upper(), dataset_label or "", variables, query.to_arrow_reader(xpt.BATCH_ROWS))
 
 
 def _link_tree(source: Path, target: Path) -> None:
