@@ -36,6 +36,8 @@ Algorithm of ``load_domain`` (one validated domain file of one transfer):
 
 from __future__ import annotations
 
+import hashlib
+
 from trialdw.ingest.types import ReconciliationError
 
 LINEAGE = ("_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra", "_record_key")
@@ -82,28 +84,50 @@ def ensure_history(con, contracts: dict) -> None:
     """Schemas, the versions table of every contract domain, and the raw.* views.
 
     A column added to a contract later is added to the versions table (older
-    versions read NULL); nothing is dropped. Views are recreated so they always
-    list the contract's columns."""
+    versions read NULL); nothing is dropped. Views are recreated when their SQL
+    changed (a contract's columns, or this code), so they always list the
+    contract's columns.
+
+    Called for every transfer (load_transfer), so it only reads the catalog when
+    everything is in place: two queries, no DDL (DDL in a transfer's transaction
+    is written to the WAL every time)."""
     con.execute(SCHEMA_DDL)
+    existing = dict(
+        con.execute(
+            "SELECT table_name, list(column_name) FROM information_schema.columns "
+            "WHERE table_schema = 'history' GROUP BY table_name"
+        ).fetchall()
+    )
+    view_tags = dict(
+        con.execute(
+            "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'raw' AND NOT temporary"
+        ).fetchall()
+    )
     for contract in contracts.values():
-        table = versions_table(contract.domain)
+        _ensure_versions_table(con, contract, existing.get(contract.domain.lower()))
+        view_sql = transfer_rows_sql(contract)
+        # The view's own text is not kept as written (DuckDB renders it anew), so a
+        # digest of what we would write is kept as its comment and compared.
+        tag = "trialdw " + hashlib.sha256(view_sql.encode("utf-8")).hexdigest()[:16]
+        if view_tags.get(contract.domain.lower()) != tag:
+            con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {view_sql}")
+            con.execute(f"COMMENT ON VIEW {raw_view(contract.domain)} IS '{tag}'")
+
+
+def _ensure_versions_table(con, contract, existing: list[str] | None) -> None:
+    """Create ``history.<domain>`` (``existing`` None) or add the contract's columns it lacks."""
+    table = versions_table(contract.domain)
+    if existing is None:
         columns = ", ".join(f"{_q(c)} VARCHAR" for c in contract.column_names)
         con.execute(
             f"""CREATE TABLE IF NOT EXISTS {table} (
                 _version_id BIGINT, _studyid VARCHAR, _siteid VARCHAR, _record_key VARCHAR,
                 _row_hash UHUGEINT, {columns}, _extra JSON, _first_transfer_id VARCHAR)"""
         )
-        existing = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = ?",
-                [contract.domain.lower()],
-            ).fetchall()
-        }
-        for column in contract.column_names:
-            if column not in existing:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
-        con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {transfer_rows_sql(contract)}")
+        return
+    for column in contract.column_names:
+        if column not in existing:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
 
 
 def transfer_rows_sql(contract, layout_filter: str = "TRUE", catalog: str = "") -> str:
