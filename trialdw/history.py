@@ -202,9 +202,8 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
     ).fetchone()[0]
     if already:
         raise RuntimeError(f"{ref.source_file(contract.file_name)} is already in the history; not loading it twice")
-    _hash_rows(con, contract, valid_path)
     _previous_versions(con, contract, site, previous)
-    _match(con, contract)
+    _match(con, contract, valid_path)
     _insert_versions(con, contract, ref, valid_path)
     _insert_runs(con, site, ref.transfer_id)
     counts = _insert_changes(con, site, ref.transfer_id)
@@ -219,19 +218,9 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
             f"{ref.source_file(contract.file_name)}: the history holds {stored} rows of this transfer, "
             f"validation passed {rows_loaded}"
         )
-    for temp in ("_new", "_prev", "_matched"):
+    for temp in ("_prev", "_matched"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return counts | {"unchanged": rows_loaded - counts["inserted"] - counts["changed"]}
-
-
-def _hash_rows(con, contract, valid_path: str) -> None:
-    """1. ``_new``: line, record key and content hash of every valid row (the one pass that reads all values)."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _new AS
-            SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
-            FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))""",
-        [str(valid_path)],
-    )
 
 
 def _previous_versions(con, contract, site: list[str], previous: str | None) -> None:
@@ -246,10 +235,11 @@ def _previous_versions(con, contract, site: list[str], previous: str | None) -> 
     )
 
 
-def _match(con, contract) -> None:
-    """3. ``_matched``: each row's version. Same key and hash as in the predecessor: its version;
-    otherwise a new one, numbered ``base + line`` with base the domain's highest id. Ids so stay
-    unique and follow the file's lines without numbering (no sort): consecutive new records on
+def _match(con, contract, valid_path: str) -> None:
+    """3. ``_matched``: line, record key and content hash of every valid row (the one pass that reads
+    all values) and its version. Same key and hash as in the predecessor: its version; otherwise a
+    new one, numbered ``base + line`` with base the domain's highest id. Ids so stay unique and
+    follow the file's lines without numbering them (no sort): consecutive new records on
     consecutive lines still form one run. Ids may have gaps; nothing needs them dense."""
     base = con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {versions_table(contract.domain)}").fetchone()[0]
     con.execute(
@@ -257,7 +247,10 @@ def _match(con, contract) -> None:
             SELECT n._source_line, n._record_key, n._row_hash, p._version_id AS _prev_id,
                    (p._version_id IS NULL OR p._row_hash <> n._row_hash) AS _is_new,
                    CASE WHEN _is_new THEN {int(base)} + n._source_line ELSE p._version_id END AS _vid
-            FROM _new AS n LEFT JOIN _prev AS p USING (_record_key)"""
+            FROM (SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
+                  FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))) AS n
+            LEFT JOIN _prev AS p USING (_record_key)""",
+        [str(valid_path)],
     )
 
 
@@ -302,7 +295,7 @@ def _insert_changes(con, site: list[str], transfer_id: str) -> dict[str, int]:
     dropped = con.execute(
         """INSERT INTO history.changes
            SELECT ?, ?, ?, ?, p._record_key, 'dropped', NULL, p._version_id
-           FROM _prev AS p ANTI JOIN _new AS n USING (_record_key)""",
+           FROM _prev AS p ANTI JOIN _matched AS n USING (_record_key)""",
         [*site, transfer_id],
     ).fetchone()[0]
     inserted, changed = con.execute(
