@@ -22,17 +22,21 @@ had. Nothing is ever updated or deleted: versions, runs and changes are only
 appended, inside the transfer's transaction.
 
 Algorithm of ``load_domain`` (one validated domain file of one transfer):
- 1. read the valid rows (Parquet, file order) and compute record key and hash;
+ 1. read the valid rows (Parquet) and compute record key and hash (kept narrow:
+    line, key, hash; the values are read again only for the new versions);
  2. take the versions of the site's previous accepted transfer (the predecessor
     in TRANSFER_ID order) and match by record key: same hash → same version;
     different hash → ``changed``; no such key → ``inserted``; a key of the
     predecessor missing now → ``dropped``;
- 3. number the new versions after the domain's highest id, in file order;
+ 3. number the new versions after the domain's highest id, by line (``base +
+    line``: increasing in file order, not necessarily dense);
  4. cut the file into runs (gaps and islands over version id and line);
  5. append versions, runs and changes; prove the loaded count from the runs.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from trialdw.ingest.types import ReconciliationError
 
@@ -80,28 +84,50 @@ def ensure_history(con, contracts: dict) -> None:
     """Schemas, the versions table of every contract domain, and the raw.* views.
 
     A column added to a contract later is added to the versions table (older
-    versions read NULL); nothing is dropped. Views are recreated so they always
-    list the contract's columns."""
+    versions read NULL); nothing is dropped. Views are recreated when their SQL
+    changed (a contract's columns, or this code), so they always list the
+    contract's columns.
+
+    Called for every transfer (load_transfer), so it only reads the catalog when
+    everything is in place: two queries, no DDL (DDL in a transfer's transaction
+    is written to the WAL every time)."""
     con.execute(SCHEMA_DDL)
+    existing = dict(
+        con.execute(
+            "SELECT table_name, list(column_name) FROM information_schema.columns "
+            "WHERE table_schema = 'history' GROUP BY table_name"
+        ).fetchall()
+    )
+    view_tags = dict(
+        con.execute(
+            "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = 'raw' AND NOT temporary"
+        ).fetchall()
+    )
     for contract in contracts.values():
-        table = versions_table(contract.domain)
+        _ensure_versions_table(con, contract, existing.get(contract.domain.lower()))
+        view_sql = transfer_rows_sql(contract)
+        # The view's own text is not kept as written (DuckDB renders it anew), so a
+        # digest of what we would write is kept as its comment and compared.
+        tag = "trialdw " + hashlib.sha256(view_sql.encode("utf-8")).hexdigest()[:16]
+        if view_tags.get(contract.domain.lower()) != tag:
+            con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {view_sql}")
+            con.execute(f"COMMENT ON VIEW {raw_view(contract.domain)} IS '{tag}'")
+
+
+def _ensure_versions_table(con, contract, existing: list[str] | None) -> None:
+    """Create ``history.<domain>`` (``existing`` None) or add the contract's columns it lacks."""
+    table = versions_table(contract.domain)
+    if existing is None:
         columns = ", ".join(f"{_q(c)} VARCHAR" for c in contract.column_names)
         con.execute(
             f"""CREATE TABLE IF NOT EXISTS {table} (
                 _version_id BIGINT, _studyid VARCHAR, _siteid VARCHAR, _record_key VARCHAR,
                 _row_hash UHUGEINT, {columns}, _extra JSON, _first_transfer_id VARCHAR)"""
         )
-        existing = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = ?",
-                [contract.domain.lower()],
-            ).fetchall()
-        }
-        for column in contract.column_names:
-            if column not in existing:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
-        con.execute(f"CREATE OR REPLACE VIEW {raw_view(contract.domain)} AS {transfer_rows_sql(contract)}")
+        return
+    for column in contract.column_names:
+        if column not in existing:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
 
 
 def transfer_rows_sql(contract, layout_filter: str = "TRUE", catalog: str = "") -> str:
@@ -163,8 +189,12 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
     """Append one validated domain file of ``ref`` as versions + runs + changes.
 
     ``previous``: the site's previous accepted transfer (the match basis), or None.
-    Returns counts by change kind. Runs inside the caller's transaction."""
-    table = versions_table(contract.domain)
+    Returns counts by change kind. Runs inside the caller's transaction.
+
+    Only narrow temp tables (line, key, hash, ids) are built; the values are read
+    from the Parquet file once more, straight into the versions table, for the new
+    versions only. A wide copy of the file (or a sort of it) would cost more than
+    the hashing itself."""
     site = [contract.domain, ref.study, ref.site]
     already = con.execute(
         "SELECT count(*) FROM history.layout WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?",
@@ -172,75 +202,11 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
     ).fetchone()[0]
     if already:
         raise RuntimeError(f"{ref.source_file(contract.file_name)} is already in the history; not loading it twice")
-    columns = ", ".join(_q(c) for c in contract.column_names)
-    # 1. the new rows, in file order, with record key and content hash
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _new AS
-            SELECT {columns}, CAST(_extra AS JSON) AS _extra, _source_line,
-                   {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
-            FROM read_parquet(?)""",
-        [str(valid_path)],
-    )
-    # 2. the predecessor's versions, matched by record key
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _prev AS
-            SELECT v._version_id, v._record_key, v._row_hash
-            FROM (SELECT unnest(range(FIRST_VERSION, FIRST_VERSION + N)) AS VID FROM history.layout
-                  WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?) AS l
-            INNER JOIN {table} AS v ON v._version_id = l.VID""",
-        [*site, previous],
-    )
-    # 3. reuse an unchanged version, number the new ones after the domain's highest id
-    base = con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {table}").fetchone()[0]
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _matched AS
-            WITH m AS (
-                SELECT n.*, p._version_id AS _prev_id, p._row_hash AS _prev_hash,
-                       (p._version_id IS NULL OR p._row_hash <> n._row_hash) AS _is_new
-                FROM _new AS n LEFT JOIN _prev AS p USING (_record_key))
-            SELECT *,
-                   CASE WHEN _is_new
-                        THEN {base} + sum(CAST(_is_new AS BIGINT)) OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING)
-                        ELSE _prev_id END AS _vid
-            FROM m"""
-    )
-    con.execute(
-        f"""INSERT INTO {table} (_version_id, _studyid, _siteid, _record_key, _row_hash, {columns}, _extra,
-                                 _first_transfer_id)
-            SELECT _vid, ?, ?, _record_key, _row_hash, {columns}, _extra, ?
-            FROM _matched WHERE _is_new ORDER BY _vid""",
-        [ref.study, ref.site, ref.transfer_id],
-    )
-    # 4. runs: a new run wherever the id or the line does not follow on from the previous record
-    con.execute(
-        """INSERT INTO history.layout
-           WITH o AS (
-               SELECT _vid, _source_line,
-                      CASE WHEN _vid = lag(_vid) OVER w + 1 AND _source_line = lag(_source_line) OVER w + 1
-                           THEN 0 ELSE 1 END AS _break
-               FROM _matched WINDOW w AS (ORDER BY _source_line)),
-           r AS (SELECT *, sum(_break) OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING) AS _run FROM o)
-           SELECT ?, ?, ?, ?, min(_vid), count(*), min(_source_line) FROM r GROUP BY _run ORDER BY 7""",
-        [*site, ref.transfer_id],
-    )
-    # 5. what changed against the predecessor
-    con.execute(
-        """INSERT INTO history.changes
-           SELECT ?, ?, ?, ?, _record_key, CASE WHEN _prev_id IS NULL THEN 'inserted' ELSE 'changed' END,
-                  _vid, _prev_id
-           FROM _matched WHERE _is_new
-           UNION ALL
-           SELECT ?, ?, ?, ?, p._record_key, 'dropped', NULL, p._version_id
-           FROM _prev AS p WHERE NOT EXISTS (SELECT 1 FROM _new AS n WHERE n._record_key = p._record_key)""",
-        [*site, ref.transfer_id, *site, ref.transfer_id],
-    )
-    counts = dict(
-        con.execute(
-            """SELECT CHANGE, count(*) FROM history.changes
-               WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? GROUP BY CHANGE""",
-            [*site, ref.transfer_id],
-        ).fetchall()
-    )
+    _previous_versions(con, contract, site, previous)
+    _match(con, contract, valid_path)
+    _insert_versions(con, contract, ref, valid_path)
+    _insert_runs(con, site, ref.transfer_id)
+    counts = _insert_changes(con, site, ref.transfer_id)
     # Prove the load from the database: the runs hold exactly the validated rows.
     stored = con.execute(
         "SELECT coalesce(sum(N), 0) FROM history.layout WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? "
@@ -252,8 +218,87 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
             f"{ref.source_file(contract.file_name)}: the history holds {stored} rows of this transfer, "
             f"validation passed {rows_loaded}"
         )
-    for temp in ("_new", "_prev", "_matched"):
+    for temp in ("_prev", "_matched"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return {kind: counts.get(kind, 0) for kind in ("inserted", "changed", "dropped")} | {
-        "unchanged": rows_loaded - counts.get("inserted", 0) - counts.get("changed", 0)
-    }
+    return counts | {"unchanged": rows_loaded - counts["inserted"] - counts["changed"]}
+
+
+def _previous_versions(con, contract, site: list[str], previous: str | None) -> None:
+    """2. ``_prev``: the versions the site's previous accepted transfer held (none for a first transfer)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _prev AS
+            SELECT v._version_id, v._record_key, v._row_hash
+            FROM (SELECT unnest(range(FIRST_VERSION, FIRST_VERSION + N)) AS VID FROM history.layout
+                  WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?) AS l
+            INNER JOIN {versions_table(contract.domain)} AS v ON v._version_id = l.VID""",
+        [*site, previous],
+    )
+
+
+def _match(con, contract, valid_path: str) -> None:
+    """3. ``_matched``: line, record key and content hash of every valid row (the one pass that reads
+    all values) and its version. Same key and hash as in the predecessor: its version; otherwise a
+    new one, numbered ``base + line`` with base the domain's highest id. Ids so stay unique and
+    follow the file's lines without numbering them (no sort): consecutive new records on
+    consecutive lines still form one run. Ids may have gaps; nothing needs them dense."""
+    base = con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {versions_table(contract.domain)}").fetchone()[0]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _matched AS
+            SELECT n._source_line, n._record_key, n._row_hash, p._version_id AS _prev_id,
+                   (p._version_id IS NULL OR p._row_hash <> n._row_hash) AS _is_new,
+                   CASE WHEN _is_new THEN {int(base)} + n._source_line ELSE p._version_id END AS _vid
+            FROM (SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
+                  FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))) AS n
+            LEFT JOIN _prev AS p USING (_record_key)""",
+        [str(valid_path)],
+    )
+
+
+def _insert_versions(con, contract, ref, valid_path: str) -> None:
+    """The new versions' values, read from the Parquet file and joined to their ids by line."""
+    columns = ", ".join(_q(c) for c in contract.column_names)
+    con.execute(
+        f"""INSERT INTO {versions_table(contract.domain)} (_version_id, _studyid, _siteid, _record_key, _row_hash,
+                                                         {columns}, _extra, _first_transfer_id)
+            SELECT m._vid, ?, ?, m._record_key, m._row_hash, {columns}, CAST(s._extra AS JSON), ?
+            FROM read_parquet(?) AS s
+            INNER JOIN (SELECT _source_line, _vid, _record_key, _row_hash FROM _matched WHERE _is_new) AS m
+                    USING (_source_line)""",
+        [ref.study, ref.site, ref.transfer_id, str(valid_path)],
+    )
+
+
+def _insert_runs(con, site: list[str], transfer_id: str) -> None:
+    """4. Runs: a new run wherever the id or the line does not follow on from the previous record."""
+    con.execute(
+        """INSERT INTO history.layout
+           WITH o AS (
+               SELECT _vid, _source_line,
+                      CASE WHEN _vid = lag(_vid) OVER w + 1 AND _source_line = lag(_source_line) OVER w + 1
+                           THEN 0 ELSE 1 END AS _break
+               FROM _matched WINDOW w AS (ORDER BY _source_line)),
+           r AS (SELECT *, sum(_break) OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING) AS _run FROM o)
+           SELECT ?, ?, ?, ?, min(_vid), count(*), min(_source_line) FROM r GROUP BY _run ORDER BY 7""",
+        [*site, transfer_id],
+    )
+
+
+def _insert_changes(con, site: list[str], transfer_id: str) -> dict[str, int]:
+    """5. What changed against the predecessor; returns the counts by kind."""
+    con.execute(
+        """INSERT INTO history.changes
+           SELECT ?, ?, ?, ?, _record_key, CASE WHEN _prev_id IS NULL THEN 'inserted' ELSE 'changed' END,
+                  _vid, _prev_id
+           FROM _matched WHERE _is_new""",
+        [*site, transfer_id],
+    )
+    dropped = con.execute(
+        """INSERT INTO history.changes
+           SELECT ?, ?, ?, ?, p._record_key, 'dropped', NULL, p._version_id
+           FROM _prev AS p ANTI JOIN _matched AS n USING (_record_key)""",
+        [*site, transfer_id],
+    ).fetchone()[0]
+    inserted, changed = con.execute(
+        "SELECT count(*) FILTER (_prev_id IS NULL), count(*) FILTER (_prev_id IS NOT NULL) FROM _matched WHERE _is_new"
+    ).fetchone()
+    return {"inserted": inserted, "changed": changed, "dropped": dropped}
