@@ -19,6 +19,7 @@ loader's lineage name ``_studyid``).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,12 +44,15 @@ def _quoted(values) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
 
 
-def _tables(con, catalog: str) -> list[tuple[str, str]]:
+def _tables(con, catalog: str | None = None) -> list[tuple[str, str]]:
+    """(schema, table) of the study schemas in ``catalog`` (default: the file ``con`` writes)."""
     return con.execute(
         f"""SELECT schema_name, table_name FROM duckdb_tables()
-           WHERE database_name = ? AND schema_name IN ({_quoted(STUDY_SCHEMAS)})
+           WHERE database_name = coalesce(?, current_database()) AND schema_name IN ({_quoted(STUDY_SCHEMAS)})
            UNION SELECT schema_name, view_name FROM duckdb_views()
-           WHERE database_name = ? AND schema_name IN ({_quoted(STUDY_SCHEMAS)}) AND NOT internal""",
+           WHERE database_name = coalesce(?, current_database()) AND schema_name IN ({_quoted(STUDY_SCHEMAS)})
+             AND NOT internal
+           ORDER BY ALL""",
         [catalog, catalog],
     ).fetchall()
 
@@ -57,40 +61,121 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
     """Write the new published file ``target``; returns rows per table.
 
     Tables are the union of what the sources hold; a study's rows come from
-    exactly one source. Rebuilt studies come first, so a table's columns follow
-    tonight's build when the code changed (held-back studies keep their older
-    shape; missing columns read NULL)."""
+    exactly one source. When studies are carried and every rebuilt table has
+    the shape it had last night, the new file starts as a copy of last night's
+    (a file copy, not a re-encoding of every row) and only the rebuilt
+    studies' rows are replaced (``_replace_rebuilt``); otherwise it is written
+    whole (``_write_whole``). Either way the audit trail, the configuration and
+    the comments are written afresh."""
     target.unlink(missing_ok=True)
-    rows: dict[str, int] = {}
+    incremental = sources.previous is not None and bool(sources.carried) and _same_shapes(sources)
+    if incremental:
+        shutil.copyfile(sources.previous, target)
     with connect(target, work_dir) as con:
-        catalogs: list[tuple[str, list[str]]] = []
-        for i, (build_file, ids) in enumerate(sorted(sources.built.items())):
-            if ids:
-                con.execute(f"ATTACH ? AS b{i} (READ_ONLY)", [str(build_file)])
-                catalogs.append((f"b{i}", ids))
-        if sources.previous is not None and sources.carried:
-            con.execute("ATTACH ? AS prev (READ_ONLY)", [str(sources.previous)])
-            catalogs.append(("prev", sources.carried))
+        catalogs = _attach(con, sources, with_previous=not incremental)
         tables: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
         for catalog, ids in catalogs:
             for schema, table in _tables(con, catalog):
                 tables.setdefault((schema, table), []).append((catalog, ids))
-        for schema in STUDY_SCHEMAS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        for (schema, table), parts in sorted(tables.items()):
-            column = STUDY_SCHEMAS[schema]
-            union = " UNION ALL BY NAME ".join(
-                f'SELECT * FROM {catalog}.{schema}."{table}" WHERE "{column}" IN ({_quoted(ids)})'
-                for catalog, ids in parts
-            )
-            con.execute(f'CREATE TABLE {schema}."{table}" AS {union}')
-            rows[f"{schema}.{table}"] = con.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchall()[0][0]
+        if incremental:
+            _replace_rebuilt(con, tables, sources.carried)
+        else:
+            _write_whole(con, tables)
         for catalog, _ in catalogs:
             con.execute(f"DETACH {catalog}")
+        rows = {
+            f"{schema}.{table}": con.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchall()[0][0]
+            for schema, table in _tables(con)
+        }
         apply_comments(con)
         write_config_tables(con, studies)
         copy_audit(con, sources.history)
-    return rows
+    return dict(sorted(rows.items()))
+
+
+def _attach(con, sources: Sources, with_previous: bool) -> list[tuple[str, list[str]]]:
+    """Attach the build files (and last night's file) read-only: (catalog, studies taken from it)."""
+    catalogs: list[tuple[str, list[str]]] = []
+    for i, (build_file, ids) in enumerate(sorted(sources.built.items())):
+        if ids:
+            con.execute(f"ATTACH ? AS b{i} (READ_ONLY)", [str(build_file)])
+            catalogs.append((f"b{i}", ids))
+    if with_previous and sources.previous is not None and sources.carried:
+        con.execute("ATTACH ? AS prev (READ_ONLY)", [str(sources.previous)])
+        catalogs.append(("prev", sources.carried))
+    return catalogs
+
+
+def _write_whole(con, tables: dict) -> None:
+    """Every table from its sources. Rebuilt studies come first, so a table's
+    columns follow tonight's build when the code changed (held-back studies keep
+    their older shape; missing columns read NULL)."""
+    for schema in STUDY_SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for (schema, table), parts in sorted(tables.items()):
+        column = STUDY_SCHEMAS[schema]
+        union = " UNION ALL BY NAME ".join(
+            f'SELECT * FROM {catalog}.{schema}."{table}" WHERE "{column}" IN ({_quoted(ids)})' for catalog, ids in parts
+        )
+        con.execute(f'CREATE TABLE {schema}."{table}" AS {union}')
+
+
+def _replace_rebuilt(con, tables: dict, carried: list[str]) -> None:
+    """In a copy of last night's file: keep the carried studies' rows, drop the
+    others (rebuilt tonight, or no longer configured), add tonight's rows.
+    The copy's audit trail and configuration go (they are written afresh)."""
+    con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
+    con.execute("DROP SCHEMA IF EXISTS config CASCADE")
+    con.execute("BEGIN TRANSACTION")
+    for schema, table in _tables(con):
+        column = STUDY_SCHEMAS[schema]
+        con.execute(
+            f'DELETE FROM {schema}."{table}" WHERE "{column}" IS NULL OR "{column}" NOT IN ({_quoted(carried)})'
+        )
+    existing = set(_tables(con))
+    for (schema, table), parts in sorted(tables.items()):
+        column = STUDY_SCHEMAS[schema]
+        for catalog, ids in parts:
+            rows = f'SELECT * FROM {catalog}.{schema}."{table}" WHERE "{column}" IN ({_quoted(ids)})'
+            if (schema, table) in existing:
+                con.execute(f'INSERT INTO {schema}."{table}" {rows}')
+            else:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                con.execute(f'CREATE TABLE {schema}."{table}" AS {rows}')
+                existing.add((schema, table))
+    con.execute("COMMIT")
+
+
+def _same_shapes(sources: Sources) -> bool:
+    """Whether every table of every build file has, column for column, the
+    names and types of last night's table of that name (then rows can be
+    inserted into a copy of it). False when last night's file still has a
+    write-ahead log beside it (a plain file copy would miss those writes)."""
+    if Path(f"{sources.previous}.wal").exists():
+        return False
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute("ATTACH ? AS prev (READ_ONLY)", [str(sources.previous)])
+        builds = [f"b{i}" for i, (_, ids) in enumerate(sorted(sources.built.items())) if ids]
+        for i, (build_file, ids) in enumerate(sorted(sources.built.items())):
+            if ids:
+                con.execute(f"ATTACH ? AS b{i} (READ_ONLY)", [str(build_file)])
+        shapes = {
+            (catalog, schema, table): columns
+            for catalog, schema, table, columns in con.execute(
+                f"""SELECT database_name, schema_name, table_name,
+                           list((column_name, data_type) ORDER BY column_index)
+                    FROM duckdb_columns() WHERE schema_name IN ({_quoted(STUDY_SCHEMAS)})
+                    GROUP BY ALL"""
+            ).fetchall()
+        }
+    last_night = {(schema, table): columns for (catalog, schema, table), columns in shapes.items() if catalog == "prev"}
+    return all(
+        last_night.get((schema, table), columns) == columns
+        for (catalog, schema, table), columns in shapes.items()
+        if catalog in builds
+    )
 
 
 def apply_comments(con, catalog: dict | None = None) -> int:

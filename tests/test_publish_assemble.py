@@ -1,0 +1,97 @@
+"""Assembling the published file (trialdw.publish.assemble) from real DuckDB files:
+a copy of last night's file with only the rebuilt studies' rows replaced when
+the shapes allow it, else written whole; the same result either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from trialdw import publish
+from trialdw.ingest.load import ensure_audit
+from trialdw.study_config import load_studies
+
+STUDIES = load_studies()
+REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
+
+
+def duckdb_file(path: Path, *statements: str) -> Path:
+    with duckdb.connect(str(path)) as con:
+        for sql in statements:
+            con.execute(sql)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path) -> dict[str, Path]:
+    history = tmp_path / "history.duckdb"
+    with duckdb.connect(str(history)) as con:
+        ensure_audit(con)
+        con.execute("INSERT INTO audit.transfers (STUDYID, SITEID, TRANSFER_ID, STATUS) VALUES ('X', '1', 't2', 'ok')")
+    previous = duckdb_file(
+        tmp_path / "previous.duckdb",
+        "CREATE SCHEMA adam",
+        "CREATE TABLE adam.adsl (STUDYID VARCHAR, USUBJID VARCHAR, AGE INTEGER)",
+        f"INSERT INTO adam.adsl VALUES ('{REGO}', 'R-1', 60), ('{SURU}', 'S-1', 50), ('GONE', 'G-1', 40)",
+        "CREATE SCHEMA audit",
+        "CREATE TABLE audit.stale (X INTEGER)",  # last night's audit trail: replaced, never kept
+    )
+    return {"history": history, "previous": previous, "work": tmp_path}
+
+
+def build_file(path: Path, *, extra_column: bool = False) -> Path:
+    age = ", AGE INTEGER, WEIGHT DOUBLE" if extra_column else ", AGE INTEGER"
+    weight = ", 70.5" if extra_column else ""
+    return duckdb_file(
+        path,
+        "CREATE SCHEMA adam",
+        f"CREATE TABLE adam.adsl (STUDYID VARCHAR, USUBJID VARCHAR{age})",
+        f"INSERT INTO adam.adsl VALUES ('{SURU}', 'S-1', 51{weight}), ('{SURU}', 'S-2', 52{weight})",
+        "CREATE SCHEMA analysis",
+        "CREATE TABLE analysis.endpoints (STUDYID VARCHAR, ENDPOINT VARCHAR)",
+        f"INSERT INTO analysis.endpoints VALUES ('{SURU}', 'ORR')",
+    )
+
+
+def assemble(files, build: Path, name: str) -> tuple[Path, dict]:
+    target = files["work"] / name
+    sources = publish.Sources(files["history"], files["previous"], carried=[REGO], built={build: [SURU]})
+    return target, publish.assemble(target, sources, STUDIES, files["work"])
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_rebuilt_study_replaced_in_a_copy_of_last_nights_file(files):
+    build = build_file(files["work"] / "build.duckdb")
+    assert publish._same_shapes(publish.Sources(files["history"], files["previous"], [REGO], {build: [SURU]}))
+    target, counts = assemble(files, build, "new.duckdb")
+    assert counts == {"adam.adsl": 3, "analysis.endpoints": 1}
+    # REGO carried as it was; SURU from tonight's build; a study no longer configured is gone.
+    assert rows(target, "SELECT STUDYID, USUBJID, AGE FROM adam.adsl ORDER BY 2") == [
+        (REGO, "R-1", 60),
+        (SURU, "S-1", 51),
+        (SURU, "S-2", 52),
+    ]
+    assert rows(target, "SELECT * FROM analysis.endpoints") == [(SURU, "ORR")]
+    assert rows(target, "SELECT TRANSFER_ID FROM audit.transfers") == [("t2",)]  # from the history store
+    assert rows(target, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stale'") == [(0,)]
+    assert rows(target, "SELECT STUDYID FROM config.studies ORDER BY 1") == [(REGO,), (SURU,)]
+
+
+def test_changed_shape_writes_the_file_whole_with_the_same_rows(files):
+    build = build_file(files["work"] / "build.duckdb", extra_column=True)
+    assert not publish._same_shapes(publish.Sources(files["history"], files["previous"], [REGO], {build: [SURU]}))
+    target, counts = assemble(files, build, "new.duckdb")
+    assert counts == {"adam.adsl": 3, "analysis.endpoints": 1}
+    # Tonight's columns; the carried study's row has no WEIGHT.
+    assert rows(target, "SELECT STUDYID, USUBJID, AGE, WEIGHT FROM adam.adsl ORDER BY 2") == [
+        (REGO, "R-1", 60, None),
+        (SURU, "S-1", 51, 70.5),
+        (SURU, "S-2", 52, 70.5),
+    ]
+    assert rows(target, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stale'") == [(0,)]
