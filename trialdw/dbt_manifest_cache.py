@@ -11,8 +11,9 @@ loading it takes ~0.02 s.
 The key is a digest of what a parse reads: dbt_project.yml and every file under
 dbt_project/ (models, macros, tests, profiles.yml), the versions of dbt and its
 adapters and of Python, the target, the schema prefix and the database name.
-Any change to one of them is a new key, so a stale manifest is never used.
-``make install`` parses once, so the demo's first night finds it.
+Any change to one of them is a new key, so a stale manifest is never used:
+the first build after a code change parses once, for every warehouse after it
+(``make bench`` does that first, and says whether it had to).
 
 Where: ``$TRIALDW_CACHE_DIR`` or ``$XDG_CACHE_HOME/trialdw`` (``~/.cache/trialdw``),
 folder ``dbt-manifests``; the newest KEEP entries are kept. The files are

@@ -156,11 +156,7 @@ def _same_shapes(sources: Sources) -> bool:
     import duckdb
 
     with duckdb.connect() as con:
-        con.execute("ATTACH ? AS prev (READ_ONLY)", [str(sources.previous)])
-        builds = [f"b{i}" for i, (_, ids) in enumerate(sorted(sources.built.items())) if ids]
-        for i, (build_file, ids) in enumerate(sorted(sources.built.items())):
-            if ids:
-                con.execute(f"ATTACH ? AS b{i} (READ_ONLY)", [str(build_file)])
+        builds = [catalog for catalog, _ in _attach(con, sources, with_previous=True) if catalog != "prev"]
         shapes = {
             (catalog, schema, table): columns
             for catalog, schema, table, columns in con.execute(
