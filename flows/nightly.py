@@ -26,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from trialdw import warehouse as wh
-from trialdw.ingest.types import IngestSummary, TransferRef
+from trialdw.ingest.types import TransferRef
 from trialdw.ops import notify, runlog, testhook
 from trialdw.ops.retry import TRANSIENT_RETRIES
 from trialdw.run_summary import RunFailed, StepTimer, contract_versions, night_summary
@@ -91,29 +91,28 @@ def discover_transfers(landing: str) -> list[TransferRef]:
     return found
 
 
-@task(name="ingest study", task_run_name="ingest {study}")
-def ingest_study(warehouse: str, study: str, refs: list[TransferRef], studies_dir: str | None, run_id: str) -> dict:
-    """Every transfer of one study, in TRANSFER_ID order per site, each in its own
-    transaction. An unexpected error stops this study's ingest, not the night."""
+@task(name="ingest")
+def ingest(warehouse: str, refs: list[TransferRef], studies_dir: str | None, run_id: str) -> list[dict]:
+    """Every transfer, study by study, in TRANSFER_ID order per site, each in its
+    own transaction; the next one is checked and validated while one loads
+    (trialdw.ingest.landing.ingest_transfers). An unexpected error stops that
+    study's ingest, not the night: one summary per study, with its error."""
     from trialdw.ingest.contracts import load_contracts
-    from trialdw.ingest.landing import ingest_transfer
+    from trialdw.ingest.landing import ingest_transfers
 
     logger = get_run_logger()
     paths = wh.WarehousePaths(Path(warehouse))
     contracts = load_contracts()
-    outcomes, error = [], None
+    ingested = {ref.study: {"study": ref.study, "transfers": [], "error": None} for ref in refs}
     con = wh.open_history(paths, contracts)
+    transfers = ingest_transfers(con, refs, load_studies(studies_dir), contracts, paths.work / run_id, run_id)
     try:
-        for ref in refs:
-            summary = IngestSummary()
-            try:
-                outcome = ingest_transfer(
-                    con, ref, load_studies(studies_dir), contracts, paths.work / run_id, run_id, summary
-                )
-            except Exception as exc:
-                error = f"ingest of {ref.relpath} failed: {runlog.one_line(exc)}"
+        for ref, outcome, summary in transfers:
+            if isinstance(outcome, Exception):
+                error = f"ingest of {ref.relpath} failed: {runlog.one_line(outcome)}"
+                ingested[ref.study]["error"] = error
                 logger.error("%s", error)
-                break
+                continue
             logger.info(
                 "%s: %s (%d rows loaded, %d quarantined)",
                 ref.relpath,
@@ -121,7 +120,7 @@ def ingest_study(warehouse: str, study: str, refs: list[TransferRef], studies_di
                 summary.rows_loaded,
                 summary.rows_quarantined,
             )
-            outcomes.append(
+            ingested[ref.study]["transfers"].append(
                 {
                     "transfer": ref.relpath,
                     "outcome": outcome,
@@ -131,8 +130,9 @@ def ingest_study(warehouse: str, study: str, refs: list[TransferRef], studies_di
                 }
             )
     finally:
+        transfers.close()  # waits for a look-ahead validation still running
         con.close()
-    return {"study": study, "transfers": outcomes, "error": error}
+    return [ingested[study] for study in sorted(ingested)]
 
 
 @task(name="plan the night")
@@ -458,13 +458,6 @@ def _dbt_progress(logger, every: int = 25):
     return report
 
 
-def _by_study(refs: list[TransferRef]) -> dict[str, list[TransferRef]]:
-    grouped: dict[str, list[TransferRef]] = {}
-    for ref in refs:  # discover() sorts by study, site, TRANSFER_ID
-        grouped.setdefault(ref.study, []).append(ref)
-    return grouped
-
-
 def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
     """This night's reports folder starts as a copy of the published one, so the
     pages of studies not rebuilt tonight are carried over."""
@@ -591,12 +584,8 @@ def nightly(
                     if pulled is not None:
                         record_pulls(warehouse, pulled, run_id)
                 with timer("ingest"):
-                    # Transfers of a site in TRANSFER_ID order: discover() sorts them.
-                    grouped = _by_study(discover_transfers(landing))
-                    ingested = [
-                        ingest_study(warehouse, study, refs, studies_dir, run_id)
-                        for study, refs in sorted(grouped.items())
-                    ]
+                    # By study, then site, then TRANSFER_ID: discover() sorts them.
+                    ingested = ingest(warehouse, discover_transfers(landing), studies_dir, run_id)
                 ingest_errors = {i["study"]: i["error"] for i in ingested if i["error"] and i["study"] in studies}
 
                 # 2. Which studies changed since their tables were published.

@@ -622,3 +622,17 @@ def test_inline_svg_has_page_unique_ids_and_leaves_data_text_alone():
     assert ids and all(i.startswith("fig-t-") for i in ids)
     assert refs and set(refs) <= set(ids)
     assert '>id="x" url(#y) &lt;b&gt; $z$</text>' in svg  # the title, as text, unchanged
+
+
+def test_pages_written_across_processes_are_the_pages_written_in_one(warehouse, reports, tmp_path, monkeypatch):
+    """With the studies shared out over the cores (trialdw.parallel: one page in a
+    spawned child), every page is byte for byte the one-process page."""
+    from trialdw import parallel
+
+    if parallel.cores() < 2:
+        pytest.skip("one core: everything runs in this process")
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 2)
+    written = write_reports(warehouse, tmp_path, generated_at=GENERATED_AT)
+    assert [p.name for p in written] == [reports[p.stem].name for p in written]
+    for page in written:
+        assert page.read_bytes() == reports[page.stem].read_bytes(), page.name

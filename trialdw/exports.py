@@ -53,6 +53,7 @@ from pathlib import Path
 
 import duckdb
 
+from trialdw.parallel import map_shares
 from trialdw.submission.metadata import ADAM_MODELS_DIR, ANALYSIS_SOURCES_DIR, DBT_PROJECT_FILE, load_catalog, xpt_label
 
 __all__ = ["ADAM_MODELS_DIR", "ExportError", "ExportSummary", "adam_labels", "write_exports", "xpt_label"]
@@ -365,7 +366,6 @@ def _write_run_folder(
     carry: Path | None,
 ) -> None:  # fmt: skip
     catalog = _catalog(models_dir)
-    labels = adam_labels(models_dir)
     created = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)
@@ -378,15 +378,42 @@ def _write_run_folder(
             if not (catalog.get((s, t)) and catalog[(s, t)].columns.get(c) and catalog[(s, t)].columns[c].label)
         ]
         applicable = _applicable(con, tables, catalog, list(summary.studies))
-        for study in summary.studies:
-            if changed is not None and study not in changed and carry is not None and (carry / study).is_dir():
-                _link_tree(carry / study, folder / study)
-                summary.files += sorted(p for p in (folder / study).rglob("*") if p.is_file())
-                summary.carried.append(study)
-                continue
-            mine = [t for t in tables if t in applicable[study]]
-            summary.skipped += [f"{study}/{s}/{t}" for s, t in tables if (s, t) not in applicable[study]]
-            _write_study(con, study, mine, folder, catalog, labels, summary, created)
+    jobs = []
+    for study in summary.studies:
+        if changed is not None and study not in changed and carry is not None and (carry / study).is_dir():
+            _link_tree(carry / study, folder / study)
+            summary.carried.append(study)
+            continue
+        jobs.append((study, [t for t in tables if t in applicable[study]]))
+        summary.skipped += [f"{study}/{s}/{t}" for s, t in tables if (s, t) not in applicable[study]]
+    # Encoding XPT and Dataset-JSON holds the GIL: studies are shared out over the cores.
+    written = {
+        part.studies[0]: part
+        for share in map_shares(_write_studies, jobs, db_path, folder, models_dir, created)
+        for part in share
+    }
+    for study in summary.studies:
+        if study in written:
+            summary.rows.update(written[study].rows)
+            summary.files += written[study].files
+            summary.non_ascii += written[study].non_ascii
+        else:
+            summary.files += sorted(p for p in (folder / study).rglob("*") if p.is_file())
+
+
+def _write_studies(
+    jobs: list[tuple[str, list]], db_path: Path, folder: Path, models_dir: Path, created: dt.datetime
+) -> list[ExportSummary]:
+    """Every file of these studies ((study, its tables) each: one share of the
+    night's, maybe in a child process), one summary per study."""
+    catalog, labels = _catalog(models_dir), adam_labels(models_dir)
+    parts = []
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for study, tables in jobs:
+            part = ExportSummary(run_folder=folder, latest=folder, studies=(study,))
+            _write_study(con, study, tables, folder, catalog, labels, part, created)
+            parts.append(part)
+    return parts
 
 
 # ------------------------------------------------------- latest and keeping

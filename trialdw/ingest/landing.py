@@ -6,12 +6,21 @@ manifest sha256 is skipped (a rerun does no load work); an ``incomplete`` one, a
 one rejected because a file could not be read at all (``unreadable``: a landing-zone
 problem such as permissions, not a data defect), are looked at again. Each transfer
 is one DuckDB transaction.
+
+``ingest_transfers`` runs the same steps over a list of transfers with one
+transfer of look-ahead: while a transfer loads into the history store (DuckDB
+on the main thread), the next one is checked and validated on a second thread
+(the process's in-memory DuckDB, polars and pyarrow, all of which release the
+GIL), so the ingest uses both cores. Order, transactions and findings are those
+of the one-by-one loop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from trialdw import history
@@ -20,7 +29,7 @@ from trialdw.ingest.findings import apply_findings
 from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
 from trialdw.ingest.rows import validate_transfer
 from trialdw.ingest.transfers import UNREADABLE, check_transfer, discover
-from trialdw.ingest.types import INCOMPLETE, REJECTED, IngestSummary
+from trialdw.ingest.types import INCOMPLETE, REJECTED, IngestSummary, TransferCheck, TransferRef, ValidatedTransfer
 from trialdw.ops import testhook
 
 
@@ -64,12 +73,45 @@ def _forget_attempt(con, ref) -> None:
         )
 
 
+Checked = tuple[TransferCheck, ValidatedTransfer | None]
+
+
+def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path) -> Checked:
+    """The transfer check and, for an accepted transfer, the row validation. Touches
+    no warehouse: its output is the check and files under ``work_dir``."""
+    check = check_transfer(ref, studies.get(ref.study), contracts)
+    validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir) if check.accepted else None
+    return check, validated
+
+
+def _will_be_checked(con, ref) -> bool:
+    """Does ``ingest_transfer`` check and validate this transfer (its first decisions,
+    read-only)? Not when incomplete, nor already recorded (skipped or conflict)
+    unless recorded incomplete or rejected as unreadable."""
+    if ref.status == INCOMPLETE:
+        return False
+    recorded = _recorded(con, ref)
+    return (
+        recorded is None or recorded[0] == INCOMPLETE or (recorded[0] == REJECTED and _rejected_as_unreadable(con, ref))
+    )
+
+
 def ingest_transfer(
-    con, ref, studies: dict, contracts: dict, work_dir: Path, run_id: str | None, summary: IngestSummary
+    con,
+    ref,
+    studies: dict,
+    contracts: dict,
+    work_dir: Path,
+    run_id: str | None,
+    summary: IngestSummary,
+    checked: Callable[[], Checked] | None = None,
 ) -> str:
     """Check, validate and load one transfer (one transaction); returns what happened:
     ``skipped`` (already recorded, same manifest), ``conflict`` (recorded id, other
-    manifest: nothing overwritten in place) or the transfer's STATUS."""
+    manifest: nothing overwritten in place) or the transfer's STATUS.
+
+    ``checked``: returns the transfer's ``check_and_validate`` done ahead (by
+    ``ingest_transfers``); None: done here."""
     key = (ref.study, ref.site, ref.transfer_id)
     if ref.status == INCOMPLETE:
         summary.already_incomplete = not record_incomplete(con, ref, run_id)
@@ -86,10 +128,7 @@ def ingest_transfer(
         # the site must send it as a new transfer. Reported, not loaded.
         summary.conflicts.append(key)
         return "conflict"
-    check = check_transfer(ref, studies.get(ref.study), contracts)
-    validated = None
-    if check.accepted:
-        validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir)
+    check, validated = checked() if checked else check_and_validate(ref, studies, contracts, work_dir)
     con.execute("BEGIN TRANSACTION")
     try:
         if retry:
@@ -118,6 +157,47 @@ def ingest_transfer(
     return check.status
 
 
+def ingest_transfers(
+    con, refs: list[TransferRef], studies: dict, contracts: dict, work_dir: Path, run_id: str | None
+) -> Iterator[tuple[TransferRef, str | Exception, IngestSummary]]:
+    """``ingest_transfer`` for each of ``refs`` in order, yielding (ref, outcome,
+    its summary); the next transfer's checks and validation run on a second
+    thread while this one loads. An exception (of the checks or of the load) is
+    yielded as the outcome, and the study's later transfers are not loaded; other
+    studies' are.
+
+    At most one transfer is validated ahead, so the memory this costs is one
+    transfer's validation (batches of polars frames, the parse spilling to disk
+    beyond its DuckDB's limit) beside one load."""
+    failed: set[str] = set()  # studies whose ingest stopped
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-validate") as pool:
+        ahead: dict[int, Future] = {}
+
+        def start(i: int) -> None:
+            if i < len(refs) and i not in ahead and refs[i].study not in failed and _will_be_checked(con, refs[i]):
+                ahead[i] = pool.submit(check_and_validate, refs[i], studies, contracts, work_dir)
+
+        for i, ref in enumerate(refs):
+            future = ahead.pop(i, None)
+            if ref.study in failed:
+                if future is not None:
+                    future.cancel()  # or, already running, its result is not used
+                continue
+            if future is None:
+                start(i)
+                future = ahead.pop(i, None)
+            start(i + 1)  # queued behind this one's: runs while this one loads
+            summary = IngestSummary()
+            try:
+                outcome = ingest_transfer(
+                    con, ref, studies, contracts, work_dir, run_id, summary, future.result if future else None
+                )
+            except Exception as exc:
+                failed.add(ref.study)
+                outcome = exc
+            yield ref, outcome, summary
+
+
 def ingest_landing(
     con, landing: Path, studies: dict, work_dir: Path, run_id: str | None, contracts: dict | None = None
 ) -> IngestSummary:
@@ -125,6 +205,12 @@ def ingest_landing(
     ensure_audit(con)
     history.ensure_history(con, contracts)
     summary = IngestSummary()
-    for ref in discover(Path(landing)):
-        ingest_transfer(con, ref, studies, contracts, work_dir, run_id, summary)
+    transfers = ingest_transfers(con, discover(Path(landing)), studies, contracts, work_dir, run_id)
+    try:
+        for _ref, outcome, one in transfers:
+            if isinstance(outcome, Exception):
+                raise outcome
+            summary.add(one)
+    finally:
+        transfers.close()
     return summary

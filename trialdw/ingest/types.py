@@ -131,5 +131,14 @@ class IngestSummary:
     rows_quarantined: int = 0
     already_incomplete: bool = False  # an incomplete transfer seen by an earlier run: nothing new
 
+    def add(self, other: IngestSummary) -> None:
+        """Another transfer's summary into this one."""
+        self.processed += other.processed
+        self.skipped += other.skipped
+        self.conflicts += other.conflicts
+        self.rows_loaded += other.rows_loaded
+        self.rows_quarantined += other.rows_quarantined
+        self.already_incomplete = self.already_incomplete or other.already_incomplete
+
     def count(self, status: str) -> int:
         return sum(1 for p in self.processed if p[3] == status)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import celltype_plot, km_plot, swimmer, waterfall
 from .ae_table import ae_table_html
-from .data import StudyReportData, read_warehouse
+from .data import StudyReportData, all_study_ids, read_warehouse
 from .formatting import comparison_cell
 from .page import document, figure, header, index_page
 from .tables import celltype_table, comparisons_table, endpoints_by_arm_table, endpoints_table, esc
@@ -220,18 +220,30 @@ def write_reports(
     ``studies``: write pages for these only (the night's rebuilt studies; the
     other pages in ``out_dir`` are carried over) — the index still lists every
     study of the file that has a page."""
+    from trialdw.parallel import map_shares
+
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for data in read_warehouse(Path(db_path), studies):
-        path = out_dir / page_file_name(data.study)
-        path.unlink(missing_ok=True)  # a carried-over folder may hold last night's page as a hard link
-        path.write_text(study_page(data, generated_at, Path(db_path).name), encoding="utf-8")
-        written.append(path)
+    wanted = sorted(set(studies)) if studies is not None else all_study_ids(Path(db_path))
+    # Pages are matplotlib-bound: the studies are shared out over the cores (trialdw.parallel).
+    shares = map_shares(_write_pages, wanted, Path(db_path), out_dir, generated_at)
+    order = {page_file_name(study): i for i, study in enumerate(wanted)}
+    written = sorted((path for share in shares for path in share), key=lambda p: order[p.name])
     if studies is not None:
         return written
     return [*written, write_index(db_path, out_dir, generated_at=generated_at)]
+
+
+def _write_pages(studies: list[str], db_path: Path, out_dir: Path, generated_at: dt.datetime) -> list[Path]:
+    """The pages of ``studies`` (one share of write_reports' studies, maybe in a child process)."""
+    written = []
+    for data in read_warehouse(db_path, studies):
+        path = out_dir / page_file_name(data.study)
+        path.unlink(missing_ok=True)  # a carried-over folder may hold last night's page as a hard link
+        path.write_text(study_page(data, generated_at, db_path.name), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def write_index(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | None = None) -> Path:

@@ -123,6 +123,14 @@ def _arms(con, study: str) -> tuple[tuple[str, str], ...]:
     return tuple((armcd, arm) for armcd, arm in rows)
 
 
+def all_study_ids(db_path: Path) -> list[str]:
+    """``study_ids`` of the warehouse file, opened read-only."""
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return study_ids(con)
+
+
 def read_warehouse(db_path: Path, studies: list[str] | None = None) -> list[StudyReportData]:
     """The studies of the warehouse file (``studies``: only those), opened
     read-only (a report never writes, and read-only lets it run beside readers

@@ -1,0 +1,43 @@
+"""trialdw.parallel.map_shares with real spawned child processes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from trialdw import parallel
+
+
+def pid_and_share(share: list[int], offset: int) -> tuple[int, list[int]]:
+    return os.getpid(), [item + offset for item in share]
+
+
+def fail_on_seven(share: list[int]) -> list[int]:
+    if 7 in share:
+        raise ValueError("seven is not welcome")
+    return share
+
+
+def test_items_are_dealt_round_robin_and_the_first_share_stays_here():
+    if parallel.cores() < 2:
+        pytest.skip("one core: everything runs in this process")
+    results = parallel.map_shares(pid_and_share, list(range(7)), 100)
+    shares = min(parallel.cores(), 7)
+    assert [share for _, share in results] == [[100 + i for i in range(7)][k::shares] for k in range(shares)]
+    pids = [pid for pid, _ in results]
+    assert pids[0] == os.getpid()
+    assert len(set(pids)) == shares  # each other share in a child of its own
+
+
+def test_few_items_stay_in_this_process():
+    assert parallel.map_shares(pid_and_share, [1, 2], 0) == [(os.getpid(), [1, 2])]
+    assert parallel.map_shares(pid_and_share, [], 0) == [(os.getpid(), [])]
+
+
+def test_an_error_in_a_child_is_raised_here():
+    if parallel.cores() < 2:
+        pytest.skip("one core: everything runs in this process")
+    # 7 goes to the second share (round-robin over two or more): a child's.
+    with pytest.raises(ValueError, match="seven is not welcome"):
+        parallel.map_shares(fail_on_seven, [0, 7, 1, 2])
