@@ -266,3 +266,30 @@ def test_finite_hazard_ratio_needs_an_informative_event_in_each_arm():
     assert finite_estimate_exists([5, 10, 8, 30], [1, 0, 1, 1], [False, False, True, True])
     assert hazard_ratio([], [], []) == (None, None, None)
     assert logrank_p([10, 20], [1, 1], ["A", "A"]) is None  # one group: no test
+
+
+def test_studies_shared_over_processes_give_the_tables_of_one_process(warehouse, tmp_path, monkeypatch):
+    """The three studies above were computed in shares across processes
+    (trialdw.parallel, two cores); computed again in this process alone, every
+    analysis table is the same, row for row."""
+    import shutil
+
+    from trialdw import parallel
+
+    summary, con = warehouse
+    copy = tmp_path / "alone.duckdb"
+    shutil.copy(con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchone()[0], copy)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 99)
+    alone = compute_all(copy)
+    assert alone.studies == summary.studies == ("R2", "R3", "S1") and alone.errors == {}
+    assert alone.table_rows == summary.table_rows
+    con.execute(f"ATTACH '{copy}' AS alone (READ_ONLY)")
+    try:
+        for table in summary.table_rows:
+            differ = con.execute(
+                f"SELECT count(*) FROM ((FROM analysis.{table} EXCEPT ALL FROM alone.analysis.{table}) "
+                f"UNION ALL (FROM alone.analysis.{table} EXCEPT ALL FROM analysis.{table}))"
+            ).fetchone()[0]
+            assert differ == 0, table
+    finally:
+        con.execute("DETACH alone")

@@ -137,30 +137,53 @@ def study_endpoint_rows(data, fits: dict) -> list[dict]:
 
 
 def compute_all(db_path: Path) -> EndpointSummary:
-    """Read adam.* from `db_path` (read-write) and rewrite every analysis.* table."""
+    """Read adam.* from `db_path` and rewrite every analysis.* table.
+
+    1. The studies and arms, read-only.
+    2. Each study's rows, study by study (only one study's rows in memory per
+       process); with three studies or more the studies are shared out over the
+       cores (trialdw.parallel: lifelines and pandas hold the GIL), each share
+       reading the file read-only.
+    3. Every analysis table written in one transaction, studies in STUDYID order."""
     import duckdb
 
-    con = duckdb.connect(str(db_path))
-    try:
-        # Study by study: only one study's rows are in memory at a time.
+    from trialdw.parallel import map_shares
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
         arms = read_arms(con)
         studies = study_ids(con, read_adam(con, "adsl", columns="DISTINCT STUDYID"))
-        out = {name: [] for name in TABLES}
-        errors: dict[str, str] = {}
-        for study in studies:
-            try:
-                rows = study_rows(read_study(con, study, arms))
-            except Exception as exc:  # a bug met by one study's data must not stop the others
-                errors[study] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
-                continue
-            for name, table_rows in rows.items():
+    computed = {
+        study: rows for share in map_shares(_rows_of_studies, studies, Path(db_path), arms) for study, rows in share
+    }
+    out: dict[str, list] = {name: [] for name in TABLES}
+    errors = {study: rows for study, rows in computed.items() if isinstance(rows, str)}
+    for study in studies:
+        if study not in errors:
+            for name, table_rows in computed[study].items():
                 out[name] += table_rows
+    con = duckdb.connect(str(db_path))
+    try:
         con.execute("BEGIN TRANSACTION")
         counts = {name: write_table(con, f"analysis.{name}", TABLES[name], out[name]) for name in TABLES}
         con.execute("COMMIT")
     finally:
         con.close()
     return EndpointSummary(studies=tuple(s for s in studies if s not in errors), table_rows=counts, errors=errors)
+
+
+def _rows_of_studies(studies: list[str], db_path: Path, arms) -> list[tuple[str, dict[str, list[dict]] | str]]:
+    """(study, its rows by analysis table, or the error that stopped it) for one
+    share of the studies (maybe in a child process)."""
+    import duckdb
+
+    done: list[tuple[str, dict[str, list[dict]] | str]] = []
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for study in studies:
+            try:
+                done.append((study, study_rows(read_study(con, study, arms))))
+            except Exception as exc:  # a bug met by one study's data must not stop the others
+                done.append((study, f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]))
+    return done
 
 
 def group_rows(data) -> dict[str, list[dict]]:
