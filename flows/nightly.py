@@ -19,12 +19,14 @@ import datetime as dt
 import os
 import shutil
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from trialdw import parallel
 from trialdw import warehouse as wh
 from trialdw.ingest.types import TransferRef
 from trialdw.ops import notify, runlog, testhook
@@ -274,7 +276,10 @@ def check_readiness(
     later night replaces the reports folder) and the reason says where."""
     from trialdw.readiness import DEFAULT_CONTRACT, keep_failed_results, run_readiness_checks
 
-    result = run_readiness_checks(Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id)
+    # In the night's warm child when there is one: GX is imported there already.
+    result = parallel.in_worker(
+        run_readiness_checks, Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id
+    )
     held_back = result.held_back(studies)
     if held_back and result.docs_index:
         kept = keep_failed_results(Path(docs_dir), Path(failed_runs), run_id)
@@ -571,7 +576,7 @@ def nightly(
     ):
         if not sources and not Path(landing).is_dir():  # a pull creates it
             raise RunFailed(f"landing folder {landing} does not exist")
-        with wh.writer_lock(paths):
+        with wh.writer_lock(paths), ExitStack() as workers:
             try:
                 # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
@@ -600,6 +605,8 @@ def nightly(
                     logger.info("%s", summary.news)
                 else:
                     # 3. Build the changed studies; each is checked and held back on its own.
+                    # The later steps' child processes start now and import while dbt runs.
+                    workers.enter_context(parallel.warm_workers())
                     reports_building = _fresh_reports_folder(paths, run_id)
                     with timer("dbt build"):
                         groups = build_studies(warehouse, run_id, studies_dir, to_build, spark)

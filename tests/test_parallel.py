@@ -41,3 +41,31 @@ def test_an_error_in_a_child_is_raised_here():
     # 7 goes to the second share (round-robin over two or more): a child's.
     with pytest.raises(ValueError, match="seven is not welcome"):
         parallel.map_shares(fail_on_seven, [0, 7, 1, 2])
+
+
+def loaded(modules: list[str]) -> dict[str, bool]:
+    import sys
+
+    return {name: name in sys.modules for name in modules}
+
+
+def test_warm_workers_import_the_later_steps_and_serve_every_share_of_the_block():
+    if parallel.cores() < 2:
+        pytest.skip("one core: no child is started")
+    with parallel.warm_workers():
+        child = parallel.in_worker(os.getpid)
+        assert child != os.getpid()
+        # Imported by the child's start-up, before any step asked for them.
+        assert parallel.in_worker(loaded, ["great_expectations", "matplotlib.pyplot", "lifelines"]) == {
+            "great_expectations": True,
+            "matplotlib.pyplot": True,
+            "lifelines": True,
+        }
+        # Two studies are enough with warm children: the second share runs in one of them.
+        first = parallel.map_shares(pid_and_share, [1, 2], 0)
+        assert first[0] == (os.getpid(), [1]) and first[1][1] == [2] and first[1][0] != os.getpid()
+        if parallel.cores() == 2:  # one warm child: the same one serves every call
+            assert first[1][0] == child
+    # After the block: no child; everything runs here again.
+    assert parallel.in_worker(os.getpid) == os.getpid()
+    assert parallel.map_shares(pid_and_share, [1, 2], 0) == [(os.getpid(), [1, 2])]

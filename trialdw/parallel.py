@@ -1,30 +1,41 @@
 """Study-by-study work spread over this machine's cores.
 
-The night's Python-bound steps (study report pages with matplotlib, Dataset-JSON
-and XPT encoding) hold the GIL, so threads would not use a second core: the
-studies are dealt out to child processes, one per extra core, while this
-process does its own share.
+The night's Python-bound steps (endpoint statistics with lifelines and pandas,
+readiness checks with Great Expectations, study pages with matplotlib,
+Dataset-JSON and XPT encoding) hold the GIL, so threads would not use a second
+core: the work goes to child processes, one per extra core.
 
 Children are *spawned*, not forked: the night's process runs threads (Prefect's,
 DuckDB's), and a forked child can inherit a lock another thread held and hang.
-A spawned child starts clean and pays for its imports (~1-2 s), so small nights
-stay in one process (``MIN_ITEMS``).
+A spawned child starts clean and pays for its imports (GX alone ~2.8 s). So the
+night starts its children when it knows it will build (``warm_workers``): they
+import the later steps' libraries on the second core while this process runs
+dbt, and are ready when the endpoints need them. Without warm children (a
+library call outside a night), ``map_shares`` spawns its own, and only for
+``MIN_ITEMS`` studies or more, where that pays.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Below this many studies the work stays in this process: a child's start-up and
-# imports cost about what it would save (the demo's two studies: ~1.3 s each way).
+# Below this many studies, without warm children, the work stays in this
+# process: a cold child's start-up and imports cost about what it would save.
 MIN_ITEMS = 3
+# What the steps after the dbt build import (trialdw.readiness.import_gx: GX
+# with its usage statistics off).
+LATER_STEPS = ("trialdw.endpoints", "lifelines", "trialdw.report", "matplotlib.pyplot", "trialdw.exports")
+_warm: ProcessPoolExecutor | None = None
 
 
 def cores() -> int:
@@ -34,20 +45,86 @@ def cores() -> int:
     return os.cpu_count() or 1
 
 
+def _spawned_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_import, initargs=(preload,))
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    # GX probes for Spark Connect, whose package calls sys.exit(0) on import when
+    # the main module has no file (its doctest guard); a child spawned by
+    # `python -m pytest` or `python -m <pkg>` has such a main. Children never use
+    # Spark Connect (the Spark engine runs in the night's own process), so it is
+    # marked absent here and GX carries on without it, as it does when pyspark
+    # is not installed.
+    sys.modules.setdefault("pyspark.sql.connect", None)
+    for name in modules:
+        importlib.import_module(name)
+    if modules:
+        from trialdw.readiness import import_gx
+
+        import_gx()
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+@contextmanager
+def warm_workers(preload: tuple[str, ...] = LATER_STEPS) -> Iterator[None]:
+    """Within the block, one child process per extra core, started now and
+    importing ``preload`` (and GX) meanwhile; ``map_shares`` and
+    ``in_worker`` use them. One core: nothing is started."""
+    global _warm
+    if cores() < 2 or _warm is not None:
+        yield
+        return
+    pool = _spawned_pool(cores() - 1, preload)
+    for _ in range(cores() - 1):
+        pool.submit(_ready)  # each submit with no idle worker starts one now
+    _warm = pool
+    try:
+        yield
+    finally:
+        _warm = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def in_worker(fn: Callable[..., R], *args, **kwargs) -> R:
+    """``fn(*args, **kwargs)`` in a warm child when there is one (its imports are
+    done), else here. ``fn`` and its arguments must be picklable."""
+    if _warm is None:
+        return fn(*args, **kwargs)
+    return _warm.submit(fn, *args, **kwargs).result()
+
+
 def map_shares(fn: Callable[..., R], items: list[T], *args, min_items: int | None = None) -> list[R]:
     """``fn(share, *args)`` for each share of ``items``, at the same time.
 
     Items are dealt round-robin into one share per core (so studies of different
-    sizes mix); the first share runs in this process, each other one in a spawned
-    child. Results come back in share order; an exception in any share is raised
-    here once every share has ended. With fewer than ``min_items`` items
-    (default ``MIN_ITEMS``) or one core: ``[fn(items, *args)]`` in this process.
+    sizes mix); the first share runs in this process, each other one in a child
+    (a warm one when the night started them, else spawned now). Results come
+    back in share order; an exception in any share is raised here once every
+    share has ended. With fewer than ``min_items`` items (default: 2 with warm
+    children, ``MIN_ITEMS`` without) or one core: ``[fn(items, *args)]`` here.
     ``fn`` and ``args`` must be picklable (a module-level function)."""
+    if min_items is None:
+        min_items = 2 if _warm is not None else MIN_ITEMS
     shares = min(cores(), len(items))
-    if shares < 2 or len(items) < (MIN_ITEMS if min_items is None else min_items):
+    if shares < 2 or len(items) < min_items:
         return [fn(items, *args)]
     dealt = [items[i::shares] for i in range(shares)]
-    with ProcessPoolExecutor(max_workers=shares - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        children = [pool.submit(fn, share, *args) for share in dealt[1:]]
+    if _warm is not None:
+        return _run_shares(_warm, fn, dealt, args)
+    with _spawned_pool(shares - 1) as pool:
+        return _run_shares(pool, fn, dealt, args)
+
+
+def _run_shares(pool: ProcessPoolExecutor, fn, dealt: list[list], args: tuple) -> list:
+    children = [pool.submit(fn, share, *args) for share in dealt[1:]]
+    try:
         here = fn(dealt[0], *args)
-        return [here, *(child.result() for child in children)]
+    finally:
+        for child in children:
+            child.exception()  # every share ends before this returns or raises
+    return [here, *(child.result() for child in children)]

@@ -236,13 +236,21 @@ def _ids_as_categories(table, id_columns: set[str]):
 # ---------------------------------------------------------------- GX
 
 
+def import_gx():
+    """great_expectations, imported with its usage statistics off (~2.8 s the
+    first time in a process: trialdw.parallel.warm_workers does it ahead)."""
+    # analytics_enabled=False in the context governs the context; the variable
+    # also covers anything GX decides at import time. No network is needed or used.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
+
+
 def _quiet_gx_context(docs_dir: Path):
     """An in-memory GX context: no usage statistics, no progress bars, one
     local Data Docs site in docs_dir (and not GX's default temp-dir site)."""
-    # analytics_enabled=False below governs the context; the variable also
-    # covers anything GX decides at import time. No network is needed or used.
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,

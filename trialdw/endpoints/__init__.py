@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ae, comparisons, km, proportions, singlecell
-from ._db import read_adam, read_arms, read_study, study_ids, write_table
+from ._db import read_adam, read_arms, read_study, study_ids, typed_rows, write_table
 
 # Row order of analysis.endpoints within a study (the spec's table order).
 ENDPOINTS = (
@@ -155,12 +155,12 @@ def compute_all(db_path: Path) -> EndpointSummary:
     computed = {
         study: rows for share in map_shares(_rows_of_studies, studies, Path(db_path), arms) for study, rows in share
     }
-    out: dict[str, list] = {name: [] for name in TABLES}
+    out: dict[str, list] = {name: [] for name in TABLES}  # per table, its studies' Arrow tables
     errors = {study: rows for study, rows in computed.items() if isinstance(rows, str)}
     for study in studies:
         if study not in errors:
-            for name, table_rows in computed[study].items():
-                out[name] += table_rows
+            for name, table in computed[study].items():
+                out[name].append(table)
     con = duckdb.connect(str(db_path))
     try:
         con.execute("BEGIN TRANSACTION")
@@ -171,16 +171,17 @@ def compute_all(db_path: Path) -> EndpointSummary:
     return EndpointSummary(studies=tuple(s for s in studies if s not in errors), table_rows=counts, errors=errors)
 
 
-def _rows_of_studies(studies: list[str], db_path: Path, arms) -> list[tuple[str, dict[str, list[dict]] | str]]:
-    """(study, its rows by analysis table, or the error that stopped it) for one
-    share of the studies (maybe in a child process)."""
+def _rows_of_studies(studies: list[str], db_path: Path, arms) -> list[tuple[str, dict | str]]:
+    """(study, its rows by analysis table as Arrow tables, or the error that
+    stopped it) for one share of the studies (maybe in a child process)."""
     import duckdb
 
-    done: list[tuple[str, dict[str, list[dict]] | str]] = []
+    done: list[tuple[str, dict | str]] = []
     with duckdb.connect(str(db_path), read_only=True) as con:
         for study in studies:
             try:
-                done.append((study, study_rows(read_study(con, study, arms))))
+                rows = study_rows(read_study(con, study, arms))
+                done.append((study, {name: typed_rows(TABLES[name], rows[name]) for name in TABLES}))
             except Exception as exc:  # a bug met by one study's data must not stop the others
                 done.append((study, f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]))
     return done

@@ -143,8 +143,29 @@ def study_ids(con, adsl: pd.DataFrame) -> list[str]:
 
 def read_study(con, study: str, arms: pd.DataFrame) -> StudyData:
     """One study's adam tables, read from the warehouse study by study."""
-    tables = {t: read_adam(con, t, study) for t in REQUIRED_TABLES + OPTIONAL_TABLES}
+    tables = {t: read_adam(con, t, study) for t in (*REQUIRED_TABLES, "adcp")}
+    tables["adgf"] = read_adam_text_as_categories(con, "adgf", study)  # the big one
     return StudyData(study, **tables, arms=study_arms(arms, tables["adsl"], study))
+
+
+def read_adam_text_as_categories(con, table: str, study: str) -> pd.DataFrame:
+    """``read_adam`` of one study with its text columns as pandas categoricals,
+    read through Arrow so the text is never a column of Python strings.
+
+    Why: a single-cell study's ADGF has ~700 rows per subject and few distinct
+    ids, cell types and genes; a 1,000-subject study's frame takes 33 MB this
+    way against 340 MB (and ~460 MB of RSS while DuckDB hands it over) as
+    strings. Categories are set in lexical order, so comparisons, sorting,
+    isin and drop_duplicates give what the strings give; dates come as
+    datetime64, as ``read_adam`` gives them."""
+    if not table_exists(con, "adam", table):
+        return read_adam(con, table, study)
+    arrow = con.sql(f"SELECT * FROM adam.{table} WHERE STUDYID = $study", params={"study": study}).to_arrow_table()
+    frame = arrow.to_pandas(strings_to_categorical=True, date_as_object=False)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].cat.set_categories(sorted(frame[column].cat.categories))
+    return frame
 
 
 def clean(value):
@@ -158,18 +179,31 @@ def clean(value):
     return value
 
 
-def write_table(con, name: str, columns: dict[str, str], rows: list[dict]) -> int:
-    """CREATE OR REPLACE `name` with exactly `columns` (name → DuckDB type).
+def typed_rows(columns: dict[str, str], rows: list[dict]):
+    """``rows`` as an Arrow table of exactly ``columns`` (name → DuckDB type).
 
     Columns are cast explicitly so an empty result still has the contract's
-    types (pandas would otherwise infer object/NULL columns)."""
+    types (pandas would otherwise infer object/NULL columns). Arrow, not a list
+    of dicts, is what goes between processes and is kept until the write: a
+    study's gene-change rows take a fraction of the memory."""
+    import duckdb
+
     frame = pd.DataFrame([{c: clean(r.get(c)) for c in columns} for r in rows], columns=list(columns), dtype=object)
-    schema = name.split(".")[0]
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
-    con.register("_endpoint_rows", frame)
+    with duckdb.connect() as memory:
+        memory.register("_endpoint_rows", frame)
+        return memory.sql(f"SELECT {select} FROM _endpoint_rows").to_arrow_table()
+
+
+def write_table(con, name: str, columns: dict[str, str], parts: list) -> int:
+    """CREATE OR REPLACE `name` from ``parts`` (``typed_rows`` tables, in order)."""
+    import pyarrow as pa
+
+    table = pa.concat_tables(parts) if parts else typed_rows(columns, [])
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
+    con.register("_endpoint_rows", table)
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _endpoint_rows")
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _endpoint_rows")
     finally:
         con.unregister("_endpoint_rows")
-    return len(frame)
+    return table.num_rows
