@@ -605,7 +605,7 @@ def nightly(
                     logger.info("%s", summary.news)
                 else:
                     # 3. Build the changed studies; each is checked and held back on its own.
-                    # The later steps' child processes start now and import while dbt runs.
+                    # The checks' and pages' child processes start now and import while dbt runs.
                     workers.enter_context(parallel.warm_workers())
                     reports_building = _fresh_reports_folder(paths, run_id)
                     with timer("dbt build"):
@@ -619,6 +619,9 @@ def nightly(
                         groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer,
                         spark,
                     )  # fmt: skip
+                    # The children go before the assemble: they hold what readiness and the pages
+                    # used, and the night's memory peak would be theirs beside the assemble's.
+                    workers.close()
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
                         logger.warning("%s held back (keeps its published tables): %s", study, reason)

@@ -66,6 +66,8 @@ def test_warm_workers_import_the_later_steps_and_serve_every_share_of_the_block(
         assert first[0] == (os.getpid(), [1]) and first[1][1] == [2] and first[1][0] != os.getpid()
         if parallel.cores() == 2:  # one warm child: the same one serves every call
             assert first[1][0] == child
+        # One study goes to a warm child whole: its libraries are imported there.
+        assert parallel.map_shares(pid_and_share, [7], 0)[0][0] != os.getpid()
     # After the block: no child; everything runs here again.
     assert parallel.in_worker(os.getpid) == os.getpid()
     assert parallel.map_shares(pid_and_share, [1, 2], 0) == [(os.getpid(), [1, 2])]

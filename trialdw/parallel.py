@@ -106,12 +106,15 @@ def map_shares(fn: Callable[..., R], items: list[T], *args, min_items: int | Non
     (a warm one when the night started them, else spawned now). Results come
     back in share order; an exception in any share is raised here once every
     share has ended. With fewer than ``min_items`` items (default: 2 with warm
-    children, ``MIN_ITEMS`` without) or one core: ``[fn(items, *args)]`` here.
+    children, ``MIN_ITEMS`` without) or one core: ``[fn(items, *args)]``, in a
+    warm child when there is one, else here.
     ``fn`` and ``args`` must be picklable (a module-level function)."""
     if min_items is None:
         min_items = 2 if _warm is not None else MIN_ITEMS
     shares = min(cores(), len(items))
     if shares < 2 or len(items) < min_items:
+        if _warm is not None and items:  # a warm child has the libraries imported; this process may not
+            return [in_worker(fn, items, *args)]
         return [fn(items, *args)]
     dealt = [items[i::shares] for i in range(shares)]
     if _warm is not None:
