@@ -84,16 +84,22 @@ def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path) -> C
     return check, validated
 
 
-def _will_be_checked(con, ref) -> bool:
-    """Does ``ingest_transfer`` check and validate this transfer (its first decisions,
-    read-only)? Not when incomplete, nor already recorded (skipped or conflict)
-    unless recorded incomplete or rejected as unreadable."""
-    if ref.status == INCOMPLETE:
-        return False
+def _previous_attempt(con, ref) -> tuple[tuple[str, str | None] | None, bool]:
+    """(the transfer's audit row or None, whether that attempt is replaced: it
+    was rejected because a file could not be read)."""
     recorded = _recorded(con, ref)
-    return (
-        recorded is None or recorded[0] == INCOMPLETE or (recorded[0] == REJECTED and _rejected_as_unreadable(con, ref))
-    )
+    return recorded, recorded is not None and recorded[0] == REJECTED and _rejected_as_unreadable(con, ref)
+
+
+def _checked_now(recorded, retry: bool) -> bool:
+    """Is a complete transfer checked and loaded? When new, recorded incomplete,
+    or tried again; otherwise it is skipped (same manifest) or a conflict."""
+    return recorded is None or recorded[0] == INCOMPLETE or retry
+
+
+def _will_be_checked(con, ref) -> bool:
+    """Will ``ingest_transfer`` check and validate this transfer? (Read-only.)"""
+    return ref.status != INCOMPLETE and _checked_now(*_previous_attempt(con, ref))
 
 
 def ingest_transfer(
@@ -117,9 +123,8 @@ def ingest_transfer(
         summary.already_incomplete = not record_incomplete(con, ref, run_id)
         summary.processed.append((*key, INCOMPLETE))
         return INCOMPLETE
-    recorded = _recorded(con, ref)
-    retry = recorded is not None and recorded[0] == REJECTED and _rejected_as_unreadable(con, ref)
-    if recorded is not None and recorded[0] != INCOMPLETE and not retry:
+    recorded, retry = _previous_attempt(con, ref)
+    if not _checked_now(recorded, retry):
         sha = _manifest_sha(ref)
         if sha is None or sha == recorded[1]:
             summary.skipped.append(key)
