@@ -141,9 +141,9 @@ def compute_all(db_path: Path) -> EndpointSummary:
 
     1. The studies and arms, read-only.
     2. Each study's rows, study by study (only one study's rows in memory per
-       process); with three studies or more the studies are shared out over the
-       cores (trialdw.parallel: lifelines and pandas hold the GIL), each share
-       reading the file read-only.
+       process); the studies are shared out over the cores
+       (trialdw.parallel.map_shares: lifelines and pandas hold the GIL), each
+       share reading the file read-only.
     3. Every analysis table written in one transaction, studies in STUDYID order."""
     import duckdb
 
@@ -156,7 +156,7 @@ def compute_all(db_path: Path) -> EndpointSummary:
         study: rows for share in map_shares(_rows_of_studies, studies, Path(db_path), arms) for study, rows in share
     }
     out: dict[str, list] = {name: [] for name in TABLES}  # per table, its studies' Arrow tables
-    errors = {study: rows for study, rows in computed.items() if isinstance(rows, str)}
+    errors = {study: computed[study] for study in studies if isinstance(computed[study], str)}
     for study in studies:
         if study not in errors:
             for name, table in computed[study].items():
