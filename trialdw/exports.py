@@ -365,7 +365,7 @@ def _write_run_folder(
     db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path, changed: set[str] | None,
     carry: Path | None,
 ) -> None:  # fmt: skip
-    catalog = _catalog(models_dir)
+    catalog, labels = _catalog(models_dir), adam_labels(models_dir)
     created = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)
@@ -389,7 +389,7 @@ def _write_run_folder(
     # Encoding XPT and Dataset-JSON holds the GIL: studies are shared out over the cores.
     written = {
         part.studies[0]: part
-        for share in map_shares(_write_studies, jobs, db_path, folder, models_dir, created)
+        for share in map_shares(_write_studies, jobs, db_path, folder, catalog, labels, created)
         for part in share
     }
     for study in summary.studies:
@@ -402,11 +402,10 @@ def _write_run_folder(
 
 
 def _write_studies(
-    jobs: list[tuple[str, list]], db_path: Path, folder: Path, models_dir: Path, created: dt.datetime
+    jobs: list[tuple[str, list]], db_path: Path, folder: Path, catalog, labels, created: dt.datetime
 ) -> list[ExportSummary]:
     """Every file of these studies ((study, its tables) each: one share of the
     night's, maybe in a child process), one summary per study."""
-    catalog, labels = _catalog(models_dir), adam_labels(models_dir)
     parts = []
     with duckdb.connect(str(db_path), read_only=True) as con:
         for study, tables in jobs:

@@ -181,7 +181,7 @@ def _rows_of_studies(studies: list[str], db_path: Path, arms) -> list[tuple[str,
         for study in studies:
             try:
                 rows = study_rows(read_study(con, study, arms))
-                done.append((study, {name: typed_rows(TABLES[name], rows[name]) for name in TABLES}))
+                done.append((study, {name: typed_rows(con, TABLES[name], rows[name]) for name in TABLES}))
             except Exception as exc:  # a bug met by one study's data must not stop the others
                 done.append((study, f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]))
     return done

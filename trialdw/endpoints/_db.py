@@ -35,16 +35,33 @@ def table_exists(con, schema: str, table: str) -> bool:
     )  # fetchall: DuckDB 2 refuses new work while a result is unfinished
 
 
-def read_adam(con, table: str, study: str | None = None, columns: str = "*") -> pd.DataFrame:
+def read_adam(
+    con, table: str, study: str | None = None, columns: str = "*", *, text_as_categories: bool = False
+) -> pd.DataFrame:
     """adam.<table> as a frame: every study's rows, or only ``study``'s (read in
-    SQL, so a portfolio's single-cell rows are never all in memory at once)."""
+    SQL, so a portfolio's single-cell rows are never all in memory at once).
+
+    ``text_as_categories``: text columns as pandas categoricals, read through
+    Arrow so the text is never a column of Python strings. Why: a single-cell
+    study's ADGF has ~700 rows per subject and few distinct ids, cell types
+    and genes; a 1,000-subject study's frame takes 33 MB this way against
+    340 MB (and ~460 MB of RSS while DuckDB hands it over) as strings.
+    Categories are set in lexical order, so comparisons, sorting, isin and
+    drop_duplicates give what the strings give; dates come as datetime64, as
+    they do without it."""
     if not table_exists(con, "adam", table):
         if table in OPTIONAL_TABLES:
             return pd.DataFrame(columns=["STUDYID"])
         raise MissingAdamTable(f"adam.{table} is missing; dbt must build it before the endpoints step")
-    if study is None:
-        return con.sql(f"SELECT {columns} FROM adam.{table}").df()
-    return con.execute(f"SELECT {columns} FROM adam.{table} WHERE STUDYID = ?", [study]).df()
+    where, params = ("", None) if study is None else (" WHERE STUDYID = $study", {"study": study})
+    result = con.sql(f"SELECT {columns} FROM adam.{table}{where}", params=params)
+    if not text_as_categories:
+        return result.df()
+    frame = result.to_arrow_table().to_pandas(strings_to_categorical=True, date_as_object=False)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].cat.set_categories(sorted(frame[column].cat.categories))
+    return frame
 
 
 @dataclass(frozen=True)
@@ -144,28 +161,8 @@ def study_ids(con, adsl: pd.DataFrame) -> list[str]:
 def read_study(con, study: str, arms: pd.DataFrame) -> StudyData:
     """One study's adam tables, read from the warehouse study by study."""
     tables = {t: read_adam(con, t, study) for t in (*REQUIRED_TABLES, "adcp")}
-    tables["adgf"] = read_adam_text_as_categories(con, "adgf", study)  # the big one
+    tables["adgf"] = read_adam(con, "adgf", study, text_as_categories=True)  # the big one
     return StudyData(study, **tables, arms=study_arms(arms, tables["adsl"], study))
-
-
-def read_adam_text_as_categories(con, table: str, study: str) -> pd.DataFrame:
-    """``read_adam`` of one study with its text columns as pandas categoricals,
-    read through Arrow so the text is never a column of Python strings.
-
-    Why: a single-cell study's ADGF has ~700 rows per subject and few distinct
-    ids, cell types and genes; a 1,000-subject study's frame takes 33 MB this
-    way against 340 MB (and ~460 MB of RSS while DuckDB hands it over) as
-    strings. Categories are set in lexical order, so comparisons, sorting,
-    isin and drop_duplicates give what the strings give; dates come as
-    datetime64, as ``read_adam`` gives them."""
-    if not table_exists(con, "adam", table):
-        return read_adam(con, table, study)
-    arrow = con.sql(f"SELECT * FROM adam.{table} WHERE STUDYID = $study", params={"study": study}).to_arrow_table()
-    frame = arrow.to_pandas(strings_to_categorical=True, date_as_object=False)
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].cat.set_categories(sorted(frame[column].cat.categories))
-    return frame
 
 
 def clean(value):
@@ -179,27 +176,28 @@ def clean(value):
     return value
 
 
-def typed_rows(columns: dict[str, str], rows: list[dict]):
-    """``rows`` as an Arrow table of exactly ``columns`` (name → DuckDB type).
+def typed_rows(con, columns: dict[str, str], rows: list[dict]):
+    """``rows`` as an Arrow table of exactly ``columns`` (name → DuckDB type),
+    cast by DuckDB on ``con`` (any connection: nothing is written to it).
 
     Columns are cast explicitly so an empty result still has the contract's
     types (pandas would otherwise infer object/NULL columns). Arrow, not a list
     of dicts, is what goes between processes and is kept until the write: a
     study's gene-change rows take a fraction of the memory."""
-    import duckdb
-
     frame = pd.DataFrame([{c: clean(r.get(c)) for c in columns} for r in rows], columns=list(columns), dtype=object)
     select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in columns.items())
-    with duckdb.connect() as memory:
-        memory.register("_endpoint_rows", frame)
-        return memory.sql(f"SELECT {select} FROM _endpoint_rows").to_arrow_table()
+    con.register("_endpoint_rows", frame)
+    try:
+        return con.sql(f"SELECT {select} FROM _endpoint_rows").to_arrow_table()
+    finally:
+        con.unregister("_endpoint_rows")
 
 
 def write_table(con, name: str, columns: dict[str, str], parts: list) -> int:
     """CREATE OR REPLACE `name` from ``parts`` (``typed_rows`` tables, in order)."""
     import pyarrow as pa
 
-    table = pa.concat_tables(parts) if parts else typed_rows(columns, [])
+    table = pa.concat_tables(parts) if parts else typed_rows(con, columns, [])
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
     con.register("_endpoint_rows", table)
     try:
