@@ -167,6 +167,22 @@ def test_one_page_per_study_and_an_index_linking_them(reports):
     assert len(index.tables["study-index"]) == 2
 
 
+def test_the_index_lists_each_studys_population_counts_from_adsl(reports, warehouse):
+    """The index reads the population flags only (data.read_listings); its
+    counts are ADSL's, and the study page's header says the same."""
+    rows = parse(reports["index"].read_text(encoding="utf-8")).tables["study-index"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for study, _title, subjects, _as_of in rows:
+            itt, saf, eff = con.execute(
+                "SELECT count_if(ITTFL = 'Y'), count_if(SAFFL = 'Y'), count_if(EFFFL = 'Y') FROM adam.adsl "
+                "WHERE STUDYID = ?",
+                [study],
+            ).fetchone()
+            assert subjects == f"ITT {itt}, safety {saf}, efficacy-evaluable {eff}"
+            assert itt == 24  # synth: 24 subjects, all enrolled
+            assert subjects in reports[study].read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("study", STUDIES)
 def test_every_plot_is_an_inline_svg_with_a_caption(reports, study):
     page = parse(reports[study].read_text(encoding="utf-8"))

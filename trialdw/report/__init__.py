@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import celltype_plot, km_plot, swimmer, waterfall
 from .ae_table import ae_table_html
-from .data import StudyReportData, all_study_ids, read_warehouse
+from .data import StudyReportData, all_study_ids, read_listings, read_warehouse
 from .formatting import comparison_cell
 from .page import document, figure, header, index_page
 from .tables import celltype_table, comparisons_table, endpoints_by_arm_table, endpoints_table, esc
@@ -252,10 +252,10 @@ def write_index(db_path: Path, out_dir: Path, *, generated_at: dt.datetime | Non
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     listed = []
-    for data in read_warehouse(Path(db_path)):
-        page = out_dir / page_file_name(data.study)
+    for listing in read_listings(Path(db_path)):
+        page = out_dir / page_file_name(listing.study)
         if page.is_file():
-            listed.append((data, page.name))
+            listed.append((listing, page.name))
     keep = {name for _, name in listed} | {"index.html"}
     for stale in out_dir.glob("*.html"):
         if stale.name not in keep:

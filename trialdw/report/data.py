@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+# The population flags the report counts (page.population_counts), in its order.
+POPULATION_FLAGS = ("ITTFL", "SAFFL", "EFFFL")
+
 
 @dataclass(frozen=True)
 class StudyReportData:
@@ -63,10 +66,10 @@ def _exists(con, schema: str, name: str) -> bool:
     )
 
 
-def _study_rows(con, schema: str, table: str, study: str, order: str = "") -> pd.DataFrame | None:
+def _study_rows(con, schema: str, table: str, study: str, order: str = "", columns: str = "*") -> pd.DataFrame | None:
     if not _exists(con, schema, table):
         return None
-    sql = f'SELECT * FROM {schema}."{table}" WHERE STUDYID = ?' + (f" ORDER BY {order}" if order else "")
+    sql = f'SELECT {columns} FROM {schema}."{table}" WHERE STUDYID = ?' + (f" ORDER BY {order}" if order else "")
     return con.execute(sql, [study]).df()
 
 
@@ -85,7 +88,9 @@ def study_ids(con) -> list[str]:
     return sorted(i for i in ids if i is not None)
 
 
-def read_study(con, study: str) -> StudyReportData:
+def _study_header(con, study: str) -> tuple[str, dt.date | None, pd.DataFrame]:
+    """The study's title and data cut-off (config.studies) and its sites' current
+    transfers (audit.transfers CURRENT = 'Y')."""
     title, cutoff = "", None
     if _exists(con, "config", "studies"):
         row = con.execute("SELECT TITLE, DATA_CUTOFF FROM config.studies WHERE STUDYID = ?", [study]).fetchall()
@@ -98,6 +103,11 @@ def read_study(con, study: str) -> StudyReportData:
                WHERE STUDYID = ? AND CURRENT = 'Y' ORDER BY SITEID""",
             [study],
         ).df()
+    return title, cutoff, transfers
+
+
+def read_study(con, study: str) -> StudyReportData:
+    title, cutoff, transfers = _study_header(con, study)
     return StudyReportData(
         study=study,
         title=title,
@@ -114,6 +124,31 @@ def read_study(con, study: str) -> StudyReportData:
         ae_by_soc=_or_empty(_study_rows(con, "analysis", "ae_by_soc", study)),
         arms=_arms(con, study),
     )
+
+
+@dataclass(frozen=True)
+class StudyListing:
+    """What the index page lists of a study: a line, not its report."""
+
+    study: str
+    title: str
+    transfers: pd.DataFrame  # as StudyReportData.transfers
+    adsl: pd.DataFrame  # the population flags only (page.population_counts)
+
+
+def read_listings(db_path: Path) -> list[StudyListing]:
+    """Every study of the warehouse file (``study_ids``) as the index lists it.
+    Reads the population flags, not the study's tables: the index of a
+    portfolio is written each night that publishes, whatever changed."""
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        listings = []
+        for study in study_ids(con):
+            title, _, transfers = _study_header(con, study)
+            flags = _study_rows(con, "adam", "adsl", study, columns=", ".join(POPULATION_FLAGS))
+            listings.append(StudyListing(study, title, transfers, _or_empty(flags)))
+        return listings
 
 
 def _arms(con, study: str) -> tuple[tuple[str, str], ...]:

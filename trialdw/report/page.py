@@ -8,7 +8,7 @@ import datetime as dt
 
 import pandas as pd
 
-from .data import StudyReportData
+from .data import POPULATION_FLAGS, StudyListing, StudyReportData
 from .formatting import missing
 from .tables import esc
 
@@ -84,7 +84,7 @@ def population_counts(adsl: pd.DataFrame) -> str:
         return "no subjects"
     return ", ".join(
         f"{label} {int((adsl[flag] == 'Y').sum())}"
-        for flag, label in (("ITTFL", "ITT"), ("SAFFL", "safety"), ("EFFFL", "efficacy-evaluable"))
+        for flag, label in zip(POPULATION_FLAGS, ("ITT", "safety", "efficacy-evaluable"), strict=True)
     )
 
 
@@ -101,9 +101,7 @@ def header(data: StudyReportData, generated_at: dt.datetime, source_name: str) -
     )
 
 
-def index_page(
-    studies: list[tuple[StudyReportData, str]], generated_at: dt.datetime, lineage: str | None = None
-) -> str:
+def index_page(studies: list[tuple[StudyListing, str]], generated_at: dt.datetime, lineage: str | None = None) -> str:
     """`studies`: (data, page file name) pairs; `lineage`: relative link to the dbt docs page, if any."""
     rows = "".join(
         f'<tr><td><a href="{esc(page)}">{esc(d.study)}</a></td><td>{esc(d.title)}</td>'
