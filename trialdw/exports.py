@@ -112,12 +112,15 @@ class ExportSummary:
 # ------------------------------------------------------------------ labels
 
 
-def adam_labels(models_dir: Path = ADAM_MODELS_DIR) -> dict[str, tuple[str | None, dict[str, str]]]:
+def adam_labels(
+    models_dir: Path = ADAM_MODELS_DIR, catalog: dict | None = None
+) -> dict[str, tuple[str | None, dict[str, str]]]:
     """table (lower case) → (dataset label, {VARIABLE: label}) of the adam models
-    (``trialdw.submission.metadata`` reads them; kept for the XPT writer)."""
+    (``trialdw.submission.metadata`` reads them, or ``catalog``, its result for
+    ``models_dir`` already read; kept for the XPT writer)."""
     return {
         table: (meta.label, {name: c.label for name, c in meta.columns.items() if c.label})
-        for (schema, table), meta in _catalog(models_dir).items()
+        for (schema, table), meta in (_catalog(models_dir) if catalog is None else catalog).items()
         if schema == XPT_SCHEMA
     }
 
@@ -365,7 +368,8 @@ def _write_run_folder(
     db_path: Path, folder: Path, summary: ExportSummary, models_dir: Path, changed: set[str] | None,
     carry: Path | None,
 ) -> None:  # fmt: skip
-    catalog, labels = _catalog(models_dir), adam_labels(models_dir)
+    catalog = _catalog(models_dir)
+    labels = adam_labels(models_dir, catalog)
     created = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)

@@ -110,9 +110,9 @@ def _label(meta: dict | None, description: str | None) -> str | None:
 
 
 def _yaml(path: Path) -> dict:
-    import yaml
+    from trialdw.project import parse_yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return parse_yaml(path.read_text(encoding="utf-8")) or {}
 
 
 def _tests(entry: dict) -> list:
