@@ -487,7 +487,9 @@ def _check_built_studies(
     The groups' endpoint statistics run concurrently (the flow's thread pool:
     each group has its own build file and, on Spark, its own schemas); the
     readiness checks, the data review and the pages follow group by group (GX
-    and matplotlib keep global state; the data review writes the history store)."""
+    and matplotlib keep global state; the data review writes the history store).
+    A group's pages are written while its data review is recorded: both only
+    read the build file."""
     results: dict[str, str | None] = dict.fromkeys(to_build)  # study -> hold-back reason
     results.update(ingest_errors)
     details: dict = {"dbt": [], "endpoints": [], "readiness": []}
@@ -515,10 +517,12 @@ def _check_built_studies(
         results.update(readiness["held_back"])
         standing = [s for s in standing if results[s] is None]
         if standing:
+            with timer("reports"):
+                pages = write_study_reports.submit(group["build_file"], str(reports), standing)
             with timer("data review"):
                 record_review_findings(str(paths.published), group["build_file"], standing)
             with timer("reports"):
-                write_study_reports(group["build_file"], str(reports), standing)
+                pages.result()
             built_files[group["build_file"]] = standing
     return built_files, results, details
 
