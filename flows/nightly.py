@@ -237,16 +237,28 @@ def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str
     """dbt's docs (models, analysis sources, columns, tests, lineage graph) as one
     page that opens from disk: ``<reports>/lineage/index.html``. Documentation never
     holds back a study: on failure the previous night's page stays (carried over
-    with the reports folder) and the night goes on."""
-    from trialdw.dbt_runner import DbtSession
+    with the reports folder) and the night goes on.
 
+    The page documents the code, not the data (every night builds every model,
+    into a file of the same name), so a page written by this code version and
+    dbt version (the stamp beside it) is carried over as it is."""
+    from dbt.version import __version__ as dbt_version
+
+    from trialdw.dbt_runner import DbtSession
+    from trialdw.study_plan import code_fingerprint
+
+    folder = Path(reports_dir) / "lineage"
+    stamp, version = folder / "written-by.txt", f"code {code_fingerprint()}, dbt {dbt_version}\n"
+    if (folder / "index.html").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == version:
+        get_run_logger().info("lineage docs: last night's page stays (same %s)", version.strip())
+        return str(folder / "index.html")
     try:
-        page = DbtSession(wh.WarehousePaths(Path(warehouse)).dbt_state).docs(
-            Path(build_file), Path(reports_dir) / "lineage"
-        )
+        stamp.unlink(missing_ok=True)
+        page = DbtSession(wh.WarehousePaths(Path(warehouse)).dbt_state).docs(Path(build_file), folder)
     except Exception as exc:
         get_run_logger().warning("lineage docs not written (last night's stay): %s", runlog.one_line(exc))
         return None
+    stamp.write_text(version, encoding="utf-8")
     return str(page)
 
 

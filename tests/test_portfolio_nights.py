@@ -8,7 +8,8 @@ A. a readiness contract that only SURU's rows can fail: REGO is published,
    the notify command hears of it;
 B. the normal contract: SURU is rebuilt and published, nothing else changed;
 C. one site sends a new transfer: only its study is rebuilt; the other study's
-   tables, report page and export files are carried over untouched;
+   tables, report page and export files are carried over untouched (and the
+   lineage page, which B kept from A, is written again: its stamp is made stale);
 D. nothing new: nothing is built or published.
 
 And, directly on the build step, a study whose rows break a dbt test when
@@ -81,7 +82,11 @@ def nights(tmp_path_factory, prefect_harness):
     seen = {"root": root, "warehouse": warehouse, "notified": notified}
     seen["A"] = night(readiness_contract=str(contract), notify_command=f"{sys.executable} {notify_script} {notified}")
     seen["A_tables"] = _query(warehouse, "SELECT STUDYID, count(*) FROM adam.adsl GROUP BY 1 ORDER BY 1")
+    lineage = root / "wh" / "trialdw-reports" / "lineage"
+    seen["A_lineage"] = (lineage / "index.html").read_bytes()
     seen["B"] = night()
+    seen["B_lineage"] = (lineage / "index.html").read_bytes()
+    (lineage / "written-by.txt").write_text("code 0123456789abcdef, dbt 1.0.0\n")  # as an older version left it
     seen["B_rego_adsl"] = _query(warehouse, "SELECT * FROM adam.adsl WHERE STUDYID = ? ORDER BY USUBJID", [REGO])
     seen["B_suru_page"] = (root / "wh" / "trialdw-reports" / "study-reports" / f"{SURU}.html").read_bytes()
     seen["B_suru_exports"] = _exports(warehouse, SURU)
@@ -89,6 +94,7 @@ def nights(tmp_path_factory, prefect_harness):
     _new_transfer(root / "landing", REGO)
     seen["C"] = night()
     seen["C_published"] = warehouse.read_bytes()
+    seen["C_lineage"] = (lineage / "index.html").read_bytes(), (lineage / "written-by.txt").read_text()
     seen["D"] = night()
     return seen
 
@@ -149,6 +155,20 @@ def test_one_site_s_new_transfer_rebuilds_its_study_only(nights):
     ]
     builds = dict(_query(warehouse, "SELECT STUDYID, PUBLISHED_RUN_ID FROM audit.study_builds"))
     assert builds[REGO] == c["run_id"] and builds[SURU] == nights["B"]["run_id"]
+
+
+def test_the_lineage_page_is_written_again_only_for_other_code(nights):
+    """It documents the code: B (same code as A) keeps A's page byte for byte;
+    C, whose stamp says another code version wrote the page, writes it again."""
+    from dbt.version import __version__ as dbt_version
+
+    from trialdw.study_plan import code_fingerprint
+
+    assert '"model.trialdw.adsl"' in nights["A_lineage"].decode()
+    assert nights["B_lineage"] == nights["A_lineage"]
+    page, stamp = nights["C_lineage"]
+    assert stamp == f"code {code_fingerprint()}, dbt {dbt_version}\n"
+    assert page != nights["A_lineage"] and '"model.trialdw.adsl"' in page.decode()
 
 
 def test_a_night_with_nothing_new_builds_and_publishes_nothing(nights):
