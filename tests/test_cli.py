@@ -80,3 +80,17 @@ def test_sql_reads_read_only_and_refuses_writes(tmp_path):
     refused = _run(["sql", str(path), "DROP TABLE analysis.endpoints"])
     assert refused.returncode == 1 and "read-only" in refused.stderr
     assert _run(["sql", str(path), "SELECT count(*) FROM analysis.endpoints", "--csv"]).stdout == "count_star()\n1\n"
+
+
+def test_prefect_s_senders_warn_no_more_once_the_command_has_said_its_last_line(tmp_path):
+    """Prefect drains its senders (states, events, logs) at exit, after the
+    command's outcome; under load one warned "Still processing items" there,
+    and that became stderr's last line instead of the outcome. Errors still show."""
+    import logging
+
+    from trialdw import cli
+
+    assert cli.main(["synth", str(tmp_path / "landing"), "--subjects", "2"]) == 0
+    for name in ("EventsWorker", "APILogWorker"):
+        assert not logging.getLogger(name).isEnabledFor(logging.WARNING)
+        assert logging.getLogger(name).isEnabledFor(logging.ERROR)

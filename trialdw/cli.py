@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from pathlib import Path
 
@@ -526,6 +527,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Prefect's background senders (run states, events, logs to the server) drain
+# when the process exits, after the command's last line; under load one warns
+# "Still processing items: N items remaining..." as it drains. That line would
+# then be the last a user (or a script reading stderr) sees, instead of the
+# command's outcome. Their errors still show.
+_PREFECT_SENDERS = ("EventsWorker", "APILogWorker")
+
+
 def main(argv: list[str] | None = None) -> int:
     apply_quiet_offline_env()
     args = build_parser().parse_args(argv)
@@ -535,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
+    finally:
+        for name in _PREFECT_SENDERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":  # python -m trialdw.cli
