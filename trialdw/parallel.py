@@ -71,13 +71,17 @@ def _import(modules: tuple[str, ...]) -> None:
 
 
 def _exit_without_teardown() -> None:
-    """The last exit handler a child runs (registered first): end the process now.
+    """A child's exit handler, registered as it starts: end the process now.
 
-    Tearing down a child that imported GX, lifelines and matplotlib (collecting
-    and freeing every module) takes ~0.8 s, and the night waits for its children
-    to end before the assemble. A child has nothing Python's teardown would
-    finish: its steps close their files and return their results before the
-    pool's shutdown reaches it; what it printed is flushed here."""
+    Exit handlers run last-registered first, so those of the libraries the
+    steps import still run before this one; those registered before it are
+    skipped (logging's shutdown, and multiprocessing's, which the process
+    bootstrap has already run). Tearing down a child that imported GX, lifelines
+    and matplotlib (collecting and freeing every module) takes ~0.8 s, and the
+    night waits for its children to end before the assemble. A child has
+    nothing Python's teardown would finish: its steps close their files and
+    return their results before the pool's shutdown reaches it; what it
+    printed is flushed here."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, OSError, ValueError):  # closed or replaced
             stream.flush()
