@@ -529,8 +529,7 @@ def _check_built_studies(
         results.update(readiness["held_back"])
         standing = [s for s in standing if results[s] is None]
         if standing:
-            with timer("reports"):
-                pages = write_study_reports.submit(group["build_file"], str(reports), standing)
+            pages = write_study_reports.submit(group["build_file"], str(reports), standing)
             with timer("data review"):
                 record_review_findings(str(paths.published), group["build_file"], standing)
             with timer("reports"):

@@ -112,15 +112,17 @@ class ExportSummary:
 # ------------------------------------------------------------------ labels
 
 
-def adam_labels(
-    models_dir: Path = ADAM_MODELS_DIR, catalog: dict | None = None
-) -> dict[str, tuple[str | None, dict[str, str]]]:
+def adam_labels(models_dir: Path = ADAM_MODELS_DIR) -> dict[str, tuple[str | None, dict[str, str]]]:
     """table (lower case) → (dataset label, {VARIABLE: label}) of the adam models
-    (``trialdw.submission.metadata`` reads them, or ``catalog``, its result for
-    ``models_dir`` already read; kept for the XPT writer)."""
+    (``trialdw.submission.metadata`` reads them; kept for the XPT writer)."""
+    return _labels(_catalog(models_dir))
+
+
+def _labels(catalog: dict) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """``adam_labels`` of a catalog already read."""
     return {
         table: (meta.label, {name: c.label for name, c in meta.columns.items() if c.label})
-        for (schema, table), meta in (_catalog(models_dir) if catalog is None else catalog).items()
+        for (schema, table), meta in catalog.items()
         if schema == XPT_SCHEMA
     }
 
@@ -369,7 +371,7 @@ def _write_run_folder(
     carry: Path | None,
 ) -> None:  # fmt: skip
     catalog = _catalog(models_dir)
-    labels = adam_labels(models_dir, catalog)
+    labels = _labels(catalog)
     created = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(db_path), read_only=True) as con:
         tables = _tables(con)
