@@ -26,7 +26,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from trialdw import parallel
+from trialdw import dbt_worker, parallel
 from trialdw import warehouse as wh
 from trialdw.ingest.types import TransferRef
 from trialdw.ops import notify, runlog, testhook
@@ -213,9 +213,15 @@ def build_studies(
         prepare_build_file(paths.history, half, studies, load_contracts())
         session.build(half, select="staging", nightly=True)
         testhook.pause_here("dbt")
-    groups = build_with_isolation(
-        session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
-    )
+    worker = dbt_worker.current()
+    if worker is not None:  # dbt is imported and ready in the night's dbt process
+        groups = worker.build_with_isolation(
+            paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
+        )
+    else:
+        groups = build_with_isolation(
+            session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
+        )
     return [_group_summary(group, logger) for group in groups]
 
 
@@ -242,19 +248,24 @@ def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str
     The page documents the code, not the data (every night builds every model,
     into a file of the same name), so a page written by this code version and
     dbt version (the stamp beside it) is carried over as it is."""
-    from dbt.version import __version__ as dbt_version
+    from importlib.metadata import version as package_version
 
     from trialdw.dbt_runner import DbtSession
     from trialdw.study_plan import code_fingerprint
 
     folder = Path(reports_dir) / "lineage"
-    stamp, version = folder / "written-by.txt", f"code {code_fingerprint()}, dbt {dbt_version}\n"
+    # The installed dbt-core's version, without importing dbt into this process.
+    stamp, version = folder / "written-by.txt", f"code {code_fingerprint()}, dbt {package_version('dbt-core')}\n"
     if (folder / "index.html").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == version:
         get_run_logger().info("lineage docs: last night's page stays (same %s)", version.strip())
         return str(folder / "index.html")
     try:
         stamp.unlink(missing_ok=True)
-        page = DbtSession(wh.WarehousePaths(Path(warehouse)).dbt_state).docs(Path(build_file), folder)
+        worker = dbt_worker.current()
+        if worker is not None:
+            page = worker.docs(Path(build_file), folder)
+        else:
+            page = DbtSession(wh.WarehousePaths(Path(warehouse)).dbt_state).docs(Path(build_file), folder)
     except Exception as exc:
         get_run_logger().warning("lineage docs not written (last night's stay): %s", runlog.one_line(exc))
         return None
@@ -592,6 +603,8 @@ def nightly(
         if not sources and not Path(landing).is_dir():  # a pull creates it
             raise RunFailed(f"landing folder {landing} does not exist")
         with wh.writer_lock(paths), ExitStack() as workers:
+            # dbt's process gets ready (imports, parsed project) on the second core while the night ingests.
+            dbt_ready = None if spark else workers.enter_context(dbt_worker.started(paths.dbt_state))
             try:
                 # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
@@ -630,6 +643,8 @@ def nightly(
                     if docs_from:
                         with timer("lineage docs"):
                             write_lineage_docs(warehouse, docs_from, str(reports_building))
+                    if dbt_ready is not None:  # dbt's work is done: its memory goes before the checks
+                        dbt_ready.close()
                     built_files, results, details = _check_built_studies(
                         groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer,
                         spark,

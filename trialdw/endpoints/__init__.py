@@ -147,14 +147,16 @@ def compute_all(db_path: Path) -> EndpointSummary:
     3. Every analysis table written in one transaction, studies in STUDYID order."""
     import duckdb
 
-    from trialdw.parallel import map_shares
+    from trialdw.parallel import MIN_ITEMS, map_shares
 
     with duckdb.connect(str(db_path), read_only=True) as con:
         arms = read_arms(con)
         studies = study_ids(con, read_adam(con, "adsl", columns="DISTINCT STUDYID"))
-    computed = {
-        study: rows for share in map_shares(_rows_of_studies, studies, Path(db_path), arms) for study, rows in share
-    }
+    # Shared from MIN_ITEMS studies up, warm children or not: a share in this
+    # process first imports lifelines and pandas (~1.1 s), more than a study of
+    # the demo's size takes (~0.35 s); two such studies go to one warm child.
+    shares = map_shares(_rows_of_studies, studies, Path(db_path), arms, min_items=MIN_ITEMS)
+    computed = {study: rows for share in shares for study, rows in share}
     out: dict[str, list] = {name: [] for name in TABLES}  # per table, its studies' Arrow tables
     errors = {study: computed[study] for study in studies if isinstance(computed[study], str)}
     for study in studies:

@@ -1,0 +1,143 @@
+"""The night's dbt process (trialdw.dbt_worker): real child processes, a real
+history store, real dbt builds.
+
+1. A group built in the worker is the group built in this process: same
+   studies, same tests passed, same tables; dbt's progress and the night's log
+   lines come back as they happen.
+2. An exception in the child is raised here, with its message.
+3. Closing the worker ends the child cleanly (exit code 0: it released its
+   semaphores, nothing for multiprocessing's tracker to warn of), also while
+   the child is still importing dbt.
+4. A child whose night is killed ends too: it never writes on into a build
+   file the next night will use.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from trialdw.dbt_runner import DbtSession
+from trialdw.dbt_worker import DbtWorker, current, started
+from trialdw.ingest import ingest_landing
+from trialdw.ingest.contracts import load_contracts
+from trialdw.study_build import build_with_isolation
+from trialdw.study_config import load_studies
+from trialdw.synth import generate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dbt-worker")
+    generate(root / "landing", seed=5, subjects=4)
+    path = root / "history-store.duckdb"
+    with duckdb.connect(str(path)) as con:
+        ingest_landing(con, root / "landing", load_studies(), root / "work", "run", load_contracts())
+    return path
+
+
+def _tables(build_file: Path) -> dict[str, int]:
+    with duckdb.connect(str(build_file), read_only=True) as con:
+        names = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema = 'adam'"
+        ).fetchall()
+        return {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for (name,) in names}
+
+
+def test_a_group_built_in_the_worker_is_the_group_built_here(history, tmp_path):
+    studies, contracts = load_studies(), load_contracts()
+    here = build_with_isolation(DbtSession(), history, tmp_path / "here", studies, contracts, log=print)
+    progress, logged = [], []
+    with started(tmp_path / "dbt-state") as worker:
+        assert current() is worker
+        there = worker.build_with_isolation(
+            history, tmp_path / "there", studies, contracts, progress=lambda *p: progress.append(p), log=logged.append
+        )
+        page = worker.docs(there[0].build_file, tmp_path / "lineage")
+    assert current() is None
+    assert [(g.studies, g.dbt_ok, g.dbt_summary, g.rows) for g in there] == [
+        (g.studies, g.dbt_ok, g.dbt_summary, g.rows) for g in here
+    ]
+    assert there[0].dbt_ok and "0 failed" in there[0].dbt_summary
+    assert _tables(there[0].build_file) == _tables(here[0].build_file)
+    assert _tables(here[0].build_file)["adam.adsl"] == 8  # 4 subjects in each of the 2 studies
+    # One progress line per node, counted up to the total, in order.
+    done = [p[0] for p in progress]
+    assert done == list(range(1, len(progress) + 1)) and progress[-1][1] == len(progress)
+    assert {p[3] for p in progress} <= {"success", "pass"}
+    assert logged == []  # nothing failed: nothing to say
+    assert page.name == "index.html" and '"model.trialdw.adsl"' in page.read_text(encoding="utf-8")
+
+
+def test_an_error_in_the_child_is_raised_here(tmp_path):
+    with started(tmp_path / "dbt-state") as worker:
+        with pytest.raises(Exception, match="no-such-history"):
+            worker.build_with_isolation(
+                tmp_path / "no-such-history.duckdb", tmp_path / "build", load_studies(), load_contracts()
+            )
+        # The child goes on serving: the next request is answered.
+        with pytest.raises(RuntimeError, match="dbt docs generate failed"):
+            worker.docs(tmp_path / "missing" / "build.duckdb", tmp_path / "lineage")
+
+
+@pytest.mark.parametrize("after", [0.2, None], ids=["while-importing", "after-a-request"])
+def test_closing_ends_the_child_cleanly(tmp_path, after):
+    worker = DbtWorker.start(tmp_path / "dbt-state")
+    if after is None:
+        with pytest.raises(RuntimeError, match="dbt docs generate failed"):
+            worker.docs(tmp_path / "missing" / "build.duckdb", tmp_path / "lineage")  # answered once it is ready
+    else:
+        time.sleep(after)
+    started_at = time.monotonic()
+    worker.close()
+    assert worker._process.exitcode == 0, "ended by its SIGTERM handler, not killed"
+    assert time.monotonic() - started_at < 5
+    worker.close()  # a second close does nothing
+
+
+def test_the_child_of_a_killed_night_ends(tmp_path):
+    """A night's process starts a worker, says the child's pid, and is killed
+    (SIGKILL: no exit handler runs). The child must not live on."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from trialdw.dbt_worker import DbtWorker
+        if __name__ == "__main__":
+            worker = DbtWorker.start(Path({str(tmp_path / "dbt-state")!r}))
+            print(worker._process.pid, flush=True)
+            time.sleep(600)
+        """
+    )
+    (tmp_path / "night.py").write_text(script)
+    night = subprocess.Popen([sys.executable, str(tmp_path / "night.py")], stdout=subprocess.PIPE, text=True)
+    child = int(night.stdout.readline())
+    assert _alive(child)
+    night.send_signal(signal.SIGKILL)
+    night.wait()
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (ended, not yet reaped by init) counts as ended.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

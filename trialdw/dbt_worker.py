@@ -1,0 +1,206 @@
+"""dbt in a child process that gets ready while the night ingests.
+
+Before dbt builds anything, a process pays ~2 s that depend on no data:
+importing dbt (~1.5 s), loading the parsed project (trialdw.dbt_manifest_cache)
+and dbt's first-invocation work (validating the project and profile against
+JSON schemas built on first use, linking the graph). The night starts this
+worker before its ingest, so that work runs on the second core while the
+transfers load, and the night's dbt steps (``build_with_isolation``, the
+lineage page) then run in it, ready.
+
+1. The night's process spawns the child (``DbtWorker.start``): spawned, not
+   forked (trialdw.parallel says why).
+2. The child imports dbt, loads the manifest and runs ``dbt ls`` once, quietly,
+   into a scratch target folder: no file of the night is touched.
+3. Each request (``build``, ``docs``) goes down a pipe; the child sends back
+   dbt's progress and the night's log lines as they happen, then the result
+   (or the exception). The night's process logs them where the flow logs.
+4. The child ends when the night closes the worker, or when the night's
+   process is gone (its pipe closes; on Linux the kernel also kills it): an
+   orphan never keeps writing a build file the next night will use.
+
+The child builds into the night's build files only: the warehouse and the
+history store keep one writer, the night's process (the build reads the
+history store, closed by then).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from trialdw.parallel import _exit_without_teardown
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+# The warm-up's niceness: it yields the cores to the ingest it overlaps.
+WARM_UP_NICENESS = 10
+
+
+class DbtWorker:
+    """A child process running the night's dbt (one DbtSession on ``state_dir``)."""
+
+    def __init__(self, process, conn: Connection):
+        self._process = process
+        self._conn = conn
+        self._lock = threading.Lock()  # one request at a time
+        self.closed = False
+
+    @classmethod
+    def start(cls, state_dir: Path) -> DbtWorker:
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        process = context.Process(target=_serve, args=(str(state_dir), there), name="trialdw-dbt", daemon=True)
+        process.start()
+        there.close()  # the child's end: only the child holds it now, so its exit closes the pipe
+        return cls(process, here)
+
+    def build_with_isolation(
+        self, history_path: Path, work_dir: Path, studies: dict, contracts: dict,
+        progress: Callable[[int, int, str, str], None] | None = None, log: Callable[[str], None] = print,
+    ) -> list:  # fmt: skip
+        """trialdw.study_build.build_with_isolation, in the child (its GroupBuilds)."""
+        return self._request("build", (history_path, work_dir, studies, contracts, progress is not None), progress, log)
+
+    def docs(self, db_path: Path, out_dir: Path) -> Path:
+        """DbtSession.docs (the lineage page) against ``db_path``, in the child."""
+        return self._request("docs", (db_path, out_dir), None, print)
+
+    def _request(self, kind: str, args: tuple, progress, log):
+        with self._lock:
+            try:
+                self._conn.send((kind, args))
+                while True:
+                    what, payload = self._conn.recv()
+                    if what == "progress" and progress is not None:
+                        progress(*payload)
+                    elif what == "log":
+                        log(payload)
+                    elif what == "result":
+                        return payload
+                    elif what == "error":
+                        raise payload
+            except (EOFError, OSError) as exc:
+                code = self._process.exitcode if not self._process.is_alive() else None
+                raise RuntimeError(f"the dbt worker process ended (exit code {code}) during {kind}") from exc
+
+    def close(self) -> None:
+        """End the child, without waiting for imports it may still be doing: it
+        holds nothing between requests (dbt has released the build file when a
+        request returns). SIGTERM lets it release its semaphores (dbt's adapter
+        locks) before it ends, so multiprocessing's tracker has nothing to warn of."""
+        self.closed = True
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._conn.close()
+
+
+_current: DbtWorker | None = None
+
+
+@contextlib.contextmanager
+def started(state_dir: Path) -> Iterator[DbtWorker]:
+    """A DbtWorker for the block (also ``current()`` within it); the child ends
+    with the block, or earlier with ``close()``."""
+    global _current
+    worker = DbtWorker.start(state_dir)
+    _current = worker
+    try:
+        yield worker
+    finally:
+        _current = None
+        worker.close()
+
+
+def current() -> DbtWorker | None:
+    """The night's dbt worker while it runs (None: run dbt in this process)."""
+    return _current if _current is not None and not _current.closed else None
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when the one that started it ends
+    (a night killed mid-build leaves no dbt writing on)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _warm_up_niced(session) -> None:
+    from trialdw.dbt_runner import warm_up
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)  # 0: the calling thread on Linux
+    with tempfile.TemporaryDirectory(prefix="trialdw-dbt-warm-") as scratch:
+        warm_up(session, Path(scratch))
+
+
+def _on_terminate(signum, frame) -> None:
+    raise SystemExit(0)  # multiprocessing's exit then runs the finalizers that release semaphores
+
+
+def _serve(state_dir: str, conn: Connection) -> None:
+    """The child: get dbt ready (steps 1–2), then answer requests until the pipe closes."""
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, _on_terminate)
+    # After multiprocessing's own exit work, the interpreter's teardown (seconds
+    # with dbt imported) is skipped, as in the night's other children.
+    atexit.register(_exit_without_teardown)
+    from trialdw.dbt_runner import DbtSession
+    from trialdw.study_build import build_with_isolation
+
+    session = DbtSession(Path(state_dir))
+    # Step 2 runs on a thread of lower priority (Linux: niceness is per thread), so the
+    # ingest it overlaps keeps the cores first; the builds run on this thread, at the
+    # priority the night has.
+    ready = threading.Thread(target=_warm_up_niced, args=(session,), name="trialdw-dbt-warm-up")
+    ready.start()
+    ready.join()
+
+    def send(message) -> None:
+        try:
+            conn.send(message)
+        except OSError:  # the night's process is gone: nothing to build for
+            os._exit(1)
+
+    while True:
+        try:
+            kind, args = conn.recv()
+        except (EOFError, OSError):  # the night's process is gone
+            return
+        try:
+            if kind == "build":
+                history_path, work_dir, studies, contracts, with_progress = args
+                progress = (lambda *p: send(("progress", p))) if with_progress else None
+                groups = build_with_isolation(
+                    session, history_path, work_dir, studies, contracts, progress, log=lambda m: send(("log", m))
+                )
+                send(("result", groups))
+            elif kind == "docs":
+                send(("result", session.docs(*args)))
+            else:
+                send(("error", ValueError(f"unknown dbt worker request {kind!r}")))
+        except Exception as exc:  # the night decides what a failed build means
+            send(("error", _picklable(exc)))
+
+
+def _picklable(exc: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
