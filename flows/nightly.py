@@ -178,12 +178,15 @@ def plan_night(
 
 @task(name="dbt build")
 def build_studies(
-    warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str], spark: dict | None = None
-) -> list[dict]:
+    warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str], spark: dict | None = None,
+    write_json: bool = True,
+) -> list[dict]:  # fmt: skip
     """The changed studies' current rows into a build file, then dbt (models and
     data tests); a failing group is built again study by study. On Spark
     (``spark``: trialdw.engines.spark.SparkSettings), dbt builds the group's
-    tables in Spark, in the group's own schemas."""
+    tables in Spark, in the group's own schemas. ``write_json``: False when no
+    lineage page will be written tonight (dbt's artifacts are its input; the
+    Spark engine writes them always, and writes no lineage page)."""
     from trialdw.dbt_runner import DbtSession
     from trialdw.ingest.contracts import load_contracts
     from trialdw.study_build import build_with_isolation
@@ -204,7 +207,7 @@ def build_studies(
             build=partial(spark_engine.build_group, spark),
         )  # fmt: skip
         return [_group_summary(group, logger) for group in groups]
-    session = DbtSession(paths.dbt_state)
+    session = DbtSession(paths.dbt_state, write_json=write_json)
     if testhook.pausing_at("dbt"):
         # Test-only: leave half of the dbt graph built in a build file, then wait to be killed.
         from trialdw.study_build import prepare_build_file
@@ -216,7 +219,7 @@ def build_studies(
     worker = dbt_worker.current()
     if worker is not None:  # dbt is imported and ready in the night's dbt process
         groups = worker.build_with_isolation(
-            paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
+            paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning, write_json=write_json
         )
     else:
         groups = build_with_isolation(
@@ -238,8 +241,25 @@ def _group_summary(group, logger) -> dict:
     }
 
 
+def lineage_written_by() -> str:
+    """The stamp of a lineage page this code would write: the study plan's code
+    fingerprint and the installed dbt-core's version (read without importing dbt)."""
+    from importlib.metadata import version as package_version
+
+    from trialdw.study_plan import code_fingerprint
+
+    return f"code {code_fingerprint()}, dbt {package_version('dbt-core')}\n"
+
+
+def lineage_is_current(reports_dir: Path, written_by: str) -> bool:
+    """Does ``<reports>/lineage`` hold a page with the stamp ``written_by``?"""
+    folder = Path(reports_dir) / "lineage"
+    stamp = folder / "written-by.txt"
+    return (folder / "index.html").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == written_by
+
+
 @task(name="write lineage docs")
-def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str | None:
+def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str, written_by: str) -> str | None:
     """dbt's docs (models, analysis sources, columns, tests, lineage graph) as one
     page that opens from disk: ``<reports>/lineage/index.html``. Documentation never
     holds back a study: on failure the previous night's page stays (carried over
@@ -247,17 +267,14 @@ def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str
 
     The page documents the code, not the data (every night builds every model,
     into a file of the same name), so a page written by this code version and
-    dbt version (the stamp beside it) is carried over as it is."""
-    from importlib.metadata import version as package_version
-
+    dbt version (``written_by``, the stamp beside it, taken before the build) is
+    carried over as it is; the build then wrote no artifacts for it."""
     from trialdw.dbt_runner import DbtSession
-    from trialdw.study_plan import code_fingerprint
 
     folder = Path(reports_dir) / "lineage"
-    # The installed dbt-core's version, without importing dbt into this process.
-    stamp, version = folder / "written-by.txt", f"code {code_fingerprint()}, dbt {package_version('dbt-core')}\n"
-    if (folder / "index.html").is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == version:
-        get_run_logger().info("lineage docs: last night's page stays (same %s)", version.strip())
+    stamp = folder / "written-by.txt"
+    if lineage_is_current(Path(reports_dir), written_by):
+        get_run_logger().info("lineage docs: last night's page stays (same %s)", written_by.strip())
         return str(folder / "index.html")
     try:
         stamp.unlink(missing_ok=True)
@@ -269,7 +286,7 @@ def write_lineage_docs(warehouse: str, build_file: str, reports_dir: str) -> str
     except Exception as exc:
         get_run_logger().warning("lineage docs not written (last night's stay): %s", runlog.one_line(exc))
         return None
-    stamp.write_text(version, encoding="utf-8")
+    stamp.write_text(written_by, encoding="utf-8")
     return str(page)
 
 
@@ -636,13 +653,18 @@ def nightly(
                     # The checks' and pages' child processes start now and import while dbt runs.
                     workers.enter_context(parallel.warm_workers())
                     reports_building = _fresh_reports_folder(paths, run_id)
+                    # A lineage page of this code carried over: dbt writes no artifacts for a new one.
+                    written_by = lineage_written_by()
+                    carry_lineage = lineage_is_current(reports_building, written_by)
                     with timer("dbt build"):
-                        groups = build_studies(warehouse, run_id, studies_dir, to_build, spark)
+                        groups = build_studies(
+                            warehouse, run_id, studies_dir, to_build, spark, write_json=not carry_lineage
+                        )
                     # On Spark the build files hold no dbt models: no lineage page (last night's stays).
                     docs_from = next((g["build_file"] for g in groups if g["dbt_ok"] and not spark), None)
                     if docs_from:
                         with timer("lineage docs"):
-                            write_lineage_docs(warehouse, docs_from, str(reports_building))
+                            write_lineage_docs(warehouse, docs_from, str(reports_building), written_by)
                     if dbt_ready is not None:  # dbt's work is done: its memory goes before the checks
                         dbt_ready.close()
                     built_files, results, details = _check_built_studies(

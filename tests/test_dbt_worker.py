@@ -90,7 +90,7 @@ def test_an_error_in_the_child_is_raised_here(tmp_path):
             worker.docs(tmp_path / "missing" / "build.duckdb", tmp_path / "lineage")
 
 
-@pytest.mark.parametrize("after", [0.2, None], ids=["while-importing", "after-a-request"])
+@pytest.mark.parametrize("after", [0.2, 1.2, None], ids=["while-starting", "while-importing-dbt", "after-a-request"])
 def test_closing_ends_the_child_cleanly(tmp_path, after):
     worker = DbtWorker.start(tmp_path / "dbt-state")
     if after is None:
@@ -101,7 +101,7 @@ def test_closing_ends_the_child_cleanly(tmp_path, after):
     started_at = time.monotonic()
     worker.close()
     assert worker._process.exitcode == 0, "ended by its SIGTERM handler, not killed"
-    assert time.monotonic() - started_at < 5
+    assert time.monotonic() - started_at < 1, "it did not wait for the warm-up"
     worker.close()  # a second close does nothing
 
 

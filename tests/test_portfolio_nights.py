@@ -64,6 +64,12 @@ def _exports(warehouse: Path, study: str) -> dict[str, int]:
     return {str(p.relative_to(latest)): p.stat().st_ino for p in sorted(latest.rglob("*")) if p.is_file()}
 
 
+def _mtimes(target: Path) -> dict[str, int]:
+    """dbt's artifacts in its target folder (what the lineage page is made from)."""
+    names = ("manifest.json", "run_results.json", "graph.gpickle")
+    return {name: (target / name).stat().st_mtime_ns for name in names if (target / name).is_file()}
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory, prefect_harness):
     root = tmp_path_factory.mktemp("portfolio")
@@ -84,8 +90,11 @@ def nights(tmp_path_factory, prefect_harness):
     seen["A_tables"] = _query(warehouse, "SELECT STUDYID, count(*) FROM adam.adsl GROUP BY 1 ORDER BY 1")
     lineage = root / "wh" / "trialdw-reports" / "lineage"
     seen["A_lineage"] = (lineage / "index.html").read_bytes()
+    artifacts = wh.WarehousePaths(warehouse).dbt_state / "target"
+    seen["A_artifacts"] = _mtimes(artifacts)
     seen["B"] = night()
     seen["B_lineage"] = (lineage / "index.html").read_bytes()
+    seen["B_artifacts"] = _mtimes(artifacts)
     (lineage / "written-by.txt").write_text("code 0123456789abcdef, dbt 1.0.0\n")  # as an older version left it
     seen["B_rego_adsl"] = _query(warehouse, "SELECT * FROM adam.adsl WHERE STUDYID = ? ORDER BY USUBJID", [REGO])
     seen["B_suru_page"] = (root / "wh" / "trialdw-reports" / "study-reports" / f"{SURU}.html").read_bytes()
@@ -95,6 +104,7 @@ def nights(tmp_path_factory, prefect_harness):
     seen["C"] = night()
     seen["C_published"] = warehouse.read_bytes()
     seen["C_lineage"] = (lineage / "index.html").read_bytes(), (lineage / "written-by.txt").read_text()
+    seen["C_artifacts"] = _mtimes(artifacts)
     seen["D"] = night()
     return seen
 
@@ -166,6 +176,10 @@ def test_the_lineage_page_is_written_again_only_for_other_code(nights):
 
     assert '"model.trialdw.adsl"' in nights["A_lineage"].decode()
     assert nights["B_lineage"] == nights["A_lineage"]
+    # B's build wrote no dbt artifacts (nothing would read them); C's did, for its page.
+    assert set(nights["A_artifacts"]) == {"manifest.json", "run_results.json", "graph.gpickle"}
+    assert nights["B_artifacts"] == nights["A_artifacts"]
+    assert all(nights["C_artifacts"][name] > nights["A_artifacts"][name] for name in nights["A_artifacts"])
     page, stamp = nights["C_lineage"]
     assert stamp == f"code {code_fingerprint()}, dbt {dbt_version}\n"
     assert page != nights["A_lineage"] and '"model.trialdw.adsl"' in page.decode()

@@ -67,9 +67,12 @@ class DbtWorker:
     def build_with_isolation(
         self, history_path: Path, work_dir: Path, studies: dict, contracts: dict,
         progress: Callable[[int, int, str, str], None] | None = None, log: Callable[[str], None] = print,
+        write_json: bool = True,
     ) -> list:  # fmt: skip
-        """trialdw.study_build.build_with_isolation, in the child (its GroupBuilds)."""
-        return self._request("build", (history_path, work_dir, studies, contracts, progress is not None), progress, log)
+        """trialdw.study_build.build_with_isolation, in the child (its GroupBuilds);
+        ``write_json``: as DbtSession's."""
+        args = (history_path, work_dir, studies, contracts, progress is not None, write_json)
+        return self._request("build", args, progress, log)
 
     def docs(self, db_path: Path, out_dir: Path) -> Path:
         """DbtSession.docs (the lineage page) against ``db_path``, in the child."""
@@ -143,7 +146,9 @@ def _warm_up_niced(session) -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)  # 0: the calling thread on Linux
-    with tempfile.TemporaryDirectory(prefix="trialdw-dbt-warm-") as scratch:
+    # A project that does not parse fails the night's build, which says why; the
+    # warm-up only prepares, so it stays silent here.
+    with contextlib.suppress(Exception), tempfile.TemporaryDirectory(prefix="trialdw-dbt-warm-") as scratch:
         warm_up(session, Path(scratch))
 
 
@@ -165,7 +170,8 @@ def _serve(state_dir: str, conn: Connection) -> None:
     # Step 2 runs on a thread of lower priority (Linux: niceness is per thread), so the
     # ingest it overlaps keeps the cores first; the builds run on this thread, at the
     # priority the night has.
-    ready = threading.Thread(target=_warm_up_niced, args=(session,), name="trialdw-dbt-warm-up")
+    # A daemon thread: a night that ends the worker mid-warm-up does not wait for it.
+    ready = threading.Thread(target=_warm_up_niced, args=(session,), name="trialdw-dbt-warm-up", daemon=True)
     ready.start()
     ready.join()
 
@@ -182,7 +188,7 @@ def _serve(state_dir: str, conn: Connection) -> None:
             return
         try:
             if kind == "build":
-                history_path, work_dir, studies, contracts, with_progress = args
+                history_path, work_dir, studies, contracts, with_progress, session.write_json = args
                 progress = (lambda *p: send(("progress", p))) if with_progress else None
                 groups = build_with_isolation(
                     session, history_path, work_dir, studies, contracts, progress, log=lambda m: send(("log", m))
