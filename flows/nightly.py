@@ -207,7 +207,7 @@ def build_studies(
             build=partial(spark_engine.build_group, spark),
         )  # fmt: skip
         return [_group_summary(group, logger) for group in groups]
-    session = DbtSession(paths.dbt_state, write_json=write_json)
+    session = DbtSession(paths.dbt_state, write_json=write_json, log=logger.warning)
     if testhook.pausing_at("dbt"):
         # Test-only: leave half of the dbt graph built in a build file, then wait to be killed.
         from trialdw.study_build import prepare_build_file

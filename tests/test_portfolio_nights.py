@@ -213,11 +213,13 @@ def test_a_study_whose_rows_break_a_dbt_test_is_held_back_alone(tmp_path):
                FROM history.layout WHERE DOMAIN = 'DM' AND STUDYID = ? AND TRANSFER_ID = ? LIMIT 1""",
             [SURU, SECOND],
         )
-    messages = []
+    messages, dbt_said = [], []
     groups = build_with_isolation(
-        DbtSession(), history_path, tmp_path / "build", studies, contracts, log=messages.append
+        DbtSession(log=dbt_said.append), history_path, tmp_path / "build", studies, contracts, log=messages.append
     )
     assert [(g.studies, g.dbt_ok) for g in groups] == [([REGO], True), ([SURU], False)]
     assert messages and messages[0].startswith("dbt failed for 2 studies built together")
     assert any("unique" in f for f in groups[1].dbt_failures)
+    # dbt's own error lines reach the night's log (not dbt's console logger).
+    assert any(line.startswith("Failure in test unique_") for line in dbt_said), dbt_said
     assert not os.path.exists(tmp_path / "build" / "all")  # the failed group's file is gone

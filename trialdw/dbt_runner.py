@@ -120,7 +120,7 @@ class DbtSession:
 
     def __init__(
         self, state_dir: Path | None = None, log_level: str = "warn", target: str = DEFAULT_TARGET,
-        write_json: bool = True,
+        write_json: bool = True, log: Callable[[str], None] | None = None,
     ):  # fmt: skip
         if target not in TARGETS:
             raise ValueError(f"unknown dbt target {target!r} (one of {', '.join(TARGETS)})")
@@ -134,6 +134,10 @@ class DbtSession:
         # False: builds write no manifest.json, run_results.json or graph into the
         # target folder (~0.4 s a build); only the lineage page reads them.
         self.write_json = write_json
+        # Given: a build's dbt warnings and errors go to ``log`` (the night's run log)
+        # instead of dbt's console logger, which formats every event of a build
+        # (~4,900 for the demo's) to print the few at ``log_level``.
+        self.log = log
         self._manifests: dict[str, object] = {}
 
     def _state_dir(self, schema_prefix: str) -> Path:
@@ -143,8 +147,9 @@ class DbtSession:
             return self.state_dir
         return self.state_dir / "schema_prefix" / schema_prefix
 
-    def _args(self, schema_prefix: str) -> list[str]:
-        return _common_args(self._state_dir(schema_prefix), self.log_level, self.target, schema_prefix)
+    def _args(self, schema_prefix: str, log_level: str | None = None) -> list[str]:
+        level = log_level or self.log_level
+        return _common_args(self._state_dir(schema_prefix), level, self.target, schema_prefix)
 
     def manifest(self, db_path: Path | None = None, *, schema_prefix: str = ""):
         """Parse once per schema prefix: the manifest this code version was parsed
@@ -189,7 +194,7 @@ class DbtSession:
 
         db_path = Path(db_path).resolve() if db_path is not None else None
         manifest = self.manifest(db_path, schema_prefix=schema_prefix)
-        args = ["build", *self._args(schema_prefix)]
+        args = ["build", *self._args(schema_prefix, "none" if self.log else None)]
         if self.target == DEFAULT_TARGET:
             # dbt-duckdb: one thread (more have hit transaction errors); dbt-spark
             # runs independent models as concurrent jobs (the profile's threads).
@@ -201,6 +206,8 @@ class DbtSession:
         if not self.write_json:
             args.append("--no-write-json")
         callbacks = [_progress_callback(progress, manifest, select, nightly)] if progress else []
+        if self.log:
+            callbacks.append(_warnings_callback(self.log))
         with _db_env(db_path), _spark_settings_kept(self.target):
             try:
                 outcome = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(args)
@@ -297,6 +304,18 @@ def _progress_callback(progress: Progress, manifest, select: str | None, nightly
         done += 1
         node = event.data.node_info
         progress(done, total if not select else max(done, total), node.node_name, node.node_status)
+
+    return on_event
+
+
+def _warnings_callback(log: Callable[[str], None]):
+    """A dbt event callback passing on the text of warn and error events, with
+    dbt's own secret scrubbing (DBT_ENV_SECRET_* values), as its console would."""
+    from dbt_common.events.functions import env_scrubber
+
+    def on_event(event) -> None:
+        if event.info.level in ("warn", "error") and event.info.msg:
+            log(env_scrubber(event.info.msg))
 
     return on_event
 

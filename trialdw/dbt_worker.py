@@ -181,6 +181,8 @@ def _serve(state_dir: str, conn: Connection) -> None:
         except OSError:  # the night's process is gone: nothing to build for
             os._exit(1)
 
+    session.log = lambda message: send(("log", message))  # dbt's warnings and errors, to the night's log
+
     while True:
         try:
             kind, args = conn.recv()
