@@ -85,7 +85,7 @@ def leave_a_note_at_exit(share: list[str]) -> int:
 
 
 def test_a_child_ends_without_teardown_after_every_other_exit_handler(tmp_path):
-    """Children skip Python's teardown (parallel._exit_without_teardown, ~0.8 s
+    """Children skip Python's teardown (parallel.exit_without_teardown, ~0.8 s
     with GX loaded), but only after the exit handlers registered later have
     run. ``min_items=1`` with two items: one share here, one in a spawned child."""
     if parallel.cores() < 2:

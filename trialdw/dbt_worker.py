@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from trialdw.parallel import _exit_without_teardown
+from trialdw.parallel import exit_without_teardown
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 # The warm-up's niceness: it yields the cores to the ingest it overlaps.
@@ -162,7 +162,7 @@ def _serve(state_dir: str, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, _on_terminate)
     # After multiprocessing's own exit work, the interpreter's teardown (seconds
     # with dbt imported) is skipped, as in the night's other children.
-    atexit.register(_exit_without_teardown)
+    atexit.register(exit_without_teardown)
     from trialdw.dbt_runner import DbtSession
     from trialdw.study_build import build_with_isolation
 

@@ -54,7 +54,7 @@ def _spawned_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExe
 
 def _import(modules: tuple[str, ...]) -> None:
     """A child's start: it skips Python's teardown at exit, then imports ``modules``."""
-    atexit.register(_exit_without_teardown)
+    atexit.register(exit_without_teardown)
     # GX probes for Spark Connect, whose package calls sys.exit(0) on import when
     # the main module has no file (its doctest guard); a child spawned by
     # `python -m pytest` or `python -m <pkg>` has such a main. Children never use
@@ -70,7 +70,7 @@ def _import(modules: tuple[str, ...]) -> None:
         import_gx()
 
 
-def _exit_without_teardown() -> None:
+def exit_without_teardown() -> None:
     """A child's exit handler, registered as it starts: end the process now.
 
     Exit handlers run last-registered first, so those of the libraries the
