@@ -144,8 +144,9 @@ def _die_with_parent() -> None:
 def _warm_up_niced(session) -> None:
     from trialdw.dbt_runner import warm_up
 
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)  # 0: the calling thread on Linux
+    if sys.platform.startswith("linux"):  # elsewhere niceness is the whole process's, builds included
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)  # 0: the calling thread on Linux
     # A project that does not parse fails the night's build, which says why; the
     # warm-up only prepares, so it stays silent here.
     with contextlib.suppress(Exception), tempfile.TemporaryDirectory(prefix="trialdw-dbt-warm-") as scratch:
