@@ -65,6 +65,8 @@ def test_a_group_built_in_the_worker_is_the_group_built_here(history, tmp_path):
         )
         page = worker.docs(there[0].build_file, tmp_path / "lineage")
     assert current() is None
+    # The warm-up's dbt ls ran through to the graph, in its own folder beside dbt's state.
+    assert (tmp_path / "dbt-state" / "warm-up" / "target" / "graph_summary.json").is_file()
     assert [(g.studies, g.dbt_ok, g.dbt_summary, g.rows) for g in there] == [
         (g.studies, g.dbt_ok, g.dbt_summary, g.rows) for g in here
     ]

@@ -262,9 +262,12 @@ def warm_up(session: DbtSession, scratch: Path) -> None:
 
     placeholder = scratch / BUILD_FILE_NAME  # the manifest's database name; never created
     manifest = session.manifest(placeholder)
+    (scratch / "target").mkdir(parents=True, exist_ok=True)  # dbt writes graph_summary.json there
     args = ["ls", "--select", "adsl", "--output", "name", "--no-write-json", *_common_args(scratch, "none")]
     with _db_env(placeholder):
-        dbtRunner(manifest=manifest).invoke(args)
+        outcome = dbtRunner(manifest=manifest).invoke(args)
+    if not outcome.success:
+        raise RuntimeError(f"dbt ls failed: {outcome.exception}")
 
 
 def dbt_build(

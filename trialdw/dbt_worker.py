@@ -11,7 +11,7 @@ lineage page) then run in it, ready.
 1. The night's process spawns the child (``DbtWorker.start``): spawned, not
    forked (trialdw.parallel says why).
 2. The child imports dbt, loads the manifest and runs ``dbt ls`` once, quietly,
-   into a scratch target folder: no file of the night is touched.
+   into ``<dbt state>/warm-up``: no file of the night is touched.
 3. Each request (``build``, ``docs``) goes down a pipe; the child sends back
    dbt's progress and the night's log lines as they happen, then the result
    (or the exception). The night's process logs them where the flow logs.
@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -148,9 +147,11 @@ def _warm_up_niced(session) -> None:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, 0, WARM_UP_NICENESS)  # 0: the calling thread on Linux
     # A project that does not parse fails the night's build, which says why; the
-    # warm-up only prepares, so it stays silent here.
-    with contextlib.suppress(Exception), tempfile.TemporaryDirectory(prefix="trialdw-dbt-warm-") as scratch:
-        warm_up(session, Path(scratch))
+    # warm-up only prepares, so it stays silent here. Its scratch folder is a fixed
+    # one beside dbt's state, reused: a night that ends the worker mid-warm-up
+    # leaves no temporary folder behind.
+    with contextlib.suppress(Exception):
+        warm_up(session, session.state_dir / "warm-up")
 
 
 def _on_terminate(signum, frame) -> None:
