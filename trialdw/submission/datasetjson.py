@@ -56,23 +56,32 @@ def _column(facts: DatasetFacts, variable) -> dict:
     return spec
 
 
-# Rows are fetched and written this many at a time: memory stays bounded for a
-# dataset of millions of rows (ADGF) and each batch goes through the json module's
-# C encoder in one call (json.dump of a whole document runs its pure-Python one).
+# Rows are written this many at a time: memory stays bounded for a dataset of
+# millions of rows (ADGF).
 BATCH_ROWS = 20_000
 
 
 def _json_select(variable) -> str:
     """The SELECT expression giving ``variable`` as its JSON value: dates ISO 8601,
-    decimals as text (no digit lost), a non-finite double as null."""
+    decimals as text (no digit lost), a non-finite double as null, a FLOAT
+    widened to DOUBLE (the value Python and SAS readers see)."""
     name = '"' + variable.name.replace('"', '""') + '"'
     if variable.kind == "date":
         return f"strftime({name}, '%Y-%m-%d')"
     if variable.duckdb_type.startswith("DECIMAL"):
         return f"CAST({name} AS VARCHAR)"
     if variable.kind == "float":
-        return f"CASE WHEN isfinite({name}) THEN {name} END"
+        return f"CASE WHEN isfinite({name}) THEN CAST({name} AS DOUBLE) END"
     return name
+
+
+def _rows_json_sql(schema: str, table: str, variables) -> str:
+    """Each row of one study as its JSON array text, rendered by DuckDB's json
+    extension (strings escaped, UTF-8 kept, NULL as null, numbers in their
+    shortest round-trip form): building Python tuples and encoding them with the
+    json module cost ~2 s of a 700,000-row ADGF, this a tenth of that."""
+    values = ", ".join(_json_select(v) for v in variables)
+    return f'SELECT CAST(json_array({values}) AS VARCHAR) FROM "{schema}"."{table}" WHERE STUDYID = ?'
 
 
 def dataset_json(con, schema: str, table: str, study: str, facts: DatasetFacts, created: dt.datetime, version: str):
@@ -108,13 +117,9 @@ def write_dataset_json(
     batches of BATCH_ROWS in the table's order (as the XPT and Parquet files)."""
     document = dataset_json(con, schema, table, study, facts, created, version).to_dict()
     document.pop("rows", None)
-    select = ", ".join(_json_select(v) for v in facts.variables)
     cursor = con.cursor()
     try:
-        cursor.execute(
-            f'SELECT {select} FROM "{schema}"."{table}" WHERE STUDYID = ?',
-            [study],
-        )
+        cursor.execute(_rows_json_sql(schema, table, facts.variables), [study])
         path.parent.mkdir(parents=True, exist_ok=True)
         written = 0
         with path.open("w", encoding="utf-8") as out:
@@ -122,7 +127,7 @@ def write_dataset_json(
             out.write(',"rows":[')
             while batch := cursor.fetchmany(BATCH_ROWS):
                 out.write("," if written else "")
-                out.write(json.dumps(batch, ensure_ascii=False, separators=(",", ":"), allow_nan=False)[1:-1])
+                out.write(",".join([row for (row,) in batch]))
                 written += len(batch)
             out.write("]}")
     finally:
