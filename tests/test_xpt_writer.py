@@ -75,3 +75,15 @@ def test_ibm_doubles_known_values():
     assert out[1].tobytes() == bytes([0xC1, 0x10]) + bytes(6)
     assert out[2].tobytes() == bytes([0x40, 0x80]) + bytes(6)
     assert out[3].tobytes() == bytes(8)
+
+
+def test_padded_text_pads_utf8_bytes():
+    # Values of different lengths (a NULL, a 2-byte character), from a sliced array (offset 1).
+    mixed = xpt._padded_text(pa.array(["ab", "cd", None, "é", "xyz"]).slice(1), 4)
+    assert [row.tobytes() for row in mixed] == [b"cd  ", b"    ", b"\xc3\xa9  ", b"xyz "]
+    # Every value as long as the first (the strided copy), sliced too.
+    same = xpt._padded_text(pa.array(["AB", "CD", "EF"]).slice(1), 3)
+    assert [row.tobytes() for row in same] == [b"CD ", b"EF "]
+    assert xpt._padded_text(pa.array([None, None], pa.string()), 2).tobytes() == b"    "
+    with pytest.raises(ValueError, match="3 bytes does not fit a width of 2"):
+        xpt._padded_text(pa.array(["abc"]), 2)

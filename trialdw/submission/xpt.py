@@ -71,11 +71,14 @@ def _padded_text(array, width: int) -> np.ndarray:
     lengths = np.diff(offsets)
     if len(lengths) and lengths.max() > width:
         raise ValueError(f"a value of {lengths.max()} bytes does not fit a width of {width}")
-    out = np.full((len(array), width), ord(" "), dtype=np.uint8)
-    rows = np.repeat(np.arange(len(array)), lengths)
-    columns = np.arange(offsets[-1] - offsets[0]) - np.repeat(offsets[:-1] - offsets[0], lengths)
-    out[rows, columns] = data[offsets[0] : offsets[-1]]
-    return out
+    n, data = len(array), data[offsets[0] : offsets[-1]]
+    out = np.full(n * width, ord(" "), dtype=np.uint8)
+    if n and (lengths == lengths[0]).all():  # ids, flags: every value as long as the first, one strided copy
+        out.reshape(n, width)[:, : lengths[0]] = data.reshape(n, lengths[0])
+    else:  # each value's bytes to its row's start in the flat output
+        starts = np.arange(n, dtype=np.int64) * width - (offsets[:-1] - offsets[0])
+        out[np.repeat(starts, lengths) + np.arange(len(data))] = data
+    return out.reshape(n, width)
 
 
 def _row_bytes(batch, variables: list[Variable]) -> bytes:
