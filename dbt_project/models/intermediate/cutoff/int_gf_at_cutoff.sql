@@ -1,3 +1,7 @@
+-- A view, not a table like the other intermediates: 350,000 rows a site and
+-- read once, by int_gf_expression (itself a view read once, by adgf), so adgf
+-- computes the chain in one query instead of writing it twice.
+{{ config(materialized='view') }}
 -- GF rows as known at the data cut-off (macro records_at_cutoff): those of the
 -- samples dated on or before it, whole samples only (int_sample_dates).
 {{ records_at_cutoff(

@@ -1,3 +1,5 @@
+-- A view (read once, by adgf): see int_gf_at_cutoff.
+{{ config(materialized='view') }}
 -- Gene expression per sample x cell type x gene, with the subject's baseline.
 -- AVAL = GFSTRESN (mean normalised expression, LOG1P CPM). The baseline sample
 -- is chosen exactly as for cell proportions (latest BASELINE-visit sample).
