@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -19,15 +20,48 @@ def fail_on_seven(share: list[int]) -> list[int]:
     return share
 
 
-def test_items_are_dealt_round_robin_and_the_first_share_stays_here():
+def slow_pid_and_share(share: list[int], offset: int) -> tuple[int, list[int]]:
+    """0.3 s an item: long enough for every child to take some."""
+    time.sleep(0.3)
+    return os.getpid(), [item + offset for item in share]
+
+
+def test_items_are_taken_one_at_a_time_and_the_first_stays_here():
     if parallel.cores() < 2:
         pytest.skip("one core: everything runs in this process")
-    results = parallel.map_shares(pid_and_share, list(range(7)), 100)
-    shares = min(parallel.cores(), 7)
-    assert [share for _, share in results] == [[100 + i for i in range(7)][k::shares] for k in range(shares)]
+    results = parallel.map_shares(slow_pid_and_share, list(range(7)), 100)
+    workers = min(parallel.cores(), 7)
+    assert [share for _, share in results] == [[100 + i] for i in range(7)]  # one call per item, in order
     pids = [pid for pid, _ in results]
-    assert pids[0] == os.getpid()
-    assert len(set(pids)) == shares  # each other share in a child of its own
+    assert pids[0] == os.getpid()  # the first round is fixed: item 0 here, item k in child k
+    assert all(pid != os.getpid() for pid in pids[1:workers])
+    assert len(set(pids)) == workers
+
+
+def long_or_short(share: list[int]) -> int:
+    """Item 1 takes 3 s, every other one 0.1 s."""
+    time.sleep(3.0 if share == [1] else 0.1)
+    return os.getpid()
+
+
+def test_whoever_is_free_takes_the_next_item():
+    """Item 1 (long) goes to a child in the first round; meanwhile this process
+    takes every short item after it, instead of leaving half of them to the
+    busy child as a fixed deal would."""
+    if parallel.cores() != 2:
+        pytest.skip("the placement below is for one child")
+    pids = parallel.map_shares(long_or_short, list(range(6)))
+    assert pids[1] != os.getpid()
+    assert [pid == os.getpid() for pid in pids] == [True, False, True, True, True, True]
+
+
+def test_the_largest_items_start_first():
+    if parallel.cores() != 2:
+        pytest.skip("the placement below is for one child")
+    results = parallel.map_shares(slow_pid_and_share, [1, 2, 3], 0, size=lambda item: item)
+    assert [share for _, share in results] == [[1], [2], [3]]  # results in the items' order
+    pids = [pid for pid, _ in results]
+    assert pids[2] == os.getpid() and pids[1] != os.getpid()  # 3 here, 2 in the child, 1 to whoever is free
 
 
 def test_few_items_stay_in_this_process():
@@ -38,7 +72,7 @@ def test_few_items_stay_in_this_process():
 def test_an_error_in_a_child_is_raised_here():
     if parallel.cores() < 2:
         pytest.skip("one core: everything runs in this process")
-    # 7 goes to the second share (round-robin over two or more): a child's.
+    # 7 is item 1: a child's in the first round.
     with pytest.raises(ValueError, match="seven is not welcome"):
         parallel.map_shares(fail_on_seven, [0, 7, 1, 2])
 

@@ -62,3 +62,17 @@ def test_stale_building_files_are_removed_under_the_lock(tmp_path):
     stale.write_bytes(b"half a warehouse")
     assert wh.remove_stale_building_files(paths) == [stale]
     assert not stale.exists()
+
+
+def test_adam_rows_by_study_counts_every_adam_table_with_a_studyid(tmp_path):
+    path = tmp_path / "build.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA adam; CREATE SCHEMA analysis")
+        con.execute("CREATE TABLE adam.adsl AS SELECT * FROM (VALUES ('S1'), ('S1'), ('S2')) AS t(STUDYID)")
+        con.execute("CREATE TABLE adam.adae AS SELECT * FROM (VALUES ('S1', 1), ('S1', 2), ('S1', 3)) AS t(STUDYID, N)")
+        con.execute("CREATE TABLE adam.notes AS SELECT 'no study column' AS TEXT")  # not counted
+        con.execute("CREATE TABLE analysis.km AS SELECT 'S2' AS STUDYID FROM range(10)")  # not adam
+    assert wh.adam_rows_by_study(path) == {"S1": 5, "S2": 1}
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    assert wh.adam_rows_by_study(empty) == {}

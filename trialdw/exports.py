@@ -55,6 +55,7 @@ import duckdb
 
 from trialdw.parallel import map_shares
 from trialdw.submission.metadata import ADAM_MODELS_DIR, ANALYSIS_SOURCES_DIR, DBT_PROJECT_FILE, load_catalog, xpt_label
+from trialdw.warehouse import adam_rows_by_study
 
 __all__ = ["ADAM_MODELS_DIR", "ExportError", "ExportSummary", "adam_labels", "write_exports", "xpt_label"]
 
@@ -392,12 +393,12 @@ def _write_run_folder(
             continue
         jobs.append((study, [t for t in tables if t in applicable[study]]))
         summary.skipped += [f"{study}/{s}/{t}" for s, t in tables if (s, t) not in applicable[study]]
-    # Encoding XPT and Dataset-JSON holds the GIL: studies are shared out over the cores.
-    written = {
-        part.studies[0]: part
-        for share in map_shares(_write_studies, jobs, db_path, folder, catalog, labels, created)
-        for part in share
-    }
+    # Encoding XPT and Dataset-JSON holds the GIL: studies are shared out over the cores, the largest first.
+    rows = adam_rows_by_study(db_path) if len(jobs) > 1 else {}
+    shares = map_shares(
+        _write_studies, jobs, db_path, folder, catalog, labels, created, size=lambda job: rows.get(job[0], 0)
+    )
+    written = {part.studies[0]: part for share in shares for part in share}
     for study in summary.studies:
         if study in written:
             summary.rows.update(written[study].rows)

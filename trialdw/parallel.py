@@ -120,36 +120,79 @@ def in_worker(fn: Callable[..., R], *args, **kwargs) -> R:
     return _warm.submit(fn, *args, **kwargs).result()
 
 
-def map_shares(fn: Callable[..., R], items: list[T], *args, min_items: int | None = None) -> list[R]:
-    """``fn(share, *args)`` for each share of ``items``, at the same time.
+def map_shares(
+    fn: Callable[..., R], items: list[T], *args, min_items: int | None = None, size: Callable[[T], int] | None = None
+) -> list[R]:
+    """``fn(share, *args)`` over ``items``, on every core at the same time.
 
-    Items are dealt round-robin into one share per core (so studies of different
-    sizes mix); the first share runs in this process, each other one in a child
-    (a warm one when the night started them, else spawned now). Results come
-    back in share order; an exception in any share is raised here once every
-    share has ended. With fewer than ``min_items`` items (default: 2 with warm
-    children, ``MIN_ITEMS`` without) or one core: ``[fn(items, *args)]``, in a
-    warm child when there is one, else here.
-    ``fn`` and ``args`` must be picklable (a module-level function)."""
+    This process and one child per extra core (a warm one when the night
+    started them, else spawned now) each take one item at a time, ``fn([item],
+    *args)``, and the next as soon as they are done: studies differ in size (a
+    single-cell study's pages take three times a small one's), and a fixed
+    deal left one core idle while the other finished the big ones. ``size``
+    (an item's, e.g. its rows; called here): the largest are started first, so no big one is left
+    for last. The first round is fixed: the first item (by size, else in
+    order) here, the k-th in child k. Results come back one per item, in the
+    items' order. After an exception in any call no new item is
+    started; it is raised here once every call under way has ended. With fewer
+    than ``min_items`` items (default: 2 with warm children, ``MIN_ITEMS``
+    without) or one core: ``[fn(items, *args)]``, in a warm child when there
+    is one, else here. ``fn`` and ``args`` must be picklable (a module-level
+    function)."""
     if min_items is None:
         min_items = 2 if _warm is not None else MIN_ITEMS
-    shares = min(cores(), len(items))
-    if shares < 2 or len(items) < min_items:
+    workers = min(cores(), len(items))
+    if workers < 2 or len(items) < min_items:
         if _warm is not None and items:  # a warm child has the libraries imported; this process may not
             return [in_worker(fn, items, *args)]
         return [fn(items, *args)]
-    dealt = [items[i::shares] for i in range(shares)]
+    order = list(range(len(items)))
+    if size is not None:
+        order.sort(key=lambda i: -size(items[i]))  # stable: equal sizes keep their order
     if _warm is not None:
-        return _run_shares(_warm, fn, dealt, args)
-    with _spawned_pool(shares - 1) as pool:
-        return _run_shares(pool, fn, dealt, args)
+        return _run_items(_warm, fn, items, order, workers, args)
+    with _spawned_pool(workers - 1) as pool:
+        return _run_items(pool, fn, items, order, workers, args)
 
 
-def _run_shares(pool: ProcessPoolExecutor, fn, dealt: list[list], args: tuple) -> list:
-    children = [pool.submit(fn, share, *args) for share in dealt[1:]]
+def _run_items(pool: ProcessPoolExecutor, fn, items: list, order: list[int], workers: int, args: tuple) -> list:
+    """``fn([item], *args)`` for every item, taken in ``order`` (indices): here,
+    and on ``workers - 1`` children through ``pool``, each fed by a thread of
+    this process that waits for its child's result (a thread waiting on a pipe
+    does not hold the GIL)."""
+    import threading
+    from collections import deque
+
+    results: list = [None] * len(items)
+    failures: list[BaseException] = []
+    waiting = deque(order[workers:])
+    lock = threading.Lock()
+
+    def take() -> int | None:
+        with lock:
+            return waiting.popleft() if waiting and not failures else None
+
+    def run(index: int | None, call) -> None:
+        while index is not None:
+            try:
+                results[index] = call(index)
+            except BaseException as exc:  # raised in this process once every call has ended
+                with lock:
+                    failures.append(exc)
+                return
+            index = take()
+
+    def in_child(index: int):
+        return pool.submit(fn, [items[index]], *args).result()
+
+    feeders = [threading.Thread(target=run, args=(order[k], in_child), daemon=True) for k in range(1, workers)]
+    for feeder in feeders:
+        feeder.start()
     try:
-        here = fn(dealt[0], *args)
+        run(order[0], lambda index: fn([items[index]], *args))
     finally:
-        for child in children:
-            child.exception()  # every share ends before this returns or raises
-    return [here, *(child.result() for child in children)]
+        for feeder in feeders:
+            feeder.join()
+    if failures:
+        raise failures[0]
+    return results

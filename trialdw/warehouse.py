@@ -213,6 +213,21 @@ def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=True)
 
 
+def adam_rows_by_study(path: Path) -> dict[str, int]:
+    """Rows of each study over the adam tables of the DuckDB file at ``path``
+    (read-only): how much work a study's endpoints, pages and exports are, so
+    the largest are started first (trialdw.parallel.map_shares ``sizes``)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'adam' AND column_name = 'STUDYID' ORDER BY 1"
+        ).fetchall()
+        if not tables:
+            return {}
+        counts = " UNION ALL ".join(f'SELECT STUDYID, count(*) AS n FROM adam."{t}" GROUP BY 1' for (t,) in tables)
+        return dict(con.execute(f"SELECT STUDYID, sum(n)::BIGINT FROM ({counts}) GROUP BY 1").fetchall())
+
+
 def code_version() -> str:
     """Git commit of the checkout when there is one, else the package version."""
     head = PROJECT_ROOT / ".git" / "HEAD"

@@ -148,6 +148,7 @@ def compute_all(db_path: Path) -> EndpointSummary:
     import duckdb
 
     from trialdw.parallel import MIN_ITEMS, map_shares
+    from trialdw.warehouse import adam_rows_by_study
 
     with duckdb.connect(str(db_path), read_only=True) as con:
         arms = read_arms(con)
@@ -155,7 +156,10 @@ def compute_all(db_path: Path) -> EndpointSummary:
     # Shared from MIN_ITEMS studies up, warm children or not: a share in this
     # process first imports lifelines and pandas (~1.1 s), more than a study of
     # the demo's size takes (~0.35 s); two such studies go to one warm child.
-    shares = map_shares(_rows_of_studies, studies, Path(db_path), arms, min_items=MIN_ITEMS)
+    rows = adam_rows_by_study(Path(db_path)) if len(studies) >= MIN_ITEMS else {}
+    shares = map_shares(
+        _rows_of_studies, studies, Path(db_path), arms, min_items=MIN_ITEMS, size=lambda s: rows.get(s, 0)
+    )
     computed = {study: rows for share in shares for study, rows in share}
     out: dict[str, list] = {name: [] for name in TABLES}  # per table, its studies' Arrow tables
     errors = {study: computed[study] for study in studies if isinstance(computed[study], str)}

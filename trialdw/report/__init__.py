@@ -221,13 +221,16 @@ def write_reports(
     other pages in ``out_dir`` are carried over) — the index still lists every
     study of the file that has a page."""
     from trialdw.parallel import map_shares
+    from trialdw.warehouse import adam_rows_by_study
 
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     wanted = sorted(set(studies)) if studies is not None else all_study_ids(Path(db_path))
-    # Pages are matplotlib-bound: the studies are shared out over the cores (trialdw.parallel).
-    shares = map_shares(_write_pages, wanted, Path(db_path), out_dir, generated_at)
+    # Pages are matplotlib-bound: the studies are shared out over the cores (trialdw.parallel),
+    # the largest first.
+    rows = adam_rows_by_study(Path(db_path)) if len(wanted) > 1 else {}
+    shares = map_shares(_write_pages, wanted, Path(db_path), out_dir, generated_at, size=lambda s: rows.get(s, 0))
     order = {page_file_name(study): i for i, study in enumerate(wanted)}
     written = sorted((path for share in shares for path in share), key=lambda p: order[p.name])
     if studies is not None:
