@@ -129,16 +129,17 @@ def map_shares(
     started them, else spawned now) each take one item at a time, ``fn([item],
     *args)``, and the next as soon as they are done: studies differ in size (a
     single-cell study's pages take three times a small one's), and a fixed
-    deal left one core idle while the other finished the big ones. ``size``
-    (an item's, e.g. its rows; called here): the largest are started first, so no big one is left
-    for last. The first round is fixed: the first item (by size, else in
-    order) here, the k-th in child k. Results come back one per item, in the
-    items' order. After an exception in any call no new item is
-    started; it is raised here once every call under way has ended. With fewer
-    than ``min_items`` items (default: 2 with warm children, ``MIN_ITEMS``
-    without) or one core: ``[fn(items, *args)]``, in a warm child when there
-    is one, else here. ``fn`` and ``args`` must be picklable (a module-level
-    function)."""
+    deal left one core idle while the other finished the big ones. The first
+    round is fixed: item 0 here, item k in child k. With ``size`` (an item's,
+    e.g. its rows; called here) the largest start first, so no big one is left
+    for last, and the children take the first round's largest (their imports
+    are done; this process may still have to import), this process the next.
+    Results come back one per item, in the items' order. After an exception in
+    any call no new item is started; it is raised here once every call under
+    way has ended. With fewer than ``min_items`` items (default: 2 with warm
+    children, ``MIN_ITEMS`` without) or one core: ``[fn(items, *args)]``, in a
+    warm child when there is one, else here. ``fn`` and ``args`` must be
+    picklable (a module-level function)."""
     if min_items is None:
         min_items = 2 if _warm is not None else MIN_ITEMS
     workers = min(cores(), len(items))
@@ -149,6 +150,7 @@ def map_shares(
     order = list(range(len(items)))
     if size is not None:
         order.sort(key=lambda i: -size(items[i]))  # stable: equal sizes keep their order
+        order.insert(0, order.pop(workers - 1))  # this process's first: the first round's smallest
     if _warm is not None:
         return _run_items(_warm, fn, items, order, workers, args)
     with _spawned_pool(workers - 1) as pool:
