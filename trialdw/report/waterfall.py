@@ -58,6 +58,20 @@ def _first_date(adrs: pd.DataFrame, paramcd: str, avalc: str) -> pd.Series:
     return rows.groupby("USUBJID")["ADT"].min()
 
 
+def _bars(ax, x: np.ndarray, heights: np.ndarray, colours: list[str], width: float = 0.8) -> None:
+    """One bar per subject, as ``ax.bar`` draws them, but as one PolyCollection:
+    ax.bar makes a Rectangle artist per bar, and matplotlib's cost is per
+    artist (a 1,000-subject waterfall: ~0.7 s, most of its page's time)."""
+    from matplotlib.collections import PolyCollection
+
+    left, right = x - width / 2, x + width / 2
+    zero = np.zeros_like(heights)
+    corners = [(left, zero), (left, heights), (right, heights), (right, zero)]
+    corners = np.stack([np.column_stack(corner) for corner in corners], 1)  # (bars, 4, 2)
+    # zorder 1 = a bar's (Rectangle) default: drawn where ax.bar put them, under the lines.
+    ax.add_collection(PolyCollection(corners, facecolors=colours, edgecolors="white", linewidths=0.3, zorder=1))
+
+
 @report_style
 def waterfall_svg(best: pd.DataFrame, fig_id: str) -> str:
     import matplotlib.pyplot as plt
@@ -67,7 +81,7 @@ def waterfall_svg(best: pd.DataFrame, fig_id: str) -> str:
     fig, ax = plt.subplots(figsize=(max(6.0, min(11.0, 2.5 + 0.12 * n)), 3.8))
     x = np.arange(n)
     colours = [RESPONSE_COLOURS.get(r, RESPONSE_COLOURS["NE"]) for r in best["CBOR"]]
-    ax.bar(x, best["BEST_PCHG"], color=colours, width=0.8, edgecolor="white", linewidth=0.3)
+    _bars(ax, x, best["BEST_PCHG"].to_numpy(float), colours)
     ax.axhline(0, color="#333333", linewidth=0.8)
     for level, text in ((20, "+20 %"), (-30, "−30 %")):
         ax.axhline(level, color="#777777", linewidth=0.7, linestyle=(0, (4, 3)))
