@@ -100,6 +100,45 @@ def test_history_grows_with_change_not_with_transfers(store):
     assert runs < rows_sent / 20  # a handful of runs per file, not a row per record
 
 
+def _general_road(con, contract, ref, valid_path, site):
+    """A first transfer through the general steps (an empty predecessor)."""
+    history._previous_versions(con, contract, site, None)
+    history._match(con, contract, valid_path)
+    history._insert_versions(con, contract, ref, valid_path)
+    history._insert_runs(con, site, ref.transfer_id)
+    return history._insert_changes(con, site, ref.transfer_id)
+
+
+def test_a_first_transfer_takes_a_shorter_road_to_the_same_store(store, tmp_path, monkeypatch):
+    """history._load_first (a site's first accepted transfer) against the general
+    steps it replaces: versions (ids, keys, hashes, values), runs and changes
+    equal, row for row, on a landing with quarantined lines (gaps in the runs)."""
+    monkeypatch.setattr(history, "_load_first", _general_road)
+    con = duckdb.connect(str(tmp_path / "general.duckdb"))
+    ingest_landing(con, store["root"] / "landing", load_studies(), tmp_path / "work", "run-1")
+    con.close()
+    short = store["con"]
+    short.execute(f"ATTACH '{tmp_path / 'general.duckdb'}' AS general (READ_ONLY)")
+    try:
+        tables = [
+            t
+            for (t,) in short.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'history' ORDER BY 1"
+            ).fetchall()
+        ]
+        assert {"layout", "changes", "dm", "gf"} <= set(tables)
+        for table in tables:
+            differ = short.execute(
+                f"SELECT count(*) FROM ((FROM history.{table} EXCEPT ALL FROM general.history.{table}) "
+                f"UNION ALL (FROM general.history.{table} EXCEPT ALL FROM history.{table}))"
+            ).fetchone()[0]
+            assert differ == 0, table
+        assert short.execute("SELECT count(*) FROM history.layout WHERE N > 0").fetchone()[0] > 0
+    finally:
+        short.execute("DETACH general")
+
+
 def _one_site(tmp_path: Path, *transfers: tuple[str, dict]):
     landing = tmp_path / "landing"
     for transfer_id, files in transfers:

@@ -32,6 +32,8 @@ Algorithm of ``load_domain`` (one validated domain file of one transfer):
     line``: increasing in file order, not necessarily dense);
  4. cut the file into runs (gaps and islands over version id and line);
  5. append versions, runs and changes; prove the loaded count from the runs.
+A site's first accepted transfer, where nothing can match, takes a shorter road
+to the same rows (``_load_first``).
 """
 
 from __future__ import annotations
@@ -202,11 +204,16 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
     ).fetchone()[0]
     if already:
         raise RuntimeError(f"{ref.source_file(contract.file_name)} is already in the history; not loading it twice")
-    _previous_versions(con, contract, site, previous)
-    _match(con, contract, valid_path)
-    _insert_versions(con, contract, ref, valid_path)
-    _insert_runs(con, site, ref.transfer_id)
-    counts = _insert_changes(con, site, ref.transfer_id)
+    if previous is None:
+        counts = _load_first(con, contract, ref, valid_path, site)
+    else:
+        _previous_versions(con, contract, site, previous)
+        _match(con, contract, valid_path)
+        _insert_versions(con, contract, ref, valid_path)
+        _insert_runs(con, site, ref.transfer_id)
+        counts = _insert_changes(con, site, ref.transfer_id)
+        for temp in ("_prev", "_matched"):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
     # Prove the load from the database: the runs hold exactly the validated rows.
     stored = con.execute(
         "SELECT coalesce(sum(N), 0) FROM history.layout WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? "
@@ -218,9 +225,44 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
             f"{ref.source_file(contract.file_name)}: the history holds {stored} rows of this transfer, "
             f"validation passed {rows_loaded}"
         )
-    for temp in ("_prev", "_matched"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
     return counts | {"unchanged": rows_loaded - counts["inserted"] - counts["changed"]}
+
+
+def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[str, int]:
+    """Steps 2–5 for a site's first accepted transfer, where nothing can match:
+    every record is a new version (id ``base + line``), inserted straight from
+    the Parquet file with its key and hash (one read of the values, no temp
+    table, no join); its runs and its ``inserted`` changes are then read back
+    from the versions just written (``_version_id > base``: this load's only,
+    the night being the store's one writer). The same rows as the general path
+    (tests/test_history.py rebuilds every transfer), in ~half its time on the
+    first night of a large study."""
+    table = versions_table(contract.domain)
+    columns = ", ".join(_q(c) for c in contract.column_names)
+    base = int(con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {table}").fetchone()[0])
+    (inserted,) = con.execute(
+        f"""INSERT INTO {table} (_version_id, _studyid, _siteid, _record_key, _row_hash, {columns}, _extra,
+                                 _first_transfer_id)
+            SELECT {base} + _source_line, ?, ?, {record_key_sql(contract)}, {row_hash_sql(contract)}, {columns},
+                   _extra, ?
+            FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))""",
+        [ref.study, ref.site, ref.transfer_id, str(valid_path)],
+    ).fetchone()
+    # Runs: stretches of consecutive lines (ids follow lines one for one here).
+    con.execute(
+        f"""INSERT INTO history.layout
+            SELECT ?, ?, ?, ?, min(_version_id), count(*), min(_version_id) - {base}
+            FROM (SELECT _version_id, _version_id - row_number() OVER (ORDER BY _version_id) AS _run
+                  FROM {table} WHERE _version_id > {base})
+            GROUP BY _run ORDER BY 7""",
+        [*site, ref.transfer_id],
+    )
+    con.execute(
+        f"""INSERT INTO history.changes
+            SELECT ?, ?, ?, ?, _record_key, 'inserted', _version_id, NULL FROM {table} WHERE _version_id > {base}""",
+        [*site, ref.transfer_id],
+    )
+    return {"inserted": inserted, "changed": 0, "dropped": 0}
 
 
 def _previous_versions(con, contract, site: list[str], previous: str | None) -> None:
