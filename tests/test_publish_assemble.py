@@ -95,3 +95,47 @@ def test_changed_shape_writes_the_file_whole_with_the_same_rows(files):
         (SURU, "S-2", 52, 70.5),
     ]
     assert rows(target, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stale'") == [(0,)]
+
+
+def first_night_build_file(path: Path) -> Path:
+    """A build file as a first night leaves it: its studies' configuration, the
+    study schemas, and what only dbt needed (staging views, intermediate tables)."""
+    from trialdw.study_config import write_config_tables
+
+    build_file(path)
+    with duckdb.connect(str(path)) as con:
+        write_config_tables(con, {SURU: STUDIES[SURU]})
+        con.execute("CREATE SCHEMA raw; CREATE TABLE raw.dm AS SELECT 'S-1' AS USUBJID, ? AS _studyid", [SURU])
+        con.execute("CREATE SCHEMA staging; CREATE VIEW staging.stg_site__dm AS FROM raw.dm")
+        con.execute("CREATE SCHEMA intermediate; CREATE TABLE intermediate.int_x AS SELECT 1 AS X")
+        con.execute("CREATE TABLE main.scratch AS SELECT 1 AS X")
+        ensure_audit(con)
+    return path
+
+
+def test_a_first_night_starts_from_a_copy_of_its_build_file_with_the_same_rows(files, monkeypatch):
+    build = first_night_build_file(files["work"] / "build.duckdb")
+    sources = publish.Sources(files["history"], None, carried=[], built={build: [SURU]})
+    assert publish._sole_build_file(sources) == build
+    copied = files["work"] / "copied.duckdb"
+    counts = publish.assemble(copied, sources, STUDIES, files["work"])
+    monkeypatch.setattr(publish, "_sole_build_file", lambda sources: None)
+    whole = files["work"] / "whole.duckdb"
+    assert publish.assemble(whole, sources, STUDIES, files["work"]) == counts
+    assert counts == {"adam.adsl": 2, "analysis.endpoints": 1, "raw.dm": 1}
+    listing = (
+        "SELECT schema_name, table_name, list((column_name, data_type, comment) ORDER BY column_index) "
+        "FROM duckdb_columns() WHERE database_name = current_database() GROUP BY ALL ORDER BY ALL"
+    )
+    assert rows(copied, listing) == rows(whole, listing)  # tables, columns, types and comments
+    for table in ("adam.adsl", "analysis.endpoints", "raw.dm", "audit.transfers", "config.studies"):
+        assert rows(copied, f"FROM {table} ORDER BY ALL") == rows(whole, f"FROM {table} ORDER BY ALL"), table
+    views = "SELECT count(*) FROM duckdb_views() WHERE NOT internal"
+    assert rows(copied, views) == rows(whole, views) == [(0,)]  # dbt's staging views are gone
+
+
+def test_a_build_file_holding_another_study_is_not_copied(files):
+    build = first_night_build_file(files["work"] / "build.duckdb")
+    # The file's configuration says SURU; publishing REGO from it would be wrong: written whole.
+    assert publish._sole_build_file(publish.Sources(files["history"], None, [], {build: [REGO]})) is None
+    assert publish._sole_build_file(publish.Sources(files["history"], None, [], {build: [SURU]})) == build

@@ -64,22 +64,32 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
     exactly one source. When studies are carried and every rebuilt table has
     the shape it had last night, the new file starts as a copy of last night's
     (a file copy, not a re-encoding of every row) and only the rebuilt
-    studies' rows are replaced (``_replace_rebuilt``); otherwise it is written
+    studies' rows are replaced (``_replace_rebuilt``). When nothing is carried
+    and every study comes from one build file (a first night, or every study
+    rebuilt together), the new file starts as a copy of that build file, its
+    dbt-only schemas dropped (``_sole_build_file``). Otherwise it is written
     whole (``_write_whole``). Either way the audit trail, the configuration and
     the comments are written afresh."""
     target.unlink(missing_ok=True)
     incremental = sources.previous is not None and bool(sources.carried) and _same_shapes(sources)
+    sole = None if sources.carried else _sole_build_file(sources)
     if incremental:
         shutil.copyfile(sources.previous, target)
+    elif sole is not None:
+        shutil.copyfile(sole, target)
     with connect(target, work_dir) as con:
-        catalogs = _attach(con, sources, with_previous=not incremental)
+        if sole is not None:
+            _keep_study_schemas(con)
+            catalogs = []
+        else:
+            catalogs = _attach(con, sources, with_previous=not incremental)
         tables: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
         for catalog, ids in catalogs:
             for schema, table in _tables(con, catalog):
                 tables.setdefault((schema, table), []).append((catalog, ids))
         if incremental:
             _replace_rebuilt(con, tables, sources.carried)
-        else:
+        elif sole is None:
             _write_whole(con, tables)
         for catalog, _ in catalogs:
             con.execute(f"DETACH {catalog}")
@@ -91,6 +101,40 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
         write_config_tables(con, studies)
         copy_audit(con, sources.history)
     return dict(sorted(rows.items()))
+
+
+def _sole_build_file(sources: Sources) -> Path | None:
+    """The build file every published study comes from, when it holds exactly
+    those studies (its config.studies) and only tables in the study schemas
+    (dbt's views are elsewhere), with no write-ahead log beside it; else None."""
+    files = [build_file for build_file, ids in sources.built.items() if ids]
+    if len(files) != 1 or Path(f"{files[0]}.wal").exists():
+        return None
+    import duckdb
+
+    with duckdb.connect(str(files[0]), read_only=True) as con:
+        configured = {study for (study,) in con.execute("SELECT STUDYID FROM config.studies").fetchall()}
+        views = con.execute(
+            f"SELECT count(*) FROM duckdb_views() WHERE NOT internal AND schema_name IN ({_quoted(STUDY_SCHEMAS)})"
+        ).fetchone()[0]
+    return files[0] if configured == set(sources.built[files[0]]) and not views else None
+
+
+def _keep_study_schemas(con) -> None:
+    """In a copy of a build file: drop what dbt alone needed (staging views,
+    intermediate tables, anything in main) and the audit trail and
+    configuration (written afresh); the study schemas stay as built."""
+    for (schema,) in con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() AND NOT internal "
+        f"AND schema_name NOT IN ({_quoted(STUDY_SCHEMAS)}, 'main')"
+    ).fetchall():
+        con.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    for kind, name in con.execute(
+        "SELECT 'VIEW', view_name FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT internal UNION ALL SELECT 'TABLE', table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall():
+        con.execute(f'DROP {kind} main."{name}"')
 
 
 def _attach(con, sources: Sources, with_previous: bool) -> list[tuple[str, list[str]]]:
