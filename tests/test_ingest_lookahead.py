@@ -120,3 +120,24 @@ def test_an_unexpected_error_stops_that_study_only(tmp_path, landing):
     assert [again[r.relpath] for r in refs if r.study == REGO] == ["accepted"] * 6
     assert [again[r.relpath] for r in refs if r.study == SURU] == ["skipped"] * 6
     con.close()
+
+
+def test_the_log_is_folded_while_the_next_validation_runs(tmp_path, monkeypatch):
+    """landing._checkpoint_while_waiting: only when the next transfer is not ready
+    (the loading thread would wait anyway) and the log has grown past the mark."""
+    from concurrent.futures import Future
+
+    from trialdw.ingest import landing
+
+    monkeypatch.setattr(landing, "IDLE_CHECKPOINT_BYTES", 1)
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), config={"checkpoint_threshold": "1GB"})
+    con.execute("CREATE TABLE t AS SELECT range AS x FROM range(1000)")
+    assert landing._wal_bytes(con) > 0
+    ready, waiting = Future(), Future()
+    ready.set_result(None)
+    landing._checkpoint_while_waiting(con, ready)  # the next one is ready: load it, no checkpoint
+    assert landing._wal_bytes(con) > 0
+    landing._checkpoint_while_waiting(con, waiting)
+    assert landing._wal_bytes(con) == 0
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (1000,)
+    con.close()
