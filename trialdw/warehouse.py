@@ -216,7 +216,7 @@ def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
 def adam_rows_by_study(path: Path) -> dict[str, int]:
     """Rows of each study over the adam tables of the DuckDB file at ``path``
     (read-only): how much work a study's endpoints, pages and exports are, so
-    the largest are started first (trialdw.parallel.map_shares ``sizes``)."""
+    the largest are started first (trialdw.parallel.map_shares ``size``)."""
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
             "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() "
