@@ -139,3 +139,13 @@ def test_a_build_file_holding_another_study_is_not_copied(files):
     # The file's configuration says SURU; publishing REGO from it would be wrong: written whole.
     assert publish._sole_build_file(publish.Sources(files["history"], None, [], {build: [REGO]})) is None
     assert publish._sole_build_file(publish.Sources(files["history"], None, [], {build: [SURU]})) == build
+
+
+def test_a_file_without_configuration_is_not_copied(files):
+    import duckdb
+
+    bare = files["work"] / "bare.duckdb"
+    with duckdb.connect(str(bare)) as con:
+        con.execute("CREATE SCHEMA adam; CREATE TABLE adam.adsl AS SELECT 'x' AS STUDYID")
+    # No config.studies to say which studies it holds: the whole road, no error.
+    assert publish._sole_build_file(publish.Sources(files["history"], None, [], {bare: [REGO]})) is None

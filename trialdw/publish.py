@@ -113,7 +113,10 @@ def _sole_build_file(sources: Sources) -> Path | None:
     import duckdb
 
     with duckdb.connect(str(files[0]), read_only=True) as con:
-        configured = {study for (study,) in con.execute("SELECT STUDYID FROM config.studies").fetchall()}
+        try:
+            configured = {study for (study,) in con.execute("SELECT STUDYID FROM config.studies").fetchall()}
+        except duckdb.CatalogException:  # not a build file prepare_build_file wrote: the whole road
+            return None
         views = con.execute(
             f"SELECT count(*) FROM duckdb_views() WHERE NOT internal AND schema_name IN ({_quoted(STUDY_SCHEMAS)})"
         ).fetchone()[0]
