@@ -35,17 +35,14 @@ models:
       - {name: STUDYID, description: DM.STUDYID as sent., meta: {label: Study Identifier}}
       - name: USUBJID
         description: DM.USUBJID as sent.
-        data_tests: [unique, not_null]
-        meta: {label: Unique Subject Identifier}
-      - {name: AGE, description: Age in years at consent., meta: {label: Age}}
+        data_tests: [unique]
+        meta: {label: Unique Subject Identifier, not_null: true}
+      - {name: AGE, description: Age in years at consent., meta: {label: Age, not_null: true}}
       - {name: TRTSDT, description: First EXSTDTC., meta: {label: Date of First Exposure to Treatment}}
       - {name: AFPBL, description: Baseline AFP., meta: {label: Baseline AFP (ng/mL)}}
       - name: SAFFL
         description: Y when dosed, else N.
-        data_tests:
-          - accepted_values:
-              arguments: {values: ["Y", "N"]}
-        meta: {label: Safety Population Flag}
+        meta: {label: Safety Population Flag, accepted_values: ["Y", "N"]}
   - name: adrs
     description: Response analysis dataset.
     meta:
@@ -180,6 +177,12 @@ def test_define_xml_describes_datasets_variables_codelists_and_parameters(export
     assert methods["MT.ADSL.AGE"].findtext("odm:Description/odm:TranslatedText", namespaces=ns) == (
         "Age in years at consent."
     )
+    # Mandatory: a key, or a column whose spec says not_null (meta), else not.
+    mandatory = {
+        r.get("ItemOID"): r.get("Mandatory")
+        for r in tree.iterfind(".//odm:ItemGroupDef[@OID='IG.ADSL']/odm:ItemRef", ns)
+    }
+    assert (mandatory["IT.ADSL.USUBJID"], mandatory["IT.ADSL.AGE"], mandatory["IT.ADSL.AFPBL"]) == ("Yes", "Yes", "No")
     codelists = {c.get("OID"): c for c in tree.iterfind(".//odm:CodeList", ns)}
     # tested values first, then any other value present
     paramcd = codelists["CL.ADRS.PARAMCD"]

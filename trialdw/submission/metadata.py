@@ -125,9 +125,13 @@ def _test_arguments(test: dict) -> dict:
 
 
 def _column(entry: dict) -> ColumnMeta:
+    """A column's metadata. Its rules are declared in ``meta`` (``not_null``,
+    ``accepted_values``: checked by the model's ``meets_column_specs`` test) or,
+    for a model without that test, as dbt's own column tests."""
     description = " ".join(str(entry.get("description") or "").split()) or None
-    allowed: tuple = ()
-    not_null = False
+    meta = entry.get("meta") or {}
+    allowed: tuple = tuple(meta.get("accepted_values") or ())
+    not_null = bool(meta.get("not_null"))
     for test in _tests(entry):
         if test == "not_null":
             not_null = True
