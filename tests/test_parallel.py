@@ -84,36 +84,6 @@ def loaded(modules: list[str]) -> dict[str, bool]:
     return {name: name in sys.modules for name in modules}
 
 
-PROBE = """
-import os, sys, threading
-THREAD = threading.current_thread().name
-NICENESS = os.getpriority(os.PRIO_PROCESS, 0) if sys.platform.startswith("linux") else None
-"""
-
-
-def test_this_process_imports_the_later_steps_ahead_on_a_thread_of_lower_priority(tmp_path, monkeypatch):
-    """While the dbt process builds, the night's own process imports what its
-    shares will need, behind the build (a niced thread); a module that fails to
-    import is left for the step to meet."""
-    import sys
-
-    (tmp_path / "trialdw_probe_ahead.py").write_text(PROBE, encoding="utf-8")
-    (tmp_path / "trialdw_probe_broken.py").write_text("raise ImportError('left for the step')\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for name in ("trialdw_probe_ahead", "trialdw_probe_broken"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    niceness = os.getpriority(os.PRIO_PROCESS, 0) if sys.platform.startswith("linux") else None
-    thread = parallel._import_here(("trialdw_probe_broken", "trialdw_probe_ahead", "trialdw_probe_missing"))
-    thread.join(30)
-    assert not thread.is_alive() and thread.daemon
-    probe = sys.modules["trialdw_probe_ahead"]
-    assert probe.THREAD == "trialdw-import-ahead"
-    if sys.platform.startswith("linux"):
-        assert probe.NICENESS >= parallel.IMPORT_AHEAD_NICENESS
-        assert os.getpriority(os.PRIO_PROCESS, 0) == niceness  # this thread's is untouched
-    assert "trialdw_probe_broken" not in sys.modules
-
-
 def test_warm_workers_import_the_later_steps_and_serve_every_share_of_the_block():
     if parallel.cores() < 2:
         pytest.skip("one core: no child is started")

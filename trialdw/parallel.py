@@ -10,11 +10,9 @@ DuckDB's), and a forked child can inherit a lock another thread held and hang.
 A spawned child starts clean and pays for its imports (GX alone ~2.8 s). So the
 night starts its children when it knows it will build (``warm_workers``): they
 import the later steps' libraries on the second core while this process runs
-dbt, and are ready when the endpoints need them. This process takes shares
-too, so it imports the same libraries meanwhile, on a thread of lower priority
-(``_import_here``): during the build it only waits for the dbt process.
-Without warm children (a library call outside a night), ``map_shares`` spawns
-its own, and only for ``MIN_ITEMS`` studies or more, where that pays.
+dbt, and are ready when the endpoints need them. Without warm children (a
+library call outside a night), ``map_shares`` spawns its own, and only for
+``MIN_ITEMS`` studies or more, where that pays.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ import importlib
 import multiprocessing
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -40,9 +37,6 @@ MIN_ITEMS = 3
 # What the steps after the dbt build import (trialdw.readiness.import_gx: GX
 # with its usage statistics off).
 LATER_STEPS = ("trialdw.endpoints", "lifelines", "trialdw.report", "matplotlib.pyplot", "trialdw.exports")
-# This process's own imports ahead yield the cores to the dbt build they overlap
-# (Linux niceness is per thread; the builds run at the night's priority).
-IMPORT_AHEAD_NICENESS = 10
 _warm: ProcessPoolExecutor | None = None
 
 
@@ -98,34 +92,11 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _import_here(modules: tuple[str, ...]) -> threading.Thread:
-    """Import ``modules`` in this process on a daemon thread of lower priority.
-
-    The first share a step runs here would otherwise import them on the night's
-    critical path (lifelines ~0.9 s and matplotlib ~0.3 s, with pandas already
-    imported by the ingest). Python's per-module import locks make a step that
-    asks for a module mid-import wait for it, not import it twice. A failed
-    import is left for the step to meet and report."""
-
-    def run() -> None:
-        if sys.platform.startswith("linux"):
-            with contextlib.suppress(OSError, AttributeError):
-                os.setpriority(os.PRIO_PROCESS, 0, IMPORT_AHEAD_NICENESS)  # 0: this thread
-        for name in modules:
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
-
-    thread = threading.Thread(target=run, name="trialdw-import-ahead", daemon=True)
-    thread.start()
-    return thread
-
-
 @contextmanager
 def warm_workers(preload: tuple[str, ...] = LATER_STEPS) -> Iterator[None]:
     """Within the block, one child process per extra core, started now and
     importing ``preload`` (and GX) meanwhile; ``map_shares`` and
-    ``in_worker`` use them. This process imports ``preload`` too, behind
-    (``_import_here``). One core: nothing is started."""
+    ``in_worker`` use them. One core: nothing is started."""
     global _warm
     if cores() < 2 or _warm is not None:
         yield
@@ -133,7 +104,6 @@ def warm_workers(preload: tuple[str, ...] = LATER_STEPS) -> Iterator[None]:
     pool = _spawned_pool(cores() - 1, preload)
     for _ in range(cores() - 1):
         pool.submit(_ready)  # each submit with no idle worker starts one now
-    _import_here(preload)
     _warm = pool
     try:
         yield
