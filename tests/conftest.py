@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-# Before prefect/dbt/GX are imported by any test module.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="trialdw-prefect-"))
+# Before prefect/dbt/GX are imported by any test module. A Prefect home of the
+# test run's own goes with it (after the test server has stopped).
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="trialdw-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 from trialdw.environment import apply_quiet_offline_env
 
 apply_quiet_offline_env()

@@ -41,6 +41,24 @@ def test_valid_transfer_is_accepted_with_file_infos(tmp_path, contracts):
     assert result.contract_versions == {"AE": "1.0", "DM": "1.1", "EX": "1.1", "LB": "1.0", "TR": "1.0"}
 
 
+def test_parsed_records_are_kept_in_the_given_folder_while_the_check_lives(tmp_path, contracts):
+    """The night passes its work folder (cleared by the next run), so a night
+    killed mid-ingest leaves no parsed records in the system's temp folder."""
+    import gc
+
+    write_transfer(tmp_path / "landing", TID, base_files())
+    (ref,) = discover(tmp_path / "landing")
+    result = check_transfer(ref, study_config(), contracts, parse_dir=tmp_path / "work")
+    parsed = {f.name: f.parsed.path for f in result.files if f.parsed is not None}
+    assert sorted(parsed) == ["AE.csv", "DM.csv", "EX.csv", "LB.csv", "TR.csv"]
+    folders = {path.parent for path in parsed.values()}
+    assert len(folders) == 1 and next(iter(folders)).parent == tmp_path / "work"
+    assert all(path.is_file() for path in parsed.values())
+    del result
+    gc.collect()
+    assert list((tmp_path / "work").iterdir()) == []  # gone with the check
+
+
 def test_discover_sorts_and_flags_incomplete_and_badly_named_folders(tmp_path, contracts):
     write_transfer(tmp_path, "20250401T020000Z", base_files())
     write_transfer(tmp_path, TID, base_files())

@@ -73,7 +73,7 @@ def measure(landing: Path, studies: dict, work_dir: Path | None = None, only: st
             csvs = sorted(p for p in ref.path.glob("*.csv") if p.is_file())
 
             def ingest(ref=ref):
-                check = check_transfer(ref, studies.get(ref.study), contracts)
+                check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work)
                 if not check.accepted:
                     return check, None
                 return check, validate_transfer(ref, check, studies[ref.study], contracts, work)

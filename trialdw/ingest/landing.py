@@ -80,7 +80,7 @@ Checked = tuple[TransferCheck, ValidatedTransfer | None]
 def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path) -> Checked:
     """The transfer check and, for an accepted transfer, the row validation. Touches
     no warehouse: its output is the check and files under ``work_dir``."""
-    check = check_transfer(ref, studies.get(ref.study), contracts)
+    check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work_dir)
     validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir) if check.accepted else None
     return check, validated
 

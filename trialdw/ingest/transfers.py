@@ -158,16 +158,20 @@ def is_plain_name(name: str) -> bool:
 class _Collector:
     """Findings and file infos of one transfer check."""
 
-    def __init__(self, ref: TransferRef):
+    def __init__(self, ref: TransferRef, parse_dir: Path | None = None):
         self.ref = ref
         self.findings: list[dict] = []
         self.files: dict[str, FileInfo] = {}
+        self._parse_dir = parse_dir
         self._parsed_dir: Path | None = None
 
     def parsed_path(self, name: str) -> Path:
-        """Where a file's parsed records go (a temporary folder of this check)."""
+        """Where a file's parsed records go (a temporary folder of this check,
+        under ``parse_dir`` when given)."""
         if self._parsed_dir is None:
-            self._parsed_dir = Path(tempfile.mkdtemp(prefix="trialdw-parsed-"))
+            if self._parse_dir is not None:
+                Path(self._parse_dir).mkdir(parents=True, exist_ok=True)
+            self._parsed_dir = Path(tempfile.mkdtemp(prefix="trialdw-parsed-", dir=self._parse_dir))
         return self._parsed_dir / f"{name}.arrow"
 
     def add(self, file_name, rule, message, *, severity=REJECT, domain=None, value=None, column=None):
@@ -291,15 +295,19 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
     return manifest, digest
 
 
-def check_transfer(ref: TransferRef, study, contracts: dict) -> TransferCheck:
+def check_transfer(ref: TransferRef, study, contracts: dict, parse_dir: Path | None = None) -> TransferCheck:
     """All transfer-level checks of one transfer folder.
 
     ``study`` is the StudyConfig of ``ref.study`` or None when the study folder is
     not configured. Returns status ``accepted``, ``rejected`` or ``incomplete``.
     Every file is checked even after a first problem, so the site gets the whole
     list at once.
+
+    ``parse_dir``: where the parsed records are kept while the check lives (the
+    night passes its work folder, which the next run clears: a night killed
+    mid-ingest leaves nothing behind elsewhere); None: the system's temp folder.
     """
-    c = _Collector(ref)
+    c = _Collector(ref, parse_dir)
     if ref.status == INCOMPLETE:
         return TransferCheck(ref=ref, status=INCOMPLETE, reason=ref.problem)
     if ref.status == REJECTED:
