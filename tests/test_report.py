@@ -652,3 +652,31 @@ def test_pages_written_across_processes_are_the_pages_written_in_one(warehouse, 
     assert [p.name for p in written] == [reports[p.stem].name for p in written]
     for page in written:
         assert page.read_bytes() == reports[page.stem].read_bytes(), page.name
+
+
+def test_a_large_study_s_cell_type_lines_are_one_embedded_image_per_panel_a_small_one_s_stay_vector():
+    """From RASTER_FROM subjects a panel's subject lines and dots are one PNG
+    (data: URI, which the page's policy allows); medians, axes and text stay
+    SVG. Below it, nothing is rasterized."""
+    import numpy as np
+
+    from trialdw.report.celltype_plot import RASTER_FROM, celltype_svg
+
+    def figure(subjects: int) -> str:
+        rng = np.random.default_rng(3)
+        paired = pd.DataFrame(
+            [
+                (f"S{i}", code, code, rng.uniform(0.01, 0.3), rng.uniform(0.01, 0.3))
+                for code in ("TCELL", "BCELL")
+                for i in range(subjects)
+            ],
+            columns=["USUBJID", "PARAMCD", "PARAM", "BASE", "AVAL"],
+        )
+        return celltype_svg(paired, pd.DataFrame({"CPTESTCD": [], "P_WILCOXON": []}), "f")
+
+    large, small = figure(RASTER_FROM), figure(RASTER_FROM - 1)
+    images = re.findall(r"<image\b[^>]*>", large)
+    assert len(images) == 2 and all('href="data:image/png;base64,' in image for image in images)
+    assert large.count("<use") < 50  # the medians' markers and the ticks, no dot per subject
+    assert "<image" not in small and small.count("<use") > 4 * (RASTER_FROM - 1)  # a dot per subject and end
+    assert f">n = {RASTER_FROM}, p = –<" in large  # text stays text

@@ -52,8 +52,10 @@ def _prefixed_ids(tag: str, prefix: str) -> str:
     return _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", tag)
 
 
-def to_inline_svg(fig, prefix: str) -> str:
-    """Serialise and close `fig`; return an <svg> element for inlining."""
+def to_inline_svg(fig, prefix: str, raster_dpi: int | None = None) -> str:
+    """Serialise and close `fig`; return an <svg> element for inlining.
+    ``raster_dpi``: the resolution of artists drawn rasterized (a dense layer
+    embedded as a PNG; everything else stays vector)."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
@@ -61,6 +63,7 @@ def to_inline_svg(fig, prefix: str) -> str:
         buffer,
         format="svg",
         bbox_inches="tight",
+        **({"dpi": raster_dpi} if raster_dpi else {}),
         metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
     )
     plt.close(fig)
