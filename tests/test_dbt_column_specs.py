@@ -4,10 +4,32 @@ by one dbt test per model, ``meets_column_specs``: real files, real dbt."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from trialdw.synth import generate
+
+MODELS = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
+RULES = {"not_null", "accepted_values"}
+
+
+def test_every_model_declaring_column_rules_has_the_test_that_checks_them():
+    """A rule in a column's meta is only checked when its model runs
+    meets_column_specs: a model that declares one without the test would
+    silently check nothing."""
+    from trialdw.project import parse_yaml
+
+    declaring, tested = set(), set()
+    for path in MODELS.rglob("*.yml"):
+        for model in (parse_yaml(path.read_text(encoding="utf-8")) or {}).get("models") or []:
+            if any(RULES & set(column.get("meta") or {}) for column in model.get("columns") or []):
+                declaring.add(model["name"])
+            if "meets_column_specs" in (model.get("data_tests") or []):
+                tested.add(model["name"])
+    assert declaring == tested
+    assert declaring == {"adae", "adcp", "adgf", "adrs", "adsl", "adtte", "data_review_findings"}
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ LINE_COLOUR = "#8aa1b5"
 MEDIAN_COLOUR = "#b2182b"
 # From this many subjects in a panel, its subject lines and dots are drawn as
 # one embedded image (at RASTER_DPI, sharp in print) instead of one SVG element
-# per dot: a 1,000-subject study's figure was 3.6 MB of SVG and ~1.2 s to
-# write, now ~0.4 MB and ~0.8 s. Axes, medians and text stay vector; a small
-# study's figure stays vector throughout.
+# per dot: a 960-subject figure was 3.6 MB of SVG and ~1.2 s to write, now
+# ~0.2 MB and ~1.0 s. Axes, medians and text stay vector; a small study's
+# figure stays vector throughout.
 RASTER_FROM = 200
 RASTER_DPI = 200
 
