@@ -228,6 +228,13 @@ def load_domain(con, contract, ref, valid_path: str, rows_loaded: int, previous:
     return counts | {"unchanged": rows_loaded - counts["inserted"] - counts["changed"]}
 
 
+def _highest_version_id(con, contract) -> int:
+    """The domain's highest version id so far (0 when empty): new versions are numbered after it."""
+    return int(
+        con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {versions_table(contract.domain)}").fetchone()[0]
+    )
+
+
 def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[str, int]:
     """Steps 2–5 for a site's first accepted transfer, where nothing can match:
     every record is a new version (id ``base + line``), inserted straight from
@@ -239,7 +246,7 @@ def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[st
     first night of a large study."""
     table = versions_table(contract.domain)
     columns = ", ".join(_q(c) for c in contract.column_names)
-    base = int(con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {table}").fetchone()[0])
+    base = _highest_version_id(con, contract)
     (inserted,) = con.execute(
         f"""INSERT INTO {table} (_version_id, _studyid, _siteid, _record_key, _row_hash, {columns}, _extra,
                                  _first_transfer_id)
@@ -283,12 +290,12 @@ def _match(con, contract, valid_path: str) -> None:
     new one, numbered ``base + line`` with base the domain's highest id. Ids so stay unique and
     follow the file's lines without numbering them (no sort): consecutive new records on
     consecutive lines still form one run. Ids may have gaps; nothing needs them dense."""
-    base = con.execute(f"SELECT coalesce(max(_version_id), 0) FROM {versions_table(contract.domain)}").fetchone()[0]
+    base = _highest_version_id(con, contract)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _matched AS
             SELECT n._source_line, n._record_key, n._row_hash, p._version_id AS _prev_id,
                    (p._version_id IS NULL OR p._row_hash <> n._row_hash) AS _is_new,
-                   CASE WHEN _is_new THEN {int(base)} + n._source_line ELSE p._version_id END AS _vid
+                   CASE WHEN _is_new THEN {base} + n._source_line ELSE p._version_id END AS _vid
             FROM (SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
                   FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))) AS n
             LEFT JOIN _prev AS p USING (_record_key)""",
