@@ -112,7 +112,9 @@ def _general_road(con, contract, ref, valid_path, site):
 def test_a_first_transfer_takes_a_shorter_road_to_the_same_store(store, tmp_path, monkeypatch):
     """history._load_first (a site's first accepted transfer) against the general
     steps it replaces: versions (ids, keys, hashes, values), runs and changes
-    equal, row for row, on a landing with quarantined lines (gaps in the runs)."""
+    equal, row for row, on a landing with quarantined lines (gaps in the runs).
+    Its changes are not written out (history.first_loads names the transfer), so
+    the view history.changes is compared, not the tables behind it."""
     monkeypatch.setattr(history, "_load_first", _general_road)
     con = duckdb.connect(str(tmp_path / "general.duckdb"))
     ingest_landing(con, store["root"] / "landing", load_studies(), tmp_path / "work", "run-1")
@@ -127,8 +129,8 @@ def test_a_first_transfer_takes_a_shorter_road_to_the_same_store(store, tmp_path
                 "AND schema_name = 'history' ORDER BY 1"
             ).fetchall()
         ]
-        assert {"layout", "changes", "dm", "gf"} <= set(tables)
-        for table in tables:
+        assert {"layout", "change_log", "first_loads", "dm", "gf"} <= set(tables)
+        for table in [t for t in tables if t not in ("change_log", "first_loads")] + ["changes"]:
             differ = short.execute(
                 f"SELECT count(*) FROM ((FROM history.{table} EXCEPT ALL FROM general.history.{table}) "
                 f"UNION ALL (FROM general.history.{table} EXCEPT ALL FROM history.{table}))"
@@ -193,3 +195,28 @@ def test_a_quoted_line_break_and_a_blank_line_keep_their_physical_lines(tmp_path
         (5, "Nausea"),
     ]
     con.close()
+
+
+def test_a_store_from_before_the_changes_view_keeps_its_changes(tmp_path):
+    """A store whose history.changes was a table (first transfers' inserts written
+    out): the table becomes history.change_log, the view reads its rows once."""
+    contracts = load_contracts()
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE SCHEMA history")
+    con.execute(
+        "CREATE TABLE history.changes (DOMAIN VARCHAR, STUDYID VARCHAR, SITEID VARCHAR, TRANSFER_ID VARCHAR, "
+        "RECORD_KEY VARCHAR, CHANGE VARCHAR, VERSION_ID BIGINT, PREVIOUS_VERSION_ID BIGINT)"
+    )
+    con.execute("INSERT INTO history.changes VALUES ('DM', 'S', '1', 'T1', 'S-1-001', 'inserted', 2, NULL)")
+    history.ensure_history(con, contracts)
+    history.ensure_history(con, contracts)  # again: nothing renamed twice, nothing recreated
+    assert con.execute("SELECT * FROM history.changes").fetchall() == [
+        ("DM", "S", "1", "T1", "S-1-001", "inserted", 2, None)
+    ]
+    kinds = dict(
+        con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'history' "
+            "AND table_name IN ('changes', 'change_log')"
+        ).fetchall()
+    )
+    assert kinds == {"changes": "VIEW", "change_log": "BASE TABLE"}
