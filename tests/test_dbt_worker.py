@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -143,3 +144,24 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_request_takes_dbt_only_after_the_warm_up():
+    """The worker's session hands dbt out once the warm-up thread has ended, so a
+    request's own preparation overlaps the warm-up but dbt never runs twice at once."""
+    from types import SimpleNamespace
+
+    from trialdw.dbt_worker import _AfterWarmUp
+
+    warm_up_may_end = threading.Event()
+    warm_up = threading.Thread(target=warm_up_may_end.wait)
+    warm_up.start()
+    session = _AfterWarmUp(SimpleNamespace(build=lambda: "built"), warm_up)
+    got: list[str] = []
+    request = threading.Thread(target=lambda: got.append(session.build()))
+    request.start()
+    request.join(0.3)
+    assert request.is_alive() and got == []  # still waiting for the warm-up
+    warm_up_may_end.set()
+    request.join(10)
+    assert got == ["built"]
