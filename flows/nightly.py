@@ -519,10 +519,11 @@ def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
 def _check_built_studies(
     groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
     readiness_contract: str | None, run_id: str, timer: StepTimer, spark: dict | None = None,
-) -> tuple[dict, dict, dict]:  # fmt: skip
+) -> tuple[dict, dict, dict, list]:  # fmt: skip
     """Per build group: endpoints, readiness, data review and study pages for the
     studies still standing. Returns (build file -> studies published from it,
-    study -> hold-back reason or None, details for audit.runs).
+    study -> hold-back reason or None, details for audit.runs, the last group's
+    pages still being written: the night assembles meanwhile, they only read).
 
     The groups' endpoint statistics run concurrently (the flow's thread pool:
     each group has its own build file and, on Spark, its own schemas); the
@@ -534,6 +535,7 @@ def _check_built_studies(
     results.update(ingest_errors)
     details: dict = {"dbt": [], "endpoints": [], "readiness": []}
     built_files: dict[str, list[str]] = {}
+    pending: list = []  # the pages of the group before, still being written
     with timer("endpoints"):
         running = {g["build_file"]: compute_endpoints.submit(g["build_file"], spark) for g in groups if g["dbt_ok"]}
     for group in groups:
@@ -548,6 +550,9 @@ def _check_built_studies(
         details["endpoints"].append(endpoints)
         results.update({s: f"endpoint statistics failed: {e}" for s, e in endpoints["errors"].items()})
         standing = [s for s in group["studies"] if results[s] is None]
+        with timer("reports"):  # the group before's pages first: one group at a time, as ever
+            _wait_for(pending)
+        pending = []
         with timer("readiness"):
             readiness = check_readiness(
                 group["build_file"], standing, str(reports / "data-docs"), readiness_contract, run_id,
@@ -557,13 +562,17 @@ def _check_built_studies(
         results.update(readiness["held_back"])
         standing = [s for s in standing if results[s] is None]
         if standing:
-            pages = write_study_reports.submit(group["build_file"], str(reports), standing)
+            pending = [write_study_reports.submit(group["build_file"], str(reports), standing)]
             with timer("data review"):
                 record_review_findings(str(paths.published), group["build_file"], standing)
-            with timer("reports"):
-                pages.result()
             built_files[group["build_file"]] = standing
-    return built_files, results, details
+    return built_files, results, details, pending
+
+
+def _wait_for(futures: list) -> None:
+    """Wait for Prefect task futures; the first failure is raised."""
+    for future in futures:
+        future.result()
 
 
 @flow(name="trialdw-nightly")
@@ -667,13 +676,10 @@ def nightly(
                             write_lineage_docs(warehouse, docs_from, str(reports_building), written_by)
                     if dbt_ready is not None:  # dbt's work is done: its memory goes before the checks
                         dbt_ready.close()
-                    built_files, results, details = _check_built_studies(
+                    built_files, results, details, pages = _check_built_studies(
                         groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer,
                         spark,
                     )  # fmt: skip
-                    # The children go before the assemble: they hold what readiness and the pages
-                    # used, and the night's memory peak would be theirs beside the assemble's.
-                    workers.close()
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
                         logger.warning("%s held back (keeps its published tables): %s", study, reason)
@@ -684,6 +690,11 @@ def nightly(
                         building = assemble(warehouse, run_id, studies_dir, carried, built_files)
                     with timer("query states"):
                         record_query_states(building, str(paths.annotations), run_id)
+                    # The last group's pages were written meanwhile (they read only its build
+                    # file); the review page's index links them. Then the children go.
+                    with timer("reports"):
+                        _wait_for(pages)
+                    workers.close()
                     with timer("assemble"):
                         review = write_review(building, str(reports_building), warehouse, run_id)
                     summary = night_summary(
