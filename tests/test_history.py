@@ -220,3 +220,20 @@ def test_a_store_from_before_the_changes_view_keeps_its_changes(tmp_path):
         ).fetchall()
     )
     assert kinds == {"changes": "VIEW", "change_log": "BASE TABLE"}
+
+
+def test_a_record_whose_extra_column_changes_is_a_new_version(tmp_path):
+    """The content hash covers a column the contract does not know (_extra): the
+    same DM record sent again with another NOTE is ``changed``; sent again as it
+    was, it keeps its version."""
+    first = base_files(subjects=("001", "002"))
+    first["DM.csv"] = csv_text([dm_row("001", NOTE="a"), dm_row("002", NOTE="b")])
+    second = base_files(subjects=("001", "002"))
+    second["DM.csv"] = csv_text([dm_row("001", NOTE="a"), dm_row("002", NOTE="c")])
+    con = _one_site(tmp_path, ("20250101T000000Z", first), ("20250201T000000Z", second))
+    u = f"{STUDY}-{SITE}-"
+    assert con.execute(
+        "SELECT RECORD_KEY, CHANGE FROM history.changes WHERE DOMAIN = 'DM' AND TRANSFER_ID = '20250201T000000Z'"
+    ).fetchall() == [(f"{u}002", "changed")]
+    extras = con.execute("SELECT _transfer_id, CAST(_extra AS VARCHAR) FROM raw.dm ORDER BY 1, _source_line").fetchall()
+    assert [json.loads(e)["NOTE"] for _, e in extras] == ["a", "b", "a", "c"]
