@@ -277,3 +277,51 @@ def test_an_orphan_root_cause_keeps_its_identity_across_transfers(tmp_path, con,
     assert rows(
         con, "SELECT TRANSFER_ID, count(*) FROM audit.quarantine WHERE RULES = 'orphan' GROUP BY 1 ORDER BY 1"
     ) == [(T1, 5), (T2, 5)]
+
+
+def _validated(tmp_path, contracts, files):
+    write_transfer(tmp_path / "landing", T1, files)
+    (ref,) = discover(tmp_path / "landing")
+    return validate_transfer(
+        ref, check_transfer(ref, study_config(), contracts), study_config(), contracts, tmp_path / "w"
+    )
+
+
+def test_the_load_is_proved_from_the_database_per_file(tmp_path, con, contracts):
+    """Loaded + quarantined = sent, counted in the store after the load (once per
+    transfer, by domain): a quarantine file that lost a row fails that domain's
+    proof, naming the file, and nothing of the transfer stays."""
+    import pyarrow.parquet as pq
+
+    from trialdw import history
+    from trialdw.ingest.load import ensure_audit
+    from trialdw.ingest.types import ReconciliationError
+
+    files = base_files()
+    files["LB.csv"] = csv_text([lb_row(S1, "AFP", "2025-01-05"), lb_row(S2, "AFP", "2025-01-05", LBSTRESN="-1")])
+    validated = _validated(tmp_path, contracts, files)
+    lb = next(d for d in validated.domains if d.domain == "LB")
+    assert (lb.rows_loaded, lb.rows_quarantined) == (1, 1)
+    pq.write_table(pq.read_table(lb.quarantine_path).slice(0, 0), lb.quarantine_path)  # the quarantined row lost
+    ensure_audit(con)
+    history.ensure_history(con, contracts)
+    con.execute("BEGIN TRANSACTION")
+    with pytest.raises(
+        ReconciliationError, match=r"LB\.csv: database holds 1 loaded \+ 0 quarantined rows, the file had 2"
+    ):
+        load_transfer(con, validated, contracts)
+    con.execute("ROLLBACK")
+    assert rows(con, "SELECT count(*) FROM history.layout") == [(0,)]
+
+
+def test_a_transfer_in_the_history_is_not_loaded_twice(tmp_path, con, contracts):
+    from trialdw import history
+    from trialdw.ingest.load import ensure_audit
+
+    validated = _validated(tmp_path, contracts, base_files())
+    ensure_audit(con)
+    history.ensure_history(con, contracts)
+    load_transfer(con, validated, contracts)
+    con.execute("DELETE FROM audit.reconciliation")  # as if only the history kept it
+    with pytest.raises(RuntimeError, match=rf"{STUDY}/{SITE}/{T1} is already in the history \(AE\)"):
+        load_transfer(con, validated, contracts)
