@@ -34,7 +34,8 @@ Algorithm of ``load_domain`` (one validated domain file of one transfer):
  3. number the new versions after the domain's highest id, by line (``base +
     line``: increasing in file order, not necessarily dense);
  4. cut the file into runs (gaps and islands over version id and line);
- 5. append versions, runs and changes; prove the loaded count from the runs.
+ 5. append versions, runs and changes (load.load_transfer then proves the
+    transfer's loaded counts from the runs, domain by domain).
 A site's first accepted transfer, where nothing can match, takes a shorter road
 to the same rows (``_load_first``).
 """
@@ -100,9 +101,9 @@ def ensure_history(con, contracts: dict) -> None:
     changed (a contract's columns, or this code), so they always list the
     contract's columns.
 
-    Called for every transfer (load_transfer), so it only reads the catalog when
-    everything is in place: three queries, no DDL (DDL in a transfer's transaction
-    is written to the WAL every time)."""
+    Called whenever the store is opened (trialdw.warehouse.open_history,
+    landing.ingest_landing), so it only reads the catalog when everything is in
+    place: three queries, no DDL."""
     tables = {
         name
         for (name,) in con.execute(
