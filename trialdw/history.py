@@ -103,25 +103,19 @@ def ensure_history(con, contracts: dict) -> None:
 
     Called whenever the store is opened (trialdw.warehouse.open_history,
     landing.ingest_landing), so it only reads the catalog when everything is in
-    place: three queries, no DDL."""
-    tables = {
-        name
-        for (name,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = 'history'"
-        ).fetchall()
-    }
-    if "changes" in tables and "change_log" not in tables:
-        # A store from before history.changes was a view: its rows, first loads'
-        # inserts included, become the log (no first_loads row names them twice).
-        con.execute("ALTER TABLE history.changes RENAME TO change_log")
-    con.execute(SCHEMA_DDL)
+    place: two queries, no DDL."""
     existing = dict(
         con.execute(
             "SELECT table_name, list(column_name) FROM information_schema.columns "
             "WHERE table_schema = 'history' GROUP BY table_name"
         ).fetchall()
     )
+    if "changes" in existing and "change_log" not in existing:
+        # A store from before history.changes was a view (SCHEMA_DDL, below, creates
+        # the log): its table, first loads' inserts included, becomes the log (no
+        # first_loads row names them twice).
+        con.execute("ALTER TABLE history.changes RENAME TO change_log")
+    con.execute(SCHEMA_DDL)
     view_tags = {
         (schema, name): comment
         for schema, name, comment in con.execute(
