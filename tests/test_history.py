@@ -10,6 +10,7 @@ with the CSV file, record by record and line by line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from tests.helpers.transfers import SITE, STUDY, base_files, csv_text, dm_row, study_config, write_transfer
 from trialdw import history
 from trialdw.ingest import ingest_landing, load_contracts
+from trialdw.ingest.contracts import ColumnSpec
 from trialdw.ingest.csvfile import iter_records
 from trialdw.study_config import load_studies
 from trialdw.synth import generate
@@ -237,3 +239,93 @@ def test_a_record_whose_extra_column_changes_is_a_new_version(tmp_path):
     ).fetchall() == [(f"{u}002", "changed")]
     extras = con.execute("SELECT _transfer_id, CAST(_extra AS VARCHAR) FROM raw.dm ORDER BY 1, _source_line").fetchall()
     assert [json.loads(e)["NOTE"] for _, e in extras] == ["a", "b", "a", "c"]
+
+
+def test_a_file_sent_again_byte_for_byte_copies_its_runs_to_the_same_store(store, tmp_path, monkeypatch):
+    """history._load_same_file (the predecessor's file of the domain, byte for byte)
+    against the general steps it replaces, on the same landing: every history
+    table and the view history.changes equal, row for row. The synth landing's
+    second transfers repeat their single-cell files unchanged, so the shortcut is
+    taken there (and only where the bytes are the same)."""
+    taken = []
+    same_file = history._load_same_file
+
+    def recording(con, contract, ref, valid_path, site, previous, sha256, rows_loaded):
+        counts = same_file(con, contract, ref, valid_path, site, previous, sha256, rows_loaded)
+        taken.append((contract.domain, counts is not None))
+        return counts
+
+    monkeypatch.setattr(history, "_load_same_file", recording)
+    con = duckdb.connect(str(tmp_path / "same.duckdb"))
+    ingest_landing(con, store["root"] / "landing", load_studies(), tmp_path / "work-same", "run-1")
+    con.close()
+    assert {domain for domain, copied in taken if copied} >= {"GF", "CP", "SC"}
+    assert {domain for domain, copied in taken if not copied} >= {"DM", "LB"}
+
+    monkeypatch.setattr(history, "_load_same_file", lambda *args: None)
+    general = duckdb.connect(str(tmp_path / "general.duckdb"))
+    ingest_landing(general, store["root"] / "landing", load_studies(), tmp_path / "work-general", "run-1")
+    general.execute(f"ATTACH '{tmp_path / 'same.duckdb'}' AS same (READ_ONLY)")
+    tables = [
+        t
+        for (t,) in general.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'history' ORDER BY 1"
+        ).fetchall()
+    ]
+    for table in [*tables, "changes"]:
+        differ = general.execute(
+            f"SELECT count(*) FROM ((FROM history.{table} EXCEPT ALL FROM same.history.{table}) "
+            f"UNION ALL (FROM same.history.{table} EXCEPT ALL FROM history.{table}))"
+        ).fetchone()[0]
+        assert differ == 0, table
+    general.close()
+
+
+def test_a_file_sent_again_whose_lines_validate_otherwise_is_matched_record_by_record(tmp_path):
+    """The same AE bytes, but subject 002 left DM: its AE row is now an orphan and
+    quarantined, so the predecessor's runs cannot be copied; the general steps
+    say the record was dropped, and the transfer holds 001's row only."""
+    first = base_files(subjects=("001", "002"))
+    second = base_files(subjects=("001", "002"))
+    second["DM.csv"] = csv_text([dm_row("001")])
+    assert second["AE.csv"] == first["AE.csv"]
+    con = _one_site(tmp_path, ("20250101T000000Z", first), ("20250201T000000Z", second))
+    u = f"{STUDY}-{SITE}-"
+    assert con.execute(
+        "SELECT RECORD_KEY, CHANGE FROM history.changes WHERE DOMAIN = 'AE' AND TRANSFER_ID = '20250201T000000Z'"
+    ).fetchall() == [(f"{u}002|1", "dropped")]
+    assert con.execute(
+        "SELECT _source_line, USUBJID FROM raw.ae WHERE _transfer_id = '20250201T000000Z'"
+    ).fetchall() == [(2, f"{u}001")]
+    con.close()
+
+
+def test_a_file_sent_again_under_a_contract_with_a_new_column_gets_new_versions(tmp_path):
+    """DM sent twice byte for byte, with a NOTE column the contract did not know
+    at the first load (kept in _extra) and knows at the second: the bytes are the
+    same but the records are not stored the same way, so they are new versions
+    (changed), with NOTE in its column, as on the general steps."""
+    dm = csv_text([dm_row("001", NOTE="a"), dm_row("002", NOTE="b")])
+    first, second = base_files(), base_files()
+    first["DM.csv"] = second["DM.csv"] = dm
+    landing = tmp_path / "landing"
+    write_transfer(landing, "20250101T000000Z", first)
+    con = duckdb.connect(str(tmp_path / "h.duckdb"))
+    ingest_landing(con, landing, {STUDY: study_config()}, tmp_path / "work", "run-1")
+    contracts = load_contracts()
+    contracts["DM"] = dataclasses.replace(
+        contracts["DM"], columns=(*contracts["DM"].columns, ColumnSpec("NOTE", required=False, nullable=True))
+    )
+    write_transfer(landing, "20250201T000000Z", second)
+    ingest_landing(con, landing, {STUDY: study_config()}, tmp_path / "work", "run-2", contracts)
+    u = f"{STUDY}-{SITE}-"
+    assert con.execute(
+        "SELECT RECORD_KEY, CHANGE FROM history.changes WHERE DOMAIN = 'DM' AND TRANSFER_ID = '20250201T000000Z' "
+        "ORDER BY 1"
+    ).fetchall() == [(f"{u}001", "changed"), (f"{u}002", "changed")]
+    history.ensure_history(con, contracts)
+    assert con.execute(
+        "SELECT NOTE, CAST(_extra AS VARCHAR) FROM raw.dm WHERE _transfer_id = '20250201T000000Z' ORDER BY 1"
+    ).fetchall() == [("a", None), ("b", None)]
+    con.close()
