@@ -165,3 +165,31 @@ def test_a_request_takes_dbt_only_after_the_warm_up():
     warm_up_may_end.set()
     request.join(10)
     assert got == ["built"]
+
+
+def test_a_night_takes_over_the_worker_prestarted_for_its_warehouse(tmp_path):
+    """``trialdw run`` starts the worker before the flow run (prestart); the night's
+    ``started`` takes that very child over for the same dbt state, and ends it
+    with the block. One started for another state is ended, not used; one no
+    night took over is ended by discard_prestarted."""
+    from trialdw import dbt_worker
+
+    state = tmp_path / "dbt-state"
+    dbt_worker.prestart(state)
+    prestarted = dbt_worker._prestarted[1]
+    with started(tmp_path / "." / "dbt-state") as worker:
+        assert worker is prestarted and current() is worker
+        assert dbt_worker._prestarted is None
+    assert not prestarted.alive and not _alive(prestarted._process.pid)
+
+    dbt_worker.prestart(tmp_path / "other-state")
+    other = dbt_worker._prestarted[1]
+    with started(state) as worker:
+        assert worker is not other and worker.alive
+        assert not other.alive and not _alive(other._process.pid)
+
+    dbt_worker.prestart(state)
+    unused = dbt_worker._prestarted[1]
+    dbt_worker.discard_prestarted()
+    assert dbt_worker._prestarted is None and not _alive(unused._process.pid)
+    dbt_worker.discard_prestarted()  # nothing to end: does nothing

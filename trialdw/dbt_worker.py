@@ -9,7 +9,9 @@ transfers load, and the night's dbt steps (``build_with_isolation``, the
 lineage page) then run in it, ready.
 
 1. The night's process spawns the child (``DbtWorker.start``): spawned, not
-   forked (trialdw.parallel says why).
+   forked (trialdw.parallel says why). ``trialdw run`` spawns it before Prefect
+   creates the flow run (``prestart``; ~3 s of imports and API calls on a
+   one-site night), and the night takes that child over (``started``).
 2. The child imports dbt, loads the manifest and runs ``dbt ls`` once, quietly,
    into ``<dbt state>/warm-up``: no file of the night is touched. A build
    request that comes meanwhile prepares its build file (DuckDB, no dbt) at
@@ -98,6 +100,10 @@ class DbtWorker:
                 code = self._process.exitcode if not self._process.is_alive() else None
                 raise RuntimeError(f"the dbt worker process ended (exit code {code}) during {kind}") from exc
 
+    @property
+    def alive(self) -> bool:
+        return not self.closed and self._process.is_alive()
+
     def close(self) -> None:
         """End the child, without waiting for imports it may still be doing: it
         holds nothing between requests (dbt has released the build file when a
@@ -116,12 +122,52 @@ class DbtWorker:
 _current: DbtWorker | None = None
 
 
+_prestarted: tuple[Path, DbtWorker] | None = None
+
+
+def prestart(state_dir: Path) -> None:
+    """Start the next night's worker now, for ``state_dir`` (the warehouse's dbt
+    state): ``trialdw run`` calls this before Prefect starts the flow run, so the
+    warm-up (~2.5 s) overlaps Prefect's start instead of the night. The night's
+    ``started`` takes it over; one never taken (the night refused, or another
+    warehouse) is ended by ``discard_prestarted``, and in any case when this
+    process ends (step 4).
+
+    A second ``trialdw run`` on the same warehouse, refused by its writer lock,
+    may warm up in the same scratch folder meanwhile: its ``dbt ls`` writes only
+    there, and the warm-up prepares, it never fails a night."""
+    global _prestarted
+    discard_prestarted()
+    _prestarted = (Path(state_dir).resolve(), DbtWorker.start(state_dir))
+
+
+def discard_prestarted() -> None:
+    """End a worker ``prestart`` started and no night took over."""
+    global _prestarted
+    if _prestarted is not None:
+        _prestarted[1].close()
+        _prestarted = None
+
+
+def _take_prestarted(state_dir: Path) -> DbtWorker | None:
+    """The pre-started worker when it is for ``state_dir`` and still alive; any other ends."""
+    global _prestarted
+    if _prestarted is None:
+        return None
+    (for_dir, worker), _prestarted = _prestarted, None
+    if for_dir == Path(state_dir).resolve() and worker.alive:
+        return worker
+    worker.close()
+    return None
+
+
 @contextlib.contextmanager
 def started(state_dir: Path) -> Iterator[DbtWorker]:
-    """A DbtWorker for the block (also ``current()`` within it); the child ends
-    with the block, or earlier with ``close()``."""
+    """A DbtWorker for the block (also ``current()`` within it): the one ``prestart``
+    started for ``state_dir``, or a new one. The child ends with the block, or
+    earlier with ``close()``."""
     global _current
-    worker = DbtWorker.start(state_dir)
+    worker = _take_prestarted(state_dir) or DbtWorker.start(state_dir)
     _current = worker
     try:
         yield worker
