@@ -61,9 +61,11 @@ def measure(landing: Path, studies: dict, work_dir: Path | None = None, only: st
     floor; returns the figures (seconds, rows, rows/s, files read exactly, peak RSS)."""
     from trialdw.ingest.contracts import load_contracts
     from trialdw.ingest.rows import validate_transfer
+    from trialdw.ingest.same_files import ValidatedFiles
     from trialdw.ingest.transfers import check_transfer, discover
 
     contracts = load_contracts()
+    same_files = ValidatedFiles()  # as the night's ingest: a file sent again is validated once
     own_work = work_dir is None
     work = Path(work_dir or tempfile.mkdtemp(prefix="trialdw-bench-"))
     ours, floor = _Clock(), _Clock()
@@ -76,7 +78,7 @@ def measure(landing: Path, studies: dict, work_dir: Path | None = None, only: st
                 check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work)
                 if not check.accepted:
                     return check, None
-                return check, validate_transfer(ref, check, studies[ref.study], contracts, work)
+                return check, validate_transfer(ref, check, studies[ref.study], contracts, work, same_files)
 
             def read_floor(csvs=csvs):
                 return _floor_rows(csvs)

@@ -29,6 +29,7 @@ from trialdw.ingest.contracts import load_contracts
 from trialdw.ingest.findings import apply_findings
 from trialdw.ingest.load import ensure_audit, load_transfer, record_incomplete, record_transfer
 from trialdw.ingest.rows import validate_transfer
+from trialdw.ingest.same_files import ValidatedFiles
 from trialdw.ingest.transfers import UNREADABLE, check_transfer, discover
 from trialdw.ingest.types import INCOMPLETE, REJECTED, IngestSummary, TransferCheck, TransferRef, ValidatedTransfer
 from trialdw.ops import testhook
@@ -77,11 +78,14 @@ def _forget_attempt(con, ref) -> None:
 Checked = tuple[TransferCheck, ValidatedTransfer | None]
 
 
-def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path) -> Checked:
+def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path, same_files=None) -> Checked:
     """The transfer check and, for an accepted transfer, the row validation. Touches
-    no warehouse: its output is the check and files under ``work_dir``."""
+    no warehouse: its output is the check and files under ``work_dir``.
+    ``same_files``: validate_transfer's (the ingest's ValidatedFiles)."""
     check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work_dir)
-    validated = validate_transfer(ref, check, studies[ref.study], contracts, work_dir) if check.accepted else None
+    validated = (
+        validate_transfer(ref, check, studies[ref.study], contracts, work_dir, same_files) if check.accepted else None
+    )
     return check, validated
 
 
@@ -210,12 +214,13 @@ def ingest_transfers(
     to disk beyond its DuckDB's limit) beside one load; transfers validated
     ahead wait as files in ``work_dir``."""
     failed: set[str] = set()  # studies whose ingest stopped
+    same_files = ValidatedFiles()  # used by the one validation thread only
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-validate") as pool:
         ahead: dict[int, Future] = {}
 
         def start(i: int) -> None:
             if i < len(refs) and i not in ahead and refs[i].study not in failed and _will_be_checked(con, refs[i]):
-                ahead[i] = pool.submit(check_and_validate, refs[i], studies, contracts, work_dir)
+                ahead[i] = pool.submit(check_and_validate, refs[i], studies, contracts, work_dir, same_files)
 
         try:
             for i, ref in enumerate(refs):

@@ -59,7 +59,11 @@ from trialdw.ingest.types import (
 from trialdw.project import ALL_DOMAINS
 
 LINE = "_source_line"
-LINEAGE = ("_studyid", "_siteid", "_transfer_id", "_source_file", "_source_line", "_extra")
+# A valid row's lineage in the valid Parquet file: its line and the columns the
+# contract does not know. Which transfer and file it came from is the
+# DomainOutput's (the same for every row), so the file holds only what the bytes
+# sent determine, and a file sent again byte for byte has the same one (ValidatedFiles).
+LINEAGE = ("_source_line", "_extra")
 QUARANTINE_COLUMNS = (
     "STUDYID",
     "SITEID",
@@ -393,13 +397,9 @@ def _orphan_tally(contract, frame: pl.DataFrame, failures, source_file: str) -> 
     return pl.concat(pieces) if pieces else None
 
 
-def _lineage(ref: TransferRef, source_file: str, extras: list[str]) -> list[pl.Expr]:
-    """The lineage columns of a valid row (raw.<domain>'s last columns)."""
+def _lineage(extras: list[str]) -> list[pl.Expr]:
+    """The lineage columns of a valid row (LINEAGE)."""
     return [
-        pl.lit(ref.study).alias("_studyid"),
-        pl.lit(ref.site).alias("_siteid"),
-        pl.lit(ref.transfer_id).alias("_transfer_id"),
-        pl.lit(source_file).alias("_source_file"),
         pl.col(LINE).alias("_source_line"),
         (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("_extra"),
     ]
@@ -438,7 +438,7 @@ def validate_file(
         {**dict.fromkeys(contract.column_names, pl.String), **dict.fromkeys(LINEAGE, pl.String), LINE: pl.Int64},
     )
     quarantine_sink = _ParquetSink(out_dir / f"{contract.domain}.quarantine.parquet", QUARANTINE_SCHEMA)
-    lineage = _lineage(ref, source_file, extras)
+    lineage = _lineage(extras)
     sent = 0
     subjects: set[str] = set()
     dm_rejects, orphans = [], []
@@ -587,8 +587,24 @@ def _parsed_file(ref: TransferRef, info: FileInfo, out_dir: Path) -> ParsedFile:
     return scan.parsed
 
 
+def _validate_parsed(ref, info: FileInfo, contract, ctx, out_dir: Path, sink, same_files) -> FileResult:
+    """validate_file on the file's parsed records (kept for ``same_files`` when given)."""
+    parsed = _parsed_file(ref, info, out_dir)
+    if parsed.records != info.records:
+        raise ReconciliationError(
+            f"{ref.source_file(info.name)}: parsed {parsed.records} records, the transfer check counted {info.records}"
+        )
+    findings = same_files.recorder(sink) if same_files else sink
+    result = validate_file(ref, contract, parsed, ctx, out_dir, findings)
+    if parsed is not info.parsed:  # read again here: ours to remove
+        parsed.path.unlink(missing_ok=True)
+    if same_files:
+        same_files.keep(ref, info, contract, ctx, result, findings)
+    return result
+
+
 def validate_transfer(
-    ref: TransferRef, check: TransferCheck, study, contracts: dict, work_dir: Path
+    ref: TransferRef, check: TransferCheck, study, contracts: dict, work_dir: Path, same_files=None
 ) -> ValidatedTransfer:
     """Validate every file of an accepted transfer, DM first (orphans need its subjects).
 
@@ -596,6 +612,10 @@ def validate_transfer(
     holds the transfer check's findings (warnings only, as the transfer was
     accepted), then each file's row findings, then one ``orphan_subject`` finding
     per subject whose rows were held back for want of an accepted DM row.
+
+    ``same_files``: the ingest's trialdw.ingest.same_files.ValidatedFiles: a file
+    the site sent before byte for byte, validated earlier in the same ingest in
+    the same context, gets that outcome again instead of being read.
     """
     if not check.accepted:
         raise ValueError(f"{ref.relpath} is {check.status}; only accepted transfers are validated")
@@ -611,17 +631,11 @@ def validate_transfer(
     try:
         sink.write(findings_frame(check.findings))
         for domain in order:
-            info = files[domain]
-            parsed = _parsed_file(ref, info, out_dir)
-            if parsed.records != info.records:
-                raise ReconciliationError(
-                    f"{ref.source_file(info.name)}: parsed {parsed.records} records, "
-                    f"the transfer check counted {info.records}"
-                )
+            info, contract = files[domain], contracts[domain]
             ctx = R.RuleContext(study=study, site=ref.site, dm_subjects=dm_subjects)
-            result = validate_file(ref, contracts[domain], parsed, ctx, out_dir, sink)
-            if parsed is not info.parsed:  # read again here: ours to remove
-                parsed.path.unlink(missing_ok=True)
+            result = same_files.reuse(ref, info, contract, ctx, out_dir, sink) if same_files else None
+            if result is None:
+                result = _validate_parsed(ref, info, contract, ctx, out_dir, sink, same_files)
             if domain == "DM":
                 dm_subjects, dm_rejects = result.subjects, result.dm_rejects
             if result.orphans is not None:
