@@ -50,9 +50,30 @@ def _validate_both(tmp_path, second_files: dict[str, str]):
     contracts, study, same = load_contracts(), study_config(), ValidatedFiles()
     validated = []
     for ref in discover(landing):
-        check = check_transfer(ref, study, contracts)
+        check = check_transfer(ref, study, contracts, same_files=same)
         validated.append(validate_transfer(ref, check, study, contracts, tmp_path / "work", same))
     return validated
+
+
+def test_the_check_of_a_file_sent_again_does_not_parse_its_records(tmp_path):
+    """Its bytes are read (checksum, structure, record count); its records are not
+    parsed when the same bytes were validated last, and are when they changed."""
+    landing = tmp_path / "landing"
+    write_transfer(landing, FIRST, _files())
+    second = _files()
+    second["LB.csv"] = second["LB.csv"].replace("12.5", "13.5")
+    write_transfer(landing, SECOND, second)
+    contracts, study, same = load_contracts(), study_config(), ValidatedFiles()
+    parsed = {}
+    for ref in discover(landing):
+        check = check_transfer(ref, study, contracts, parse_dir=tmp_path / "parsed", same_files=same)
+        assert check.accepted
+        parsed[ref.transfer_id] = {f.domain: f.parsed is not None for f in check.files}
+        records = {f.domain: f.records for f in check.files}
+        assert records["AE"] == 3 and records["LB"] == 2
+        validate_transfer(ref, check, study, contracts, tmp_path / "work", same)
+    assert all(parsed[FIRST].values())
+    assert parsed[SECOND] == {"DM": False, "AE": False, "EX": False, "TR": False, "LB": True}
 
 
 def test_a_file_sent_again_gets_its_outcome_again_named_for_its_own_transfer(tmp_path):
@@ -134,7 +155,10 @@ def test_an_ingest_with_files_sent_again_stores_what_validating_each_stores(tmp_
                 f"UNION ALL (FROM same.{table} EXCEPT ALL FROM {table}))"
             ).fetchone()[0]
             assert differ == 0, table
-        assert con.execute(
-            "SELECT count(*) FROM audit.quarantine WHERE TRANSFER_ID = ? AND SOURCE_FILE LIKE ?",
-            [SECOND, f"%/{SECOND}/AE.csv"],
-        ).fetchone()[0] == 1
+        assert (
+            con.execute(
+                "SELECT count(*) FROM audit.quarantine WHERE TRANSFER_ID = ? AND SOURCE_FILE LIKE ?",
+                [SECOND, f"%/{SECOND}/AE.csv"],
+            ).fetchone()[0]
+            == 1
+        )

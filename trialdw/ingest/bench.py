@@ -75,7 +75,7 @@ def measure(landing: Path, studies: dict, work_dir: Path | None = None, only: st
             csvs = sorted(p for p in ref.path.glob("*.csv") if p.is_file())
 
             def ingest(ref=ref):
-                check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work)
+                check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work, same_files=same_files)
                 if not check.accepted:
                     return check, None
                 return check, validate_transfer(ref, check, studies[ref.study], contracts, work, same_files)

@@ -416,9 +416,10 @@ def _why_not_native(facts: ByteFacts, structure: RecordStructure) -> str | None:
     return structure.problem
 
 
-def _native(fd: int, out: Path) -> tuple[CsvScan | None, str | None]:
+def _native(fd: int, out: Path, skip_parse=None) -> tuple[CsvScan | None, str | None]:
     """The native reading of an open file: (CsvScan, None) when it can be trusted,
-    else (None, the reason to read it exactly)."""
+    else (None, the reason to read it exactly). ``skip_parse(sha256)`` true: the
+    records are not parsed (``CsvScan.parsed`` None), the byte scan's facts only."""
     before = os.fstat(fd)
     structure = RecordStructure()
     facts = scan_bytes(fd, structure.feed)
@@ -433,6 +434,11 @@ def _native(fd: int, out: Path) -> tuple[CsvScan | None, str | None]:
     if facts.commas - structure.quoted_commas != (width - 1) * structure.records:
         return None, "a record whose width differs from the header"
     records = structure.records - 1
+    if skip_parse is not None and skip_parse(facts.sha256):
+        after = os.fstat(fd)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or after.st_size != facts.size:
+            return None, "the file changed while it was read"
+        return CsvScan(sha256=facts.sha256, header=header, records=records, parsed=None), None
     try:
         count = _duckdb_parse(fd, width, structure.line_map(), out)
     except Exception as exc:  # any refusal by DuckDB: the exact reader words it
@@ -449,16 +455,20 @@ def _native(fd: int, out: Path) -> tuple[CsvScan | None, str | None]:
     return CsvScan(sha256=facts.sha256, header=header, records=records, parsed=parsed), None
 
 
-def scan_file(path: Path, out: Path) -> CsvScan:
+def scan_file(path: Path, out: Path, skip_parse=None) -> CsvScan:
     """The transfer check's reading of one CSV file, equal to ``csvfile.scan_csv``
     (sha256, header, record count, problems, with the same messages), and for a
     file without problems its records parsed into ``out`` (``CsvScan.parsed``),
     so row validation does not read the CSV again. Raises OSError when the file
     cannot be read.
+
+    ``skip_parse(sha256)``: true for a plainly well-formed file whose records
+    will not be needed (trialdw.ingest.same_files: the same bytes were validated
+    already); its ``parsed`` is None, and validation parses it should it need to.
     """
     fd = open_no_follow(path)
     try:
-        scan, reason = _native(fd, out)
+        scan, reason = _native(fd, out, skip_parse)
     finally:
         os.close(fd)
     if scan is not None:

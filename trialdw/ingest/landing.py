@@ -82,7 +82,7 @@ def check_and_validate(ref, studies: dict, contracts: dict, work_dir: Path, same
     """The transfer check and, for an accepted transfer, the row validation. Touches
     no warehouse: its output is the check and files under ``work_dir``.
     ``same_files``: validate_transfer's (the ingest's ValidatedFiles)."""
-    check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work_dir)
+    check = check_transfer(ref, studies.get(ref.study), contracts, parse_dir=work_dir, same_files=same_files)
     validated = (
         validate_transfer(ref, check, studies[ref.study], contracts, work_dir, same_files) if check.accepted else None
     )

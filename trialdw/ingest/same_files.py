@@ -8,7 +8,9 @@ its bytes (SHA-256), the contract, the study's configuration, the site, and
 the subjects DM accepted in the same transfer (the orphan rule). When all of
 these are what they were for the same site's file of that domain validated
 earlier in the same ingest, the outcome is that one, and is given again
-(``ValidatedFiles.reuse``) without reading the file:
+(``ValidatedFiles.reuse``) without reading the file (the transfer check reads
+its bytes, for its checksum and structure, but does not parse its records:
+``validated``):
 
 1. the valid rows are the same rows: the valid Parquet file (values, line,
    columns the contract does not know; rows.LINEAGE) is the earlier one;
@@ -69,6 +71,12 @@ class ValidatedFiles:
     @staticmethod
     def _key(info, contract, ctx) -> tuple:
         return (info.sha256, id(contract), id(ctx.study), ctx.site, ctx.dm_subjects)
+
+    def validated(self, study: str, site: str, domain: str, sha256: str) -> bool:
+        """Were these bytes the site's file of ``domain`` validated last? (The transfer
+        check then need not parse its records: trialdw.ingest.csvnative.scan_file.)"""
+        kept = self._kept.get((study, site, domain))
+        return kept is not None and kept.key[0] == sha256
 
     def recorder(self, sink) -> _Recorder:
         return _Recorder(sink)

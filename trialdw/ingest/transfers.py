@@ -30,6 +30,7 @@ import re
 import stat
 import tempfile
 import weakref
+from functools import partial
 from pathlib import Path
 
 from trialdw.ingest.csvfile import open_no_follow
@@ -158,8 +159,9 @@ def is_plain_name(name: str) -> bool:
 class _Collector:
     """Findings and file infos of one transfer check."""
 
-    def __init__(self, ref: TransferRef, parse_dir: Path | None = None):
+    def __init__(self, ref: TransferRef, parse_dir: Path | None = None, same_files=None):
         self.ref = ref
+        self.same_files = same_files
         self.findings: list[dict] = []
         self.files: dict[str, FileInfo] = {}
         self._parse_dir = parse_dir
@@ -295,7 +297,9 @@ def _read_manifest(c: _Collector) -> tuple[dict | None, str | None]:
     return manifest, digest
 
 
-def check_transfer(ref: TransferRef, study, contracts: dict, parse_dir: Path | None = None) -> TransferCheck:
+def check_transfer(
+    ref: TransferRef, study, contracts: dict, parse_dir: Path | None = None, same_files=None
+) -> TransferCheck:
     """All transfer-level checks of one transfer folder.
 
     ``study`` is the StudyConfig of ``ref.study`` or None when the study folder is
@@ -306,8 +310,11 @@ def check_transfer(ref: TransferRef, study, contracts: dict, parse_dir: Path | N
     ``parse_dir``: where the parsed records are kept while the check lives (the
     night passes its work folder, which the next run clears: a night killed
     mid-ingest leaves nothing behind elsewhere); None: the system's temp folder.
+    ``same_files``: the ingest's trialdw.ingest.same_files.ValidatedFiles: a file
+    whose bytes the site's previous transfer sent and the ingest validated is
+    checked without parsing its records (validation will give that outcome again).
     """
-    c = _Collector(ref, parse_dir)
+    c = _Collector(ref, parse_dir, same_files)
     if ref.status == INCOMPLETE:
         return TransferCheck(ref=ref, status=INCOMPLETE, reason=ref.problem)
     if ref.status == REJECTED:
@@ -394,8 +401,11 @@ def check_transfer(ref: TransferRef, study, contracts: dict, parse_dir: Path | N
 
 
 def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) -> FileInfo:
+    skip_parse = None
+    if c.same_files is not None:
+        skip_parse = partial(c.same_files.validated, c.ref.study, c.ref.site, domain)
     try:
-        scan = scan_file(c.ref.path / name, c.parsed_path(name))
+        scan = scan_file(c.ref.path / name, c.parsed_path(name), skip_parse)
     except OSError as exc:
         c.add(name, UNREADABLE, unreadable_message(name, exc), domain=domain)
         return FileInfo(name, domain, None, entry["rows"], None, status="rejected", reason="cannot be read")
