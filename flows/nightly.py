@@ -179,14 +179,17 @@ def plan_night(
 @task(name="dbt build")
 def build_studies(
     warehouse: str, run_id: str, studies_dir: str | None, to_build: list[str], spark: dict | None = None,
-    write_json: bool = True,
+    write_json: bool = True, carried_single_cell: bool = False,
 ) -> list[dict]:  # fmt: skip
     """The changed studies' current rows into a build file, then dbt (models and
     data tests); a failing group is built again study by study. On Spark
     (``spark``: trialdw.engines.spark.SparkSettings), dbt builds the group's
     tables in Spark, in the group's own schemas. ``write_json``: False when no
     lineage page will be written tonight (dbt's artifacts are its input; the
-    Spark engine writes them always, and writes no lineage page)."""
+    Spark engine writes them always, and writes no lineage page).
+    ``carried_single_cell``: studies are carried over from last night's file,
+    which so keeps the single-cell tables: a group without single-cell data
+    skips their models (trialdw.study_build.SINGLE_CELL_TAG; DuckDB only)."""
     from trialdw.dbt_runner import DbtSession
     from trialdw.ingest.contracts import load_contracts
     from trialdw.study_build import build_with_isolation
@@ -219,12 +222,14 @@ def build_studies(
     worker = dbt_worker.current()
     if worker is not None:  # dbt is imported and ready in the night's dbt process
         groups = worker.build_with_isolation(
-            paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning, write_json=write_json
-        )
+            paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning,
+            write_json=write_json, carried_single_cell=carried_single_cell,
+        )  # fmt: skip
     else:
         groups = build_with_isolation(
-            session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning
-        )
+            session, paths.history, paths.builds, studies, load_contracts(), progress, log=logger.warning,
+            carried_single_cell=carried_single_cell,
+        )  # fmt: skip
     return [_group_summary(group, logger) for group in groups]
 
 
@@ -237,6 +242,7 @@ def _group_summary(group, logger) -> dict:
         "dbt_summary": group.dbt_summary,
         "failures": list(group.dbt_failures),
         "rows": group.rows,
+        "skipped_tables": list(getattr(group, "skipped_tables", ())),
         **({"seconds": group.seconds} if group.seconds else {}),
     }
 
@@ -309,17 +315,21 @@ def compute_endpoints(build_file: str, spark: dict | None = None) -> dict:
 
 @task(name="analysis-readiness checks")
 def check_readiness(
-    build_file: str, studies: list[str], docs_dir: str, contract: str | None, run_id: str, failed_runs: str
-) -> dict:
+    build_file: str, studies: list[str], docs_dir: str, contract: str | None, run_id: str, failed_runs: str,
+    skipped_tables: tuple[str, ...] = (),
+) -> dict:  # fmt: skip
     """GX on the build file; a failure holds back the study whose rows fail it.
     Failed results are also copied to ``failed_runs/<run_id>/readiness/`` (a
-    later night replaces the reports folder) and the reason says where."""
+    later night replaces the reports folder) and the reason says where.
+    ``skipped_tables``: tables the build did not make (none of its studies has
+    rows in them), whose checks do not run."""
     from trialdw.readiness import DEFAULT_CONTRACT, keep_failed_results, run_readiness_checks
 
     # In the night's warm child when there is one: GX is imported there already.
     result = parallel.in_worker(
-        run_readiness_checks, Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id
-    )
+        run_readiness_checks, Path(build_file), Path(docs_dir), Path(contract or DEFAULT_CONTRACT), run_name=run_id,
+        skipped_tables=tuple(skipped_tables),
+    )  # fmt: skip
     held_back = result.held_back(studies)
     if held_back and result.docs_index:
         kept = keep_failed_results(Path(docs_dir), Path(failed_runs), run_id)
@@ -556,7 +566,7 @@ def _check_built_studies(
         with timer("readiness"):
             readiness = check_readiness(
                 group["build_file"], standing, str(reports / "data-docs"), readiness_contract, run_id,
-                str(paths.failed_runs),
+                str(paths.failed_runs), tuple(group.get("skipped_tables", ())),
             )  # fmt: skip
         details["readiness"].append(readiness)
         results.update(readiness["held_back"])
@@ -667,8 +677,12 @@ def nightly(
                     carry_lineage = lineage_is_current(reports_building, written_by)
                     with timer("dbt build"):
                         groups = build_studies(
-                            warehouse, run_id, studies_dir, to_build, spark, write_json=not carry_lineage
-                        )
+                            warehouse, run_id, studies_dir, to_build, spark, write_json=not carry_lineage,
+                            # (not when the lineage page is written tonight: it documents every model)
+                            carried_single_cell=carry_lineage
+                            and paths.published.is_file()
+                            and any(p.action in (CARRY, HOLD) for p in plans),
+                        )  # fmt: skip
                     # On Spark the build files hold no dbt models: no lineage page (last night's stays).
                     docs_from = next((g["build_file"] for g in groups if g["dbt_ok"] and not spark), None)
                     if docs_from:

@@ -10,7 +10,10 @@ B. the normal contract: SURU is rebuilt and published, nothing else changed;
 C. one site sends a new transfer: only its study is rebuilt; the other study's
    tables, report page and export files are carried over untouched (and the
    lineage page, which B kept from A, is written again: its stamp is made stale);
-D. nothing new: nothing is built or published.
+D. nothing new: nothing is built or published;
+E. the same site's next transfer: only its study is rebuilt, and, the lineage
+   page being current, without the single-cell models (REGO has no single-cell
+   data): SURU's single-cell tables are carried over with the rest.
 
 And, directly on the build step, a study whose rows break a dbt test when
 built together with another is held back alone.
@@ -36,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 REGO, SURU = "HCC-REGO-PD1", "HCC-SURU-SC"
 FIRST, SECOND = "20260720T020000Z", "20261119T020000Z"
-NEW = "20261120T020000Z"
+NEW, NEWER = "20261120T020000Z", "20261121T020000Z"
 NOTIFY = """\
 import json, os, sys
 record = {"env": {k: v for k, v in os.environ.items() if k.startswith("TRIALDW_")}, "stdin": json.load(sys.stdin)}
@@ -50,13 +53,13 @@ def _query(path: Path, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
 
 
-def _new_transfer(landing: Path, study: str) -> None:
+def _new_transfer(landing: Path, study: str, latest: str = SECOND, new: str = NEW) -> None:
     """A copy of the site's latest transfer under a later TRANSFER_ID."""
     site = landing / study / "101"
-    shutil.copytree(site / SECOND, site / NEW)
-    manifest = json.loads((site / NEW / "manifest.json").read_text())
-    manifest["transfer_id"] = NEW
-    (site / NEW / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copytree(site / latest, site / new)
+    manifest = json.loads((site / new / "manifest.json").read_text())
+    manifest["transfer_id"] = new
+    (site / new / "manifest.json").write_text(json.dumps(manifest))
 
 
 def _exports(warehouse: Path, study: str) -> dict[str, int]:
@@ -103,9 +106,21 @@ def nights(tmp_path_factory, prefect_harness):
     _new_transfer(root / "landing", REGO)
     seen["C"] = night()
     seen["C_published"] = warehouse.read_bytes()
+    seen["C_current"] = _query(
+        warehouse, "SELECT TRANSFER_ID FROM audit.transfers WHERE STUDYID = ? AND CURRENT = 'Y'", [REGO]
+    )
+    seen["C_builds"] = dict(_query(warehouse, "SELECT STUDYID, PUBLISHED_RUN_ID FROM audit.study_builds"))
     seen["C_lineage"] = (lineage / "index.html").read_bytes(), (lineage / "written-by.txt").read_text()
     seen["C_artifacts"] = _mtimes(artifacts)
     seen["D"] = night()
+    seen["D_published"] = warehouse.read_bytes()
+    single_cell = "SELECT STUDYID, count(*), sum(AVAL) FROM adam.{} GROUP BY 1 ORDER BY 1"
+    seen["D_single_cell"] = [_query(warehouse, single_cell.format(t)) for t in ("adcp", "adgf")]
+    _new_transfer(root / "landing", REGO, NEW, NEWER)
+    seen["E"] = night()
+    seen["E_single_cell"] = [_query(warehouse, single_cell.format(t)) for t in ("adcp", "adgf")]
+    runs = [json.loads(line) for line in (root / "wh" / "trialdw-runs.jsonl").read_text().splitlines()]
+    seen["E_dbt"] = [group["dbt_summary"] for group in runs[-1]["details"]["dbt"]]
     return seen
 
 
@@ -160,10 +175,8 @@ def test_one_site_s_new_transfer_rebuilds_its_study_only(nights):
     assert page.read_bytes() == nights["B_suru_page"]
     assert _exports(warehouse, SURU) == nights["B_suru_exports"]
     # REGO's current transfer is the new one; the study was rebuilt from it.
-    assert _query(warehouse, "SELECT TRANSFER_ID FROM audit.transfers WHERE STUDYID = ? AND CURRENT = 'Y'", [REGO]) == [
-        (NEW,)
-    ]
-    builds = dict(_query(warehouse, "SELECT STUDYID, PUBLISHED_RUN_ID FROM audit.study_builds"))
+    assert nights["C_current"] == [(NEW,)]
+    builds = nights["C_builds"]
     assert builds[REGO] == c["run_id"] and builds[SURU] == nights["B"]["run_id"]
 
 
@@ -188,7 +201,7 @@ def test_the_lineage_page_is_written_again_only_for_other_code(nights):
 def test_a_night_with_nothing_new_builds_and_publishes_nothing(nights):
     d = nights["D"]
     assert d["published"] is False and d["news"].startswith("nothing new")
-    assert nights["warehouse"].read_bytes() == nights["C_published"]
+    assert nights["D_published"] == nights["C_published"]
 
 
 def test_a_study_whose_rows_break_a_dbt_test_is_held_back_alone(tmp_path):
@@ -223,3 +236,15 @@ def test_a_study_whose_rows_break_a_dbt_test_is_held_back_alone(tmp_path):
     # dbt's own error lines reach the night's log (not dbt's console logger).
     assert any(line.startswith("Failure in test unique_") for line in dbt_said), dbt_said
     assert not os.path.exists(tmp_path / "build" / "all")  # the failed group's file is gone
+
+
+def test_a_study_without_single_cell_data_is_rebuilt_without_the_single_cell_models(nights):
+    e = nights["E"]
+    assert e["held_back"] == {} and e["published"] is True
+    assert e["studies"] == [f"{REGO}: published (new transfer 101/{NEWER})", f"{SURU}: unchanged, carried over"]
+    # 54 of the 63 models, and none of the tests on the 9 left out (readiness skips their tables too).
+    (summary,) = nights["E_dbt"]
+    assert summary.startswith("dbt build ok: 54 models, 69 tests passed / 0 failed")
+    # SURU's single-cell rows are last night's, in the published file as before; REGO has none.
+    assert nights["E_single_cell"] == nights["D_single_cell"]
+    assert [[row[0] for row in table] for table in nights["E_single_cell"]] == [[SURU], [SURU]]

@@ -183,12 +183,15 @@ class DbtSession:
         nightly: bool = False,
         progress: Progress | None = None,
         schema_prefix: str = "",
+        exclude: tuple[str, ...] = (),
     ) -> DbtBuildResult:
         """``dbt build`` against ``db_path`` (the DuckDB target; the file is
         released on return) or in the SparkSession (the spark target, where
         ``db_path`` only names the build and may be None).
 
         ``nightly``: models and data tests only (unit tests run in ``make test``).
+        ``exclude``: more nodes left out (dbt selectors, e.g. ``tag:single_cell``;
+        the tests of a left-out model go with it).
         ``schema_prefix``: read ``<prefix>raw`` ... and write ``<prefix>adam`` ...."""
         from dbt.cli.main import dbtRunner
 
@@ -202,10 +205,12 @@ class DbtSession:
         if select:
             args += ["--select", select]
         if nightly:
-            args += ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{CONTRACT_TAG}"]
+            args += ["--exclude-resource-type", "unit_test", "--exclude", f"tag:{CONTRACT_TAG}", *exclude]
+        elif exclude:
+            args += ["--exclude", *exclude]
         if not self.write_json:
             args.append("--no-write-json")
-        callbacks = [_progress_callback(progress, manifest, select, nightly)] if progress else []
+        callbacks = [_progress_callback(progress, manifest, select, nightly, exclude)] if progress else []
         if self.log:
             callbacks.append(_warnings_callback(self.log))
         with _db_env(db_path), _spark_settings_kept(self.target):
@@ -288,14 +293,18 @@ def dbt_build(
         session.close()
 
 
-def _progress_callback(progress: Progress, manifest, select: str | None, nightly: bool):
-    """A dbt event callback that reports each finished node: (done, total, name, status)."""
+def _progress_callback(progress: Progress, manifest, select: str | None, nightly: bool, exclude: tuple[str, ...] = ()):
+    """A dbt event callback that reports each finished node: (done, total, name, status).
+    ``exclude``: build's (``tag:`` selectors): those nodes and the tests on them are not counted."""
     kinds = {"model", "test"} | (set() if nightly else {"unit_test"})
-    total = sum(
-        1
-        for n in manifest.nodes.values()
-        if str(n.resource_type).split(".")[-1].lower() in kinds and not (nightly and CONTRACT_TAG in n.tags)
-    )
+    left_out = {e.removeprefix("tag:") for e in exclude} | ({CONTRACT_TAG} if nightly else set())
+    excluded = {uid for uid, n in manifest.nodes.items() if left_out & set(n.tags)}
+
+    def counted(uid: str, node) -> bool:
+        kind = str(node.resource_type).split(".")[-1].lower()
+        return kind in kinds and uid not in excluded and not (kind == "test" and excluded & set(node.depends_on.nodes))
+
+    total = sum(1 for uid, node in manifest.nodes.items() if counted(uid, node))
     if hasattr(manifest, "unit_tests") and not nightly:
         total += len(manifest.unit_tests)
     done = 0

@@ -71,11 +71,11 @@ class DbtWorker:
     def build_with_isolation(
         self, history_path: Path, work_dir: Path, studies: dict, contracts: dict,
         progress: Callable[[int, int, str, str], None] | None = None, log: Callable[[str], None] = print,
-        write_json: bool = True,
+        write_json: bool = True, carried_single_cell: bool = False,
     ) -> list:  # fmt: skip
         """trialdw.study_build.build_with_isolation, in the child (its GroupBuilds);
         ``write_json``: as DbtSession's."""
-        args = (history_path, work_dir, studies, contracts, progress is not None, write_json)
+        args = (history_path, work_dir, studies, contracts, progress is not None, write_json, carried_single_cell)
         return self._request("build", args, progress, log)
 
     def docs(self, db_path: Path, out_dir: Path) -> Path:
@@ -243,11 +243,12 @@ def _serve(state_dir: str, conn: Connection) -> None:
             return
         try:
             if kind == "build":
-                history_path, work_dir, studies, contracts, with_progress, session.write_json = args
+                history_path, work_dir, studies, contracts, with_progress, session.write_json, carried = args
                 progress = (lambda *p: send(("progress", p))) if with_progress else None
                 groups = build_with_isolation(
-                    dbt, history_path, work_dir, studies, contracts, progress, log=lambda m: send(("log", m))
-                )
+                    dbt, history_path, work_dir, studies, contracts, progress, log=lambda m: send(("log", m)),
+                    carried_single_cell=carried,
+                )  # fmt: skip
                 send(("result", groups))
             elif kind == "docs":
                 send(("result", dbt.docs(*args)))

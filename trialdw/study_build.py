@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,14 @@ from trialdw.study_config import write_config_tables
 # DuckDB may use this much memory per connection before spilling to disk: the
 # night stays well inside the machine's memory at portfolio scale.
 MEMORY_LIMIT = "1GB"
+
+# The dbt models only single-cell data (CP, GF) feed (dbt_project.yml), and the
+# ADaM tables they make. A group of studies none of which has single-cell data
+# skips them on a night that carries last night's tables over: its studies have
+# no rows in them, and the published file keeps the tables, with the carried
+# studies' rows (trialdw.publish). ~25 % of a one-study build's dbt nodes.
+SINGLE_CELL_TAG = "single_cell"
+SINGLE_CELL_TABLES = ("adcp", "adgf")
 
 
 @dataclass
@@ -57,6 +66,7 @@ class GroupBuild:
     dbt_failures: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # where the build's time went (the Spark engine)
+    skipped_tables: tuple[str, ...] = ()  # adam tables this build did not make (SINGLE_CELL_TABLES)
 
 
 def connect(path: Path, work_dir: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -96,27 +106,33 @@ def prepare_build_file(history_path: Path, build_file: Path, studies: dict, cont
 
 def build_group(
     session: DbtSession, history_path: Path, folder: Path, studies: dict, contracts: dict,
-    progress: Progress | None = None,
+    progress: Progress | None = None, carried_single_cell: bool = False,
 ) -> GroupBuild:  # fmt: skip
-    """Prepare one build file for ``studies`` and run dbt on it."""
+    """Prepare one build file for ``studies`` and run dbt on it.
+    ``carried_single_cell``: last night's file supplies the single-cell tables
+    (studies are carried over): a group without single-cell data skips them."""
     build = GroupBuild(sorted(studies), folder / BUILD_FILE_NAME)
     build.rows = prepare_build_file(history_path, build.build_file, studies, contracts)
-    result = session.build(build.build_file, nightly=True, progress=progress)
+    exclude = ()
+    if carried_single_cell and not any(config.single_cell for config in studies.values()):
+        exclude, build.skipped_tables = (f"tag:{SINGLE_CELL_TAG}",), SINGLE_CELL_TABLES
+    result = session.build(build.build_file, nightly=True, progress=progress, exclude=exclude)
     build.dbt_ok, build.dbt_summary, build.dbt_failures = result.success, result.summary(), result.failures
     return build
 
 
 def build_with_isolation(
     session: DbtSession, history_path: Path, work_dir: Path, studies: dict, contracts: dict,
-    progress: Progress | None = None, log=print, build=None,
+    progress: Progress | None = None, log=print, build=None, carried_single_cell: bool = False,
 ) -> list[GroupBuild]:  # fmt: skip
     """dbt for all ``studies`` in one build file; when that fails and holds more
     than one study, each study is built again on its own (step 1 above).
-    ``build``: how one group is built (default ``build_group``; the Spark engine
-    passes its own, trialdw.engines.spark.build_group)."""
+    ``build``: how one group is built (default ``build_group``, given
+    ``carried_single_cell``; the Spark engine passes its own,
+    trialdw.engines.spark.build_group)."""
     if not studies:
         return []
-    build_group_ = build or build_group
+    build_group_ = build or partial(build_group, carried_single_cell=carried_single_cell)
     group = build_group_(session, history_path, work_dir / "all", studies, contracts, progress)
     if group.dbt_ok or len(studies) == 1:
         return [group]

@@ -28,3 +28,35 @@ where {{ on_or_before_cutoff(dated_by, 's.DATA_CUTOFF') }}
 {% macro known_at_cutoff(value_expr, date_expr, cutoff_expr='s.DATA_CUTOFF') -%}
     case when {{ on_or_before_cutoff(date_expr, cutoff_expr) }} then {{ value_expr }} end
 {%- endmacro %}
+
+{#- The rows of a singular test that no analysis date escaped the cut-off:
+    one per (record, date column of `date_columns`, a list of (model, column))
+    dated after its study's DATA_CUTOFF. A union of one select per column
+    (portable SQL: DuckDB and Spark unnest lists differently). -#}
+{% macro analysis_dates_after_cutoff(date_columns) -%}
+with analysis_dates as (
+    {% for table, column in date_columns %}
+    select
+        STUDYID,
+        USUBJID,
+        '{{ table }}' as TABLE_NAME,
+        '{{ column }}' as COLUMN_NAME,
+        {{ column }} as ANALYSIS_DT
+    from {{ ref(table) }}
+    {% if not loop.last %}
+    union all
+    {% endif %}
+    {% endfor %}
+)
+
+select
+    d.STUDYID,
+    d.USUBJID,
+    d.TABLE_NAME,
+    d.COLUMN_NAME,
+    d.ANALYSIS_DT,
+    s.DATA_CUTOFF
+from analysis_dates as d
+inner join {{ ref('stg_config__studies') }} as s on s.STUDYID = d.STUDYID
+where d.ANALYSIS_DT > s.DATA_CUTOFF
+{%- endmacro %}
