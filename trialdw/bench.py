@@ -299,7 +299,9 @@ def report(result: dict) -> None:
     print(f"| peak memory of a night | {peak:,.0f} MB | | ≤ 2048 MB |")
     print()
     for name, night in nights.items():
-        print(f"  {name}: {night['news']}")
+        # wall: the whole `trialdw run`, Prefect's start of the flow run and the
+        # dbt process it starts meanwhile (trialdw.dbt_worker.prestart) included.
+        print(f"  {name}: {night['news']} (flow {night['flow']:.1f} s, wall {night['wall']:.1f} s)")
         print(f"    steps: {_steps(night['steps'])}")
 
 
