@@ -250,8 +250,8 @@ def test_a_file_sent_again_byte_for_byte_copies_its_runs_to_the_same_store(store
     taken = []
     same_file = history._load_same_file
 
-    def recording(con, contract, ref, valid_path, site, previous, sha256, rows_loaded):
-        counts = same_file(con, contract, ref, valid_path, site, previous, sha256, rows_loaded)
+    def recording(con, contract, ref, valid_path, site, previous, sent_again, rows_loaded):
+        counts = same_file(con, contract, ref, valid_path, site, previous, sent_again, rows_loaded)
         taken.append((contract.domain, counts is not None))
         return counts
 

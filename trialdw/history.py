@@ -232,6 +232,25 @@ def predecessor(con, study: str, site: str, transfer_id: str) -> str | None:
     return row[0] if row else None
 
 
+def files_sent_again(con, ref, previous: str | None, files) -> set[str]:
+    """Domains whose file (``files``: the transfer check's FileInfos) has the SHA-256
+    of the one file of that domain the site's ``previous`` transfer had (audit.files)."""
+    if previous is None:
+        return set()
+    before = dict(
+        con.execute(
+            "SELECT DOMAIN, min(SHA256) FROM audit.files WHERE STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? "
+            "AND STATUS = 'ok' GROUP BY DOMAIN HAVING count(*) = 1",
+            [ref.study, ref.site, previous],
+        ).fetchall()
+    )
+    return {
+        f.domain
+        for f in files
+        if f.domain and f.status == "ok" and f.sha256 is not None and before.get(f.domain) == f.sha256
+    }
+
+
 def refuse_loaded_twice(con, ref) -> None:
     """Raise when the history already holds runs of transfer ``ref``."""
     loaded = con.execute(
@@ -243,15 +262,16 @@ def refuse_loaded_twice(con, ref) -> None:
 
 
 def load_domain(
-    con, contract, ref, valid_path: str, rows_loaded: int, previous: str | None, sha256: str | None = None
+    con, contract, ref, valid_path: str, rows_loaded: int, previous: str | None, sent_again: bool = False
 ) -> dict[str, int]:
     """Append one validated domain file of ``ref`` as versions + runs + changes.
 
     ``previous``: the site's previous accepted transfer (the match basis), or None.
-    ``sha256``: the file's checksum (audit.files), to know a file sent again
-    byte for byte (``_load_same_file``). Returns counts by change kind. Runs inside the caller's transaction; the
-    caller (load.load_transfer) refuses a transfer loaded before
-    (``refuse_loaded_twice``) and proves the loaded rows from the runs.
+    ``sent_again``: the file has the SHA-256 of the predecessor's file of the
+    domain (``files_sent_again``; ``_load_same_file``). Returns counts by change
+    kind. Runs inside the caller's transaction; the caller (load.load_transfer)
+    refuses a transfer loaded before (``refuse_loaded_twice``) and proves the
+    loaded rows from the runs.
 
     Only narrow temp tables (line, key, hash, ids) are built; the values are read
     from the Parquet file once more, straight into the versions table, for the new
@@ -260,7 +280,7 @@ def load_domain(
     site = [contract.domain, ref.study, ref.site]
     if previous is None:
         counts = _load_first(con, contract, ref, valid_path, site)
-    elif (same := _load_same_file(con, contract, ref, valid_path, site, previous, sha256, rows_loaded)) is not None:
+    elif (same := _load_same_file(con, contract, ref, valid_path, site, previous, sent_again, rows_loaded)) is not None:
         counts = same
     else:
         _previous_versions(con, contract, site, previous)
@@ -316,7 +336,7 @@ def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[st
 
 
 def _load_same_file(
-    con, contract, ref, valid_path: str, site: list[str], previous: str, sha256: str | None, rows_loaded: int
+    con, contract, ref, valid_path: str, site: list[str], previous: str, sent_again: bool, rows_loaded: int
 ) -> dict[str, int] | None:
     """Steps 2–5 for a file the site sends again byte for byte (a domain nobody
     touched since the previous export: on the bench portfolio, the single-cell
@@ -325,7 +345,8 @@ def _load_same_file(
     predecessor held on that line and cut the same runs; here the predecessor's
     runs are copied instead of hashing every record again. None (take the general
     steps) unless all of these hold:
-     1. the predecessor's file of the domain has the same SHA-256 (audit.files);
+     1. the predecessor's file of the domain has the same SHA-256 (``sent_again``:
+        ``files_sent_again``, one query per transfer);
      2. the same lines passed validation (validation may depend on other files,
         e.g. a subject's DM row): as many rows, and none on a line the
         predecessor did not hold;
@@ -334,17 +355,10 @@ def _load_same_file(
         (a column added, or one moved) hashes every record differently, and its
         records are then new versions, as on the general steps.
     Nothing is inserted, changed or dropped."""
-    if sha256 is None:
+    if not sent_again:
         return None
     predecessor_run = "DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?"
     basis = [*site, previous]
-    same_bytes = con.execute(
-        "SELECT count(*) = 1 AND bool_and(SHA256 = ?) FROM audit.files "
-        "WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ? AND STATUS = 'ok'",
-        [sha256, *basis],
-    ).fetchone()[0]
-    if not same_bytes:
-        return None
     held, missing = con.execute(
         f"""SELECT (SELECT coalesce(sum(N), 0) FROM history.layout WHERE {predecessor_run}),
                    (SELECT count(*) FROM (SELECT _source_line FROM read_parquet(?)) AS n

@@ -71,14 +71,14 @@ def load_transfer(con, validated: ValidatedTransfer, contracts: dict | None = No
         raise RuntimeError(f"{ref.relpath} is already loaded (audit.reconciliation has it); not loading twice")
     history.refuse_loaded_twice(con, ref)
     previous = history.predecessor(con, ref.study, ref.site, ref.transfer_id)
-    checksums = {f.domain: f.sha256 for f in validated.check.files if f.domain and f.status == "ok"}
+    sent_again = history.files_sent_again(con, ref, previous, validated.check.files)
     for out in validated.domains:
         if out.rows_loaded + out.rows_quarantined != out.rows_sent:
             raise ReconciliationError(
                 f"{out.source_file}: {out.rows_loaded} + {out.rows_quarantined} != {out.rows_sent}"
             )
         history.load_domain(
-            con, contracts[out.domain], ref, out.valid_path, out.rows_loaded, previous, checksums.get(out.domain)
+            con, contracts[out.domain], ref, out.valid_path, out.rows_loaded, previous, out.domain in sent_again
         )
     if not validated.domains:
         return
