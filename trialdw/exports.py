@@ -466,7 +466,8 @@ def write_exports(
     ``changed``: the studies rebuilt this night (None: all); every other study's
     files are carried over from the latest run folder as hard links.
     Raises ExportError, leaving ``latest`` and older runs untouched, when
-    something cannot be exported faithfully."""
+    something cannot be exported faithfully, or when ``latest`` is not a link
+    (a folder or file of that name is never replaced)."""
     db_path, out_root = Path(db_path), Path(out_root)
     if keep < 1:
         raise ValueError("keep must be at least 1 (the run just written)")
@@ -475,16 +476,20 @@ def write_exports(
     if not db_path.exists():
         raise FileNotFoundError(db_path)
     final = out_root / run_id
+    latest = out_root / LATEST
+    if latest.exists() and not latest.is_symlink():
+        # Not the link this module keeps (someone's folder or file): never replaced, never deleted.
+        raise ExportError(f"{latest} is not a symbolic link: move it away, exports point a link of that name at each run")
     if final.exists():
         raise ExportError(f"{final} already exists: exports of run {run_id} were already written")
     out_root.mkdir(parents=True, exist_ok=True)
     partial = out_root / f".{run_id}.partial"
     if partial.exists():
         shutil.rmtree(partial)  # a crashed attempt of this same run
-    summary = ExportSummary(run_folder=final, latest=out_root / LATEST, studies=())
+    summary = ExportSummary(run_folder=final, latest=latest, studies=())
     partial.mkdir()
     try:
-        carry = (out_root / LATEST).resolve() if (out_root / LATEST).is_dir() else None
+        carry = latest.resolve() if latest.is_dir() else None
         _write_run_folder(db_path, partial, summary, Path(models_dir), changed, carry)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
