@@ -32,6 +32,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,10 +199,7 @@ class DbtSession:
         db_path = Path(db_path).resolve() if db_path is not None else None
         manifest = self.manifest(db_path, schema_prefix=schema_prefix)
         args = ["build", *self._args(schema_prefix, "none" if self.log else None)]
-        if self.target == DEFAULT_TARGET:
-            # dbt-duckdb: one thread (more have hit transaction errors); dbt-spark
-            # runs independent models as concurrent jobs (the profile's threads).
-            args += ["--threads", "1"]
+        # Threads: the profile's (dbt_project/profiles.yml), per target.
         if select:
             args += ["--select", select]
         if nightly:
@@ -308,14 +306,16 @@ def _progress_callback(progress: Progress, manifest, select: str | None, nightly
     if hasattr(manifest, "unit_tests") and not nightly:
         total += len(manifest.unit_tests)
     done = 0
+    counting = threading.Lock()  # nodes finish on dbt's threads (the profile's threads)
 
     def on_event(event) -> None:
         nonlocal done
         if event.info.name != "NodeFinished":
             return
-        done += 1
         node = event.data.node_info
-        progress(done, total if not select else max(done, total), node.node_name, node.node_status)
+        with counting:
+            done += 1
+            progress(done, total if not select else max(done, total), node.node_name, node.node_status)
 
     return on_event
 
