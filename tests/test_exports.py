@@ -222,7 +222,6 @@ def test_a_run_id_already_exported_is_refused(warehouse, tmp_path, models_dir):
         _export(warehouse, tmp_path, models_dir, "../escape")
 
 
-
 def test_a_latest_that_is_not_a_link_is_refused_and_left_as_it_is(warehouse, tmp_path, models_dir):
     """Someone's own folder named latest (a copy, an older layout): never replaced, and
     refused before anything is written, so a retry of the night meets the same clear finding."""
@@ -233,6 +232,7 @@ def test_a_latest_that_is_not_a_link_is_refused_and_left_as_it_is(warehouse, tmp
         _export(warehouse, tmp_path, models_dir, RUN1)
     assert sorted(p.name for p in out.iterdir()) == ["latest"]  # no run folder, no partial one
     assert (out / "latest" / "notes.txt").read_text(encoding="utf-8") == "mine"
+
 
 @pytest.mark.parametrize(
     ("description", "label"),

@@ -479,7 +479,9 @@ def write_exports(
     latest = out_root / LATEST
     if latest.exists() and not latest.is_symlink():
         # Not the link this module keeps (someone's folder or file): never replaced, never deleted.
-        raise ExportError(f"{latest} is not a symbolic link: move it away, exports point a link of that name at each run")
+        raise ExportError(
+            f"{latest} is not a symbolic link: move it away (exports point a link of that name at each run)"
+        )
     if final.exists():
         raise ExportError(f"{final} already exists: exports of run {run_id} were already written")
     out_root.mkdir(parents=True, exist_ok=True)
