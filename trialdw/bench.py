@@ -1,7 +1,7 @@
 """Benchmark: what a night costs, measured against a floor in the same run.
 
-    python -m trialdw.bench [--studies 10] [--subjects 500] [--sites 2] [--out DIR]
-                            [--demo-only] [--portfolio-only] [--no-spark] [--keep]
+    python -m trialdw.bench [--studies 10] [--subjects 500] [--sites 2] [--repeat 3]
+                            [--out DIR] [--demo-only] [--portfolio-only] [--no-spark] [--keep]
 
 1. **The demo's night**: the two seed studies (``make demo``'s landing: 24
    subjects per study) run by ``trialdw run`` against a running Prefect server;
@@ -13,6 +13,10 @@
    (a copy of its latest one with some values changed). Before the nights,
    the transfer checks and row validation alone (``trialdw.ingest.bench``),
    alternating transfer by transfer with the floor's reading of the same files.
+   With ``--repeat N`` (default 3) the floor and the three nights are measured
+   N times (each repetition's nights in a warehouse of its own) and the table
+   gives medians, every run's figure printed below it: on this machine one
+   run's figures vary by ~10 % from the next.
 
 The floor is DuckDB's own ``read_csv(all_varchar=true)`` of the same CSV files
 into tables, measured here, in this run, on this machine; every figure is also
@@ -239,7 +243,12 @@ def spark_demo_night(root: Path, env: dict, duckdb_night: dict) -> dict | None:
     return night
 
 
-def portfolio(root: Path, env: dict, copies: int, subjects: int, sites: int) -> dict:
+def portfolio(root: Path, env: dict, copies: int, subjects: int, sites: int, repeat: int = 1) -> dict:
+    """The portfolio's figures. ``repeat``: each night (and the floor) measured
+    that many times, the nights each in a warehouse of its own: every first
+    night and its nothing-new night, then one site's new transfer lands and each
+    warehouse gets its one-site night. The report gives medians (this machine's
+    figures vary by ~10 % from run to run) and every run's figure beside them."""
     from trialdw.ingest.bench import measure as measure_ingest
     from trialdw.study_config import load_studies
     from trialdw.synth import generate
@@ -249,21 +258,43 @@ def portfolio(root: Path, env: dict, copies: int, subjects: int, sites: int) -> 
     landing = root / "portfolio" / "landing"
     print(f"  synth: {copies} studies x {sites} sites x {subjects} subjects ...", flush=True)
     generate(landing, subjects=subjects, sites=sites, studies=load_studies(studies_dir))
-    floor, rows = floor_seconds(landing)
+    floors = []
+    for _ in range(repeat):
+        floor, rows = floor_seconds(landing)
+        floors.append(floor)
     size_mb = sum(p.stat().st_size for p in landing.rglob("*.csv")) / 1e6
-    print(f"  landing: {rows:,} rows, {size_mb:,.0f} MB; floor (DuckDB read_csv): {floor:.1f} s", flush=True)
+    print(f"  landing: {rows:,} rows, {size_mb:,.0f} MB; floor (DuckDB read_csv): {_runs(floors)}", flush=True)
     print("  check + validate alone, transfer by transfer against the floor (trialdw.ingest.bench) ...", flush=True)
     validate = measure_ingest(landing, load_studies(studies_dir))
-    warehouse = root / "portfolio" / "wh" / "trialdw.duckdb"
-    nights = {}
-    print("  night 1 (everything new) ...", flush=True)
-    nights["first"] = run_night(landing, warehouse, env, studies_dir)
-    print("  night 2 (nothing new) ...", flush=True)
-    nights["nothing new"] = run_night(landing, warehouse, env, studies_dir)
+    warehouses = [root / "portfolio" / (f"wh-{i}" if repeat > 1 else "wh") / "trialdw.duckdb" for i in range(repeat)]
+    nights: dict[str, list[dict]] = {"first": [], "nothing new": [], "one site's new transfer": []}
+    for i, warehouse in enumerate(warehouses, start=1):
+        print(f"  night 1 (everything new){_of(i, repeat)} ...", flush=True)
+        nights["first"].append(run_night(landing, warehouse, env, studies_dir))
+        print(f"  night 2 (nothing new){_of(i, repeat)} ...", flush=True)
+        nights["nothing new"].append(run_night(landing, warehouse, env, studies_dir))
     transfer = new_transfer(landing, ids[0], "101")
-    print(f"  night 3 (new transfer {ids[0]}/101/{transfer}) ...", flush=True)
-    nights["one site's new transfer"] = run_night(landing, warehouse, env, studies_dir)
-    return {"floor": floor, "rows": rows, "size_mb": size_mb, "nights": nights, "validate": validate}
+    for i, warehouse in enumerate(warehouses, start=1):
+        print(f"  night 3 (new transfer {ids[0]}/101/{transfer}){_of(i, repeat)} ...", flush=True)
+        nights["one site's new transfer"].append(run_night(landing, warehouse, env, studies_dir))
+    return {"floors": floors, "rows": rows, "size_mb": size_mb, "nights": nights, "validate": validate}
+
+
+def _of(i: int, repeat: int) -> str:
+    return f", run {i} of {repeat}" if repeat > 1 else ""
+
+
+def _runs(values: list[float], unit: str = " s") -> str:
+    """``median`` alone, or ``median (each run: a, b, c)``."""
+    if len(values) == 1:
+        return f"{values[0]:.1f}{unit}"
+    return f"{median(values):.1f}{unit} (median; each run: {', '.join(f'{v:.1f}' for v in values)})"
+
+
+def median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
 
 
 def _steps(steps: dict) -> str:
@@ -271,18 +302,21 @@ def _steps(steps: dict) -> str:
 
 
 def report(result: dict) -> None:
-    floor = result["floor"]
-    nights = result["nights"]
-    first = nights["first"]["flow"]
-    ingest = nights["first"]["steps"].get("ingest", float("nan"))
+    """The table of medians (every run's figures below it, with each night's steps)."""
+    floor = median(result["floors"])
+    nights = {name: [n["flow"] for n in runs] for name, runs in result["nights"].items()}
+    first = median(nights["first"])
+    ingest = median([n["steps"].get("ingest", float("nan")) for n in result["nights"]["first"]])
     ratios = {
         "validate + load / floor": ingest / floor,
         "first night / floor": first / floor,
-        "nothing new / first night": nights["nothing new"]["flow"] / first,
-        "one site's new transfer / first night": nights["one site's new transfer"]["flow"] / first,
+        "nothing new / first night": median(nights["nothing new"]) / first,
+        "one site's new transfer / first night": median(nights["one site's new transfer"]) / first,
     }
+    repeat = len(result["floors"])
+    runs = f", median of {repeat} runs" if repeat > 1 else ""
     print()
-    print(f"| portfolio: {result['rows']:,} rows, {result['size_mb']:,.0f} MB | seconds | ratio | target |")
+    print(f"| portfolio: {result['rows']:,} rows, {result['size_mb']:,.0f} MB{runs} | seconds | ratio | target |")
     print("|---|---:|---:|---:|")
     print(f"| floor: DuckDB read_csv(all_varchar) of the same files | {floor:.1f} | 1.00 | |")
     v = result["validate"]
@@ -294,15 +328,21 @@ def report(result: dict) -> None:
     print(f"| first night (flow) | {first:.1f} | {ratios['first night / floor']:.2f} | ≤ 5 |")
     for name in ("nothing new", "one site's new transfer"):
         key = f"{name} / first night"
-        print(f"| {name} (flow) | {nights[name]['flow']:.1f} | {ratios[key]:.3f} of first night | ≤ {TARGETS[key]} |")
-    peak = max(n["peak_mb"] for n in nights.values())
+        seconds = median(nights[name])
+        print(f"| {name} (flow) | {seconds:.1f} | {ratios[key]:.3f} of first night | ≤ {TARGETS[key]} |")
+    peak = max(n["peak_mb"] for runs in result["nights"].values() for n in runs)
     print(f"| peak memory of a night | {peak:,.0f} MB | | ≤ 2048 MB |")
     print()
-    for name, night in nights.items():
-        # wall: the whole `trialdw run`, Prefect's start of the flow run and the
-        # dbt process it starts meanwhile (trialdw.dbt_worker.prestart) included.
-        print(f"  {name}: {night['news']} (flow {night['flow']:.1f} s, wall {night['wall']:.1f} s)")
-        print(f"    steps: {_steps(night['steps'])}")
+    if repeat > 1:
+        print(f"  floor: {_runs(result['floors'])}")
+        ingests = [n["steps"].get("ingest", float("nan")) for n in result["nights"]["first"]]
+        print(f"  validate + load: {_runs(ingests)}")
+    for name, runs_of_night in result["nights"].items():
+        for i, night in enumerate(runs_of_night, start=1):
+            # wall: the whole `trialdw run`, Prefect's start of the flow run and the
+            # dbt process it starts meanwhile (trialdw.dbt_worker.prestart) included.
+            print(f"  {name}{_of(i, repeat)}: {night['news']} (flow {night['flow']:.1f} s, wall {night['wall']:.1f} s)")
+            print(f"    steps: {_steps(night['steps'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portfolio-only", action="store_true")
     parser.add_argument("--no-spark", action="store_true", help="skip the demo night on Spark")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="the portfolio's floor and nights measured this many times (default 3)"
+    )
     args = parser.parse_args(argv)
 
     from trialdw.ops.prefect_server import running_prefect_server
@@ -331,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_spark:
                     spark_demo_night(root, env, night)
             if not args.demo_only:
-                report(portfolio(root, env, args.studies, args.subjects, args.sites))
+                report(portfolio(root, env, args.studies, args.subjects, args.sites, max(1, args.repeat)))
     finally:
         if not args.keep and not args.out:
             shutil.rmtree(root, ignore_errors=True)
