@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -65,13 +66,17 @@ class HeadlessChromium:
         self.profile = Path(work_dir) / "chromium-profile"
         self.window = window
         self._ids = itertools.count(1)
-        self._proc = self._ws = None
+        self._proc = self._ws = self._scratch = None
 
     def __enter__(self) -> HeadlessChromium:
         binary = chromium_path()
         if binary is None:
             raise BrowserError("chromium is not installed")
         self.profile.mkdir(parents=True)
+        # Chromium's singleton lock folder (org.chromium.Chromium.*) goes under TMPDIR:
+        # one of this browser's, removed by close(), not the machine's /tmp, where each
+        # run left one behind. Short: the singleton socket's path must fit 107 bytes.
+        self._scratch = scratch = Path(tempfile.mkdtemp(prefix="chromium-"))
         self._proc = subprocess.Popen(
             [
                 binary,
@@ -82,6 +87,7 @@ class HeadlessChromium:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(scratch)},
             start_new_session=True,
         )  # its own process group: close() ends the renderers too
         try:
@@ -198,6 +204,8 @@ class HeadlessChromium:
             except subprocess.TimeoutExpired:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __exit__(self, *exc) -> None:
         self.close()
