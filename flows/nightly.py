@@ -242,7 +242,7 @@ def _group_summary(group, logger) -> dict:
         "dbt_summary": group.dbt_summary,
         "failures": list(group.dbt_failures),
         "rows": group.rows,
-        "skipped_tables": list(getattr(group, "skipped_tables", ())),
+        "skipped_tables": list(group.skipped_tables),
         **({"seconds": group.seconds} if group.seconds else {}),
     }
 
@@ -566,7 +566,7 @@ def _check_built_studies(
         with timer("readiness"):
             readiness = check_readiness(
                 group["build_file"], standing, str(reports / "data-docs"), readiness_contract, run_id,
-                str(paths.failed_runs), tuple(group.get("skipped_tables", ())),
+                str(paths.failed_runs), tuple(group["skipped_tables"]),
             )  # fmt: skip
         details["readiness"].append(readiness)
         results.update(readiness["held_back"])

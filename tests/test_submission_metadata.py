@@ -18,7 +18,8 @@ from trialdw.endpoints import (
     KM_CURVES_COLUMNS,
 )
 from trialdw.publish import apply_comments
-from trialdw.submission.metadata import MAX_LABEL, load_catalog, missing_metadata, xpt_label
+from trialdw.study_build import SINGLE_CELL_TAG
+from trialdw.submission.metadata import MAX_LABEL, adam_models_tagged, load_catalog, missing_metadata, xpt_label
 
 DEFINE_CLASSES = {  # Define-XML 2.1 ItemGroupClass values for ADaM (define-enumerations.xsd)
     "ADAM OTHER",
@@ -45,6 +46,14 @@ def test_every_adam_dataset_has_its_define_xml_metadata(catalog):
     assert adam["adrs"].keys == ("STUDYID", "USUBJID", "ASEQ")  # ASEQ: unique per subject
     assert adam["adtte"].subclass == "TIME-TO-EVENT" and adam["adae"].subclass == "ADVERSE EVENT"
     assert adam["adcp"].study_flag == adam["adgf"].study_flag == "SINGLE_CELL"
+
+
+def test_the_single_cell_tag_marks_exactly_the_adam_tables_for_single_cell_studies(catalog):
+    """The tables a build without the single-cell models does not make (the tag, read
+    from dbt_project.yml) are those the metadata gives only to single-cell studies."""
+    flagged = tuple(sorted(t for (s, t), meta in catalog.items() if s == "adam" and meta.study_flag == "SINGLE_CELL"))
+    assert adam_models_tagged(SINGLE_CELL_TAG) == flagged == ("adcp", "adgf")
+    assert adam_models_tagged("no_such_tag") == ()
 
 
 def test_every_yml_column_has_a_label_of_at_most_40_characters_and_a_description(catalog):

@@ -35,13 +35,13 @@ from trialdw.study_config import write_config_tables
 # night stays well inside the machine's memory at portfolio scale.
 MEMORY_LIMIT = "1GB"
 
-# The dbt models only single-cell data (CP, GF) feed (dbt_project.yml), and the
-# ADaM tables they make. A group of studies none of which has single-cell data
-# skips them on a night that carries last night's tables over: its studies have
-# no rows in them, and the published file keeps the tables, with the carried
-# studies' rows (trialdw.publish). ~25 % of a one-study build's dbt nodes.
+# The dbt models only single-cell data (CP, GF) feed carry this tag in
+# dbt_project.yml, the ADaM tables they make included (adcp, adgf). A group of
+# studies none of which has single-cell data skips them on a night that carries
+# last night's tables over: its studies have no rows in them, and the published
+# file keeps the tables, with the carried studies' rows (trialdw.publish).
+# ~25 % of a one-study build's dbt nodes.
 SINGLE_CELL_TAG = "single_cell"
-SINGLE_CELL_TABLES = ("adcp", "adgf")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class GroupBuild:
     dbt_failures: tuple[str, ...] = ()
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # where the build's time went (the Spark engine)
-    skipped_tables: tuple[str, ...] = ()  # adam tables this build did not make (SINGLE_CELL_TABLES)
+    skipped_tables: tuple[str, ...] = ()  # adam tables this build did not make (tagged SINGLE_CELL_TAG)
 
 
 def connect(path: Path, work_dir: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -115,7 +115,9 @@ def build_group(
     build.rows = prepare_build_file(history_path, build.build_file, studies, contracts)
     exclude = ()
     if carried_single_cell and not any(config.single_cell for config in studies.values()):
-        exclude, build.skipped_tables = (f"tag:{SINGLE_CELL_TAG}",), SINGLE_CELL_TABLES
+        from trialdw.submission.metadata import adam_models_tagged
+
+        exclude, build.skipped_tables = (f"tag:{SINGLE_CELL_TAG}",), adam_models_tagged(SINGLE_CELL_TAG)
     result = session.build(build.build_file, nightly=True, progress=progress, exclude=exclude)
     build.dbt_ok, build.dbt_summary, build.dbt_failures = result.success, result.summary(), result.failures
     return build

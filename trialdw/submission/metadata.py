@@ -175,12 +175,23 @@ def _dataset(schema: str, entry: dict, extra_meta: dict | None = None) -> Datase
     )
 
 
-def _project_model_meta(project_file: Path) -> dict[str, dict]:
-    """``+meta`` of each adam model in dbt_project.yml (model name → meta)."""
+def _project_adam_models(project_file: Path) -> dict[str, dict]:
+    """Each adam model's configuration in dbt_project.yml (model name → its ``+`` keys)."""
     if not project_file.is_file():
         return {}
     adam = ((((_yaml(project_file).get("models") or {}).get("trialdw") or {}).get("marts") or {}).get("adam")) or {}
-    return {name: dict(cfg.get("+meta") or {}) for name, cfg in adam.items() if isinstance(cfg, dict)}
+    return {name: cfg for name, cfg in adam.items() if isinstance(cfg, dict)}
+
+
+def _project_model_meta(project_file: Path) -> dict[str, dict]:
+    """``+meta`` of each adam model in dbt_project.yml (model name → meta)."""
+    return {name: dict(cfg.get("+meta") or {}) for name, cfg in _project_adam_models(project_file).items()}
+
+
+def adam_models_tagged(tag: str, project_file: Path = DBT_PROJECT_FILE) -> tuple[str, ...]:
+    """The adam models dbt_project.yml gives ``tag`` (``+tags``), sorted: the tables a
+    dbt build that excludes the tag does not make (trialdw.study_build)."""
+    return tuple(sorted(n for n, cfg in _project_adam_models(project_file).items() if tag in (cfg.get("+tags") or ())))
 
 
 def load_catalog(
