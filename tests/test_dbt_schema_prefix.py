@@ -12,9 +12,14 @@ from trialdw.dbt_runner import TARGETS, DbtSession
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    s = DbtSession(tmp_path_factory.mktemp("dbt-prefix"))
-    yield s
-    s.close()
+    # An empty manifest cache of its own: these tests look at what dbt's parse
+    # leaves in the target folder, and a manifest kept by an earlier run on the
+    # machine (trialdw.dbt_manifest_cache) would skip the parse.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRIALDW_CACHE_DIR", str(tmp_path_factory.mktemp("manifest-cache")))
+        s = DbtSession(tmp_path_factory.mktemp("dbt-prefix"))
+        yield s
+        s.close()
 
 
 def _schemas(manifest) -> tuple[set[str], set[str]]:
