@@ -17,14 +17,24 @@ proportions as (
     from samples
 ),
 
-ranked_baseline_rows as (
+-- The samples are ranked, not their rows (as in int_gf_expression).
+baseline_visit_samples as (
+    select distinct
+        STUDYID,
+        USUBJID,
+        CPREFID,
+        CPDT
+    from proportions
+    where VISIT = 'BASELINE'
+),
+
+ranked_baseline_samples as (
     select
         STUDYID,
         USUBJID,
         CPREFID,
         dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) as SAMPLE_RANK
-    from proportions
-    where VISIT = 'BASELINE'
+    from baseline_visit_samples
 ),
 
 baseline_sample as (
@@ -32,7 +42,7 @@ baseline_sample as (
         STUDYID,
         USUBJID,
         CPREFID
-    from ranked_baseline_rows
+    from ranked_baseline_samples
     where SAMPLE_RANK = 1
 ),
 
