@@ -1,7 +1,8 @@
 -- Cell-type proportions per biopsy sample (single-cell RNA-seq).
 -- AVAL = cells of the type / all cells of the sample (NULL if the sample has
 -- no cells). The baseline sample of a subject is its latest BASELINE-visit
--- sample (by date, then sample id) — usually the only one; ABLFL marks it.
+-- sample (by date, then sample id; macro baseline_sample) — usually the only
+-- one; ABLFL marks it.
 -- Data cut-off: the samples as known at it (int_cp_at_cutoff: whole samples).
 with samples as (
     select
@@ -17,33 +18,8 @@ proportions as (
     from samples
 ),
 
--- The samples are ranked, not their rows (as in int_gf_expression).
-baseline_visit_samples as (
-    select distinct
-        STUDYID,
-        USUBJID,
-        CPREFID,
-        CPDT
-    from proportions
-    where VISIT = 'BASELINE'
-),
-
-ranked_baseline_samples as (
-    select
-        STUDYID,
-        USUBJID,
-        CPREFID,
-        dense_rank() over (partition by STUDYID, USUBJID order by CPDT desc, CPREFID desc) as SAMPLE_RANK
-    from baseline_visit_samples
-),
-
 baseline_sample as (
-    select distinct
-        STUDYID,
-        USUBJID,
-        CPREFID
-    from ranked_baseline_samples
-    where SAMPLE_RANK = 1
+    {{ baseline_sample('proportions', 'CPREFID', 'CPDT') }}
 ),
 
 baseline_values as (

@@ -2,41 +2,16 @@
 {{ config(materialized='view') }}
 -- Gene expression per sample x cell type x gene, with the subject's baseline.
 -- AVAL = GFSTRESN (mean normalised expression, LOG1P CPM). The baseline sample
--- is chosen exactly as for cell proportions (latest BASELINE-visit sample).
+-- is chosen as for cell proportions (macro baseline_sample: the latest
+-- BASELINE-visit sample by date, then sample id).
 -- Data cut-off: the samples as known at it (int_gf_at_cutoff: whole samples,
 -- the same as int_cp_at_cutoff's).
 with expression as (
     select * from {{ ref('int_gf_at_cutoff') }}
 ),
 
--- The samples are ranked, not their rows: a sample has a row per cell type and
--- gene (~350 a sample), and ranking them all cost ~0.7 s of CPU a portfolio night.
-baseline_visit_samples as (
-    select distinct
-        STUDYID,
-        USUBJID,
-        GFREFID,
-        GFDT
-    from expression
-    where VISIT = 'BASELINE'
-),
-
-ranked_baseline_samples as (
-    select
-        STUDYID,
-        USUBJID,
-        GFREFID,
-        dense_rank() over (partition by STUDYID, USUBJID order by GFDT desc, GFREFID desc) as SAMPLE_RANK
-    from baseline_visit_samples
-),
-
 baseline_sample as (
-    select distinct
-        STUDYID,
-        USUBJID,
-        GFREFID
-    from ranked_baseline_samples
-    where SAMPLE_RANK = 1
+    {{ baseline_sample('expression', 'GFREFID', 'GFDT') }}
 ),
 
 baseline_values as (
