@@ -296,6 +296,11 @@ def portfolio(root: Path, env: dict, copies: int, subjects: int, sites: int, rep
     return {"floors": floors, "rows": rows, "size_mb": size_mb, "nights": nights, "validate": validate}
 
 
+def ingest_seconds(night: dict) -> float:
+    """The night's ingest step (validate + load), NaN if the run log has none."""
+    return night["steps"].get("ingest", float("nan"))
+
+
 def run_ratios(result: dict) -> dict[str, list[float]]:
     """Each target's ratio in each run, against that run's own floor or first
     night: ``result["floors"][i]`` and ``result["nights"][name][i]`` are run i's."""
@@ -303,7 +308,7 @@ def run_ratios(result: dict) -> dict[str, list[float]]:
     ratios: dict[str, list[float]] = {key: [] for key in TARGETS}
     for i, floor in enumerate(result["floors"]):
         first = nights["first"][i]["flow"]
-        ratios["validate + load / floor"].append(nights["first"][i]["steps"].get("ingest", float("nan")) / floor)
+        ratios["validate + load / floor"].append(ingest_seconds(nights["first"][i]) / floor)
         ratios["first night / floor"].append(first / floor)
         ratios["nothing new / first night"].append(nights["nothing new"][i]["flow"] / first)
         ratios["one site's new transfer / first night"].append(nights["one site's new transfer"][i]["flow"] / first)
@@ -336,7 +341,7 @@ def report(result: dict) -> None:
     every run's figures below it, with each night's steps."""
     floor = median(result["floors"])
     nights = {name: [n["flow"] for n in runs] for name, runs in result["nights"].items()}
-    ingests = [n["steps"].get("ingest", float("nan")) for n in result["nights"]["first"]]
+    ingests = [ingest_seconds(n) for n in result["nights"]["first"]]
     per_run = run_ratios(result)
     ratios = {key: median(values) for key, values in per_run.items()}
     repeat = len(result["floors"])
