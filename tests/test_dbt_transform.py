@@ -43,3 +43,29 @@ def test_failed_build_names_the_node_and_why(tmp_path):
     result = dbt_build(db_path, select="stg_site__ae")
     assert not result.success
     assert any(line.startswith("stg_site__ae:") and "ae" in line.lower() for line in result.failures), result.failures
+
+
+def test_dbt_connection_has_the_night_memory_limit(tmp_path):
+    """profiles.yml gives DuckDB's memory_limit as a config option (set once when
+    dbt opens the file, not as a SET on every node's cursor): dbt's own
+    connection runs under the limit every other connection of the night has."""
+    from dbt.cli.main import dbtRunner
+
+    from trialdw.dbt_runner import DbtSession, _db_env, _release_duckdb_file
+    from trialdw.study_build import MEMORY_LIMIT
+
+    db_path = tmp_path / "warehouse.duckdb"
+    create_warehouse(db_path, {}, transfers=[])
+    session = DbtSession()
+    try:
+        with _db_env(db_path):
+            outcome = dbtRunner(manifest=session.manifest(db_path)).invoke(
+                ["show", "--inline", "select current_setting('memory_limit') as m", *session._args("")]
+            )
+        _release_duckdb_file()
+    finally:
+        session.close()
+    assert outcome.success, outcome.exception
+    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as con:
+        expected = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    assert outcome.result.results[0].agate_table.rows[0][0] == expected
