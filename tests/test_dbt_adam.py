@@ -179,6 +179,53 @@ def test_build_runs_models_dbt_tests_and_unit_tests(warehouse):
     assert tables == {"adsl", "adrs", "adtte", "adae", "adcp", "adgf"}
 
 
+def test_a_build_into_a_new_file_equals_the_adapters_rebuild(warehouse, tmp_path):
+    """Into a new file every model is created under its own name in one statement
+    (dbt_project/macros/materializations_into_a_new_file.sql); a second build into
+    that file takes the adapter's own materializations (a __dbt_tmp relation
+    renamed over the existing one). Both give the same relations, column types,
+    comments, view SQL and rows."""
+    import shutil
+
+    import duckdb
+
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(warehouse, rebuilt)
+    result = dbt_build(rebuilt, nightly=True)
+    assert result.success, "\n".join(result.failures)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as new_file (read_only)")
+        con.execute(f"attach '{rebuilt}' as rebuilt (read_only)")
+
+        def catalog(db: str) -> dict[str, list[tuple]]:
+            where = f"database_name = '{db}' and schema_name not in ('raw', 'audit', 'config')"
+            return {
+                "columns": con.execute(
+                    f"select schema_name, table_name, column_index, column_name, data_type, comment"
+                    f" from duckdb_columns() where {where} order by all"
+                ).fetchall(),
+                "tables": con.execute(
+                    f"select schema_name, table_name, comment from duckdb_tables() where {where} order by all"
+                ).fetchall(),
+                "views": con.execute(
+                    f"select schema_name, view_name, comment, sql from duckdb_views()"
+                    f" where {where} and not internal order by all"
+                ).fetchall(),
+            }
+
+        built, again = catalog("new_file"), catalog("rebuilt")
+        assert len(built["tables"]) >= 40 and len(built["views"]) >= 14
+        assert built == again
+        assert not [t for t in built["tables"] + again["tables"] if "__dbt_" in t[1]]
+        for schema, table, _comment in built["tables"]:
+            for a, b in (("new_file", "rebuilt"), ("rebuilt", "new_file")):
+                extra = con.execute(
+                    f'select count(*) from (select * from {a}."{schema}"."{table}"'
+                    f' except all select * from {b}."{schema}"."{table}")'
+                ).fetchall()[0][0]
+                assert extra == 0, f"{schema}.{table}: {extra} rows of {a} not in {b}"
+
+
 def test_adsl_uses_only_the_current_transfer(warehouse):
     assert one(warehouse, f"select count(*), max(AGE) from adam.adsl where USUBJID = '{S1}'") == (1, 56)
 
