@@ -10,7 +10,11 @@
     subjects enrolled by then (int_dm_at_cutoff; by_subject=false for DM
     itself). `replace` maps columns to expressions (aliases r, s) that replace
     them, e.g. an end date after the cut-off that is not known at it; `joins`
-    adds joins those expressions need. -#}
+    adds joins those expressions need.
+    No not_null test on these models' USUBJID: the data contracts require it
+    (a row without one is quarantined at ingest), and the inner join on it to
+    int_dm_at_cutoff drops a NULL besides; a test of it could never fail, and
+    would cost a dbt node (and, on int_gf_at_cutoff, a view, a scan) a night. -#}
 {% macro records_at_cutoff(staged, dated_by, replace={}, by_subject=true, joins='') -%}
 select
     {{ star_replace('r', staged, replace) }}
