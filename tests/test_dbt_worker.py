@@ -153,18 +153,39 @@ def test_a_request_takes_dbt_only_after_the_warm_up():
 
     from trialdw.dbt_worker import _AfterWarmUp
 
-    warm_up_may_end = threading.Event()
+    warm_up_may_end, enough = threading.Event(), threading.Event()
     warm_up = threading.Thread(target=warm_up_may_end.wait)
     warm_up.start()
-    session = _AfterWarmUp(SimpleNamespace(build=lambda: "built"), warm_up)
+    session = _AfterWarmUp(SimpleNamespace(build=lambda: "built"), warm_up, enough)
     got: list[str] = []
     request = threading.Thread(target=lambda: got.append(session.build()))
     request.start()
     request.join(0.3)
     assert request.is_alive() and got == []  # still waiting for the warm-up
+    assert enough.is_set()  # its optional part is told to stop
     warm_up_may_end.set()
     request.join(10)
     assert got == ["built"]
+
+
+def test_the_warm_up_compiles_every_macro_until_told_enough(tmp_path):
+    """dbt's template cache holds every macro of the parsed project after
+    compile_macro_templates (the project's own first); told enough beforehand,
+    it compiles none."""
+    from dbt_common.clients.jinja import template_cache
+
+    from trialdw.dbt_runner import DbtSession, compile_macro_templates
+
+    session = DbtSession(tmp_path / "dbt")
+    manifest = session.manifest(tmp_path / "build.duckdb")
+    enough = threading.Event()
+    enough.set()
+    assert compile_macro_templates(manifest, enough) == 0
+    assert compile_macro_templates(manifest) == len(manifest.macros) > 500
+    assert all(m.macro_sql in template_cache.file_cache for m in manifest.macros.values())
+    ours = {m.name for m in manifest.macros.values() if m.package_name == "trialdw"}
+    assert {"materialization_table_duckdb", "baseline_sample", "records_at_cutoff"} <= ours
+    session.close()
 
 
 def test_a_night_takes_over_the_worker_prestarted_for_its_warehouse(tmp_path):

@@ -189,7 +189,7 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _warm_up_niced(session) -> None:
+def _warm_up_niced(session, enough: threading.Event) -> None:
     from trialdw.dbt_runner import warm_up
 
     if sys.platform.startswith("linux"):  # elsewhere niceness is the whole process's, builds included
@@ -200,7 +200,7 @@ def _warm_up_niced(session) -> None:
     # one beside dbt's state, reused: a night that ends the worker mid-warm-up
     # leaves no temporary folder behind.
     with contextlib.suppress(Exception):
-        warm_up(session, session.state_dir / "warm-up")
+        warm_up(session, session.state_dir / "warm-up", enough)
 
 
 def _on_terminate(signum, frame) -> None:
@@ -222,11 +222,13 @@ def _serve(state_dir: str, conn: Connection) -> None:
     # ingest it overlaps keeps the cores first; the builds run on this thread, at the
     # priority the night has.
     # A daemon thread: a night that ends the worker mid-warm-up does not wait for it.
-    ready = threading.Thread(target=_warm_up_niced, args=(session,), name="trialdw-dbt-warm-up", daemon=True)
+    enough = threading.Event()
+    ready = threading.Thread(target=_warm_up_niced, args=(session, enough), name="trialdw-dbt-warm-up", daemon=True)
     ready.start()
     # A request may come before the warm-up ends (a small night's ingest is shorter):
-    # its own preparation (the build file) runs meanwhile, dbt waits for the warm-up.
-    dbt = _AfterWarmUp(session, ready)
+    # its own preparation (the build file) runs meanwhile, dbt waits for the warm-up's
+    # necessary part (the optional part, the macros' templates, stops when told).
+    dbt = _AfterWarmUp(session, ready, enough)
 
     def send(message) -> None:
         try:
@@ -262,13 +264,18 @@ class _AfterWarmUp:
     """The worker's DbtSession for requests: anything taken from it (``build``,
     ``docs``, ...) is handed out once the warm-up thread has ended, so dbt never
     runs twice at once in this process, while what a request does before it
-    needs dbt (``prepare_build_file``: DuckDB, no dbt) overlaps the warm-up."""
+    needs dbt (``prepare_build_file``: DuckDB, no dbt) overlaps the warm-up.
+    Taking it sets ``enough``: the warm-up's optional last part ends early
+    (trialdw.dbt_runner.compile_macro_templates) instead of making dbt wait."""
 
-    def __init__(self, session, warm_up: threading.Thread):
+    def __init__(self, session, warm_up: threading.Thread, enough: threading.Event | None = None):
         self._session = session
         self._warm_up = warm_up
+        self._enough = enough
 
     def __getattr__(self, name: str):
+        if self._enough is not None:
+            self._enough.set()
         self._warm_up.join()
         return getattr(self._session, name)
 
