@@ -252,9 +252,8 @@ class _FileChecks:
         self.contract, self.ctx = contract, ctx
         self.checks = C.row_checks(contract, ctx)
         self._fails = [~check.ok.fill_null(False) for check in self.checks]  # null: let pandera judge
-        passes = [~fails for fails in self._fails]
-        passes += [pl.col(spec.name).is_not_null() for spec in contract.columns if not spec.nullable]
-        self.suspect = ~pl.all_horizontal(passes)
+        missing = [pl.col(spec.name).is_null() for spec in contract.columns if not spec.nullable]
+        self.suspect = pl.any_horizontal([*self._fails, *missing])
         self._schemas: dict[tuple[int, ...], tuple] = {}
 
     def failures(self, frame: pl.DataFrame) -> list[tuple[R.RowCheck, pl.Series]]:
