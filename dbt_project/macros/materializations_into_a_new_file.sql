@@ -16,6 +16,9 @@
      name from the compiled SQL.
   3. Grants and persisted docs (ADaM table and column comments) as the
      adapter's materialization applies them; commit; hooks.
+  The two stay two: each keeps its adapter materialization's order (the
+  table runs the post-hooks before grants and docs, the view after), which a
+  shared macro would change for one of them.
   tests/test_dbt_adam.py builds one warehouse both ways and compares every
   table, view, column type and comment.
 -#}
