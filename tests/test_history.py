@@ -224,6 +224,49 @@ def test_a_store_from_before_the_changes_view_keeps_its_changes(tmp_path):
     assert kinds == {"changes": "VIEW", "change_log": "BASE TABLE"}
 
 
+def test_a_store_whose_versions_held_key_and_hash_drops_them_and_reads_the_same(tmp_path):
+    """A store from when every version was written with its record key and
+    content hash (``_record_key``, ``_row_hash``): on opening, both columns go
+    (they are computed from the values where they are read); raw.* gives the
+    same rows, record keys included, and the next transfer is still matched
+    against the stored versions: one record changed, the others kept."""
+    first = base_files(subjects=("001", "002"))
+    con = _one_site(tmp_path, ("20250101T000000Z", first))
+    contracts = load_contracts()
+    dm = contracts["DM"]
+    # Make it the older layout: the two columns, filled as the loader used to write them.
+    con.execute("ALTER TABLE history.dm ADD COLUMN _record_key VARCHAR")
+    con.execute("ALTER TABLE history.dm ADD COLUMN _row_hash UHUGEINT")
+    con.execute(
+        f"UPDATE history.dm SET _record_key = {history.record_key_sql(dm)}, _row_hash = {history.row_hash_sql(dm)}"
+    )
+    older_view = history.transfer_rows_sql(dm).replace(f"{history.record_key_sql(dm, 'v')} AS", "v._record_key AS")
+    assert "v._record_key AS" in older_view
+    con.execute(f"CREATE OR REPLACE VIEW raw.dm AS {older_view}")
+    before = con.execute("SELECT * FROM raw.dm ORDER BY _source_line").fetchall()
+    history.ensure_history(con, contracts)
+    columns = [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = 'dm'"
+        ).fetchall()
+    ]
+    assert "_record_key" not in columns and "_row_hash" not in columns
+    assert con.execute("SELECT * FROM raw.dm ORDER BY _source_line").fetchall() == before
+    u = f"{STUDY}-{SITE}-"
+    assert [r[-1] for r in before] == [f"{u}001", f"{u}002"]
+
+    second = base_files(subjects=("001", "002"))
+    second["DM.csv"] = csv_text([dm_row("001"), dm_row("002", AGE="65")])
+    write_transfer(tmp_path / "landing", "20250201T000000Z", second)
+    ingest_landing(con, tmp_path / "landing", {STUDY: study_config()}, tmp_path / "work", "run-2", contracts)
+    assert con.execute(
+        "SELECT RECORD_KEY, CHANGE FROM history.changes WHERE DOMAIN = 'DM' AND TRANSFER_ID = '20250201T000000Z'"
+    ).fetchall() == [(f"{u}002", "changed")]
+    assert con.execute("SELECT count(*) FROM history.dm").fetchone()[0] == 3
+    con.close()
+
+
 def test_a_record_whose_extra_column_changes_is_a_new_version(tmp_path):
     """The content hash covers a column the contract does not know (_extra): the
     same DM record sent again with another NOTE is ``changed``; sent again as it

@@ -61,7 +61,7 @@ def test_raw_table_columns_are_contract_columns_then_lineage(tmp_path, con, cont
         ("_source_file", "VARCHAR"),
         ("_source_line", "BIGINT"),
         ("_extra", "JSON"),
-        ("_record_key", "VARCHAR"),  # written once by the loader, read by every later step
+        ("_record_key", "VARCHAR"),  # computed once by the history view, read by every later step
     ]
     assert rows(con, "SELECT USUBJID, AGE, DTHDTC, _source_file, _source_line FROM raw.dm ORDER BY 1") == [
         (S1, "64", None, f"{STUDY}/{SITE}/{T1}/DM.csv", 2),

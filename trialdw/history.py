@@ -3,10 +3,15 @@
 Sites send cumulative snapshots, so storing each transfer in full would store a
 site that exports nightly for two years ~700 times over. Instead each domain
 keeps **record versions** (``history.<domain>``): one row per distinct content
-of a record, identified by the spec's record key (``_record_key``, the key
-values ``|``-joined, written once here and read by every later step) and a
-content hash (``_row_hash``: md5 of the values). A transfer that repeats a
-record unchanged reuses its version; a changed record gets a new version.
+of a record, identified by the spec's record key (the key values ``|``-joined,
+``record_key_sql``) and a content hash (md5 of the values, ``row_hash_sql``).
+A transfer that repeats a record unchanged reuses its version; a changed record
+gets a new version. Key and hash are functions of the version's values, so
+they are computed where they are read (``raw.<domain>._record_key``, the match
+against the predecessor), not stored with each version: stored, they were
+three quarters of the bench portfolio's store (308 → 73 MB) and a quarter of
+its load time, as an md5 and a long key per row compress to almost nothing
+less than themselves while the values they summarise compress well.
 
 Which versions a transfer held, in which order and on which lines, is kept in
 ``history.layout`` as *runs*: consecutive records of the file whose version ids
@@ -22,13 +27,16 @@ written twice on the bench portfolio's first night).
 Any accepted transfer is rebuilt exactly (values, ``_extra``, SOURCE_LINE) by
 ``raw.<domain>``: a view over layout and versions with the columns raw.* always
 had. Nothing is ever updated or deleted: versions, runs and changes are only
-appended, inside the transfer's transaction.
+appended, inside the transfer's transaction. (The one schema change: an older
+store's versions carried ``_record_key`` and ``_row_hash`` columns, which are
+dropped on opening, ``DERIVED_BEFORE``; they held nothing the values do not.)
 
 Algorithm of ``load_domain`` (one validated domain file of one transfer):
  1. read the valid rows (Parquet) and compute record key and hash (kept narrow:
     line, key, hash; the values are read again only for the new versions);
  2. take the versions of the site's previous accepted transfer (the predecessor
-    in TRANSFER_ID order) and match by record key: same hash → same version;
+    in TRANSFER_ID order), their key and hash computed from their values the
+    same way, and match by record key: same hash → same version;
     different hash → ``changed``; no such key → ``inserted``; a key of the
     predecessor missing now → ``dropped``;
  3. number the new versions after the domain's highest id, by line (``base +
@@ -80,6 +88,11 @@ CREATE TABLE IF NOT EXISTS history.first_loads (
     TRANSFER_ID  VARCHAR
 );
 """
+# Columns a versions table of an older store had: the record key and the content
+# hash, written with every version. Both are functions of the version's values
+# (record_key_sql, row_hash_sql), so they are computed where they are read; kept,
+# they were most of a large study's history store and of its load time.
+DERIVED_BEFORE = ("_record_key", "_row_hash")
 CHANGE_COLUMNS = "DOMAIN, STUDYID, SITEID, TRANSFER_ID, RECORD_KEY, CHANGE, VERSION_ID, PREVIOUS_VERSION_ID"
 
 
@@ -148,13 +161,16 @@ def _ensure_versions_table(con, contract, existing: list[str] | None) -> None:
         columns = ", ".join(f"{_q(c)} VARCHAR" for c in contract.column_names)
         con.execute(
             f"""CREATE TABLE IF NOT EXISTS {table} (
-                _version_id BIGINT, _studyid VARCHAR, _siteid VARCHAR, _record_key VARCHAR,
-                _row_hash UHUGEINT, {columns}, _extra JSON, _first_transfer_id VARCHAR)"""
+                _version_id BIGINT, _studyid VARCHAR, _siteid VARCHAR, {columns}, _extra JSON,
+                _first_transfer_id VARCHAR)"""
         )
         return
     for column in contract.column_names:
         if column not in existing:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {_q(column)} VARCHAR")
+    for derived in DERIVED_BEFORE:
+        if derived in existing:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {derived}")
 
 
 def transfer_rows_sql(contract, layout_filter: str = "TRUE", catalog: str = "") -> str:
@@ -171,7 +187,7 @@ def transfer_rows_sql(contract, layout_filter: str = "TRUE", catalog: str = "") 
                r.STUDYID AS _studyid, r.SITEID AS _siteid, r.TRANSFER_ID AS _transfer_id,
                r.STUDYID || '/' || r.SITEID || '/' || r.TRANSFER_ID || '/{domain}.csv' AS _source_file,
                r.FIRST_LINE + (r.VID - r.FIRST_VERSION) AS _source_line,
-               v._extra, v._record_key
+               v._extra, {record_key_sql(contract, "v")} AS _record_key
         FROM (SELECT l.*, unnest(range(l.FIRST_VERSION, l.FIRST_VERSION + l.N)) AS VID
               FROM {prefix}history.layout AS l WHERE l.DOMAIN = '{domain}' AND ({layout_filter})) AS r
         INNER JOIN {prefix}{versions_table(domain)} AS v ON v._version_id = r.VID"""
@@ -185,7 +201,8 @@ def changes_sql(contracts) -> str:
     for contract in contracts:
         domain = contract.domain
         parts.append(
-            f"""SELECT r.DOMAIN, r.STUDYID, r.SITEID, r.TRANSFER_ID, v._record_key, 'inserted', v._version_id,
+            f"""SELECT r.DOMAIN, r.STUDYID, r.SITEID, r.TRANSFER_ID, {record_key_sql(contract, "v")}, 'inserted',
+                       v._version_id,
                        CAST(NULL AS BIGINT)
                 FROM (SELECT l.*, unnest(range(l.FIRST_VERSION, l.FIRST_VERSION + l.N)) AS VID
                       FROM history.layout AS l
@@ -210,15 +227,18 @@ def current_rows_sql(contract, studies: list[str] | None = None, catalog: str = 
     return transfer_rows_sql(contract, current, catalog)
 
 
-def record_key_sql(contract) -> str:
-    """The record key as one text: the key values '|'-joined (site-exports.md, "Record keys")."""
-    return "concat_ws('|', " + ", ".join(f"coalesce({_q(k)}, '')" for k in contract.record_key) + ")"
+def record_key_sql(contract, alias: str = "") -> str:
+    """The record key as one text: the key values '|'-joined (site-exports.md, "Record keys").
+    ``alias``: the relation the columns are read from."""
+    at = f"{alias}." if alias else ""
+    return "concat_ws('|', " + ", ".join(f"coalesce({at}{_q(k)}, '')" for k in contract.record_key) + ")"
 
 
-def row_hash_sql(contract) -> str:
-    """md5 of every value of the record (contract columns and _extra), as a 128-bit number."""
-    parts = [f"coalesce({_q(c)}, chr(0))" for c in contract.column_names]
-    parts.append("coalesce(CAST(_extra AS VARCHAR), chr(0))")
+def row_hash_sql(contract, alias: str = "") -> str:
+    """md5 of every value of the record (contract columns and _extra, as JSON), as a 128-bit number."""
+    at = f"{alias}." if alias else ""
+    parts = [f"coalesce({at}{_q(c)}, chr(0))" for c in contract.column_names]
+    parts.append(f"coalesce(CAST({at}_extra AS VARCHAR), chr(0))")
     return f"md5_number(concat_ws({UNIT_SEPARATOR}, {', '.join(parts)}))"
 
 
@@ -314,11 +334,8 @@ def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[st
     columns = ", ".join(_q(c) for c in contract.column_names)
     base = _highest_version_id(con, contract)
     (inserted,) = con.execute(
-        f"""INSERT INTO {table} (_version_id, _studyid, _siteid, _record_key, _row_hash, {columns}, _extra,
-                                 _first_transfer_id)
-            SELECT {base} + _source_line, ?, ?, {record_key_sql(contract)}, {row_hash_sql(contract)}, {columns},
-                   _extra, ?
-            FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM read_parquet(?))""",
+        f"""INSERT INTO {table} (_version_id, _studyid, _siteid, {columns}, _extra, _first_transfer_id)
+            SELECT {base} + _source_line, ?, ?, {columns}, CAST(_extra AS JSON), ? FROM read_parquet(?)""",
         [ref.study, ref.site, ref.transfer_id, str(valid_path)],
     ).fetchone()
     # Runs: stretches of consecutive lines (ids follow lines one for one here).
@@ -376,7 +393,7 @@ def _load_same_file(
                     ON n._source_line BETWEEN l.FIRST_LINE AND l.FIRST_LINE + l.N - 1
             INNER JOIN {versions_table(contract.domain)} AS v
                     ON v._version_id = l.FIRST_VERSION + (n._source_line - l.FIRST_LINE)
-            WHERE v._record_key = n._record_key AND v._row_hash = n._row_hash""",
+            WHERE {record_key_sql(contract, "v")} = n._record_key AND {row_hash_sql(contract, "v")} = n._row_hash""",
         [str(valid_path), *basis],
     ).fetchone()[0]
     if rows_loaded and not same_version:
@@ -394,7 +411,8 @@ def _previous_versions(con, contract, site: list[str], previous: str | None) -> 
     """2. ``_prev``: the versions the site's previous accepted transfer held (none for a first transfer)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _prev AS
-            SELECT v._version_id, v._record_key, v._row_hash
+            SELECT v._version_id, {record_key_sql(contract, "v")} AS _record_key,
+                   {row_hash_sql(contract, "v")} AS _row_hash
             FROM (SELECT unnest(range(FIRST_VERSION, FIRST_VERSION + N)) AS VID FROM history.layout
                   WHERE DOMAIN = ? AND STUDYID = ? AND SITEID = ? AND TRANSFER_ID = ?) AS l
             INNER JOIN {versions_table(contract.domain)} AS v ON v._version_id = l.VID""",
@@ -425,11 +443,11 @@ def _insert_versions(con, contract, ref, valid_path: str) -> None:
     """The new versions' values, read from the Parquet file and joined to their ids by line."""
     columns = ", ".join(_q(c) for c in contract.column_names)
     con.execute(
-        f"""INSERT INTO {versions_table(contract.domain)} (_version_id, _studyid, _siteid, _record_key, _row_hash,
-                                                         {columns}, _extra, _first_transfer_id)
-            SELECT m._vid, ?, ?, m._record_key, m._row_hash, {columns}, CAST(s._extra AS JSON), ?
+        f"""INSERT INTO {versions_table(contract.domain)} (_version_id, _studyid, _siteid, {columns}, _extra,
+                                                         _first_transfer_id)
+            SELECT m._vid, ?, ?, {columns}, CAST(s._extra AS JSON), ?
             FROM read_parquet(?) AS s
-            INNER JOIN (SELECT _source_line, _vid, _record_key, _row_hash FROM _matched WHERE _is_new) AS m
+            INNER JOIN (SELECT _source_line, _vid FROM _matched WHERE _is_new) AS m
                     USING (_source_line)""",
         [ref.study, ref.site, ref.transfer_id, str(valid_path)],
     )

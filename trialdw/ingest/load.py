@@ -24,8 +24,9 @@ from trialdw.project import PROJECT_ROOT
 
 AUDIT_SQL = PROJECT_ROOT / "trialdw" / "sql" / "audit.sql"
 # raw.<domain> of a build file: the contract's columns (VARCHAR) then lineage.
-# _record_key is written once, by the loader (trialdw.history), and read by
-# every later step (staging, data-review findings).
+# _record_key is computed once, by the history store's view raw.<domain>
+# (trialdw.history), when the build file is assembled, and read by every later
+# step (staging, data-review findings).
 LINEAGE_DDL = (
     '"_studyid" VARCHAR, "_siteid" VARCHAR, "_transfer_id" VARCHAR, '
     '"_source_file" VARCHAR, "_source_line" BIGINT, "_extra" JSON, "_record_key" VARCHAR'
