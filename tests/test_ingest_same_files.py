@@ -113,6 +113,17 @@ def test_the_same_bytes_with_other_subjects_in_dm_are_validated_again(tmp_path):
     ]
 
 
+def test_the_same_bytes_after_a_subject_without_rows_in_them_joined_dm_are_given_again(tmp_path):
+    """Subject 003 enrolled since (a DM row, no AE row): the orphan rule looks up
+    AE's own subjects only (001, 002), both still in DM, so AE's outcome is given
+    again; DM itself changed and is validated."""
+    _, second = _validate_both(tmp_path, _files(dm_subjects=("001", "002", "003")))
+    ae, dm = second.domain("AE"), second.domain("DM")
+    assert ae.valid_path.parent.name == FIRST  # given again: the first transfer's valid rows
+    assert (ae.rows_loaded, ae.rows_quarantined) == (2, 1)
+    assert dm.valid_path.parent.name == SECOND and dm.rows_loaded == 3
+
+
 def test_an_ingest_with_files_sent_again_stores_what_validating_each_stores(tmp_path, monkeypatch):
     """The whole store (history, quarantine, findings, reconciliation) of a landing
     whose second transfers repeat files, with and without giving outcomes again."""

@@ -360,6 +360,9 @@ class FileResult:
     subjects: frozenset[str] = frozenset()  # DM: USUBJIDs of the accepted rows
     dm_rejects: pl.DataFrame | None = None  # DM: USUBJID, SOURCE_LINE, MESSAGE of its reject findings
     orphans: pl.DataFrame | None = None  # USUBJID, SEVERITY, DOMAIN, SOURCE_FILE, ROWS, FIRST_LINE
+    # The file's values the orphan rule looked up among DM's accepted subjects
+    # (empty without such a rule): all the outcome depends on of ctx.dm_subjects.
+    looked_up: frozenset[str] = frozenset()
 
 
 def _batch_frame(batch: pl.DataFrame, contract, duplicates: pl.DataFrame) -> pl.DataFrame:
@@ -445,6 +448,8 @@ def validate_file(
     )
     quarantine_sink = _ParquetSink(out_dir / f"{contract.domain}.quarantine.parquet", QUARANTINE_SCHEMA)
     lineage = _lineage(extras)
+    orphan_columns = sorted({check.column for check in checks.checks if check.rule == R.ORPHAN})
+    looked_up: set[str] = set()
     sent = 0
     subjects: set[str] = set()
     dm_rejects, orphans = [], []
@@ -456,6 +461,8 @@ def validate_file(
             reported = [(check, index) for check, index in failures if check.rule != R.ORPHAN]
             found = _row_findings(ref, contract, frame, reported, source_file)
             findings.write(found)
+            for column in orphan_columns:
+                looked_up.update(frame.get_column(column).drop_nulls().unique().to_list())
             tally = _orphan_tally(contract, frame, failures, source_file)
             if tally is not None:
                 orphans.append(tally)
@@ -499,6 +506,7 @@ def validate_file(
         frozenset(subjects),
         pl.concat(dm_rejects) if dm_rejects else None,
         pl.concat(orphans) if orphans else None,
+        frozenset(looked_up),
     )
 
 

@@ -5,9 +5,12 @@ export arrives again byte for byte (on the bench portfolio the single-cell
 expression files: 3.5 M of its 9.5 M rows on the first night, each site's
 second transfer repeating its first). Validating a file is a function of:
 its bytes (SHA-256), the contract, the study's configuration, the site, and
-the subjects DM accepted in the same transfer (the orphan rule). When all of
-these are what they were for the same site's file of that domain validated
-earlier in the same ingest, the outcome is that one, and is given again
+which of the file's subjects DM accepted in the same transfer (the orphan
+rule looks each row's subject up in DM's accepted subjects, so a subject
+enrolled since, with no row in this file, changes nothing:
+``FileResult.looked_up``). When all of these are what they were for the same
+site's file of that domain validated earlier in the same ingest, the outcome
+is that one, and is given again
 (``ValidatedFiles.reuse``) without reading the file (the transfer check reads
 its bytes, for its checksum and structure, but does not parse its records:
 ``validated``):
@@ -42,6 +45,7 @@ class _Kept:
     key: tuple
     result: FileResult
     findings: list[pl.DataFrame]
+    in_dm: frozenset[str]  # the file's looked-up subjects that DM had accepted then
 
 
 class _Recorder:
@@ -70,7 +74,11 @@ class ValidatedFiles:
 
     @staticmethod
     def _key(info, contract, ctx) -> tuple:
-        return (info.sha256, id(contract), id(ctx.study), ctx.site, ctx.dm_subjects)
+        return (info.sha256, id(contract), id(ctx.study), ctx.site)
+
+    @staticmethod
+    def _in_dm(result: FileResult, ctx) -> frozenset[str]:
+        return result.looked_up & (ctx.dm_subjects or frozenset())
 
     def validated(self, study: str, site: str, domain: str, sha256: str) -> bool:
         """Were these bytes the site's file of ``domain`` validated last? (The transfer
@@ -87,13 +95,15 @@ class ValidatedFiles:
         if info.sha256 is None or recorder.frames is None:
             self._kept.pop(where, None)
             return
-        self._kept[where] = _Kept(self._key(info, contract, ctx), result, recorder.frames)
+        self._kept[where] = _Kept(self._key(info, contract, ctx), result, recorder.frames, self._in_dm(result, ctx))
 
     def reuse(self, ref, info, contract, ctx, out_dir: Path, findings) -> FileResult | None:
         """The outcome of the same file validated earlier (steps 1–3), its findings
         written to ``findings``; None when there is none to give again."""
         kept = self._kept.get((ref.study, ref.site, contract.domain))
         if kept is None or info.sha256 is None or kept.key != self._key(info, contract, ctx):
+            return None
+        if self._in_dm(kept.result, ctx) != kept.in_dm:  # a subject of the file joined or left DM
             return None
         source_file = ref.source_file(contract.file_name)
         this_transfer = [pl.lit(ref.transfer_id).alias("TRANSFER_ID"), pl.lit(source_file).alias("SOURCE_FILE")]
@@ -111,4 +121,5 @@ class ValidatedFiles:
             kept.result.subjects,
             kept.result.dm_rejects,
             None if orphans is None else orphans.with_columns(pl.lit(source_file).alias("SOURCE_FILE")),
+            kept.result.looked_up,
         )
