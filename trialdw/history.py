@@ -385,18 +385,7 @@ def _load_same_file(
     ).fetchone()
     if held != rows_loaded or missing:
         return None
-    same_version = con.execute(
-        f"""SELECT count(*) = 1 FROM (
-                SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
-                FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM (FROM read_parquet(?) LIMIT 1))) AS n
-            INNER JOIN (FROM history.layout WHERE {predecessor_run}) AS l
-                    ON n._source_line BETWEEN l.FIRST_LINE AND l.FIRST_LINE + l.N - 1
-            INNER JOIN {versions_table(contract.domain)} AS v
-                    ON v._version_id = l.FIRST_VERSION + (n._source_line - l.FIRST_LINE)
-            WHERE {record_key_sql(contract, "v")} = n._record_key AND {row_hash_sql(contract, "v")} = n._row_hash""",
-        [str(valid_path), *basis],
-    ).fetchone()[0]
-    if rows_loaded and not same_version:
+    if rows_loaded and not _first_row_is_its_version(con, contract, valid_path, predecessor_run, basis):
         return None
     con.execute(
         f"""INSERT INTO history.layout
@@ -405,6 +394,30 @@ def _load_same_file(
         [ref.transfer_id, *basis],
     )
     return {"inserted": 0, "changed": 0, "dropped": 0}
+
+
+def _first_row_is_its_version(con, contract, valid_path: str, predecessor_run: str, basis: list) -> bool:
+    """Step 3 of ``_load_same_file``: the file's first valid row has the record key
+    and content hash of the version the predecessor held on its line. The version
+    is looked up by its id first, so only that row of the versions table is read
+    (its key and hash are computed from its values)."""
+    first_line = con.execute("SELECT _source_line FROM read_parquet(?) LIMIT 1", [str(valid_path)]).fetchone()
+    version = first_line and con.execute(
+        f"""SELECT FIRST_VERSION + (? - FIRST_LINE) FROM history.layout
+            WHERE {predecessor_run} AND ? BETWEEN FIRST_LINE AND FIRST_LINE + N - 1""",
+        [first_line[0], *basis, first_line[0]],
+    ).fetchone()
+    if not version:
+        return False
+    return con.execute(
+        f"""SELECT count(*) = 1 FROM (
+                SELECT {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
+                FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM (FROM read_parquet(?) LIMIT 1))) AS n,
+            (SELECT {record_key_sql(contract, "v")} AS _record_key, {row_hash_sql(contract, "v")} AS _row_hash
+             FROM {versions_table(contract.domain)} AS v WHERE v._version_id = ?) AS p
+            WHERE p._record_key = n._record_key AND p._row_hash = n._row_hash""",
+        [str(valid_path), version[0]],
+    ).fetchone()[0]
 
 
 def _previous_versions(con, contract, site: list[str], previous: str | None) -> None:
