@@ -402,11 +402,14 @@ def _first_row_is_its_version(con, contract, valid_path: str, predecessor_run: s
     is looked up by its id first, so only that row of the versions table is read
     (its key and hash are computed from its values)."""
     first_line = con.execute("SELECT _source_line FROM read_parquet(?) LIMIT 1", [str(valid_path)]).fetchone()
-    version = first_line and con.execute(
-        f"""SELECT FIRST_VERSION + (? - FIRST_LINE) FROM history.layout
+    version = (
+        first_line
+        and con.execute(
+            f"""SELECT FIRST_VERSION + (? - FIRST_LINE) FROM history.layout
             WHERE {predecessor_run} AND ? BETWEEN FIRST_LINE AND FIRST_LINE + N - 1""",
-        [first_line[0], *basis, first_line[0]],
-    ).fetchone()
+            [first_line[0], *basis, first_line[0]],
+        ).fetchone()
+    )
     if not version:
         return False
     return con.execute(
