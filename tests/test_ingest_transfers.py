@@ -280,3 +280,47 @@ def test_every_problem_is_reported_at_once(tmp_path, contracts):
     assert result.reason.endswith("(and 1 more problem)")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"]["LB.csv"]["rows"] == 0
+
+
+def test_files_are_read_two_at_a_time_and_a_check_that_stops_leaves_none_reading(tmp_path, contracts, monkeypatch):
+    """The check reads a transfer's files READ_AHEAD_FILES at a time. When it stops
+    on an unexpected error, the reads not started are dropped and the running
+    ones are waited for: nothing writes into its folder after it returns."""
+    import threading
+    import time
+
+    from trialdw.ingest import transfers
+
+    reads: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    real_scan = transfers.scan_file
+
+    def slow_scan(path, out, skip_parse=None):
+        with lock:
+            reads[path.name] = [time.monotonic()]
+        time.sleep(0.2)
+        with lock:
+            reads[path.name].append(time.monotonic())
+        return real_scan(path, out, skip_parse)
+
+    monkeypatch.setattr(transfers, "scan_file", slow_scan)
+    write_transfer(tmp_path / "landing", TID, base_files())
+    (ref,) = discover(tmp_path / "landing")
+    accepted = check_transfer(ref, study_config(), contracts, parse_dir=tmp_path / "work")
+    assert accepted.status == "accepted" and len(reads) == 5
+    (first, second) = sorted(reads.values())[:2]
+    assert second[0] < first[1]  # the second file was read while the first was
+
+    reads.clear()
+
+    def failing(*args):
+        deadline = time.monotonic() + 5
+        while not reads and time.monotonic() < deadline:  # the first reads are under way
+            time.sleep(0.01)
+        raise RuntimeError("a bug in the check")
+
+    monkeypatch.setattr(transfers, "_check_file", failing)
+    with pytest.raises(RuntimeError, match="a bug in the check"):
+        check_transfer(ref, study_config(), contracts, parse_dir=tmp_path / "work")
+    assert 0 < len(reads) < 5  # the queued reads never started
+    assert all(len(times) == 2 for times in reads.values())  # the started ones had finished

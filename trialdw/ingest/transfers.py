@@ -29,7 +29,9 @@ import os
 import re
 import stat
 import tempfile
+import threading
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +46,11 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MANIFEST_FIELDS = ("study", "site", "transfer_id", "exported_at", "files")
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few hundred bytes; refuse to read a huge one
 UNREADABLE = "unreadable"
+# Files of a transfer read at once (byte scan + DuckDB parse, csvnative.scan_file):
+# hashing, numpy and DuckDB release the GIL, and most files are too small for
+# DuckDB to split, so one file at a time left a core idle while the check ran.
+READ_AHEAD_FILES = 2
+_readers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
 
 def unreadable_message(what: str, exc: OSError) -> str:
@@ -166,14 +173,48 @@ class _Collector:
         self.files: dict[str, FileInfo] = {}
         self._parse_dir = parse_dir
         self._parsed_dir: Path | None = None
+        self._reading: dict[str, Future] = {}
+        self._lock = threading.Lock()
+
+    def read_ahead(self, names: list[tuple[str, str]]) -> None:
+        """Start reading these (file name, domain) pairs, READ_AHEAD_FILES at a
+        time; ``scan`` gives each one's result, in whatever order it is asked."""
+        global _readers
+        if _readers is None or _readers[0] != os.getpid():
+            _readers = (os.getpid(), ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="trialdw-read"))
+        for name, domain in names:
+            self._reading[name] = _readers[1].submit(self._scan, name, domain)
+
+    def scan(self, name: str, domain: str):
+        """csvnative.scan_file of one file (its CsvScan; raises OSError), read ahead or now."""
+        reading = self._reading.pop(name, None)
+        return reading.result() if reading is not None else self._scan(name, domain)
+
+    def _scan(self, name: str, domain: str):
+        skip_parse = None
+        if self.same_files is not None:
+            skip_parse = partial(self.same_files.validated, self.ref.study, self.ref.site, domain)
+        return scan_file(self.ref.path / name, self.parsed_path(name), skip_parse)
+
+    def finish_reading(self) -> None:
+        """Files read ahead and never asked for (the check ended early): those not
+        started are dropped, running ones waited for, so nothing writes into the
+        check's folder after it returns."""
+        for reading in self._reading.values():
+            reading.cancel()
+        for reading in self._reading.values():
+            if not reading.cancelled():
+                reading.exception()
+        self._reading.clear()
 
     def parsed_path(self, name: str) -> Path:
         """Where a file's parsed records go (a temporary folder of this check,
         under ``parse_dir`` when given)."""
-        if self._parsed_dir is None:
-            if self._parse_dir is not None:
-                Path(self._parse_dir).mkdir(parents=True, exist_ok=True)
-            self._parsed_dir = Path(tempfile.mkdtemp(prefix="trialdw-parsed-", dir=self._parse_dir))
+        with self._lock:  # files are read on two threads (read_ahead): one folder
+            if self._parsed_dir is None:
+                if self._parse_dir is not None:
+                    Path(self._parse_dir).mkdir(parents=True, exist_ok=True)
+                self._parsed_dir = Path(tempfile.mkdtemp(prefix="trialdw-parsed-", dir=self._parse_dir))
         return self._parsed_dir / f"{name}.arrow"
 
     def add(self, file_name, rule, message, *, severity=REJECT, domain=None, value=None, column=None):
@@ -350,6 +391,42 @@ def check_transfer(
                 name, allowed.get(name), None, None, None, status="unlisted", reason="not in manifest"
             )
 
+    c.read_ahead(
+        [
+            (name, allowed[name])
+            for name in listed
+            if is_plain_name(name)
+            and name in allowed
+            and name in present
+            and present[name].is_file(follow_symlinks=False)
+        ]
+    )
+    try:
+        _check_listed(c, study, listed, present, allowed, contracts)
+    finally:
+        c.finish_reading()
+
+    if "DM.csv" not in listed:
+        c.add("DM.csv", "file_missing", "DM.csv is not in the transfer; every other domain depends on it", domain="DM")
+    for name, domain in allowed.items():
+        if name not in listed and domain != "DM":
+            c.add(
+                name,
+                "domain_absent",
+                f"{name} is not in this transfer: the site's {domain} data will be empty until a transfer sends it",
+                severity=WARNING,
+                domain=domain,
+            )
+    versions = {
+        info.domain: contracts[info.domain].version
+        for info in c.files.values()
+        if info.domain in contracts and info.status == "ok"
+    }
+    return c.result(manifest_sha, exported_at, versions)
+
+
+def _check_listed(c: _Collector, study, listed: dict, present: dict, allowed: dict, contracts: dict) -> None:
+    """Every file the manifest lists, in its order (so are the findings)."""
     for name, entry in listed.items():
         rows = entry["rows"]
         if not is_plain_name(name):
@@ -381,31 +458,10 @@ def check_transfer(
             continue
         c.files[name] = _check_file(c, name, domain, entry, contracts[domain])
 
-    if "DM.csv" not in listed:
-        c.add("DM.csv", "file_missing", "DM.csv is not in the transfer; every other domain depends on it", domain="DM")
-    for name, domain in allowed.items():
-        if name not in listed and domain != "DM":
-            c.add(
-                name,
-                "domain_absent",
-                f"{name} is not in this transfer: the site's {domain} data will be empty until a transfer sends it",
-                severity=WARNING,
-                domain=domain,
-            )
-    versions = {
-        info.domain: contracts[info.domain].version
-        for info in c.files.values()
-        if info.domain in contracts and info.status == "ok"
-    }
-    return c.result(manifest_sha, exported_at, versions)
-
 
 def _check_file(c: _Collector, name: str, domain: str, entry: dict, contract) -> FileInfo:
-    skip_parse = None
-    if c.same_files is not None:
-        skip_parse = partial(c.same_files.validated, c.ref.study, c.ref.site, domain)
     try:
-        scan = scan_file(c.ref.path / name, c.parsed_path(name), skip_parse)
+        scan = c.scan(name, domain)
     except OSError as exc:
         c.add(name, UNREADABLE, unreadable_message(name, exc), domain=domain)
         return FileInfo(name, domain, None, entry["rows"], None, status="rejected", reason="cannot be read")
