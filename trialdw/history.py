@@ -323,8 +323,8 @@ def _highest_version_id(con, contract) -> int:
 def _load_first(con, contract, ref, valid_path: str, site: list[str]) -> dict[str, int]:
     """Steps 2–5 for a site's first accepted transfer, where nothing can match:
     every record is a new version (id ``base + line``), inserted straight from
-    the Parquet file with its key and hash (one read of the values, no temp
-    table, no join); its runs are then read back from the versions just written
+    the Parquet file (one read of the values, nothing hashed, no temp table, no
+    join); its runs are then read back from the versions just written
     (``_version_id > base``: this load's only, the night being the store's one
     writer), and its changes, all ``inserted``, are a row of
     ``history.first_loads`` (the view history.changes expands them). The same
