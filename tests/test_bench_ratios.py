@@ -28,3 +28,15 @@ def test_each_ratio_is_taken_within_its_run():
     assert ratios["one site's new transfer / first night"] == pytest.approx([6.0 / 45.0, 0.125])
     # Not the ratio of medians: with the runs' floors 10 and 20 s, the pooled
     # figure (72.5 / 15 = 4.83) would pair run 1's night with run 2's floor.
+
+
+def test_the_warm_up_imports_what_a_night_imports(tmp_path):
+    """warm_page_cache imports every module a night's processes import (a module
+    renamed or dropped fails here, not in the middle of a bench), in a process of
+    its own, and returns its seconds."""
+    import os
+
+    from trialdw.bench import NIGHT_IMPORTS, warm_page_cache
+
+    assert {"dbt.cli.main", "pandera.polars", "great_expectations", "lifelines", "flows.nightly"} <= set(NIGHT_IMPORTS)
+    assert warm_page_cache(dict(os.environ)) > 0
