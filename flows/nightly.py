@@ -24,6 +24,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import wait as futures_wait
 from prefect.runtime import flow_run
 
 from trialdw import dbt_worker, parallel
@@ -387,9 +388,25 @@ def write_study_reports(build_file: str, reports_dir: str, studies: list[str]) -
     return [str(p) for p in write_reports(Path(build_file), Path(reports_dir) / "study-reports", studies=studies)]
 
 
+@task(name="start from last night's file", **TRANSIENT_RETRIES)
+def start_from_last_night(warehouse: str, run_id: str, keep: list[str]) -> str | None:
+    """While dbt builds: tonight's file begun as a copy of last night's with
+    only the carried studies' rows (trialdw.publish.start_from_last_night);
+    its path, or None when it could not be begun (the assemble copies then)."""
+    from trialdw.publish import start_from_last_night as start
+
+    paths = wh.WarehousePaths(Path(warehouse))
+    base = paths.building_base(run_id)
+    return str(base) if start(base, paths.published, keep, paths.work / run_id) else None
+
+
 @task(name="assemble the warehouse", **TRANSIENT_RETRIES)
-def assemble(warehouse: str, run_id: str, studies_dir: str | None, carried: list[str], built: dict) -> str:
-    """The new published file, privately: current data only (trialdw.publish)."""
+def assemble(
+    warehouse: str, run_id: str, studies_dir: str | None, carried: list[str], built: dict,
+    base: str | None = None, base_holds: list[str] = (),
+) -> str:  # fmt: skip
+    """The new published file, privately: current data only (trialdw.publish).
+    ``base``: the copy start_from_last_night began, holding ``base_holds``' rows."""
     from trialdw.publish import Sources
     from trialdw.publish import assemble as assemble_file
 
@@ -400,6 +417,8 @@ def assemble(warehouse: str, run_id: str, studies_dir: str | None, carried: list
         previous=paths.published if paths.published.is_file() else None,
         carried=carried,
         built={Path(f): ids for f, ids in built.items()},
+        base=Path(base) if base else None,
+        base_holds=list(base_holds),
     )
     rows = assemble_file(building, sources, load_studies(studies_dir), paths.work / run_id)
     get_run_logger().info("assembled %s: %d tables", building.name, len(rows))
@@ -579,6 +598,16 @@ def _check_built_studies(
     return built_files, results, details, pending
 
 
+def _begun(future) -> str | None:
+    """The file start_from_last_night began, or None when it failed (the
+    assemble then copies last night's file itself: nothing is lost)."""
+    try:
+        return future.result()
+    except Exception as exc:
+        get_run_logger().warning("tonight's file not begun during the build: %s", runlog.one_line(exc))
+        return None
+
+
 def _wait_for(futures: list) -> None:
     """Wait for Prefect task futures; the first failure is raised."""
     for future in futures:
@@ -641,6 +670,7 @@ def nightly(
         with wh.writer_lock(paths), ExitStack() as workers:
             # dbt's process gets ready (imports, parsed project) on the second core while the night ingests.
             dbt_ready = None if spark else workers.enter_context(dbt_worker.started(paths.dbt_state))
+            begin = None  # tonight's file begun from last night's while dbt builds (a task future)
             try:
                 # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
@@ -669,8 +699,12 @@ def nightly(
                     logger.info("%s", summary.news)
                 else:
                     # 3. Build the changed studies; each is checked and held back on its own.
-                    # The checks' and pages' child processes start now and import while dbt runs.
+                    # The checks' and pages' child processes start now and import while dbt runs,
+                    # and tonight's file is begun from last night's with the studies carried over.
                     workers.enter_context(parallel.warm_workers())
+                    keep = [p.study for p in plans if p.study not in to_build]
+                    if to_build and keep and paths.published.is_file():
+                        begin = start_from_last_night.submit(warehouse, run_id, keep)
                     reports_building = _fresh_reports_folder(paths, run_id)
                     # A lineage page of this code carried over: dbt writes no artifacts for a new one.
                     written_by = lineage_written_by()
@@ -701,7 +735,8 @@ def nightly(
 
                     # 4. Assemble the new file (current data only) and swap it in; then the exports.
                     with timer("assemble"):
-                        building = assemble(warehouse, run_id, studies_dir, carried, built_files)
+                        begun = _begun(begin) if begin is not None else None
+                        building = assemble(warehouse, run_id, studies_dir, carried, built_files, begun, keep)
                     with timer("query states"):
                         record_query_states(building, str(paths.annotations), run_id)
                     # The last group's pages were written meanwhile (they read only its build
@@ -736,7 +771,10 @@ def nightly(
                     summary.exports = exports["exports"]
                     logger.info("published %s", warehouse)
             finally:
-                # Published or not, this run's private files go; the published one stays.
+                # Published or not, this run's private files go (once nothing still writes them);
+                # the published one stays.
+                if begin is not None:
+                    futures_wait([begin])
                 wh.remove_stale_building_files(paths)
         outcome.message, outcome.details = summary.news, summary.details
 

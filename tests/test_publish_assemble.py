@@ -149,3 +149,62 @@ def test_a_file_without_configuration_is_not_copied(files):
         con.execute("CREATE SCHEMA adam; CREATE TABLE adam.adsl AS SELECT 'x' AS STUDYID")
     # No config.studies to say which studies it holds: the whole road, no error.
     assert publish._sole_build_file(publish.Sources(files["history"], None, [], {bare: [REGO]})) is None
+
+
+def listing_and_rows(path: Path) -> tuple[list, list]:
+    tables = rows(
+        path,
+        "SELECT schema_name, table_name, list((column_name, data_type) ORDER BY column_index) FROM duckdb_columns() "
+        "WHERE database_name = current_database() GROUP BY ALL ORDER BY ALL",
+    )
+    return tables, [rows(path, f'FROM {schema}."{table}" ORDER BY ALL') for schema, table, _ in tables]
+
+
+def test_a_copy_begun_during_the_build_gives_the_same_file(files):
+    build = build_file(files["work"] / "build.duckdb")
+    plain, counts = assemble(files, build, "plain.duckdb")
+    base = files["work"] / "base.duckdb"
+    assert publish.start_from_last_night(base, files["previous"], [REGO], files["work"])
+    # Begun: only the carried study's rows, no audit trail or configuration.
+    assert rows(base, "SELECT STUDYID FROM adam.adsl") == [(REGO,)]
+    assert rows(base, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name IN ('audit', 'config')") == [(0,)]
+    target = files["work"] / "begun.duckdb"
+    sources = publish.Sources(files["history"], files["previous"], [REGO], {build: [SURU]}, base, [REGO])
+    assert publish.assemble(target, sources, STUDIES, files["work"]) == counts
+    assert listing_and_rows(target) == listing_and_rows(plain)
+    assert not base.exists()  # taken: a retry of the assemble copies last night's file again
+
+
+def test_a_study_held_back_tonight_is_added_to_the_begun_copy_from_last_night(files):
+    # The plan carried REGO only; SURU was rebuilt but held back: it keeps last night's rows.
+    build = build_file(files["work"] / "build.duckdb")
+    base = files["work"] / "base.duckdb"
+    assert publish.start_from_last_night(base, files["previous"], [REGO], files["work"])
+    target = files["work"] / "held.duckdb"
+    sources = publish.Sources(files["history"], files["previous"], [REGO, SURU], {build: []}, base, [REGO])
+    assert publish.assemble(target, sources, STUDIES, files["work"]) == {"adam.adsl": 2}
+    assert rows(target, "SELECT STUDYID, USUBJID, AGE FROM adam.adsl ORDER BY 2") == [
+        (REGO, "R-1", 60),
+        (SURU, "S-1", 50),
+    ]
+
+
+def test_a_begun_copy_is_not_taken_when_the_build_changed_shape(files):
+    build = build_file(files["work"] / "build.duckdb", extra_column=True)
+    base = files["work"] / "base.duckdb"
+    assert publish.start_from_last_night(base, files["previous"], [REGO], files["work"])
+    target = files["work"] / "whole.duckdb"
+    sources = publish.Sources(files["history"], files["previous"], [REGO], {build: [SURU]}, base, [REGO])
+    assert publish.assemble(target, sources, STUDIES, files["work"]) == {"adam.adsl": 3, "analysis.endpoints": 1}
+    assert rows(target, "SELECT STUDYID, USUBJID, WEIGHT FROM adam.adsl ORDER BY 2")[1:] == [
+        (SURU, "S-1", 70.5),
+        (SURU, "S-2", 70.5),
+    ]
+    assert not base.exists()  # not taken, and gone
+
+
+def test_last_nights_file_with_a_write_ahead_log_is_not_begun_from(files):
+    Path(f"{files['previous']}.wal").write_bytes(b"")
+    base = files["work"] / "base.duckdb"
+    assert not publish.start_from_last_night(base, files["previous"], [REGO], files["work"])
+    assert not base.exists()

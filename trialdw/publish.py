@@ -13,12 +13,17 @@ Each night that changes anything writes a new private file from three sources:
 Cost is the current data, not everything ever sent. ``trialdw.warehouse.publish``
 then swaps the file in atomically; readers of the old file keep reading it.
 
+When studies are carried over, the copy of last night's file is begun while
+dbt builds (``start_from_last_night``): copied, the rebuilt studies' rows
+deleted, written to disk. The assemble then only adds tonight's rows.
+
 Per-study schemas and the column that tells a row's study (``raw`` keeps the
 loader's lineage name ``_studyid``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +43,8 @@ class Sources:
     previous: Path | None  # the published file of the last night (None: first night)
     carried: list[str] = field(default_factory=list)  # studies taken from ``previous``
     built: dict[Path, list[str]] = field(default_factory=dict)  # build file -> studies taken from it
+    base: Path | None = None  # a copy of ``previous`` begun by start_from_last_night, holding only …
+    base_holds: list[str] = field(default_factory=list)  # … these studies' rows
 
 
 def _quoted(values) -> str:
@@ -64,31 +71,47 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
     exactly one source. When studies are carried and every rebuilt table has
     the shape it had last night, the new file starts as a copy of last night's
     (a file copy, not a re-encoding of every row) and only the rebuilt
-    studies' rows are replaced (``_replace_rebuilt``). When nothing is carried
-    and every study comes from one build file (a first night, or every study
-    rebuilt together), the new file starts as a copy of that build file, its
-    dbt-only schemas dropped (``_sole_build_file``). Otherwise it is written
-    whole (``_write_whole``). Either way the audit trail, the configuration and
-    the comments are written afresh."""
+    studies' rows are replaced (``_replace_rebuilt``); the copy begun during
+    the build (``sources.base``) is taken when it holds only carried studies,
+    and the rows of a study held back tonight are added to it from last
+    night's file. When nothing is carried and every study comes from one build
+    file (a first night, or every study rebuilt together), the new file starts
+    as a copy of that build file, its dbt-only schemas dropped
+    (``_sole_build_file``). Otherwise it is written whole (``_write_whole``).
+    Either way the audit trail, the configuration and the comments are
+    written afresh."""
     target.unlink(missing_ok=True)
     incremental = sources.previous is not None and bool(sources.carried) and _same_shapes(sources)
+    started = (
+        incremental
+        and sources.base is not None
+        and sources.base.is_file()
+        and set(sources.base_holds) <= set(sources.carried)
+    )
     sole = None if sources.carried else _sole_build_file(sources)
-    if incremental:
+    if started:
+        os.replace(sources.base, target)  # taken once: a retry starts again from a plain copy
+    elif incremental:
         shutil.copyfile(sources.previous, target)
     elif sole is not None:
         shutil.copyfile(sole, target)
+    if sources.base is not None:
+        sources.base.unlink(missing_ok=True)  # not taken (the build's shapes changed)
+    from_previous = sources.carried if not incremental else []
+    if started:
+        from_previous = [study for study in sources.carried if study not in sources.base_holds]
     with connect(target, work_dir) as con:
         if sole is not None:
             _keep_study_schemas(con)
             catalogs = []
         else:
-            catalogs = _attach(con, sources, with_previous=not incremental)
+            catalogs = _attach(con, sources, from_previous)
         tables: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
         for catalog, ids in catalogs:
             for schema, table in _tables(con, catalog):
                 tables.setdefault((schema, table), []).append((catalog, ids))
         if incremental:
-            _replace_rebuilt(con, tables, sources.carried)
+            _replace_rebuilt(con, tables, sources.carried, started)
         elif sole is None:
             _write_whole(con, tables)
         for catalog, _ in catalogs:
@@ -101,6 +124,24 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
         write_config_tables(con, studies)
         copy_audit(con, sources.history)
     return dict(sorted(rows.items()))
+
+
+def start_from_last_night(base: Path, previous: Path, keep: list[str], work_dir: Path) -> bool:
+    """Begin tonight's published file while dbt builds (it needs nothing the
+    build makes): a copy of last night's file ``previous`` holding only the
+    rows of ``keep`` (the studies the night carries over), without its audit
+    trail and configuration, closed so its writes are on disk. ``assemble``
+    takes it as ``Sources.base``. False, and no file, when last night's file
+    has a write-ahead log beside it (a plain copy would miss those writes)."""
+    base.unlink(missing_ok=True)
+    if not keep or Path(f"{previous}.wal").exists():
+        return False
+    shutil.copyfile(previous, base)
+    with connect(base, work_dir) as con:
+        con.execute("BEGIN TRANSACTION")
+        _keep_only(con, keep)
+        con.execute("COMMIT")
+    return True
 
 
 def _sole_build_file(sources: Sources) -> Path | None:
@@ -140,16 +181,17 @@ def _keep_study_schemas(con) -> None:
         con.execute(f'DROP {kind} main."{name}"')
 
 
-def _attach(con, sources: Sources, with_previous: bool) -> list[tuple[str, list[str]]]:
-    """Attach the build files (and last night's file) read-only: (catalog, studies taken from it)."""
+def _attach(con, sources: Sources, from_previous: list[str]) -> list[tuple[str, list[str]]]:
+    """Attach the build files (and last night's file, when ``from_previous``
+    names studies taken from it) read-only: (catalog, studies taken from it)."""
     catalogs: list[tuple[str, list[str]]] = []
     for i, (build_file, ids) in enumerate(sorted(sources.built.items())):
         if ids:
             con.execute(f"ATTACH ? AS b{i} (READ_ONLY)", [str(build_file)])
             catalogs.append((f"b{i}", ids))
-    if with_previous and sources.previous is not None and sources.carried:
+    if from_previous and sources.previous is not None:
         con.execute("ATTACH ? AS prev (READ_ONLY)", [str(sources.previous)])
-        catalogs.append(("prev", sources.carried))
+        catalogs.append(("prev", list(from_previous)))
     return catalogs
 
 
@@ -167,18 +209,15 @@ def _write_whole(con, tables: dict) -> None:
         con.execute(f'CREATE TABLE {schema}."{table}" AS {union}')
 
 
-def _replace_rebuilt(con, tables: dict, carried: list[str]) -> None:
+def _replace_rebuilt(con, tables: dict, carried: list[str], started: bool) -> None:
     """In a copy of last night's file: keep the carried studies' rows, drop the
-    others (rebuilt tonight, or no longer configured), add tonight's rows.
+    others (rebuilt tonight, or no longer configured), add tonight's rows (and,
+    in a copy begun during the build, ``started``, which kept only the studies
+    the plan carried, the rows of a study held back tonight).
     The copy's audit trail and configuration go (they are written afresh)."""
-    con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
-    con.execute("DROP SCHEMA IF EXISTS config CASCADE")
     con.execute("BEGIN TRANSACTION")
-    for schema, table in _tables(con):
-        column = STUDY_SCHEMAS[schema]
-        con.execute(
-            f'DELETE FROM {schema}."{table}" WHERE "{column}" IS NULL OR "{column}" NOT IN ({_quoted(carried)})'
-        )
+    if not started:
+        _keep_only(con, carried)
     existing = set(_tables(con))
     for (schema, table), parts in sorted(tables.items()):
         column = STUDY_SCHEMAS[schema]
@@ -193,6 +232,18 @@ def _replace_rebuilt(con, tables: dict, carried: list[str]) -> None:
     con.execute("COMMIT")
 
 
+def _keep_only(con, studies: list[str]) -> None:
+    """In a copy of last night's file: only ``studies``' rows stay in the study
+    schemas; the audit trail and configuration go."""
+    con.execute("DROP SCHEMA IF EXISTS audit CASCADE")
+    con.execute("DROP SCHEMA IF EXISTS config CASCADE")
+    for schema, table in _tables(con):
+        column = STUDY_SCHEMAS[schema]
+        con.execute(
+            f'DELETE FROM {schema}."{table}" WHERE "{column}" IS NULL OR "{column}" NOT IN ({_quoted(studies)})'
+        )
+
+
 def _same_shapes(sources: Sources) -> bool:
     """Whether every table of every build file has, column for column, the
     names and types of last night's table of that name (then rows can be
@@ -203,7 +254,7 @@ def _same_shapes(sources: Sources) -> bool:
     import duckdb
 
     with duckdb.connect() as con:
-        builds = [catalog for catalog, _ in _attach(con, sources, with_previous=True) if catalog != "prev"]
+        builds = [catalog for catalog, _ in _attach(con, sources, sources.carried) if catalog != "prev"]
         shapes = {
             (catalog, schema, table): columns
             for catalog, schema, table, columns in con.execute(

@@ -66,6 +66,10 @@ class WarehousePaths:
     def building(self, run_id: str) -> Path:
         return self.folder / f".{self.published.name}.building-{run_id}"
 
+    def building_base(self, run_id: str) -> Path:
+        """Tonight's file begun from last night's during the build (trialdw.publish.start_from_last_night)."""
+        return self.folder / f".{self.published.name}.building-{run_id}.base"
+
     @property
     def reports(self) -> Path:
         return self.folder / f"{self.published.stem}-reports"
