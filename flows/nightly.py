@@ -486,13 +486,17 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
     return str(paths.published)
 
 
-@task(name="export Parquet, XPT, Dataset-JSON, define.xml", **TRANSIENT_RETRIES)
-def export_tables(published: str, exports_dir: str, run_id: str, changed: list[str]) -> dict:
-    """Per-study Parquet, SAS XPT, Dataset-JSON and define.xml of the night just
-    published; studies not rebuilt keep last night's files (hard links)."""
-    from trialdw.exports import write_exports
+@task(name="write Parquet, XPT, Dataset-JSON, define.xml", **TRANSIENT_RETRIES)
+def write_exports(building: str, exports_dir: str, run_id: str, changed: list[str]) -> dict:
+    """Per-study Parquet, SAS XPT, Dataset-JSON and define.xml of tonight's file
+    before it is published (its adam, analysis and config tables are final);
+    studies not rebuilt keep last night's files (hard links). They stay hidden
+    until the file is published (``finish_exports``). The rebuilt studies are
+    shared out over this process and the warm child (trialdw.parallel): one
+    study is written in the child, while this process writes the review page."""
+    from trialdw.exports import write_exports as write
 
-    result = write_exports(Path(published), Path(exports_dir), run_id, changed=set(changed))
+    result = write(Path(building), Path(exports_dir), run_id, changed=set(changed), finish=False)
     if result.unlabelled:  # every column should have a label in the dbt yml (docs/submission.md)
         get_run_logger().warning("exported without a label: %s", ", ".join(result.unlabelled[:10]))
     if result.non_ascii:
@@ -502,6 +506,24 @@ def export_tables(published: str, exports_dir: str, run_id: str, changed: list[s
             ", ".join(result.non_ascii[:5]),
         )
     return {"exports": str(result.latest), "files": len(result.files), "carried": result.carried}
+
+
+@task(name="publish the exports", **TRANSIENT_RETRIES)
+def finish_exports(exports_dir: str, run_id: str) -> None:
+    """Tonight's exports into place and ``latest`` pointed at them, once tonight's file is published."""
+    from trialdw.exports import finish_exports as finish
+
+    finish(Path(exports_dir), run_id)
+
+
+def _exported(future) -> tuple[dict | None, BaseException | None]:
+    """The exports' result, or the error that stopped them: held until the
+    warehouse is published (an export problem never keeps tonight's tables
+    from statisticians), then raised."""
+    try:
+        return future.result(), None
+    except Exception as exc:
+        return None, exc
 
 
 def _spark_settings(engine: str, master: str | None, warehouse_dir: str | None, paths) -> dict | None:
@@ -671,6 +693,7 @@ def nightly(
             # dbt's process gets ready (imports, parsed project) on the second core while the night ingests.
             dbt_ready = None if spark else workers.enter_context(dbt_worker.started(paths.dbt_state))
             begin = None  # tonight's file begun from last night's while dbt builds (a task future)
+            exporting = None  # tonight's exports being written (a task future)
             try:
                 # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
@@ -733,19 +756,23 @@ def nightly(
                         logger.warning("%s held back (keeps its published tables): %s", study, reason)
                     carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
 
-                    # 4. Assemble the new file (current data only) and swap it in; then the exports.
+                    # 4. Assemble the new file (current data only), write its exports, swap both in.
                     with timer("assemble"):
                         begun = _begun(begin) if begin is not None else None
                         building = assemble(warehouse, run_id, studies_dir, carried, built_files, begun, keep)
                     with timer("query states"):
                         record_query_states(building, str(paths.annotations), run_id)
-                    # The last group's pages were written meanwhile (they read only its build
-                    # file); the review page's index links them. Then the children go.
+                    # The exports are written from tonight's file while the review page is (both only
+                    # read it); the last group's pages were written meanwhile, and the index links them.
+                    published_now = [s for ids in built_files.values() for s in ids]
+                    exporting = write_exports.submit(building, str(paths.exports), run_id, published_now)
                     with timer("reports"):
                         _wait_for(pages)
-                    workers.close()
                     with timer("assemble"):
                         review = write_review(building, str(reports_building), warehouse, run_id)
+                    with timer("exports"):
+                        exports, export_error = _exported(exporting)
+                    workers.close()  # the children go
                     summary = night_summary(
                         run_id, paths, ingested, plans, held_back, timer, published=True, building=building,
                         details=details, built=to_build, pulled=pulled,
@@ -766,15 +793,19 @@ def nightly(
                             summary.details["spark_tables"] = publish_to_spark(spark, building, built_files, carried)
                         publish(building, warehouse, str(reports_building))
                     with timer("exports"):
-                        published_now = [s for ids in built_files.values() for s in ids]
-                        exports = export_tables(warehouse, str(paths.exports), run_id, published_now)
+                        if export_error is not None:
+                            raise export_error
+                        finish_exports(str(paths.exports), run_id)
                     summary.exports = exports["exports"]
                     logger.info("published %s", warehouse)
             finally:
                 # Published or not, this run's private files go (once nothing still writes them);
-                # the published one stays.
-                if begin is not None:
-                    futures_wait([begin])
+                # the published one stays, and so do exports moved into place.
+                futures_wait([f for f in (begin, exporting) if f is not None])
+                if exporting is not None:
+                    from trialdw.exports import discard_exports
+
+                    discard_exports(paths.exports, run_id)
                 wh.remove_stale_building_files(paths)
         outcome.message, outcome.details = summary.news, summary.details
 

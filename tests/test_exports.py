@@ -12,7 +12,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from trialdw.exports import ADAM_MODELS_DIR, ExportError, adam_labels, write_exports, xpt_label
+from trialdw.exports import (
+    ADAM_MODELS_DIR,
+    ExportError,
+    adam_labels,
+    discard_exports,
+    finish_exports,
+    write_exports,
+    xpt_label,
+)
 
 RUN1, RUN2, RUN3, RUN4 = (f"20261121T0{i}0000Z-abc12{i}" for i in range(1, 5))
 
@@ -233,6 +241,36 @@ def test_a_latest_that_is_not_a_link_is_refused_and_left_as_it_is(warehouse, tmp
     assert sorted(p.name for p in out.iterdir()) == ["latest"]  # no run folder, no partial one
     assert (out / "latest" / "notes.txt").read_text(encoding="utf-8") == "mine"
 
+
+
+def test_exports_written_before_publishing_stay_hidden_until_finished(warehouse, tmp_path, models_dir):
+    """The night writes its exports from the file it is about to publish: until that
+    file is published, no run folder shows them and latest stays on last night's."""
+    out = tmp_path / "exports"
+    _export(warehouse, tmp_path, models_dir, RUN1)
+    summary = _export(warehouse, tmp_path, models_dir, RUN2, finish=False)
+    assert summary.run_folder == out / RUN2 and summary.files[0].is_relative_to(out / RUN2)
+    assert sorted(p.name for p in out.iterdir()) == [f".{RUN2}.ready", RUN1, "latest"]
+    assert os.readlink(out / "latest") == RUN1
+    (out / f".{RUN3}.partial").mkdir()  # left by a night killed while it wrote its exports
+    (out / f".{RUN3}.ready").mkdir()  # left by a night killed before it published
+    assert finish_exports(out, RUN2, keep=7) == []
+    assert sorted(p.name for p in out.iterdir()) == [RUN1, RUN2, "latest"]
+    assert os.readlink(out / "latest") == RUN2
+    assert {p for p in summary.files} == {p for p in (out / RUN2).rglob("*") if p.is_file()}
+    finish_exports(out, RUN2, keep=1)  # a retry finishes what is left: here, the keeping
+    assert sorted(p.name for p in out.iterdir()) == [RUN2, "latest"]
+
+
+def test_exports_of_a_night_that_did_not_publish_are_discarded(warehouse, tmp_path, models_dir):
+    out = tmp_path / "exports"
+    _export(warehouse, tmp_path, models_dir, RUN1)
+    _export(warehouse, tmp_path, models_dir, RUN2, finish=False)
+    discard_exports(out, RUN2)
+    assert sorted(p.name for p in out.iterdir()) == [RUN1, "latest"]
+    with pytest.raises(ExportError, match=f"no exports of run {RUN2} to finish"):
+        finish_exports(out, RUN2)
+    assert os.readlink(out / "latest") == RUN1
 
 @pytest.mark.parametrize(
     ("description", "label"),

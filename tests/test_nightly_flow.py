@@ -215,3 +215,22 @@ def test_rerun_with_nothing_new_builds_nothing_and_leaves_the_published_file_as_
     log = [json.loads(line) for line in (night["warehouse"].parent / "trialdw-runs.jsonl").read_text().splitlines()]
     assert [e["status"] for e in log if e["event"] == "end"] == ["completed", "completed"]
     assert log[-1]["message"].startswith("nothing new")
+
+
+def test_exports_that_cannot_be_written_fail_the_night_after_the_warehouse_is_published(tmp_path, prefect_harness):
+    """The exports are written from tonight's file before it is published; when they
+    fail (here: someone's own folder named latest), the warehouse is published all
+    the same (statisticians query it) and the night then fails at the exports, saying why."""
+    generate(tmp_path / "landing", seed=11, subjects=4)
+    warehouse = tmp_path / "wh" / "trialdw.duckdb"
+    latest = tmp_path / "wh" / "trialdw-exports" / "latest"
+    latest.mkdir(parents=True)
+    with pytest.raises(Exception, match="latest is not a symbolic link: move it away"):
+        load_nightly_flow()(landing=str(tmp_path / "landing"), warehouse=str(warehouse))
+    assert {s for (s,) in _query(warehouse, "SELECT DISTINCT STUDYID FROM adam.adsl")} == set(STUDIES)
+    end = json.loads((warehouse.parent / "trialdw-runs.jsonl").read_text().splitlines()[-1])
+    assert (end["status"], end["details"]["failed_step"]) == ("failed", "exports")
+    assert "latest is not a symbolic link" in end["message"]
+    assert sorted(p.name for p in latest.parent.iterdir()) == ["latest"]  # nothing half-written left
+    leftovers = [p.name for p in warehouse.parent.iterdir() if ".building-" in p.name]
+    assert leftovers == []

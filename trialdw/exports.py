@@ -19,7 +19,10 @@ single-cell data gets no ADCP/ADGF files at all (XPT, Parquet, Dataset-JSON,
 define.xml), while a single-cell study with no samples yet gets them empty.
 A run folder is written under a hidden name and renamed into place when it is
 complete. The ``latest`` link then moves to it, and folders beyond the newest
-``keep`` are deleted.
+``keep`` are deleted. The night writes its exports from the file it is about
+to publish, while it writes the review page, and moves them into place only
+once that file is published (``finish=False``, then ``finish_exports``): the
+exports never show a night the warehouse does not.
 
 Labels and descriptions come from the dbt ymls (``trialdw.submission.metadata``);
 Parquet files carry them in their Arrow schema: each field's metadata has
@@ -57,7 +60,16 @@ from trialdw.parallel import map_shares
 from trialdw.submission.metadata import ADAM_MODELS_DIR, ANALYSIS_SOURCES_DIR, DBT_PROJECT_FILE, load_catalog, xpt_label
 from trialdw.warehouse import adam_rows_by_study
 
-__all__ = ["ADAM_MODELS_DIR", "ExportError", "ExportSummary", "adam_labels", "write_exports", "xpt_label"]
+__all__ = [
+    "ADAM_MODELS_DIR",
+    "ExportError",
+    "ExportSummary",
+    "adam_labels",
+    "discard_exports",
+    "finish_exports",
+    "write_exports",
+    "xpt_label",
+]
 
 EXPORTED_SCHEMAS = ("adam", "analysis")
 XPT_SCHEMA = "adam"
@@ -458,13 +470,16 @@ def prune(out_root: Path, keep: int, current: Path) -> list[Path]:
 
 def write_exports(
     db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP, models_dir: Path = ADAM_MODELS_DIR,
-    changed: set[str] | None = None,
+    changed: set[str] | None = None, finish: bool = True,
 ) -> ExportSummary:  # fmt: skip
     """Export the warehouse at ``db_path`` (opened read-only) into
     ``out_root/run_id``, point ``out_root/latest`` at it and keep the newest
     ``keep`` run folders. XPT labels come from the dbt yml in ``models_dir``.
     ``changed``: the studies rebuilt this night (None: all); every other study's
     files are carried over from the latest run folder as hard links.
+    ``finish``: False leaves the complete run folder under a hidden name
+    (``ready_folder``), for ``finish_exports`` to move into place once the file
+    it was written from is published; the summary names the folder it will have.
     Raises ExportError, leaving ``latest`` and older runs untouched, when
     something cannot be exported faithfully, or when ``latest`` is not a link
     (a folder or file of that name is never replaced)."""
@@ -477,17 +492,15 @@ def write_exports(
         raise FileNotFoundError(db_path)
     final = out_root / run_id
     latest = out_root / LATEST
-    if latest.exists() and not latest.is_symlink():
-        # Not the link this module keeps (someone's folder or file): never replaced, never deleted.
-        raise ExportError(
-            f"{latest} is not a symbolic link: move it away (exports point a link of that name at each run)"
-        )
+    _check_latest_is_a_link(latest)
     if final.exists():
         raise ExportError(f"{final} already exists: exports of run {run_id} were already written")
     out_root.mkdir(parents=True, exist_ok=True)
     partial = out_root / f".{run_id}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)  # a crashed attempt of this same run
+    ready = ready_folder(out_root, run_id)
+    for leftover in (partial, ready):  # a crashed attempt of this same run
+        if leftover.exists():
+            shutil.rmtree(leftover)
     summary = ExportSummary(run_folder=final, latest=latest, studies=())
     partial.mkdir()
     try:
@@ -496,8 +509,48 @@ def write_exports(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    partial.rename(final)
+    partial.rename(ready)
     summary.files = [final / p.relative_to(partial) for p in summary.files]
-    point_latest(out_root, run_id)
-    summary.removed = prune(out_root, keep, final)
+    if finish:
+        summary.removed = finish_exports(out_root, run_id, keep)
     return summary
+
+
+def ready_folder(out_root: Path, run_id: str) -> Path:
+    """Where a complete run folder waits for ``finish_exports`` (hidden: not a run)."""
+    return Path(out_root) / f".{run_id}.ready"
+
+
+def finish_exports(out_root: Path, run_id: str, keep: int = DEFAULT_KEEP) -> list[Path]:
+    """The run folder ``write_exports(..., finish=False)`` left ready: moved into
+    place as ``out_root/run_id``, ``latest`` pointed at it, run folders beyond the
+    newest ``keep`` deleted, and any hidden folder other runs left (killed before
+    they finished) removed. Returns the run folders deleted. Idempotent: a
+    retry after the move finishes the rest."""
+    out_root = Path(out_root)
+    final, ready = out_root / run_id, ready_folder(out_root, run_id)
+    _check_latest_is_a_link(out_root / LATEST)
+    if ready.is_dir():
+        ready.rename(final)
+    if not final.is_dir():
+        raise ExportError(f"no exports of run {run_id} to finish under {out_root}")
+    point_latest(out_root, run_id)
+    removed = prune(out_root, keep, final)
+    for leftover in out_root.glob(".*"):
+        if leftover.is_dir() and leftover.name.endswith((".partial", ".ready")):
+            shutil.rmtree(leftover, ignore_errors=True)
+    return removed
+
+
+def discard_exports(out_root: Path, run_id: str) -> None:
+    """A night that did not publish: its exports, written but not finished, go."""
+    shutil.rmtree(ready_folder(out_root, run_id), ignore_errors=True)
+    shutil.rmtree(Path(out_root) / f".{run_id}.partial", ignore_errors=True)
+
+
+def _check_latest_is_a_link(latest: Path) -> None:
+    if latest.exists() and not latest.is_symlink():
+        # Not the link this module keeps (someone's folder or file): never replaced, never deleted.
+        raise ExportError(
+            f"{latest} is not a symbolic link: move it away (exports point a link of that name at each run)"
+        )
