@@ -403,10 +403,11 @@ def start_from_last_night(warehouse: str, run_id: str, keep: list[str]) -> str |
 @task(name="assemble the warehouse", **TRANSIENT_RETRIES)
 def assemble(
     warehouse: str, run_id: str, studies_dir: str | None, carried: list[str], built: dict,
-    base: str | None = None, base_holds: list[str] = (),
+    base: str | None = None, base_holds: list[str] | None = None, audit: bool = True,
 ) -> str:  # fmt: skip
     """The new published file, privately: current data only (trialdw.publish).
-    ``base``: the copy start_from_last_night began, holding ``base_holds``' rows."""
+    ``base``: the copy start_from_last_night began, holding ``base_holds``' rows.
+    ``audit``: False leaves the audit trail for ``add_audit``."""
     from trialdw.publish import Sources
     from trialdw.publish import assemble as assemble_file
 
@@ -418,11 +419,37 @@ def assemble(
         carried=carried,
         built={Path(f): ids for f, ids in built.items()},
         base=Path(base) if base else None,
-        base_holds=list(base_holds),
+        base_holds=list(base_holds or []),
     )
-    rows = assemble_file(building, sources, load_studies(studies_dir), paths.work / run_id)
+    rows = assemble_file(building, sources, load_studies(studies_dir), paths.work / run_id, audit=audit)
     get_run_logger().info("assembled %s: %d tables", building.name, len(rows))
     return str(building)
+
+
+@task(name="add the audit trail", **TRANSIENT_RETRIES)
+def add_audit(building: str, warehouse: str, run_id: str) -> None:
+    """The history store's audit trail (tonight's data-review findings included)
+    into a file assembled before the data review."""
+    from trialdw.publish import add_audit as add
+
+    paths = wh.WarehousePaths(Path(warehouse))
+    add(Path(building), paths.history, paths.work / run_id)
+
+
+def _assembled_early(early: tuple | None, built: dict, carried: list[str]) -> str | None:
+    """The file assembled while the checks ran, when the checks published what it
+    assumed (the same studies from the same build file, the same carried over);
+    None otherwise (a study held back by its checks: the night assembles again,
+    and the file written early is replaced)."""
+    if early is None:
+        return None
+    future, early_built, early_carried = early
+    try:
+        building = future.result()
+    except Exception as exc:
+        get_run_logger().warning("assembling during the checks failed; assembling again: %s", runlog.one_line(exc))
+        return None
+    return building if early_built == built and sorted(early_carried) == sorted(carried) else None
 
 
 @task(name="write the review page")
@@ -570,11 +597,18 @@ def _fresh_reports_folder(paths: wh.WarehousePaths, run_id: str) -> Path:
 def _check_built_studies(
     groups: list[dict], to_build: list[str], ingest_errors: dict, paths, reports: Path,
     readiness_contract: str | None, run_id: str, timer: StepTimer, spark: dict | None = None,
-) -> tuple[dict, dict, dict, list]:  # fmt: skip
+    assemble_early=None,
+) -> tuple[dict, dict, dict, list, tuple | None]:  # fmt: skip
     """Per build group: endpoints, readiness, data review and study pages for the
     studies still standing. Returns (build file -> studies published from it,
     study -> hold-back reason or None, details for audit.runs, the last group's
-    pages still being written: the night assembles meanwhile, they only read).
+    pages still being written: the night assembles meanwhile, they only read,
+    and what ``assemble_early`` returned or None).
+
+    ``assemble_early(built, held_back)``: with a single build group, called once
+    its endpoint statistics are in, before its readiness checks, with the build
+    file and studies that would be published if every check passed and the
+    studies held back so far: the night starts assembling meanwhile.
 
     The groups' endpoint statistics run concurrently (the flow's thread pool:
     each group has its own build file and, on Spark, its own schemas); the
@@ -587,6 +621,7 @@ def _check_built_studies(
     details: dict = {"dbt": [], "endpoints": [], "readiness": []}
     built_files: dict[str, list[str]] = {}
     pending: list = []  # the pages of the group before, still being written
+    early = None
     with timer("endpoints"):
         running = {g["build_file"]: compute_endpoints.submit(g["build_file"], spark) for g in groups if g["dbt_ok"]}
     for group in groups:
@@ -601,6 +636,8 @@ def _check_built_studies(
         details["endpoints"].append(endpoints)
         results.update({s: f"endpoint statistics failed: {e}" for s, e in endpoints["errors"].items()})
         standing = [s for s in group["studies"] if results[s] is None]
+        if assemble_early is not None and len(groups) == 1 and standing:
+            early = assemble_early({group["build_file"]: standing}, [s for s, r in results.items() if r is not None])
         with timer("reports"):  # the group before's pages first: one group at a time, as ever
             _wait_for(pending)
         pending = []
@@ -617,7 +654,7 @@ def _check_built_studies(
             with timer("data review"):
                 record_review_findings(str(paths.published), group["build_file"], standing)
             built_files[group["build_file"]] = standing
-    return built_files, results, details, pending
+    return built_files, results, details, pending, early
 
 
 def _begun(future) -> str | None:
@@ -694,6 +731,7 @@ def nightly(
             dbt_ready = None if spark else workers.enter_context(dbt_worker.started(paths.dbt_state))
             begin = None  # tonight's file begun from last night's while dbt builds (a task future)
             exporting = None  # tonight's exports being written (a task future)
+            early = None  # tonight's file assembled while the checks run ((task future, its inputs))
             try:
                 # 1. Pull what the sites dropped (with a sources file), then load it, study by study.
                 pulled = None
@@ -747,9 +785,19 @@ def nightly(
                             write_lineage_docs(warehouse, docs_from, str(reports_building), written_by)
                     if dbt_ready is not None:  # dbt's work is done: its memory goes before the checks
                         dbt_ready.close()
-                    built_files, results, details, pages = _check_built_studies(
+
+                    def assemble_early(built: dict, held: list[str]) -> tuple:
+                        """Tonight's file assembled while the checks run, as if they all pass."""
+                        carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held]
+                        begun = _begun(begin) if begin is not None else None
+                        future = assemble.submit(
+                            warehouse, run_id, studies_dir, carried, built, begun, keep, audit=False
+                        )  # fmt: skip
+                        return future, built, carried
+
+                    built_files, results, details, pages, early = _check_built_studies(
                         groups, to_build, ingest_errors, paths, reports_building, readiness_contract, run_id, timer,
-                        spark,
+                        spark, assemble_early=None if spark else assemble_early,
                     )  # fmt: skip
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
@@ -758,8 +806,13 @@ def nightly(
 
                     # 4. Assemble the new file (current data only), write its exports, swap both in.
                     with timer("assemble"):
-                        begun = _begun(begin) if begin is not None else None
-                        building = assemble(warehouse, run_id, studies_dir, carried, built_files, begun, keep)
+                        building = _assembled_early(early, built_files, carried)
+                        details["assembled_during_checks"] = building is not None
+                        if building is not None:
+                            add_audit(building, warehouse, run_id)
+                        else:  # (the copy begun during the build went to the early one, if any)
+                            begun = _begun(begin) if begin is not None and early is None else None
+                            building = assemble(warehouse, run_id, studies_dir, carried, built_files, begun, keep)
                     with timer("query states"):
                         record_query_states(building, str(paths.annotations), run_id)
                     # The exports are written from tonight's file while the review page is (both only
@@ -801,7 +854,7 @@ def nightly(
             finally:
                 # Published or not, this run's private files go (once nothing still writes them);
                 # the published one stays, and so do exports moved into place.
-                futures_wait([f for f in (begin, exporting) if f is not None])
+                futures_wait([f for f in (begin, exporting, early and early[0]) if f is not None])
                 if exporting is not None:
                     from trialdw.exports import discard_exports
 

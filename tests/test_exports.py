@@ -242,7 +242,6 @@ def test_a_latest_that_is_not_a_link_is_refused_and_left_as_it_is(warehouse, tmp
     assert (out / "latest" / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
-
 def test_exports_written_before_publishing_stay_hidden_until_finished(warehouse, tmp_path, models_dir):
     """The night writes its exports from the file it is about to publish: until that
     file is published, no run folder shows them and latest stays on last night's."""
@@ -257,7 +256,7 @@ def test_exports_written_before_publishing_stay_hidden_until_finished(warehouse,
     assert finish_exports(out, RUN2, keep=7) == []
     assert sorted(p.name for p in out.iterdir()) == [RUN1, RUN2, "latest"]
     assert os.readlink(out / "latest") == RUN2
-    assert {p for p in summary.files} == {p for p in (out / RUN2).rglob("*") if p.is_file()}
+    assert set(summary.files) == {p for p in (out / RUN2).rglob("*") if p.is_file()}
     finish_exports(out, RUN2, keep=1)  # a retry finishes what is left: here, the keeping
     assert sorted(p.name for p in out.iterdir()) == [RUN2, "latest"]
 
@@ -271,6 +270,7 @@ def test_exports_of_a_night_that_did_not_publish_are_discarded(warehouse, tmp_pa
     with pytest.raises(ExportError, match=f"no exports of run {RUN2} to finish"):
         finish_exports(out, RUN2)
     assert os.readlink(out / "latest") == RUN1
+
 
 @pytest.mark.parametrize(
     ("description", "label"),

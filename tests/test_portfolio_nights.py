@@ -121,6 +121,7 @@ def nights(tmp_path_factory, prefect_harness):
     seen["E_single_cell"] = [_query(warehouse, single_cell.format(t)) for t in ("adcp", "adgf")]
     runs = [json.loads(line) for line in (root / "wh" / "trialdw-runs.jsonl").read_text().splitlines()]
     seen["E_dbt"] = [group["dbt_summary"] for group in runs[-1]["details"]["dbt"]]
+    seen["assembled_during_checks"] = [r["details"].get("assembled_during_checks") for r in runs if r["event"] == "end"]
     return seen
 
 
@@ -248,3 +249,9 @@ def test_a_study_without_single_cell_data_is_rebuilt_without_the_single_cell_mod
     # SURU's single-cell rows are last night's, in the published file as before; REGO has none.
     assert nights["E_single_cell"] == nights["D_single_cell"]
     assert [[row[0] for row in table] for table in nights["E_single_cell"]] == [[SURU], [SURU]]
+
+
+def test_tonights_file_is_assembled_while_the_checks_run_unless_they_hold_a_study_back(nights):
+    """A (SURU held back by its checks): the file assembled as if every check passed
+    is replaced by one assembled again; B, C and E publish it; D builds nothing."""
+    assert nights["assembled_during_checks"] == [False, True, True, None, True]

@@ -64,7 +64,7 @@ def _tables(con, catalog: str | None = None) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> dict[str, int]:
+def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path, audit: bool = True) -> dict[str, int]:
     """Write the new published file ``target``; returns rows per table.
 
     Tables are the union of what the sources hold; a study's rows come from
@@ -79,7 +79,9 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
     as a copy of that build file, its dbt-only schemas dropped
     (``_sole_build_file``). Otherwise it is written whole (``_write_whole``).
     Either way the audit trail, the configuration and the comments are
-    written afresh."""
+    written afresh; ``audit``: False leaves the audit trail for ``add_audit``
+    (the night assembles while its checks run, before the data review adds
+    its findings to the history store)."""
     target.unlink(missing_ok=True)
     incremental = sources.previous is not None and bool(sources.carried) and _same_shapes(sources)
     started = (
@@ -122,8 +124,15 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path) -> d
         }
         apply_comments(con)
         write_config_tables(con, studies)
-        copy_audit(con, sources.history)
+        if audit:
+            copy_audit(con, sources.history)
     return dict(sorted(rows.items()))
+
+
+def add_audit(target: Path, history: Path, work_dir: Path) -> None:
+    """The history store's audit trail into a file ``assemble(..., audit=False)`` wrote."""
+    with connect(target, work_dir) as con:
+        copy_audit(con, history)
 
 
 def start_from_last_night(base: Path, previous: Path, keep: list[str], work_dir: Path) -> bool:
