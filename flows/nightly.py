@@ -657,6 +657,11 @@ def _check_built_studies(
     return built_files, results, details, pending, early
 
 
+def _carried_over(plans: list[StudyPlan], held_back) -> list[str]:
+    """The studies whose published tables tonight's file keeps: unchanged, or held back."""
+    return [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
+
+
 def _begun(future) -> str | None:
     """The file start_from_last_night began, or None when it failed (the
     assemble then copies last night's file itself: nothing is lost)."""
@@ -788,7 +793,7 @@ def nightly(
 
                     def assemble_early(built: dict, held: list[str]) -> tuple:
                         """Tonight's file assembled while the checks run, as if they all pass."""
-                        carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held]
+                        carried = _carried_over(plans, held)
                         begun = _begun(begin) if begin is not None else None
                         future = assemble.submit(
                             warehouse, run_id, studies_dir, carried, built, begun, keep, audit=False
@@ -802,7 +807,7 @@ def nightly(
                     held_back = {s: r for s, r in results.items() if r is not None}
                     for study, reason in held_back.items():
                         logger.warning("%s held back (keeps its published tables): %s", study, reason)
-                    carried = [p.study for p in plans if p.action in (CARRY, HOLD) or p.study in held_back]
+                    carried = _carried_over(plans, held_back)
 
                     # 4. Assemble the new file (current data only), write its exports, swap both in.
                     with timer("assemble"):

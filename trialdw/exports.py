@@ -496,7 +496,7 @@ def write_exports(
     if final.exists():
         raise ExportError(f"{final} already exists: exports of run {run_id} were already written")
     out_root.mkdir(parents=True, exist_ok=True)
-    partial = out_root / f".{run_id}.partial"
+    partial = _partial_folder(out_root, run_id)
     ready = ready_folder(out_root, run_id)
     for leftover in (partial, ready):  # a crashed attempt of this same run
         if leftover.exists():
@@ -514,6 +514,11 @@ def write_exports(
     if finish:
         summary.removed = finish_exports(out_root, run_id, keep)
     return summary
+
+
+def _partial_folder(out_root: Path, run_id: str) -> Path:
+    """Where a run folder is written (hidden: not a run until complete)."""
+    return Path(out_root) / f".{run_id}.partial"
 
 
 def ready_folder(out_root: Path, run_id: str) -> Path:
@@ -545,7 +550,7 @@ def finish_exports(out_root: Path, run_id: str, keep: int = DEFAULT_KEEP) -> lis
 def discard_exports(out_root: Path, run_id: str) -> None:
     """A night that did not publish: its exports, written but not finished, go."""
     shutil.rmtree(ready_folder(out_root, run_id), ignore_errors=True)
-    shutil.rmtree(Path(out_root) / f".{run_id}.partial", ignore_errors=True)
+    shutil.rmtree(_partial_folder(out_root, run_id), ignore_errors=True)
 
 
 def _check_latest_is_a_link(latest: Path) -> None:
