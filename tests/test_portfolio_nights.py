@@ -91,6 +91,8 @@ def nights(tmp_path_factory, prefect_harness):
     seen = {"root": root, "warehouse": warehouse, "notified": notified}
     seen["A"] = night(readiness_contract=str(contract), notify_command=f"{sys.executable} {notify_script} {notified}")
     seen["A_tables"] = _query(warehouse, "SELECT STUDYID, count(*) FROM adam.adsl GROUP BY 1 ORDER BY 1")
+    seen["A_pages"] = sorted(p.name for p in (root / "wh" / "trialdw-reports" / "study-reports").iterdir())
+    seen["A_leftovers"] = sorted(p.name for p in (root / "wh").iterdir() if p.name.startswith("."))
     lineage = root / "wh" / "trialdw-reports" / "lineage"
     seen["A_lineage"] = (lineage / "index.html").read_bytes()
     artifacts = wh.WarehousePaths(warehouse).dbt_state / "target"
@@ -135,6 +137,9 @@ def test_a_study_failing_its_checks_is_held_back_and_the_other_is_published(nigh
     ]
     assert a["news"] == f"4 new transfer(s) processed; held back: {SURU}"
     assert [row[0] for row in nights["A_tables"]] == [REGO]  # SURU was never published: no rows at all
+    # The held-back study has no page (none was published before), and no private file is left.
+    assert nights["A_pages"] == sorted(["index.html", f"{REGO}.html"])
+    assert not [name for name in nights["A_leftovers"] if "building" in name or name.endswith("-work")]
 
 
 def test_the_notify_command_hears_of_the_held_back_study_without_a_shell(nights):

@@ -32,8 +32,11 @@ from trialdw.ingest.load import ensure_audit
 from trialdw.study_config import write_config_tables
 
 # DuckDB may use this much memory per connection before spilling to disk: the
-# night stays well inside the machine's memory at portfolio scale.
-MEMORY_LIMIT = "1GB"
+# night stays well inside the machine's memory at portfolio scale. The first
+# night's peak is in the dbt build (docs/architecture.md, "Memory"); at 1 GB it
+# was 1.97-2.02 GB of the 2 GB budget, at 768 MB 1.74-1.75 GB with the same
+# build time (the bench's 10 studies: 14.5-15.4 s against 14.6 s).
+MEMORY_LIMIT = "768MB"
 
 # The dbt models only single-cell data (CP, GF) feed carry this tag in
 # dbt_project.yml, the ADaM tables they make included (adcp, adgf). A group of
