@@ -449,7 +449,7 @@ def _assembled_early(early: tuple | None, built: dict, carried: list[str]) -> st
     except Exception as exc:
         get_run_logger().warning("assembling during the checks failed; assembling again: %s", runlog.one_line(exc))
         return None
-    return building if early_built == built and sorted(early_carried) == sorted(carried) else None
+    return building if early_built == built and early_carried == carried else None
 
 
 @task(name="write the review page")

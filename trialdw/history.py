@@ -398,29 +398,33 @@ def _load_same_file(
 
 def _first_row_is_its_version(con, contract, valid_path: str, predecessor_run: str, basis: list) -> bool:
     """Step 3 of ``_load_same_file``: the file's first valid row has the record key
-    and content hash of the version the predecessor held on its line. The version
-    is looked up by its id first, so only that row of the versions table is read
-    (its key and hash are computed from its values)."""
-    first_line = con.execute("SELECT _source_line FROM read_parquet(?) LIMIT 1", [str(valid_path)]).fetchone()
-    version = (
-        first_line
-        and con.execute(
-            f"""SELECT FIRST_VERSION + (? - FIRST_LINE) FROM history.layout
-            WHERE {predecessor_run} AND ? BETWEEN FIRST_LINE AND FIRST_LINE + N - 1""",
-            [first_line[0], *basis, first_line[0]],
-        ).fetchone()
+    and content hash of the version the predecessor held on its line. The row is
+    read from the file once (its line, key and hash); the version is looked up
+    by its id, so only that row of the versions table is read (its key and hash
+    are computed from its values)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _first_row AS
+            SELECT _source_line, {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
+            FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM (FROM read_parquet(?) LIMIT 1))""",
+        [str(valid_path)],
     )
-    if not version:
-        return False
-    return con.execute(
-        f"""SELECT count(*) = 1 FROM (
-                SELECT {record_key_sql(contract)} AS _record_key, {row_hash_sql(contract)} AS _row_hash
-                FROM (SELECT * REPLACE (CAST(_extra AS JSON) AS _extra) FROM (FROM read_parquet(?) LIMIT 1))) AS n,
+    version = con.execute(
+        f"""SELECT FIRST_VERSION + (f._source_line - FIRST_LINE) FROM history.layout, _first_row AS f
+            WHERE {predecessor_run} AND f._source_line BETWEEN FIRST_LINE AND FIRST_LINE + N - 1""",
+        basis,
+    ).fetchone()
+    same = (
+        bool(version)
+        and con.execute(
+            f"""SELECT count(*) = 1 FROM _first_row AS n,
             (SELECT {record_key_sql(contract, "v")} AS _record_key, {row_hash_sql(contract, "v")} AS _row_hash
              FROM {versions_table(contract.domain)} AS v WHERE v._version_id = ?) AS p
             WHERE p._record_key = n._record_key AND p._row_hash = n._row_hash""",
-        [str(valid_path), version[0]],
-    ).fetchone()[0]
+            [version[0]],
+        ).fetchone()[0]
+    )
+    con.execute("DROP TABLE _first_row")
+    return same
 
 
 def _previous_versions(con, contract, site: list[str], previous: str | None) -> None:

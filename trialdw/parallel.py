@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -38,6 +38,7 @@ MIN_ITEMS = 3
 # with its usage statistics off).
 LATER_STEPS = ("trialdw.endpoints", "lifelines", "trialdw.report", "matplotlib.pyplot", "trialdw.exports")
 _warm: ProcessPoolExecutor | None = None
+_threads: dict[str, tuple[int, ThreadPoolExecutor]] = {}  # name -> (pid, pool)
 
 
 def cores() -> int:
@@ -45,6 +46,17 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def thread_pool(name: str, workers: int) -> ThreadPoolExecutor:
+    """This process's thread pool ``name`` (threads ``trialdw-<name>``), made on
+    first use and kept: work that releases the GIL (file reads and hashing,
+    Parquet encoding) overlaps this process's own. A child made by fork makes
+    its own: the parent's threads do not exist in it."""
+    held = _threads.get(name)
+    if held is None or held[0] != os.getpid():
+        held = _threads[name] = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix=f"trialdw-{name}"))
+    return held[1]
 
 
 def _spawned_pool(workers: int, preload: tuple[str, ...] = ()) -> ProcessPoolExecutor:

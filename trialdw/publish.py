@@ -99,9 +99,13 @@ def assemble(target: Path, sources: Sources, studies: dict, work_dir: Path, audi
         shutil.copyfile(sole, target)
     if sources.base is not None:
         sources.base.unlink(missing_ok=True)  # not taken (the build's shapes changed)
-    from_previous = sources.carried if not incremental else []
+    # The carried studies whose rows are read from last night's file: those the
+    # begun file does not hold; none when a plain copy holds them all; every one
+    # when the file is written whole.
     if started:
         from_previous = [study for study in sources.carried if study not in sources.base_holds]
+    else:
+        from_previous = [] if incremental else list(sources.carried)
     with connect(target, work_dir) as con:
         if sole is not None:
             _keep_study_schemas(con)

@@ -34,8 +34,7 @@ Choices where the spec is silent:
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +55,7 @@ from trialdw.ingest.types import (
     TransferRef,
     ValidatedTransfer,
 )
+from trialdw.parallel import thread_pool
 from trialdw.project import ALL_DOMAINS
 
 LINE = "_source_line"
@@ -79,14 +79,6 @@ QUARANTINE_SCHEMA = {c: (pl.Int64 if c == "SOURCE_LINE" else pl.String) for c in
 ORPHAN_SUBJECT = "orphan_subject"
 MAX_LINES_LISTED = 100
 PARQUET_COMPRESSION = ("zstd", 1)  # what pl.write_parquet used (zstd), at its fastest level
-_writer_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
-
-
-def _background() -> ThreadPoolExecutor:
-    global _writer_pool
-    if _writer_pool is None or _writer_pool[0] != os.getpid():
-        _writer_pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialdw-parquet"))
-    return _writer_pool[1]
 
 
 # --- writing Parquet batch by batch ------------------------------------------------------
@@ -118,7 +110,9 @@ class _ParquetSink:
     def write(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self._wait()
-            self._pending = _background().submit(lambda: self._writer.write_table(frame.to_arrow().cast(self.schema)))
+            self._pending = thread_pool("parquet", 1).submit(
+                lambda: self._writer.write_table(frame.to_arrow().cast(self.schema))
+            )
             self.rows += frame.height
 
     def close(self) -> None:

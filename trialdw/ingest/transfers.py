@@ -31,7 +31,7 @@ import stat
 import tempfile
 import threading
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from trialdw.ingest.csvfile import open_no_follow
 from trialdw.ingest.csvnative import remove_parsed, scan_file
 from trialdw.ingest.findings import REJECT, WARNING, transfer_finding
 from trialdw.ingest.types import ACCEPTED, INCOMPLETE, REJECTED, FileInfo, TransferCheck, TransferRef
+from trialdw.parallel import thread_pool
 
 MANIFEST = "manifest.json"
 TRANSFER_ID_RE = re.compile(r"^\d{8}T\d{6}Z$")
@@ -50,7 +51,6 @@ UNREADABLE = "unreadable"
 # hashing, numpy and DuckDB release the GIL, and most files are too small for
 # DuckDB to split, so one file at a time left a core idle while the check ran.
 READ_AHEAD_FILES = 2
-_readers: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
 
 def unreadable_message(what: str, exc: OSError) -> str:
@@ -179,11 +179,9 @@ class _Collector:
     def read_ahead(self, names: list[tuple[str, str]]) -> None:
         """Start reading these (file name, domain) pairs, READ_AHEAD_FILES at a
         time; ``scan`` gives each one's result, in whatever order it is asked."""
-        global _readers
-        if _readers is None or _readers[0] != os.getpid():
-            _readers = (os.getpid(), ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="trialdw-read"))
+        readers = thread_pool("read", READ_AHEAD_FILES)
         for name, domain in names:
-            self._reading[name] = _readers[1].submit(self._scan, name, domain)
+            self._reading[name] = readers.submit(self._scan, name, domain)
 
     def scan(self, name: str, domain: str):
         """csvnative.scan_file of one file (its CsvScan; raises OSError), read ahead or now."""
