@@ -514,16 +514,22 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
 
 
 @task(name="write Parquet, XPT, Dataset-JSON, define.xml", **TRANSIENT_RETRIES)
-def write_exports(building: str, exports_dir: str, run_id: str, changed: list[str]) -> dict:
+def write_exports(building: str, exports_dir: str, run_id: str, changed: list[str], published_by: str | None) -> dict:
     """Per-study Parquet, SAS XPT, Dataset-JSON and define.xml of tonight's file
     before it is published (its adam, analysis and config tables are final);
-    studies not rebuilt keep last night's files (hard links). They stay hidden
+    studies not rebuilt keep last night's files (hard links), when last night's
+    exports are those of the published warehouse (``published_by``: the run
+    that wrote it; else every study is written). They stay hidden
     until the file is published (``finish_exports``). The rebuilt studies are
     shared out over this process and the warm child (trialdw.parallel): one
     study is written in the child, while this process writes the review page."""
     from trialdw.exports import write_exports as write
 
-    result = write(Path(building), Path(exports_dir), run_id, changed=set(changed), finish=False)
+    result = write(
+        Path(building), Path(exports_dir), run_id, changed=set(changed), finish=False, published_by=published_by
+    )
+    if result.not_carried:
+        get_run_logger().warning("exports: %s", result.not_carried)
     if result.unlabelled:  # every column should have a label in the dbt yml (docs/submission.md)
         get_run_logger().warning("exported without a label: %s", ", ".join(result.unlabelled[:10]))
     if result.non_ascii:
@@ -541,6 +547,31 @@ def finish_exports(exports_dir: str, run_id: str) -> None:
     from trialdw.exports import finish_exports as finish
 
     finish(Path(exports_dir), run_id)
+
+
+@task(name="write the published warehouse's exports again", **TRANSIENT_RETRIES)
+def write_published_exports(published: str, exports_dir: str, run_id: str, published_by: str) -> dict:
+    """Every study's exports from the published file, read-only: the exports
+    under ``latest`` are of an older warehouse than the published one (the
+    night that published it could not finish them)."""
+    from trialdw.exports import write_exports as write
+
+    result = write(Path(published), Path(exports_dir), run_id, changed=set(), published_by=published_by,
+                   written_from=published_by)  # fmt: skip
+    get_run_logger().warning("exports written again from the published warehouse: %s", result.not_carried)
+    return {"exports": str(result.latest), "files": len(result.files), "carried": result.carried}
+
+
+def _catch_up_exports(paths: wh.WarehousePaths, run_id: str, timer: StepTimer) -> dict | None:
+    """On a night that publishes nothing: the exports written again from the
+    published file when they are behind it (trialdw.exports.exports_behind), else None."""
+    from trialdw.exports import exports_behind
+
+    published_by = wh.published_by(paths.published)
+    if published_by is None or not exports_behind(paths.exports, published_by):
+        return None
+    with timer("exports"):
+        return write_published_exports(str(paths.published), str(paths.exports), run_id, published_by)
 
 
 def _exported(future) -> tuple[dict | None, BaseException | None]:
@@ -760,8 +791,12 @@ def nightly(
                 news = [t for i in ingested for t in i["transfers"] if t["new"]]
                 pull_news = pulled is not None and any(o["outcome"] != "skipped" for o in pulled["outcomes"])
                 if not (to_build or news or ingest_errors or pull_news) and paths.published.is_file():
-                    # Nothing new: nothing to build, nothing to publish.
+                    # Nothing new: nothing to build, nothing to publish; exports a night could
+                    # not finish after it published are written again from the published file.
+                    exported = _catch_up_exports(paths, run_id, timer)
                     summary = night_summary(run_id, paths, ingested, plans, {}, timer, published=False, pulled=pulled)
+                    if exported is not None:
+                        summary.exports = exported["exports"]
                     logger.info("%s", summary.news)
                 else:
                     # 3. Build the changed studies; each is checked and held back on its own.
@@ -823,7 +858,9 @@ def nightly(
                     # The exports are written from tonight's file while the review page is (both only
                     # read it); the last group's pages were written meanwhile, and the index links them.
                     published_now = [s for ids in built_files.values() for s in ids]
-                    exporting = write_exports.submit(building, str(paths.exports), run_id, published_now)
+                    exporting = write_exports.submit(
+                        building, str(paths.exports), run_id, published_now, wh.published_by(paths.published)
+                    )
                     with timer("reports"):
                         _wait_for(pages)
                     with timer("assemble"):

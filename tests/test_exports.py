@@ -261,6 +261,31 @@ def test_exports_written_before_publishing_stay_hidden_until_finished(warehouse,
     assert sorted(p.name for p in out.iterdir()) == [RUN2, "latest"]
 
 
+def test_studies_are_carried_only_from_the_exports_of_the_published_warehouse(warehouse, tmp_path, models_dir):
+    """Studies not rebuilt keep the files of latest's run, when that run wrote the
+    warehouse published before this one. RUN2 published (rebuilt S1) and could not
+    finish its exports, so latest still shows RUN1's: S1's files there are older
+    than its tables, and RUN3 writes every study again, saying why."""
+    exports = tmp_path / "exports"
+    _export(warehouse, tmp_path, models_dir, RUN1)
+    after_run1 = _export(warehouse, tmp_path, models_dir, RUN2, changed={"S2"}, published_by=RUN1)
+    assert after_run1.carried == ["S1", "S3"] and after_run1.not_carried is None
+    linked = exports / RUN2 / "S1" / "adam" / "adsl.parquet"
+    assert linked.stat().st_ino == (exports / RUN1 / "S1" / "adam" / "adsl.parquet").stat().st_ino
+    (exports / "latest").unlink()
+    os.symlink(RUN1, exports / "latest")  # as if RUN2's exports had never been finished
+    behind = _export(warehouse, tmp_path, models_dir, RUN3, changed={"S2"}, published_by=RUN2)
+    assert behind.carried == []
+    assert behind.not_carried == (
+        f"latest holds exports of the warehouse of run {RUN1}, the published one was written by run {RUN2}: "
+        "every study is written again"
+    )
+    written = exports / RUN3 / "S1" / "adam" / "adsl.parquet"
+    assert written.stat().st_ino != (exports / RUN1 / "S1" / "adam" / "adsl.parquet").stat().st_ino
+    assert written.read_bytes() == linked.read_bytes()  # the same tables here, written afresh
+    assert _export(warehouse, tmp_path, models_dir, RUN4, changed={"S2"}).carried == []  # nothing said: nothing carried
+
+
 def test_exports_of_a_night_that_did_not_publish_are_discarded(warehouse, tmp_path, models_dir):
     out = tmp_path / "exports"
     _export(warehouse, tmp_path, models_dir, RUN1)

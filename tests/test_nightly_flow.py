@@ -234,3 +234,58 @@ def test_exports_that_cannot_be_written_fail_the_night_after_the_warehouse_is_pu
     assert sorted(p.name for p in latest.parent.iterdir()) == ["latest"]  # nothing half-written left
     leftovers = [p.name for p in warehouse.parent.iterdir() if ".building-" in p.name]
     assert leftovers == []
+
+
+def _resend_latest_transfer(landing: Path, study: str) -> None:
+    """The study's first site sends its latest transfer again, later the same day."""
+    from tests.helpers.pulls import copy_transfer_as
+
+    site = sorted(p for p in (landing / study).iterdir() if p.is_dir())[0]
+    latest = sorted(p for p in site.iterdir() if p.is_dir())[-1]
+    copy_transfer_as(latest, latest.name[:8] + "T235959Z")
+
+
+def test_exports_behind_the_published_warehouse_are_written_again_not_carried(tmp_path, prefect_harness):
+    """Night 2 rebuilds REGO and publishes it, then cannot write its exports (a
+    folder named latest); the data manager puts the link back, on night 1's
+    exports, some of them older than the published tables. Night 3 has nothing
+    new: it builds nothing, and writes every study's exports again from the
+    published file. Night 4 rebuilds SURU only and carries REGO's from night 3."""
+    import os
+
+    landing, warehouse = tmp_path / "landing", tmp_path / "wh" / "trialdw.duckdb"
+    exports = warehouse.parent / "trialdw-exports"
+    generate(landing, seed=11, subjects=4)
+    night = load_nightly_flow()
+
+    def run() -> dict:
+        return night(landing=str(landing), warehouse=str(warehouse))
+
+    def adsl(run_id: str, study: str) -> Path:
+        return exports / run_id / study / "adam" / "adsl.parquet"
+
+    night1 = run()["run_id"]
+    _resend_latest_transfer(landing, STUDIES[0])
+    (exports / "latest").rename(exports / "latest-of-night-1")
+    (exports / "latest").mkdir()
+    with pytest.raises(Exception, match="latest is not a symbolic link"):
+        run()
+    night2 = json.loads((warehouse.parent / "trialdw-runs.jsonl").read_text().splitlines()[-1])["run_id"]
+    assert wh.published_by(warehouse) == night2
+    (exports / "latest").rmdir()
+    (exports / "latest-of-night-1").rename(exports / "latest")
+
+    night3 = run()
+    assert night3["news"].startswith("nothing new")
+    assert os.readlink(exports / "latest") == night3["run_id"]
+    assert (exports / "latest" / "written-from.txt").read_text() == f"{night2}\n"
+    for study in STUDIES:  # written from the published file, not links to night 1's
+        assert adsl(night3["run_id"], study).stat().st_ino != adsl(night1, study).stat().st_ino
+
+    _resend_latest_transfer(landing, STUDIES[1])
+    night4 = run()
+    assert night4["studies"][0] == f"{STUDIES[0]}: unchanged, carried over"
+    assert night4["studies"][1].startswith(f"{STUDIES[1]}: published (new transfer")
+    assert os.readlink(exports / "latest") == night4["run_id"]
+    assert adsl(night4["run_id"], STUDIES[0]).stat().st_ino == adsl(night3["run_id"], STUDIES[0]).stat().st_ino
+    assert adsl(night4["run_id"], STUDIES[1]).stat().st_ino != adsl(night3["run_id"], STUDIES[1]).stat().st_ino

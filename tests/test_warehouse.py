@@ -76,3 +76,23 @@ def test_adam_rows_by_study_counts_every_adam_table_with_a_studyid(tmp_path):
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
     assert wh.adam_rows_by_study(empty) == {}
+
+
+def test_published_by_is_the_last_completed_run_the_file_holds(tmp_path):
+    """The run that wrote the published file: it records itself as completed just
+    before it publishes; runs that failed or were refused after it are not in it,
+    and failed ones before it do not count."""
+    assert wh.published_by(tmp_path / "none.duckdb") is None
+    published = tmp_path / "trialdw.duckdb"
+    with duckdb.connect(str(published)) as con:
+        con.execute("CREATE SCHEMA audit")
+    assert wh.published_by(published) is None  # no audit.runs: a file older than it
+    with duckdb.connect(str(published)) as con:
+        con.execute("CREATE TABLE audit.runs (RUN_ID VARCHAR, STARTED_AT TIMESTAMP, STATUS VARCHAR)")
+        con.execute(
+            """INSERT INTO audit.runs VALUES
+               ('r1', TIMESTAMP '2026-12-01 02:00:00', 'completed'),
+               ('r2', TIMESTAMP '2026-12-02 02:00:00', 'completed'),
+               ('r3', TIMESTAMP '2026-12-02 03:00:00', 'failed')"""
+        )
+    assert wh.published_by(published) == "r2"

@@ -74,6 +74,8 @@ __all__ = [
 EXPORTED_SCHEMAS = ("adam", "analysis")
 XPT_SCHEMA = "adam"
 LATEST = "latest"
+# In each run folder: the run whose warehouse file the folder was exported from.
+WRITTEN_FROM = "written-from.txt"
 DEFAULT_KEEP = 7
 
 XPT_MAX_NAME = 8
@@ -118,6 +120,8 @@ class ExportSummary:
     removed: list[Path] = field(default_factory=list)
     # studies whose files were carried over (hard links) from the previous run folder
     carried: list[str] = field(default_factory=list)
+    # why nothing could be carried although ``changed`` allowed it (``latest`` behind the warehouse)
+    not_carried: str | None = None
     # "<STUDYID>/<schema>/<table>" not written: the table does not apply to the study
     skipped: list[str] = field(default_factory=list)
 
@@ -448,6 +452,25 @@ def point_latest(out_root: Path, run_id: str) -> Path:
     return latest
 
 
+def latest_written_from(out_root: Path) -> str | None:
+    """The run whose warehouse file the exports under ``out_root/latest`` were
+    written from (its ``written-from.txt``; a folder written before that file
+    existed: the run that wrote the folder). None: no exports yet."""
+    latest = Path(out_root) / LATEST
+    if not latest.is_symlink():
+        return None
+    stamp = latest / WRITTEN_FROM
+    return stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else os.readlink(latest)
+
+
+def exports_behind(out_root: Path, published_by: str | None) -> bool:
+    """Are the exports missing, or written from another warehouse than the one
+    published (``published_by``: the run that wrote it; None: unknown, a file
+    older than audit.runs)? A night that published and then could not finish
+    its exports leaves them so."""
+    return published_by is not None and latest_written_from(out_root) != published_by
+
+
 def run_folders(out_root: Path) -> list[Path]:
     """Completed run folders, oldest first (folder mtime = when its last file was
     written; name breaks ties). Hidden entries and the latest link are not runs."""
@@ -470,13 +493,21 @@ def prune(out_root: Path, keep: int, current: Path) -> list[Path]:
 
 def write_exports(
     db_path: Path, out_root: Path, run_id: str, keep: int = DEFAULT_KEEP, models_dir: Path = ADAM_MODELS_DIR,
-    changed: set[str] | None = None, finish: bool = True,
+    changed: set[str] | None = None, finish: bool = True, published_by: str | None = None,
+    written_from: str | None = None,
 ) -> ExportSummary:  # fmt: skip
     """Export the warehouse at ``db_path`` (opened read-only) into
     ``out_root/run_id``, point ``out_root/latest`` at it and keep the newest
     ``keep`` run folders. XPT labels come from the dbt yml in ``models_dir``.
     ``changed``: the studies rebuilt this night (None: all); every other study's
-    files are carried over from the latest run folder as hard links.
+    files are carried over from the latest run folder as hard links, when
+    that folder holds the exports of ``published_by``, the run that wrote the
+    warehouse published before this one. When it does not (that night
+    published, then could not finish its exports: ``latest`` still shows an
+    older night's files, some of them older than the tables), nothing is
+    carried: every study is written again (``summary.not_carried`` says why).
+    ``written_from``: the run that wrote (or will publish) ``db_path`` (default
+    ``run_id``), kept in the run folder's ``written-from.txt``.
     ``finish``: False leaves the complete run folder under a hidden name
     (``ready_folder``), for ``finish_exports`` to move into place once the file
     it was written from is published; the summary names the folder it will have.
@@ -504,8 +535,16 @@ def write_exports(
     summary = ExportSummary(run_folder=final, latest=latest, studies=())
     partial.mkdir()
     try:
-        carry = latest.resolve() if latest.is_dir() else None
+        carry = latest.resolve() if latest.is_dir() and changed is not None else None
+        if carry is not None and latest_written_from(out_root) != published_by:
+            summary.not_carried = (
+                f"{LATEST} holds exports of the warehouse of run {latest_written_from(out_root)}, the published "
+                f"one was written by run {published_by}: every study is written again"
+            )
+            carry = None
         _write_run_folder(db_path, partial, summary, Path(models_dir), changed, carry)
+        (partial / WRITTEN_FROM).write_text((written_from or run_id) + "\n", encoding="utf-8")
+        summary.files.append(partial / WRITTEN_FROM)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

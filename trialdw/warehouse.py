@@ -181,6 +181,24 @@ def open_history(paths: WarehousePaths, contracts: dict):
     return con
 
 
+def published_by(published: Path) -> str | None:
+    """The run that wrote the published file: the last run its audit.runs holds
+    as completed (a night records itself there just before it publishes, and
+    the file holds no later run). None without a published file or audit.runs."""
+    if not Path(published).is_file():
+        return None
+    with duckdb.connect(str(published), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'runs'"
+        ).fetchone()[0]
+        if not exists:
+            return None
+        row = con.execute(
+            "SELECT RUN_ID FROM audit.runs WHERE STATUS = 'completed' ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
 def publish(building: Path, paths: WarehousePaths) -> Path:
     """Atomically make ``building`` the published warehouse."""
     with duckdb.connect(str(building)) as con:
