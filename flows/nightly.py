@@ -551,25 +551,29 @@ def finish_exports(exports_dir: str, run_id: str) -> None:
 
 @task(name="write the published warehouse's exports again", **TRANSIENT_RETRIES)
 def write_published_exports(published: str, exports_dir: str, run_id: str, published_by: str) -> dict:
-    """Every study's exports from the published file, read-only: the exports
-    under ``latest`` are of an older warehouse than the published one (the
-    night that published it could not finish them)."""
+    """Every study's exports from the published file, read-only (nothing is
+    carried: the exports under ``latest``, if any, are of an older warehouse)."""
     from trialdw.exports import write_exports as write
 
-    result = write(Path(published), Path(exports_dir), run_id, changed=set(), published_by=published_by,
-                   written_from=published_by)  # fmt: skip
-    get_run_logger().warning("exports written again from the published warehouse: %s", result.not_carried)
+    result = write(Path(published), Path(exports_dir), run_id, changed=None, written_from=published_by)
     return {"exports": str(result.latest), "files": len(result.files), "carried": result.carried}
 
 
 def _catch_up_exports(paths: wh.WarehousePaths, run_id: str, timer: StepTimer) -> dict | None:
     """On a night that publishes nothing: the exports written again from the
-    published file when they are behind it (trialdw.exports.exports_behind), else None."""
-    from trialdw.exports import exports_behind
+    published file when they are behind it (trialdw.exports.exports_behind:
+    the night that published it could not finish them), else None."""
+    from trialdw.exports import exports_behind, latest_written_from
 
     published_by = wh.published_by(paths.published)
-    if published_by is None or not exports_behind(paths.exports, published_by):
+    if not exports_behind(paths.exports, published_by):
         return None
+    behind = latest_written_from(paths.exports)
+    get_run_logger().warning(
+        "the exports are behind the published warehouse (written by run %s; latest: %s): writing them again",
+        published_by,
+        f"run {behind}'s warehouse" if behind else "none",
+    )
     with timer("exports"):
         return write_published_exports(str(paths.published), str(paths.exports), run_id, published_by)
 

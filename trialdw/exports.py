@@ -537,9 +537,10 @@ def write_exports(
     try:
         carry = latest.resolve() if latest.is_dir() and changed is not None else None
         if carry is not None and latest_written_from(out_root) != published_by:
+            published = f"run {published_by}" if published_by else "a run not given"
             summary.not_carried = (
                 f"{LATEST} holds exports of the warehouse of run {latest_written_from(out_root)}, the published "
-                f"one was written by run {published_by}: every study is written again"
+                f"one was written by {published}: every study is written again"
             )
             carry = None
         _write_run_folder(db_path, partial, summary, Path(models_dir), changed, carry)
