@@ -514,17 +514,18 @@ def publish(building: str, warehouse: str, reports_building: str) -> str:
 
 
 @task(name="write Parquet, XPT, Dataset-JSON, define.xml", **TRANSIENT_RETRIES)
-def write_exports(building: str, exports_dir: str, run_id: str, changed: list[str], published_by: str | None) -> dict:
+def write_exports(building: str, exports_dir: str, run_id: str, changed: list[str], published: str) -> dict:
     """Per-study Parquet, SAS XPT, Dataset-JSON and define.xml of tonight's file
     before it is published (its adam, analysis and config tables are final);
     studies not rebuilt keep last night's files (hard links), when last night's
-    exports are those of the published warehouse (``published_by``: the run
-    that wrote it; else every study is written). They stay hidden
+    exports are those of the ``published`` warehouse (of the run that wrote it,
+    trialdw.warehouse.published_by; else every study is written). They stay hidden
     until the file is published (``finish_exports``). The rebuilt studies are
     shared out over this process and the warm child (trialdw.parallel): one
     study is written in the child, while this process writes the review page."""
     from trialdw.exports import write_exports as write
 
+    published_by = wh.published_by(Path(published))
     result = write(
         Path(building), Path(exports_dir), run_id, changed=set(changed), finish=False, published_by=published_by
     )
@@ -561,14 +562,15 @@ def write_published_exports(published: str, exports_dir: str, run_id: str, publi
 
 def _catch_up_exports(paths: wh.WarehousePaths, run_id: str, timer: StepTimer) -> dict | None:
     """On a night that publishes nothing: the exports written again from the
-    published file when they are behind it (trialdw.exports.exports_behind:
-    the night that published it could not finish them), else None."""
-    from trialdw.exports import exports_behind, latest_written_from
+    published file when they are missing or written from another warehouse
+    (the night that published it could not finish them), else None. A file
+    older than audit.runs (no run known to have written it) is left as it is."""
+    from trialdw.exports import latest_written_from
 
     published_by = wh.published_by(paths.published)
-    if not exports_behind(paths.exports, published_by):
-        return None
     behind = latest_written_from(paths.exports)
+    if published_by is None or behind == published_by:
+        return None
     get_run_logger().warning(
         "the exports are behind the published warehouse (written by run %s; latest: %s): writing them again",
         published_by,
@@ -862,9 +864,7 @@ def nightly(
                     # The exports are written from tonight's file while the review page is (both only
                     # read it); the last group's pages were written meanwhile, and the index links them.
                     published_now = [s for ids in built_files.values() for s in ids]
-                    exporting = write_exports.submit(
-                        building, str(paths.exports), run_id, published_now, wh.published_by(paths.published)
-                    )
+                    exporting = write_exports.submit(building, str(paths.exports), run_id, published_now, warehouse)
                     with timer("reports"):
                         _wait_for(pages)
                     with timer("assemble"):

@@ -58,7 +58,7 @@ import duckdb
 
 from trialdw.parallel import map_shares
 from trialdw.submission.metadata import ADAM_MODELS_DIR, ANALYSIS_SOURCES_DIR, DBT_PROJECT_FILE, load_catalog, xpt_label
-from trialdw.warehouse import adam_rows_by_study
+from trialdw.warehouse import adam_rows_by_study, table_exists
 
 __all__ = [
     "ADAM_MODELS_DIR",
@@ -179,10 +179,7 @@ def _columns(con, schema: str, table: str) -> list[tuple[str, str]]:
 def _studies(con, tables) -> list[str]:
     """Every configured study and every STUDYID present in an exported table."""
     selects = [f"SELECT STUDYID FROM {_quote(s)}.{_quote(t)}" for s, t in tables]
-    configured = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'config' AND table_name = 'studies'"
-    ).fetchone()[0]
-    if configured:
+    if table_exists(con, "config", "studies"):
         selects.append("SELECT STUDYID FROM config.studies")
     if not selects:
         return []
@@ -314,9 +311,7 @@ def _applicable(con, tables, catalog, studies: list[str]) -> dict[str, set[tuple
     to the studies whose flag is true and to any study with rows in it (rows are
     never dropped); every other table applies to every study."""
     flags = {}
-    has_config = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'config' AND table_name = 'studies'"
-    ).fetchall()[0][0]
+    has_config = table_exists(con, "config", "studies")
     config_columns = {c for c, _ in _columns(con, "config", "studies")} if has_config else set()
     out: dict[str, set[tuple[str, str]]] = {study: set() for study in studies}
     for schema, table in tables:
@@ -463,14 +458,6 @@ def latest_written_from(out_root: Path) -> str | None:
     return stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else os.readlink(latest)
 
 
-def exports_behind(out_root: Path, published_by: str | None) -> bool:
-    """Are the exports missing, or written from another warehouse than the one
-    published (``published_by``: the run that wrote it; None: unknown, a file
-    older than audit.runs)? A night that published and then could not finish
-    its exports leaves them so."""
-    return published_by is not None and latest_written_from(out_root) != published_by
-
-
 def run_folders(out_root: Path) -> list[Path]:
     """Completed run folders, oldest first (folder mtime = when its last file was
     written; name breaks ties). Hidden entries and the latest link are not runs."""
@@ -536,10 +523,10 @@ def write_exports(
     partial.mkdir()
     try:
         carry = latest.resolve() if latest.is_dir() and changed is not None else None
-        if carry is not None and latest_written_from(out_root) != published_by:
+        if carry is not None and (behind := latest_written_from(out_root)) != published_by:
             published = f"run {published_by}" if published_by else "a run not given"
             summary.not_carried = (
-                f"{LATEST} holds exports of the warehouse of run {latest_written_from(out_root)}, the published "
+                f"{LATEST} holds exports of the warehouse of run {behind}, the published "
                 f"one was written by {published}: every study is written again"
             )
             carry = None

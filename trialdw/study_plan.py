@@ -141,10 +141,9 @@ def read_study_builds(published: Path) -> dict[str, StudyBuildRecord]:
 def study_builds_from(con) -> dict[str, StudyBuildRecord]:
     """audit.study_builds of a DuckDB connection's database ({} when it has none).
     The Spark engine reads its warehouse's Parquet through it (trialdw.engines.spark)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'study_builds'"
-    ).fetchall()[0][0]
-    if not exists:
+    from trialdw.warehouse import table_exists
+
+    if not table_exists(con, "audit", "study_builds"):
         return {}
     rows = con.execute(
         """SELECT STUDYID, STATUS, REASON, PUBLISHED_RUN_ID, PUBLISHED_FINGERPRINT,

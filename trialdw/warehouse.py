@@ -181,6 +181,17 @@ def open_history(paths: WarehousePaths, contracts: dict):
     return con
 
 
+def table_exists(con, schema: str, table: str) -> bool:
+    """Has the DuckDB connection's database ``schema.table`` (a table or a view)?
+    Files written before a table existed (audit.pulls, audit.study_builds…) lack it."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )  # fetchall: DuckDB 2 refuses new work while a result is unfinished
+
+
 def published_by(published: Path) -> str | None:
     """The run that wrote the published file: the last run its audit.runs holds
     as completed (a night records itself there just before it publishes, and
@@ -188,10 +199,7 @@ def published_by(published: Path) -> str | None:
     if not Path(published).is_file():
         return None
     with duckdb.connect(str(published), read_only=True) as con:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'runs'"
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, "audit", "runs"):
             return None
         row = con.execute(
             "SELECT RUN_ID FROM audit.runs WHERE STATUS = 'completed' ORDER BY STARTED_AT DESC, RUN_ID DESC LIMIT 1"

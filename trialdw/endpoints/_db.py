@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from trialdw.warehouse import table_exists
+
 # adam tables that dbt always builds; a missing one means the run is broken.
 REQUIRED_TABLES = ("adsl", "adrs", "adtte", "adae")
 # Single-cell tables: a warehouse without single-cell studies may lack them,
@@ -24,15 +26,6 @@ ARM_CONFIG_COLUMNS = ["STUDYID", "ARMCD", "ARM", "ARMN", "REFERENCE"]
 
 class MissingAdamTable(RuntimeError):
     """adam.<table> that the endpoints need is not in the warehouse."""
-
-
-def table_exists(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )  # fetchall: DuckDB 2 refuses new work while a result is unfinished
 
 
 def read_adam(

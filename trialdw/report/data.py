@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialdw.warehouse import table_exists
+
 # The population flags the report counts (page.population_counts), in its order.
 POPULATION_FLAGS = ("ITTFL", "SAFFL", "EFFFL")
 
@@ -57,17 +59,8 @@ class StudyReportData:
         return table[table["ARMCD"] == armcd]
 
 
-def _exists(con, schema: str, name: str) -> bool:
-    """Tables and views (dbt's staging models are views, intermediate ones tables)."""
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-    )
-
-
 def _study_rows(con, schema: str, table: str, study: str, order: str = "", columns: str = "*") -> pd.DataFrame | None:
-    if not _exists(con, schema, table):
+    if not table_exists(con, schema, table):
         return None
     sql = f'SELECT {columns} FROM {schema}."{table}" WHERE STUDYID = ?' + (f" ORDER BY {order}" if order else "")
     return con.execute(sql, [study]).df()
@@ -81,9 +74,9 @@ def study_ids(con) -> list[str]:
     """Configured studies plus any study with subjects (a study with no data yet
     still gets a page, mostly saying so)."""
     ids: set[str] = set()
-    if _exists(con, "config", "studies"):
+    if table_exists(con, "config", "studies"):
         ids |= {r[0] for r in con.execute("SELECT STUDYID FROM config.studies").fetchall()}
-    if _exists(con, "adam", "adsl"):
+    if table_exists(con, "adam", "adsl"):
         ids |= {r[0] for r in con.execute("SELECT DISTINCT STUDYID FROM adam.adsl").fetchall()}
     return sorted(i for i in ids if i is not None)
 
@@ -92,12 +85,12 @@ def _study_header(con, study: str) -> tuple[str, dt.date | None, pd.DataFrame]:
     """The study's title and data cut-off (config.studies) and its sites' current
     transfers (audit.transfers CURRENT = 'Y')."""
     title, cutoff = "", None
-    if _exists(con, "config", "studies"):
+    if table_exists(con, "config", "studies"):
         row = con.execute("SELECT TITLE, DATA_CUTOFF FROM config.studies WHERE STUDYID = ?", [study]).fetchall()
         if row:
             title, cutoff = row[0][0] or "", row[0][1]
     transfers = pd.DataFrame()
-    if _exists(con, "audit", "transfers"):
+    if table_exists(con, "audit", "transfers"):
         transfers = con.execute(
             """SELECT SITEID, TRANSFER_ID, EXPORTED_AT, RECEIVED_AT FROM audit.transfers
                WHERE STUDYID = ? AND CURRENT = 'Y' ORDER BY SITEID""",
@@ -152,7 +145,7 @@ def read_listings(db_path: Path) -> list[StudyListing]:
 
 
 def _arms(con, study: str) -> tuple[tuple[str, str], ...]:
-    if not _exists(con, "config", "study_arms"):
+    if not table_exists(con, "config", "study_arms"):
         return ()
     rows = con.execute("SELECT ARMCD, ARM FROM config.study_arms WHERE STUDYID = ? ORDER BY ARMN", [study]).fetchall()
     return tuple((armcd, arm) for armcd, arm in rows)

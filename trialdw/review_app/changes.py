@@ -28,6 +28,8 @@ from pathlib import Path
 
 import duckdb
 
+from trialdw.warehouse import table_exists
+
 NEW = "new"
 RESOLVED = "resolved"
 
@@ -66,10 +68,7 @@ def _previous_statuses(previous_db: Path) -> dict[str, str]:
     if not previous_db.exists():
         return {}
     with duckdb.connect(str(previous_db), read_only=True) as old:
-        has_findings = old.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'findings'"
-        ).fetchone()[0]
-        return _statuses(old) if has_findings else {}
+        return _statuses(old) if table_exists(old, "audit", "findings") else {}
 
 
 def changes_since_previous_file(con, previous_db: Path, run_id: str | None = None) -> Changes:

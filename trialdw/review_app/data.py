@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from trialdw.ingest.types import FINDING_COLUMNS
 from trialdw.review_app.changes import Changes
+from trialdw.warehouse import table_exists
 
 # The finding's own columns (trialdw.ingest.types, the one layout) with its life cycle,
 # in the order data managers read them (also the findings.csv layout after
@@ -87,11 +88,7 @@ def state_columns_sql(con) -> str:
 
 def _has_pulls(con) -> bool:
     """Warehouses from before the pull existed have no audit.pulls."""
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'audit' AND table_name = 'pulls'"
-        ).fetchall()[0][0]
-    )
+    return table_exists(con, "audit", "pulls")
 
 
 def read_pulls(con) -> tuple[list[dict], dict[tuple, str]]:
